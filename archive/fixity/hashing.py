@@ -1,0 +1,90 @@
+"""Hash files with several algorithms in one pass, in bounded memory.
+
+``hash_file`` reads a file once and feeds each chunk to every algorithm; ``copy_and_hash``
+writes the bytes to a destination while hashing them, so a verified copy costs one read of
+the source. Chunks are reused (``readinto`` on one buffer) to keep memory flat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+from archive.errors import StorageError
+
+CHUNK_SIZE = 1024 * 1024
+SUPPORTED_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+
+
+class MultiHasher:
+    """Feed bytes once, get a digest per algorithm."""
+
+    def __init__(self, algorithms: Iterable[str]) -> None:
+        algos = list(dict.fromkeys(algorithms))
+        for a in algos:
+            if a not in SUPPORTED_ALGORITHMS:
+                raise ValueError(f"unsupported digest algorithm {a!r}; expected one of {SUPPORTED_ALGORITHMS}")
+        self._hashers = {a: hashlib.new(a) for a in algos}
+        self.size = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.size += len(data)
+        for h in self._hashers.values():
+            h.update(data)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {a: h.hexdigest() for a, h in self._hashers.items()}
+
+
+def _read_chunks(stream: BinaryIO, chunk_size: int) -> Iterable[memoryview]:
+    buf = bytearray(chunk_size)
+    view = memoryview(buf)
+    while True:
+        n = stream.readinto(view)  # type: ignore[attr-defined]
+        if not n:
+            return
+        yield view[:n]
+
+
+def hash_stream(stream: BinaryIO, algorithms: Iterable[str], chunk_size: int = CHUNK_SIZE) -> tuple[int, dict[str, str]]:
+    hasher = MultiHasher(algorithms)
+    for chunk in _read_chunks(stream, chunk_size):
+        hasher.update(chunk)
+    return hasher.size, hasher.hexdigests()
+
+
+def hash_file(path: str | os.PathLike[str], algorithms: Iterable[str], chunk_size: int = CHUNK_SIZE) -> tuple[int, dict[str, str]]:
+    """Return ``(size, {algorithm: hexdigest})`` reading ``path`` once, never following a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb", buffering=0) as stream:
+        try:
+            return hash_stream(stream, algorithms, chunk_size)
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def copy_and_hash(
+    source: BinaryIO,
+    destination: str | os.PathLike[str],
+    algorithms: Iterable[str],
+    chunk_size: int = CHUNK_SIZE,
+    fsync: bool = True,
+) -> tuple[int, dict[str, str]]:
+    """Copy ``source`` to a new file ``destination`` (must not exist), hashing on the way."""
+    hasher = MultiHasher(algorithms)
+    dest = Path(destination)
+    try:
+        with open(dest, "xb", buffering=0) as out:
+            for chunk in _read_chunks(source, chunk_size):
+                hasher.update(chunk)
+                out.write(chunk)
+            if fsync:
+                os.fsync(out.fileno())
+    except OSError as exc:
+        raise StorageError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+    return hasher.size, hasher.hexdigests()

@@ -1,0 +1,143 @@
+"""Domain types shared by every part of the archive. Pure data: no I/O here.
+
+A :class:`Package` is everything the archive knows about one AIP. It is written into the
+bag's METS document and into the catalog, and can be read back from the METS alone (storage
+is the truth; the catalog is an index rebuilt from it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+#: PREMIS event types used by the archive (Library of Congress eventType vocabulary labels)
+EVENT_INGESTION = "ingestion"
+EVENT_VALIDATION = "validation"
+EVENT_FORMAT_IDENTIFICATION = "format identification"
+EVENT_MESSAGE_DIGEST = "message digest calculation"
+EVENT_FIXITY_CHECK = "fixity check"
+EVENT_PACKAGE_CREATION = "information package creation"
+EVENT_REPLICATION = "replication"
+
+#: PREMIS agent types
+AGENT_SOFTWARE = "software"
+AGENT_ORGANIZATION = "organization"
+AGENT_PERSON = "person"
+
+#: access levels a profile or package may set
+ACCESS_OPEN = "open"
+ACCESS_RESTRICTED = "restricted"
+ACCESS_EMBARGOED = "embargoed"
+ACCESS_CONFIDENTIAL = "confidential"
+ACCESS_LEGAL_HOLD = "legal-hold"
+ACCESS_LEVELS = (ACCESS_OPEN, ACCESS_RESTRICTED, ACCESS_EMBARGOED, ACCESS_CONFIDENTIAL, ACCESS_LEGAL_HOLD)
+
+OUTCOME_SUCCESS = "success"
+OUTCOME_FAILURE = "failure"
+OUTCOME_WARNING = "warning"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    """What identified a file's format, and with which tool and signature version."""
+
+    puid: str | None  # None: unidentified
+    name: str = ""
+    version: str = ""
+    mime: str = ""
+    basis: str = ""  # "signature", "container", "extension", "none"
+    tool: str = ""
+    tool_version: str = ""
+    signature_version: str = ""
+    warning: str = ""
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.puid)
+
+
+@dataclass
+class FileRecord:
+    """One payload file. ``path`` is relative to the bag's ``data/`` folder, '/'-separated, NFC."""
+
+    path: str
+    size: int
+    digests: dict[str, str]
+    format: FormatInfo | None = None
+    original_name: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bag_path(self) -> str:
+        return f"data/{self.path}"
+
+
+@dataclass
+class Agent:
+    """A PREMIS agent. ``identifier`` is stable and unique within a package."""
+
+    identifier: str
+    name: str
+    type: str
+    note: str = ""  # e.g. a software's version and signature file
+
+
+@dataclass
+class EventLink:
+    agent: str  # Agent.identifier
+    role: str  # "executing program", "implementer", "authorizer", ...
+
+
+@dataclass
+class Event:
+    """A PREMIS event. ``objects`` lists file paths (relative to data/) or the package id."""
+
+    identifier: str
+    type: str
+    datetime: datetime
+    detail: str
+    outcome: str
+    outcome_detail: str = ""
+    agents: list[EventLink] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Access:
+    level: str = ACCESS_OPEN
+    embargo_until: date | None = None
+    statement: str = ""  # human-readable rights/access statement
+
+
+@dataclass
+class Package:
+    """Everything the archive records about one AIP."""
+
+    id: str
+    profile_id: str
+    profile_version: str
+    created: datetime
+    metadata: dict[str, Any]  # descriptive fields, as the profile names them
+    dublin_core: dict[str, list[str]]  # the profile's Dublin Core mapping of ``metadata``
+    access: Access
+    files: list[FileRecord] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    agents: list[Agent] = field(default_factory=list)
+    bag_info: dict[str, list[str]] = field(default_factory=dict)
+    source_name: str = ""
+    idempotency_key: str = ""
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def file(self, path: str) -> FileRecord | None:
+        for f in self.files:
+            if f.path == path:
+                return f
+        return None
