@@ -1,0 +1,220 @@
+"""The catalog's operations: record a package in one transaction, read it back, list and find."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Iterator
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.catalog.db import make_engine, migrate, redact
+from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
+from archive.errors import CatalogError, NotFound
+from archive.model import Access, Agent, Event, EventLink, FileRecord, FormatInfo, Package
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    id: str
+    profile_id: str
+    profile_version: str
+    title: str
+    created_at: datetime
+    access_level: str
+    embargo_until: date | None
+    file_count: int
+    total_bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "profile": self.profile_id, "profile_version": self.profile_version,
+                "title": self.title, "created": _iso(self.created_at), "access_level": self.access_level,
+                "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
+                "files": self.file_count, "bytes": self.total_bytes}
+
+
+def _iso(value: datetime) -> str:
+    return _aware(value).isoformat()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _flatten(value: Any) -> Iterator[str]:
+    if isinstance(value, list):
+        for v in value:
+            yield from _flatten(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _flatten(v)
+    elif isinstance(value, bool):
+        yield "true" if value else "false"
+    elif value is not None:
+        yield str(value)
+
+
+class Catalog:
+    """A catalog database. ``Catalog(url)`` opens it and brings its schema up to date."""
+
+    def __init__(self, url: str, engine: Engine | None = None, run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        if run_migrations:
+            migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"catalog {redact(self.url)} does not answer: {exc}") from exc
+
+    # -- writing -------------------------------------------------------------
+    def record_package(self, pkg: Package, storage_path: str, mets_sha256: str,
+                       tag_digests: dict[str, dict[str, str]]) -> None:
+        """Record a stored package, its files, metadata, agents and events in one transaction."""
+        title = pkg.metadata.get("title") or (pkg.dublin_core.get("title") or [""])[0]
+        row = PackageRow(
+            id=pkg.id, profile_id=pkg.profile_id, profile_version=pkg.profile_version, title=str(title),
+            created_at=pkg.created, source_name=pkg.source_name, idempotency_key=pkg.idempotency_key or None,
+            access_level=pkg.access.level, embargo_until=pkg.access.embargo_until,
+            access_statement=pkg.access.statement, file_count=len(pkg.files), total_bytes=pkg.total_bytes,
+            storage_path=storage_path, mets_sha256=mets_sha256, descriptive=pkg.metadata,
+            dublin_core=pkg.dublin_core, bag_info=pkg.bag_info, tag_digests=tag_digests,
+        )
+        try:
+            with self.session() as s, s.begin():
+                s.add(row)
+                s.flush()
+                s.add_all(self._file_rows(pkg))
+                s.add_all(self._value_rows(pkg))
+                s.add_all(AgentRow(package_id=pkg.id, identifier=a.identifier, name=a.name, type=a.type, note=a.note)
+                          for a in pkg.agents)
+                s.add_all(self._event_row(pkg.id, e) for e in pkg.events)
+        except IntegrityError as exc:
+            if pkg.idempotency_key and self.find_by_key(pkg.idempotency_key):
+                raise CatalogError(f"a package with idempotency key {pkg.idempotency_key} is already recorded") from exc
+            raise CatalogError(f"cannot record package {pkg.id}: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot record package {pkg.id}: {exc}") from exc
+
+    @staticmethod
+    def _file_rows(pkg: Package) -> list[FileRow]:
+        rows = []
+        for f in pkg.files:
+            fmt = f.format or FormatInfo(puid=None)
+            rows.append(FileRow(
+                package_id=pkg.id, path=f.path, size=f.size, sha256=f.digests.get("sha256"),
+                sha512=f.digests.get("sha512"), digests=f.digests, puid=fmt.puid, format_name=fmt.name,
+                format_version=fmt.version, mime=fmt.mime, basis=fmt.basis, tool=fmt.tool,
+                tool_version=fmt.tool_version, signature_version=fmt.signature_version,
+                format_warning=fmt.warning, original_name=f.original_name, file_metadata=f.metadata))
+        return rows
+
+    @staticmethod
+    def _value_rows(pkg: Package) -> list[MetadataValueRow]:
+        rows = []
+        for field, value in pkg.metadata.items():
+            for i, v in enumerate(_flatten(value)):
+                rows.append(MetadataValueRow(package_id=pkg.id, field=field, position=i, value=v, value_key=v[:255]))
+        for element, values in pkg.dublin_core.items():
+            for i, v in enumerate(values):
+                rows.append(MetadataValueRow(package_id=pkg.id, field=f"dc:{element}", position=i, value=v,
+                                             value_key=v[:255]))
+        return rows
+
+    @staticmethod
+    def _event_row(package_id: str, e: Event) -> EventRow:
+        return EventRow(id=e.identifier, package_id=package_id, type=e.type, occurred_at=e.datetime,
+                        detail=e.detail, outcome=e.outcome, outcome_detail=e.outcome_detail,
+                        agents=[{"agent": link.agent, "role": link.role} for link in e.agents], objects=list(e.objects))
+
+    def add_events(self, package_id: str, events: list[Event]) -> None:
+        try:
+            with self.session() as s, s.begin():
+                s.add_all(self._event_row(package_id, e) for e in events)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot record events for package {package_id}: {exc}") from exc
+
+    # -- reading -------------------------------------------------------------
+    def _row(self, s: Session, package_id: str) -> PackageRow:
+        row = s.get(PackageRow, package_id)
+        if row is None:
+            raise NotFound(f"no package {package_id} in the catalog")
+        return row
+
+    def exists(self, package_id: str) -> bool:
+        with self.session() as s:
+            return s.get(PackageRow, package_id) is not None
+
+    def find_by_key(self, key: str) -> str | None:
+        with self.session() as s:
+            return s.scalar(select(PackageRow.id).where(PackageRow.idempotency_key == key))
+
+    def tag_digests(self, package_id: str) -> dict[str, dict[str, str]]:
+        with self.session() as s:
+            return dict(self._row(s, package_id).tag_digests)
+
+    def storage_path(self, package_id: str) -> str:
+        with self.session() as s:
+            return self._row(s, package_id).storage_path
+
+    def get_package(self, package_id: str) -> Package:
+        try:
+            with self.session() as s:
+                row = self._row(s, package_id)
+                files = s.scalars(select(FileRow).where(FileRow.package_id == package_id).order_by(FileRow.path)).all()
+                agents = s.scalars(select(AgentRow).where(AgentRow.package_id == package_id).order_by(AgentRow.id)).all()
+                events = s.scalars(select(EventRow).where(EventRow.package_id == package_id)
+                                   .order_by(EventRow.occurred_at, EventRow.id)).all()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read package {package_id}: {exc}") from exc
+        return Package(
+            id=row.id, profile_id=row.profile_id, profile_version=row.profile_version,
+            created=_aware(row.created_at), metadata=row.descriptive, dublin_core=row.dublin_core,
+            access=Access(level=row.access_level, embargo_until=row.embargo_until, statement=row.access_statement),
+            files=[FileRecord(path=f.path, size=f.size, digests=f.digests, original_name=f.original_name,
+                              metadata=f.file_metadata,
+                              format=FormatInfo(puid=f.puid, name=f.format_name, version=f.format_version,
+                                                mime=f.mime, basis=f.basis, tool=f.tool, tool_version=f.tool_version,
+                                                signature_version=f.signature_version, warning=f.format_warning))
+                   for f in files],
+            agents=[Agent(identifier=a.identifier, name=a.name, type=a.type, note=a.note) for a in agents],
+            events=[Event(identifier=e.id, type=e.type, datetime=_aware(e.occurred_at), detail=e.detail,
+                          outcome=e.outcome, outcome_detail=e.outcome_detail,
+                          agents=[EventLink(agent=a["agent"], role=a["role"]) for a in e.agents],
+                          objects=list(e.objects)) for e in events],
+            bag_info=row.bag_info, source_name=row.source_name, idempotency_key=row.idempotency_key or "",
+        )
+
+    def list_packages(self, profile: str | None = None, limit: int | None = None, offset: int = 0) -> list[PackageSummary]:
+        q = select(PackageRow).order_by(PackageRow.created_at, PackageRow.id)
+        if profile:
+            q = q.where(PackageRow.profile_id == profile)
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        try:
+            with self.session() as s:
+                return [PackageSummary(r.id, r.profile_id, r.profile_version, r.title, _aware(r.created_at),
+                                       r.access_level, r.embargo_until, r.file_count, r.total_bytes)
+                        for r in s.scalars(q)]
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot list packages: {exc}") from exc
+
+    def count_packages(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(PackageRow)) or 0
+
+    def package_ids(self) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(select(PackageRow.id).order_by(PackageRow.id)))

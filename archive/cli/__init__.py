@@ -1,0 +1,87 @@
+"""The ``archive`` command. Thin: parse arguments, call a service, render.
+
+Exit status: 0 success; 1 rejected or invalid input, failed check; 2 usage error; 3 could
+not check or could not reach storage or catalog.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import click
+
+from archive import __version__
+from archive.cli import render
+from archive.config import load_settings
+from archive.errors import ArchiveError
+from archive.services.context import ArchiveContext
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+class State:
+    def __init__(self, config: str | None, home: str | None) -> None:
+        self.config = config
+        self.home = home
+        self._ctx: ArchiveContext | None = None
+
+    @property
+    def ctx(self) -> ArchiveContext:
+        if self._ctx is None:
+            self._ctx = ArchiveContext(load_settings(self.config, overrides={"home": self.home}))
+        return self._ctx
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
+
+
+def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ArchiveError into a message and an exit status; --json gets one JSON error shape."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ArchiveError as exc:
+            render.error(exc, bool(kwargs.get("as_json")))
+            sys.exit(exc.exit_status)
+
+    return wrapper
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="archive")
+@click.option("--config", "config", type=click.Path(dir_okay=False), envvar="ARCHIVE_CONFIG",
+              help="Settings file (YAML). Default: $ARCHIVE_CONFIG, else ./config/archive.yaml if present.")
+@click.option("--home", type=click.Path(file_okay=False), help="The archive's home folder (overrides ARCHIVE_HOME).")
+@click.pass_context
+def main(click_ctx: click.Context, config: str | None, home: str | None) -> None:
+    """archive: a digital preservation archive.
+
+    Ingest submissions as BagIt bags carrying METS + PREMIS, identify formats (PRONOM),
+    keep fixity, and list, show and export what is held.
+    """
+    state = State(config, home)
+    click_ctx.obj = state
+    click_ctx.call_on_close(state.close)
+
+
+def _register() -> None:
+    from archive.cli import bags, packages, profiles_cmd
+
+    main.add_command(packages.ingest)
+    main.add_command(packages.validate)
+    main.add_command(packages.show)
+    main.add_command(packages.list_)
+    main.add_command(packages.export)
+    main.add_command(bags.bag)
+    main.add_command(profiles_cmd.profiles)
+
+
+_register()

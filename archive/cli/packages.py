@@ -1,0 +1,135 @@
+"""archive ingest / validate / list / show / export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from archive.cli import State, handles_errors, json_option, render
+from archive.services import ingest as ingest_service
+from archive.services import packages as package_service
+
+submission_arg = click.argument("submission", type=click.Path(path_type=Path))
+profile_opt = click.option("--profile", "-p", required=True, help="Profile the submission is checked against.")
+metadata_opt = click.option("--metadata", "-m", "metadata", type=click.Path(dir_okay=False, path_type=Path),
+                            help="Descriptive metadata file (YAML or JSON) instead of metadata.yaml in the submission.")
+
+
+@click.command()
+@submission_arg
+@profile_opt
+@metadata_opt
+@click.option("--agent", help="The person submitting (recorded as a PREMIS agent). Default: setting 'agent'.")
+@click.option("--key", "key", help="Idempotency key: a retry with the same key returns the existing package.")
+@json_option
+@click.pass_obj
+@handles_errors
+def ingest(state: State, submission: Path, profile: str, metadata: Path | None, agent: str | None,
+           key: str | None, as_json: bool) -> None:
+    """Ingest SUBMISSION (a folder, .zip, .tar, .tar.gz or BagIt bag) as a new package.
+
+    Prints the package identifier (a UUID) and a summary. A rejected submission writes
+    nothing and lists every problem (exit 1).
+    """
+    with render.progress_bar(not as_json) as progress:
+        result = ingest_service.ingest(state.ctx, submission, profile, metadata, agent, key, progress)
+    if as_json:
+        render.emit_json({"ok": True, **result.as_dict()})
+        return
+    render.out.print(result.package_id)
+    verb = "Stored" if result.created else "Already stored (same submission)"
+    render.err.print(f"{verb}: profile {result.profile_id} {result.profile_version}, {result.files} files, "
+                     f"{render.human_bytes(result.bytes)}")
+    render.err.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in result.formats.items()))
+    if result.warnings:
+        render.err.print(f"{len(result.warnings)} warning(s):")
+        render.findings(result.warnings)
+
+
+@click.command()
+@submission_arg
+@profile_opt
+@metadata_opt
+@json_option
+@click.pass_obj
+@handles_errors
+def validate(state: State, submission: Path, profile: str, metadata: Path | None, as_json: bool) -> None:
+    """Pre-flight check of SUBMISSION against a profile: reports every problem, writes nothing."""
+    with render.progress_bar(not as_json) as progress:
+        prepared = ingest_service.validate(state.ctx, submission, profile, metadata, progress)
+    formats = ingest_service.format_counts(prepared.files)
+    if as_json:
+        render.emit_json({"ok": True, "valid": True, "profile": prepared.profile.id,
+                          "profile_version": prepared.profile.version, "files": len(prepared.files),
+                          "bytes": prepared.total_bytes, "formats": formats,
+                          "findings": [w.as_dict() for w in prepared.warnings]})
+        return
+    render.out.print(f"[green]valid[/]: {submission} against profile {prepared.profile.id} "
+                     f"{prepared.profile.version}: {len(prepared.files)} files, "
+                     f"{render.human_bytes(prepared.total_bytes)}")
+    render.out.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in formats.items()))
+    render.findings(prepared.warnings, render.out)
+
+
+@click.command("list")
+@click.option("--profile", "-p", help="Only packages made under this profile.")
+@json_option
+@click.pass_obj
+@handles_errors
+def list_(state: State, profile: str | None, as_json: bool) -> None:
+    """List the packages the archive holds."""
+    rows = state.ctx.catalog.list_packages(profile=profile)
+    if as_json:
+        render.emit_json({"ok": True, "count": len(rows), "packages": [r.as_dict() for r in rows]})
+        return
+    table = Table("id", "profile", "title", "files", "size", "access", "created")
+    for r in rows:
+        table.add_row(r.id, r.profile_id, r.title, str(r.file_count), render.human_bytes(r.total_bytes),
+                      r.access_level, r.created_at.strftime("%Y-%m-%d %H:%M"))
+    render.out.print(table)
+    render.out.print(f"{len(rows)} package(s)")
+
+
+@click.command()
+@click.argument("package_id")
+@json_option
+@click.pass_obj
+@handles_errors
+def show(state: State, package_id: str, as_json: bool) -> None:
+    """Show one package: metadata, access, files with formats and digests, events."""
+    data = package_service.describe(state.ctx, package_id)
+    if as_json:
+        render.emit_json({"ok": True, **data})
+        return
+    render.out.print(f"[bold]{data['title']}[/]  {data['id']}")
+    render.out.print(f"profile {data['profile']} {data['profile_version']} · access {data['access']['level']}"
+                     + (f" until {data['access']['embargo_until']}" if data['access']['embargo_until'] else "")
+                     + f" · {data['files_count']} files · {render.human_bytes(data['bytes'])} · stored {data['created']}")
+    meta = Table("field", "value", show_header=False, box=None)
+    for k, v in data["metadata"].items():
+        meta.add_row(k, ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+    render.out.print(meta)
+    files = Table("path", "size", "format", "sha256")
+    for f in data["files"]:
+        fmt = f["format"]
+        files.add_row(f["path"], render.human_bytes(f["size"]),
+                      f"{fmt['puid']} {fmt['name']}" if fmt["puid"] else "unidentified", f["digests"]["sha256"][:16] + "…")
+    render.out.print(files)
+    render.out.print(f"{len(data['events'])} PREMIS events; storage path {data['storage_path']}")
+
+
+@click.command()
+@click.argument("package_id")
+@click.argument("dest", type=click.Path(path_type=Path))
+@json_option
+@click.pass_obj
+@handles_errors
+def export(state: State, package_id: str, dest: Path, as_json: bool) -> None:
+    """Copy package PACKAGE_ID's bag out to DEST (a new folder), verifying every file."""
+    target = package_service.export(state.ctx, package_id, dest)
+    if as_json:
+        render.emit_json({"ok": True, "id": package_id, "path": str(target)})
+        return
+    render.out.print(f"Exported {package_id} to {target} (verified against the catalog)")

@@ -1,0 +1,68 @@
+"""Output for people (rich tables, progress on a terminal) and machines (--json)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from archive.errors import ArchiveError, Finding, RejectedError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def findings(items: list[Finding], console: Console = err) -> None:
+    for f in items:
+        colour = "red" if f.is_error else "yellow"
+        where = f"{f.path}: " if f.path else ""
+        console.print(f"[{colour}]{f.severity}[/] [dim]{f.code}[/] {where}{f.message}", markup=True, highlight=False)
+
+
+def error(exc: ArchiveError, as_json: bool) -> None:
+    if as_json:
+        emit_json({"ok": False, **exc.as_dict()})
+        return
+    if isinstance(exc, RejectedError):
+        err.print(f"[bold red]{exc.summary}[/]")
+        errors = [f for f in exc.findings if f.is_error]
+        warnings = [f for f in exc.findings if not f.is_error]
+        findings(errors + warnings)
+        err.print(f"{len(errors)} error(s), {len(warnings)} warning(s); nothing was written.")
+    else:
+        err.print(f"[bold red]error[/] [dim]{exc.code}[/] {exc.message}")
+
+
+def human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Any]:
+    """A callback ``(stage, done, total)`` that draws a progress bar on a terminal, else nothing."""
+    if not enabled or not err.is_terminal:
+        yield lambda stage, done, total: None
+        return
+    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+        yield update

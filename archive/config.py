@@ -1,0 +1,180 @@
+"""Settings: one typed object, built at the edge (CLI, API factory) and passed in.
+
+Every setting is declared once in :data:`SETTINGS` (name, type, default, help). Values come,
+lowest precedence first, from the defaults, a YAML file (``--config`` or ``$ARCHIVE_CONFIG``,
+else ``./config/archive.yaml`` when present), and ``ARCHIVE_<NAME>`` environment variables.
+Relative paths are resolved against ``home``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from archive.errors import ConfigError
+
+REPO_PROFILES = Path(__file__).resolve().parent.parent / "profiles"
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # "str", "path", "paths", "int", "bool", "float"
+    default: Callable[[], Any] | Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", "path", lambda: Path(os.environ.get("ARCHIVE_HOME", "var")),
+            "Folder holding the archive's state; other relative paths are resolved against it."),
+    Setting("database_url", "str", "", "SQLAlchemy URL of the catalog. Empty: sqlite:///<home>/catalog.sqlite3."),
+    Setting("storage", "path", "storage", "Primary storage root, where packages are kept (write-once)."),
+    Setting("replicas", "paths", (), "Further storage roots that receive a copy of every package."),
+    Setting("profiles_dirs", "paths", (), "Extra folders searched for profile YAML files, before the bundled ones."),
+    Setting("organisation", "str", "Example Organisation",
+            "Source-Organization written into every bag and the organisation agent in PREMIS."),
+    Setting("agent", "str", _default_user, "The person recorded as submitting agent (overridden by --agent)."),
+    Setting("identify_engine", "str", "fido", "Format identification engine: fido or siegfried."),
+    Setting("workers", "int", lambda: max(1, min(os.cpu_count() or 1, 4)),
+            "Processes used for format identification and hashing."),
+    Setting("verify_after_store", "bool", True, "Re-read every stored file and compare digests before cataloguing."),
+    Setting("max_metadata_bytes", "int", 10 * 1024 * 1024, "Largest metadata.yaml/.json/files.csv accepted."),
+    Setting("max_expanded_bytes", "int", 64 * 1024**3, "Largest total size a .zip/.tar submission may expand to."),
+    Setting("max_files", "int", 1_000_000, "Most files a submission may hold."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    storage: Path
+    replicas: tuple[Path, ...]
+    profiles_dirs: tuple[Path, ...]
+    organisation: str
+    agent: str
+    identify_engine: str
+    workers: int
+    verify_after_store: bool
+    max_metadata_bytes: int
+    max_expanded_bytes: int
+    max_files: int
+    source: str = field(default="defaults")
+
+    @property
+    def all_profile_dirs(self) -> tuple[Path, ...]:
+        dirs = list(self.profiles_dirs)
+        if REPO_PROFILES.is_dir():
+            dirs.append(REPO_PROFILES)
+        return tuple(dirs)
+
+    @property
+    def storage_roots(self) -> tuple[Path, ...]:
+        return (self.storage, *self.replicas)
+
+
+def _convert(setting: Setting, value: Any, where: str) -> Any:
+    try:
+        if setting.kind == "str":
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError("expected text")
+            return str(value)
+        if setting.kind == "path":
+            if not isinstance(value, (str, Path)):
+                raise ValueError("expected a path")
+            return Path(value).expanduser()
+        if setting.kind == "paths":
+            if isinstance(value, str):
+                value = [v for v in value.split(os.pathsep) if v]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError("expected a list of paths")
+            return tuple(Path(str(v)).expanduser() for v in value)
+        if setting.kind == "int":
+            if isinstance(value, bool):
+                raise ValueError("expected a whole number")
+            return int(value)
+        if setting.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: setting {setting.name!r}: {exc} (got {value!r})") from exc
+    raise ConfigError(f"setting {setting.name!r} has unknown kind {setting.kind}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"settings file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings file {path} must be a mapping of setting names to values")
+    return data
+
+
+def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build Settings from defaults, a YAML file, ``ARCHIVE_*`` variables and explicit overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        values[s.name] = s.default() if callable(s.default) else s.default
+    source = "defaults"
+    path = Path(config_file) if config_file else (Path(env["ARCHIVE_CONFIG"]) if env.get("ARCHIVE_CONFIG") else None)
+    if path is None and Path("config/archive.yaml").is_file():
+        path = Path("config/archive.yaml")
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"settings file {path} does not exist")
+        data = _read_yaml(path)
+        for key, value in data.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"settings file {path}: unknown setting {key!r}; known: {', '.join(_BY_NAME)}")
+            values[key] = _convert(_BY_NAME[key], value, str(path))
+        source = str(path)
+    for s in SETTINGS:
+        var = f"ARCHIVE_{s.name.upper()}"
+        if var in env and env[var] != "":
+            values[s.name] = _convert(s, env[var], f"environment variable {var}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _convert(_BY_NAME[key], value, "command line")
+    home = Path(values["home"]).expanduser()
+    values["home"] = home.resolve()
+    for key in ("storage",):
+        p = Path(values[key])
+        values[key] = (p if p.is_absolute() else home / p).resolve()
+    for key in ("replicas", "profiles_dirs"):
+        values[key] = tuple((p if p.is_absolute() else home / p).resolve() for p in values[key])
+    if not values["database_url"]:
+        values["database_url"] = f"sqlite:///{values['home'] / 'catalog.sqlite3'}"
+    if values["identify_engine"] not in ("fido", "siegfried"):
+        raise ConfigError(f"setting identify_engine must be fido or siegfried, got {values['identify_engine']!r}")
+    if values["workers"] < 1:
+        raise ConfigError("setting workers must be at least 1")
+    return Settings(source=source, **values)

@@ -1,0 +1,241 @@
+"""Load profiles from YAML, resolve ``extends`` and check every key.
+
+A broken profile is a :class:`ProfileError` naming the file and the key. Profiles are looked
+up by id in the configured folders (first match wins); ids are plain names, never paths.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from archive import safeyaml
+from archive.errors import ProfileError
+from archive.fixity import SUPPORTED_ALGORITHMS
+from archive.model import ACCESS_LEVELS
+from archive.profiles.model import (
+    DUBLIN_CORE,
+    FIELD_TYPES,
+    UNIDENTIFIED_POLICIES,
+    AccessPolicy,
+    AccessRule,
+    FieldSpec,
+    FormatPolicy,
+    Profile,
+)
+
+PROFILE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+PUID = re.compile(r"(x-)?fmt/[0-9]+")
+TOP_KEYS = {"id", "version", "title", "description", "extends", "checksums", "fixity_interval_days",
+            "allow_extra_fields", "access", "formats", "fields", "file_fields"}
+FIELD_KEYS = {"type", "required", "repeatable", "pattern", "vocabulary", "description", "dc", "fields"}
+FORMAT_KEYS = {"accepted", "warned", "rejected", "unidentified"}
+ACCESS_KEYS = {"default", "rules"}
+
+
+def check_profile_id(name: str) -> str:
+    if not isinstance(name, str) or not PROFILE_ID.fullmatch(name):
+        raise ProfileError(f"profile name {name!r} is not valid: use lower-case letters, digits, '-' and '_'")
+    return name
+
+
+class ProfileRegistry:
+    """Finds, loads and caches profiles from a list of folders."""
+
+    def __init__(self, dirs: Iterable[Path]) -> None:
+        self.dirs = [Path(d) for d in dirs]
+        self._cache: dict[str, Profile] = {}
+
+    def names(self) -> list[str]:
+        found: set[str] = set()
+        for d in self.dirs:
+            if d.is_dir():
+                found.update(p.stem for p in d.glob("*.yaml") if PROFILE_ID.fullmatch(p.stem))
+        return sorted(found)
+
+    def path_of(self, name: str) -> Path:
+        check_profile_id(name)
+        for d in self.dirs:
+            candidate = d / f"{name}.yaml"
+            if candidate.is_file():
+                return candidate
+        known = ", ".join(self.names()) or "none"
+        raise ProfileError(f"unknown profile {name!r}; known profiles: {known}")
+
+    def get(self, name: str) -> Profile:
+        if name not in self._cache:
+            self._cache[name] = self._load(name, ())
+        return self._cache[name]
+
+    def all(self) -> list[Profile]:
+        return [self.get(n) for n in self.names()]
+
+    def _load(self, name: str, chain: tuple[str, ...]) -> Profile:
+        if name in chain:
+            cycle = " -> ".join((*chain, name))
+            raise ProfileError(f"profile {chain[0]!r}: 'extends' forms a cycle: {cycle}")
+        path = self.path_of(name)
+        raw = read_profile_file(path)
+        where = str(path)
+        if raw.get("id") != name:
+            raise ProfileError(f"{where}: key 'id' is {raw.get('id')!r} but the file is named {name!r}")
+        parent_name = raw.get("extends")
+        parent: Profile | None = None
+        if parent_name is not None:
+            if not isinstance(parent_name, str):
+                raise ProfileError(f"{where}: key 'extends' must name one profile")
+            parent = self._load(parent_name, (*chain, name))
+        return build_profile(raw, parent, where)
+
+
+def read_profile_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc}") from exc
+    try:
+        raw = safeyaml.load(text)
+    except (yaml.YAMLError, safeyaml.UnsafeYAML) as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path}: a profile must be a YAML mapping")
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise ProfileError(f"{path}: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(TOP_KEYS))}")
+    for key in ("id", "version"):
+        if key not in raw:
+            raise ProfileError(f"{path}: key {key!r} is missing")
+    if not isinstance(raw["version"], str):
+        raise ProfileError(f"{path}: key 'version' must be a quoted string such as \"1.0.0\"")
+    check_profile_id(raw["id"])
+    return raw
+
+
+def _bool(raw: dict[str, Any], key: str, default: bool, where: str) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ProfileError(f"{where}: key {key!r} must be true or false")
+    return value
+
+
+def _puids(values: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) and PUID.fullmatch(v) for v in values):
+        raise ProfileError(f"{where} must be a list of PRONOM PUIDs such as fmt/353")
+    return tuple(values)
+
+
+def build_field(name: str, raw: Any, parent: FieldSpec | None, where: str) -> FieldSpec:
+    where = f"{where}: field {name!r}"
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where} must be a mapping")
+    unknown = set(raw) - FIELD_KEYS
+    if unknown:
+        raise ProfileError(f"{where}: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(FIELD_KEYS))}")
+    base = parent.as_dict() if parent else {}
+    merged = {**base, **raw}
+    ftype = merged.get("type", "string")
+    if ftype not in FIELD_TYPES:
+        raise ProfileError(f"{where}: key 'type' is {ftype!r}; expected one of {', '.join(FIELD_TYPES)}")
+    pattern = merged.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ProfileError(f"{where}: key 'pattern' is not a valid regular expression: {exc}") from exc
+    vocab = merged.get("vocabulary", [])
+    if not isinstance(vocab, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in vocab):
+        raise ProfileError(f"{where}: key 'vocabulary' must be a list of values")
+    dc = merged.get("dc")
+    if dc is not None and dc not in DUBLIN_CORE:
+        raise ProfileError(f"{where}: key 'dc' is {dc!r}; expected a Dublin Core element: {', '.join(DUBLIN_CORE)}")
+    subfields: tuple[FieldSpec, ...] = ()
+    if ftype == "object":
+        sub = raw.get("fields", {})
+        if not isinstance(sub, dict) or not sub:
+            raise ProfileError(f"{where}: an object field needs a 'fields' mapping")
+        subfields = tuple(build_field(n, r, None, where) for n, r in sub.items())
+    elif "fields" in raw:
+        raise ProfileError(f"{where}: key 'fields' is only allowed on type object")
+    for key in ("required", "repeatable"):
+        if not isinstance(merged.get(key, False), bool):
+            raise ProfileError(f"{where}: key {key!r} must be true or false")
+    return FieldSpec(name=name, type=ftype, required=merged.get("required", False),
+                     repeatable=merged.get("repeatable", False), pattern=pattern,
+                     vocabulary=tuple(str(v) for v in vocab), description=str(merged.get("description", "")).strip(),
+                     dc=dc, fields=subfields or (parent.fields if parent and ftype == "object" else ()))
+
+
+def _fields(raw: Any, inherited: tuple[FieldSpec, ...], where: str) -> tuple[FieldSpec, ...]:
+    if raw is None:
+        return inherited
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where} must be a mapping of field names to definitions")
+    by_name = {f.name: f for f in inherited}
+    for name, spec in raw.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise ProfileError(f"{where}: field name {name!r} must be lower_snake_case")
+        by_name[name] = build_field(name, spec, by_name.get(name), where)
+    return tuple(by_name.values())
+
+
+def build_profile(raw: dict[str, Any], parent: Profile | None, where: str) -> Profile:
+    checksums = raw.get("checksums", list(parent.checksums) if parent else ["sha256", "sha512"])
+    if not isinstance(checksums, list) or not checksums or any(c not in SUPPORTED_ALGORITHMS for c in checksums):
+        raise ProfileError(f"{where}: key 'checksums' must list algorithms from {', '.join(SUPPORTED_ALGORITHMS)}")
+    interval = raw.get("fixity_interval_days", parent.fixity_interval_days if parent else 90)
+    if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
+        raise ProfileError(f"{where}: key 'fixity_interval_days' must be a positive whole number")
+
+    fraw = raw.get("formats", {}) or {}
+    if not isinstance(fraw, dict) or set(fraw) - FORMAT_KEYS:
+        bad = sorted(set(fraw) - FORMAT_KEYS)[0] if isinstance(fraw, dict) else "formats"
+        raise ProfileError(f"{where}: formats: unknown key {bad!r}; allowed: {', '.join(sorted(FORMAT_KEYS))}")
+    pf = parent.formats if parent else FormatPolicy()
+    unidentified = fraw.get("unidentified", pf.unidentified)
+    if unidentified not in UNIDENTIFIED_POLICIES:
+        raise ProfileError(f"{where}: formats: key 'unidentified' must be one of {', '.join(UNIDENTIFIED_POLICIES)}")
+    formats = FormatPolicy(
+        accepted=_puids(fraw["accepted"], f"{where}: formats: accepted") if "accepted" in fraw else pf.accepted,
+        warned=_puids(fraw["warned"], f"{where}: formats: warned") if "warned" in fraw else pf.warned,
+        rejected=_puids(fraw["rejected"], f"{where}: formats: rejected") if "rejected" in fraw else pf.rejected,
+        unidentified=unidentified,
+    )
+
+    fields = _fields(raw.get("fields"), parent.fields if parent else (), f"{where}: fields")
+    file_fields = _fields(raw.get("file_fields"), parent.file_fields if parent else (), f"{where}: file_fields")
+
+    araw = raw.get("access", {}) or {}
+    if not isinstance(araw, dict) or set(araw) - ACCESS_KEYS:
+        raise ProfileError(f"{where}: access: allowed keys are {', '.join(sorted(ACCESS_KEYS))}")
+    pa = parent.access if parent else AccessPolicy()
+    default = araw.get("default", pa.default)
+    if default not in ACCESS_LEVELS:
+        raise ProfileError(f"{where}: access: key 'default' must be one of {', '.join(ACCESS_LEVELS)}")
+    rules = pa.rules
+    if "rules" in araw:
+        rules = tuple(_access_rule(r, fields, f"{where}: access: rules[{i}]") for i, r in enumerate(araw["rules"] or []))
+
+    chain = ((parent.id, *parent.extends) if parent else ())
+    return Profile(
+        id=raw["id"], version=raw["version"], title=str(raw.get("title", raw["id"])),
+        description=str(raw.get("description", "")).strip(), checksums=tuple(checksums),
+        fixity_interval_days=interval,
+        allow_extra_fields=_bool(raw, "allow_extra_fields", parent.allow_extra_fields if parent else False, where),
+        access=AccessPolicy(default=default, rules=rules), formats=formats, fields=fields,
+        file_fields=file_fields, extends=chain, source=where, raw=raw,
+    )
+
+
+def _access_rule(raw: Any, fields: tuple[FieldSpec, ...], where: str) -> AccessRule:
+    if not isinstance(raw, dict) or set(raw) != {"when", "level"} or not isinstance(raw["when"], dict):
+        raise ProfileError(f"{where}: a rule is {{when: {{field: value}}, level: LEVEL}}")
+    names = {f.name for f in fields}
+    for key in raw["when"]:
+        if key not in names:
+            raise ProfileError(f"{where}: 'when' names unknown field {key!r}")
+    if raw["level"] not in ACCESS_LEVELS:
+        raise ProfileError(f"{where}: 'level' must be one of {', '.join(ACCESS_LEVELS)}")
+    return AccessRule(when=tuple(raw["when"].items()), level=raw["level"])

@@ -1,0 +1,100 @@
+"""The profile model: what a kind of collection requires of its packages. Pure data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FIELD_TYPES = ("string", "text", "date", "integer", "boolean", "uri", "object")
+DUBLIN_CORE = ("title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
+               "format", "identifier", "source", "language", "relation", "coverage", "rights")
+UNIDENTIFIED_POLICIES = ("accept", "warn", "reject")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str = "string"
+    required: bool = False
+    repeatable: bool = False
+    pattern: str | None = None
+    vocabulary: tuple[str, ...] = ()
+    description: str = ""
+    dc: str | None = None
+    fields: tuple["FieldSpec", ...] = ()  # for type "object"
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type, "required": self.required, "repeatable": self.repeatable}
+        if self.pattern:
+            data["pattern"] = self.pattern
+        if self.vocabulary:
+            data["vocabulary"] = list(self.vocabulary)
+        if self.dc:
+            data["dc"] = self.dc
+        data["description"] = self.description
+        if self.fields:
+            data["fields"] = {f.name: f.as_dict() for f in self.fields}
+        return data
+
+
+@dataclass(frozen=True)
+class FormatPolicy:
+    accepted: tuple[str, ...] = ()  # empty: every identified format is accepted
+    warned: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
+    unidentified: str = "warn"
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    when: tuple[tuple[str, Any], ...]
+    level: str
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    default: str = "open"
+    rules: tuple[AccessRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    version: str
+    title: str
+    description: str
+    checksums: tuple[str, ...]
+    fixity_interval_days: int
+    allow_extra_fields: bool
+    access: AccessPolicy
+    formats: FormatPolicy
+    fields: tuple[FieldSpec, ...]
+    file_fields: tuple[FieldSpec, ...]
+    extends: tuple[str, ...] = ()  # the chain of profiles this one inherits from, nearest first
+    source: str = ""  # the YAML file it was read from
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def field(self, name: str) -> FieldSpec | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "description": self.description,
+            "extends": list(self.extends),
+            "checksums": list(self.checksums),
+            "fixity_interval_days": self.fixity_interval_days,
+            "allow_extra_fields": self.allow_extra_fields,
+            "access": {"default": self.access.default,
+                       "rules": [{"when": dict(r.when), "level": r.level} for r in self.access.rules]},
+            "formats": {"accepted": list(self.formats.accepted), "warned": list(self.formats.warned),
+                        "rejected": list(self.formats.rejected), "unidentified": self.formats.unidentified},
+            "fields": {f.name: f.as_dict() for f in self.fields},
+            "file_fields": {f.name: f.as_dict() for f in self.file_fields},
+            "source": self.source,
+        }

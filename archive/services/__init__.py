@@ -1,0 +1,1 @@
+"""Use cases: ingest, validate, show/list/export. They orchestrate the adapters; they never print."""

@@ -1,0 +1,217 @@
+"""Ingest: from a submission to a stored, verified, catalogued package.
+
+prepare (scan, validate, copy+hash, identify) -> PREMIS events and agents -> METS (validated
+against the bundled schemas) -> BagIt tag files -> rename into storage (atomic, write-once)
+-> read-back verification with bagit-python (an independent implementation) -> replicas ->
+one catalog transaction. Any failure before the catalog commit leaves no visible package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bagit
+
+from archive import __version__
+from archive.errors import Finding, StorageError
+from archive.model import (
+    AGENT_ORGANIZATION,
+    AGENT_PERSON,
+    AGENT_SOFTWARE,
+    EVENT_FIXITY_CHECK,
+    EVENT_FORMAT_IDENTIFICATION,
+    EVENT_INGESTION,
+    EVENT_MESSAGE_DIGEST,
+    EVENT_PACKAGE_CREATION,
+    EVENT_VALIDATION,
+    OUTCOME_SUCCESS,
+    OUTCOME_WARNING,
+    Agent,
+    Event,
+    EventLink,
+    Package,
+    utcnow,
+)
+from archive.packaging.bagwrite import merge_bag_info, payload_oxum, write_tag_files
+from archive.packaging.mets_validate import assert_valid_mets
+from archive.packaging.mets_write import write_mets
+from archive.profiles.bagit_profile import profile_identifier
+from archive.services.context import ArchiveContext
+from archive.services.prepare import Prepared, Progress, _no_progress, prepare, remove_work
+from archive.services.replicate import replicate_package, verify_stored_bag
+from archive.storage import package_relpath
+
+METS_NAME = "mets.xml"
+
+
+@dataclass
+class IngestResult:
+    package_id: str
+    created: bool  # False: the same submission was already ingested (idempotency key matched)
+    profile_id: str
+    profile_version: str
+    files: int
+    bytes: int
+    formats: dict[str, int]
+    warnings: list[Finding] = field(default_factory=list)
+    storage_path: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.package_id, "created": self.created, "profile": self.profile_id,
+                "profile_version": self.profile_version, "files": self.files, "bytes": self.bytes,
+                "formats": self.formats, "warnings": [w.as_dict() for w in self.warnings],
+                "storage_path": self.storage_path}
+
+
+def idempotency_key(prepared: Prepared) -> str:
+    """A digest of what makes two submissions the same: profile, metadata and every file's content."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"profile": prepared.profile.id, "metadata": prepared.metadata}, sort_keys=True,
+                        default=str).encode())
+    for f in sorted(prepared.files, key=lambda f: f.path):
+        h.update(b"\0" + f.path.encode() + b"\0" + f.digests["sha256"].encode())
+    return "sha256:" + h.hexdigest()
+
+
+def format_counts(prepared_files: list) -> dict[str, int]:  # type: ignore[type-arg]
+    counts = Counter((f.format.puid or "unidentified") if f.format else "unidentified" for f in prepared_files)
+    return dict(sorted(counts.items()))
+
+
+def _agents(ctx: ArchiveContext, person: str) -> list[Agent]:
+    ident = ctx.identifier
+    return [
+        Agent("software:archive", f"archive {__version__}", AGENT_SOFTWARE,
+              f"version={__version__}; python={platform.python_version()}"),
+        Agent(f"software:{ident.tool}", f"{ident.tool} {ident.tool_version}", AGENT_SOFTWARE,
+              f"version={ident.tool_version}; signatures={ident.signature_version}"),
+        Agent("software:bagit-python", f"bagit-python {bagit.VERSION}", AGENT_SOFTWARE, f"version={bagit.VERSION}"),
+        Agent("organization", ctx.settings.organisation, AGENT_ORGANIZATION),
+        Agent(f"person:{person}", person, AGENT_PERSON, "submitter"),
+    ]
+
+
+def _events(ctx: ArchiveContext, p: Prepared, package_id: str, person: str) -> list[Event]:
+    now = utcnow()
+    tool = f"software:{ctx.identifier.tool}"
+    me = EventLink("software:archive", "executing program")
+    who = EventLink(f"person:{person}", "implementer")
+    org = EventLink("organization", "authorizer")
+    paths = [f.path for f in p.files]
+
+    def ev(kind: str, detail: str, outcome: str, note: str, links: list[EventLink], objects: list[str]) -> Event:
+        return Event(str(uuid.uuid4()), kind, now, detail, outcome, note, links, objects)
+
+    events = [ev(EVENT_INGESTION, f"Submission {p.source_name!r} received for profile {p.profile.id}",
+                 OUTCOME_SUCCESS, f"{len(p.files)} files, {p.total_bytes} bytes", [me, who, org], [package_id])]
+    if p.is_bag:
+        events.append(ev(EVENT_FIXITY_CHECK,
+                         f"Submitted bag's manifests ({', '.join(p.bag_algorithms)}) checked against digests "
+                         "computed while copying", OUTCOME_SUCCESS, f"{len(p.files)} files verified",
+                         [me, who], paths))
+    events.append(ev(EVENT_MESSAGE_DIGEST, f"{', '.join(p.profile.checksums)} computed in one pass while copying",
+                     OUTCOME_SUCCESS, "", [me], paths))
+    warnings = p.warnings
+    events.append(ev(EVENT_VALIDATION, f"Validated against profile {p.profile.id} version {p.profile.version}",
+                     OUTCOME_WARNING if warnings else OUTCOME_SUCCESS,
+                     "; ".join(str(w) for w in warnings)[:4000], [me, who], [package_id]))
+    for f in p.files:
+        fmt = f.format
+        if fmt is None:
+            continue
+        note = (f"{fmt.puid} {fmt.name} {fmt.version}".strip() + f" (basis: {fmt.basis})") if fmt.puid else "no match"
+        if fmt.warning:
+            note += f"; {fmt.warning}"
+        events.append(ev(EVENT_FORMAT_IDENTIFICATION,
+                         f"{fmt.tool} {fmt.tool_version} with signatures {fmt.signature_version}",
+                         OUTCOME_SUCCESS if fmt.puid else OUTCOME_WARNING, note,
+                         [EventLink(tool, "executing program")], [f.path]))
+    events.append(ev(EVENT_PACKAGE_CREATION, "BagIt 1.0 bag with METS 1.12.1 and PREMIS 3 created",
+                     OUTCOME_SUCCESS, f"manifests: {', '.join(p.profile.checksums)}", [me], [package_id]))
+    return events
+
+
+def _bag_info(ctx: ArchiveContext, p: Prepared, package_id: str, now_date: str) -> dict[str, list[str]]:
+    ours = {
+        "Source-Organization": [ctx.settings.organisation],
+        "Bagging-Date": [now_date],
+        "Payload-Oxum": [payload_oxum(p.files)],
+        "External-Identifier": [f"urn:uuid:{package_id}"],
+        "External-Description": [str(p.metadata.get("title", ""))[:1000]],
+        "Internal-Sender-Identifier": [p.source_name],
+        "Bag-Software-Agent": [f"archive {__version__} (bagit-python {bagit.VERSION} validated)"],
+        "BagIt-Profile-Identifier": [profile_identifier(p.profile)],
+        "Archive-Profile-Id": [p.profile.id],
+        "Archive-Profile-Version": [p.profile.version],
+    }
+    return merge_bag_info(ours, p.submitted_bag_info)
+
+
+def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: Path | None = None,
+           agent: str | None = None, key: str | None = None, progress: Progress = _no_progress) -> IngestResult:
+    storage = ctx.storage
+    work = storage.new_staging("ingest")
+    try:
+        p = prepare(ctx, Path(submission), profile, metadata_file, work, copy=True, progress=progress)
+        assert p.copied_to is not None
+        key = key or idempotency_key(p)
+        existing = ctx.catalog.find_by_key(key)
+        if existing:
+            pkg = ctx.catalog.get_package(existing)
+            return IngestResult(existing, False, pkg.profile_id, pkg.profile_version, len(pkg.files),
+                                pkg.total_bytes, format_counts(pkg.files), [], package_relpath(existing))
+        package_id = str(uuid.uuid4())
+        person = agent or ctx.settings.agent
+        now = utcnow()
+        pkg = Package(id=package_id, profile_id=p.profile.id, profile_version=p.profile.version, created=now,
+                      metadata=p.metadata, dublin_core=p.dublin_core, access=p.access, files=p.files,
+                      events=_events(ctx, p, package_id, person), agents=_agents(ctx, person),
+                      bag_info=_bag_info(ctx, p, package_id, now.date().isoformat()),
+                      source_name=p.source_name, idempotency_key=key)
+        progress("packaging", 0, 1)
+        mets = write_mets(pkg)
+        assert_valid_mets(mets)
+        bag = p.copied_to
+        with open(bag / METS_NAME, "xb") as fh:
+            fh.write(mets)
+        tag_digests = write_tag_files(bag, pkg.files, p.profile.checksums, pkg.bag_info, [METS_NAME])
+        progress("storing", 0, 1)
+        stored = storage.commit(bag, package_id)
+        try:
+            progress("verifying", 0, 1)
+            if ctx.settings.verify_after_store:
+                verify_stored_bag(stored, ctx.settings.workers)
+            for replica in ctx.replicas:
+                progress(f"replicating to {replica.name}", 0, 1)
+                replicate_package(stored, replica, package_id, pkg.files, tag_digests)
+            ctx.catalog.record_package(pkg, package_relpath(package_id), hashlib.sha256(mets).hexdigest(),
+                                       tag_digests)
+        except Exception:
+            # storage holds a package the catalog never recorded: roll it back everywhere
+            for s in ctx.all_storage:
+                try:
+                    s.remove_package(package_id)
+                except OSError as exc:  # pragma: no cover - reported, doctor cleans up later
+                    raise StorageError(f"could not roll back package {package_id} in {s.name}: {exc}") from exc
+            raise
+        progress("done", 1, 1)
+        return IngestResult(package_id, True, p.profile.id, p.profile.version, len(p.files), p.total_bytes,
+                            format_counts(p.files), p.warnings, package_relpath(package_id))
+    finally:
+        remove_work(work)
+
+
+def validate(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: Path | None = None,
+             progress: Progress = _no_progress) -> Prepared:
+    """Pre-flight: every check of an ingest, reading in place and writing nothing to the archive."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="archive-validate-") as tmp:
+        return prepare(ctx, Path(submission), profile, metadata_file, Path(tmp), copy=False, progress=progress)

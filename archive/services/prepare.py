@@ -1,0 +1,224 @@
+"""The first half of an ingest: read a submission, check it against its profile, hash and
+identify every file. Collects every finding before anything is accepted; writes only into the
+work folder it is given (a staging copy) or nowhere at all (pre-flight validation).
+"""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from archive.errors import Finding, FindingList, SubmissionRejected
+from archive.fixity import copy_and_hash, hash_file
+from archive.model import Access, FileRecord
+from archive.packaging.bagcheck import validate_bag
+from archive.packaging.bagwrite import decode_path, read_bag_info
+from archive.profiles.model import Profile
+from archive.profiles.rules import check_access, check_format, dublin_core, resolve_access, validate_metadata
+from archive.services.context import ArchiveContext
+from archive.submission.extract import Limits, extract_archive, is_archive_file
+from archive.submission.metadata import read_files_csv, read_metadata_file
+from archive.submission.scan import Scan, ScannedFile, scan_folder
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class Prepared:
+    profile: Profile
+    source_name: str
+    metadata: dict[str, Any]
+    dublin_core: dict[str, list[str]]
+    access: Access
+    files: list[FileRecord]
+    findings: FindingList
+    is_bag: bool = False
+    submitted_bag_info: dict[str, list[str]] = field(default_factory=dict)
+    bag_algorithms: list[str] = field(default_factory=list)
+    copied_to: Path | None = None
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return self.findings.warnings
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _open_submission(ctx: ArchiveContext, path: Path, work: Path, found: FindingList) -> Path | None:
+    """The folder to scan: the submission itself, or its archive unpacked into ``work``."""
+    if not path.exists() and not path.is_symlink():
+        found.error("E101", str(path), "submission does not exist")
+        return None
+    if path.is_symlink():
+        found.error("E137", str(path), "submission is a symbolic link; give the real path")
+        return None
+    if path.is_dir():
+        return path
+    if is_archive_file(path):
+        dest = work / "extracted"
+        dest.mkdir(parents=True)
+        limits = Limits(max_bytes=ctx.settings.max_expanded_bytes, max_files=ctx.settings.max_files)
+        problems = extract_archive(path, dest, limits)
+        found.extend(problems)
+        if any(p.is_error for p in problems):
+            return None
+        children = list(dest.iterdir())
+        if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
+            return children[0]
+        return dest
+    found.error("E102", str(path), "a submission is a folder, a .zip, a .tar or a .tar.gz")
+    return None
+
+
+def _read_metadata(ctx: ArchiveContext, scan: Scan, metadata_file: Path | None, profile: Profile,
+                   found: FindingList) -> dict[str, Any]:
+    limit = ctx.settings.max_metadata_bytes
+    source = metadata_file or scan.metadata_file
+    if source is None:
+        found.error("E400", "metadata.yaml", "no descriptive metadata: add metadata.yaml or metadata.json at the "
+                    "submission root, or pass --metadata FILE")
+        return {}
+    label = str(metadata_file) if metadata_file else source.name
+    raw, problems = read_metadata_file(source, limit, label)
+    found.extend(problems)
+    if raw is None:
+        return {}
+    checked, problems = validate_metadata(profile, raw, label)
+    found.extend(problems)
+    found.extend(check_access(checked, label))
+    return checked
+
+
+def _hash_files(files: list[ScannedFile], algorithms: list[str], dest: Path | None, workers: int,
+                progress: Progress, found: FindingList) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
+    def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
+        try:
+            if dest is None:
+                size, digests = hash_file(f.source, algorithms)
+            else:
+                target = dest / f.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(f.source, "rb") as src:
+                    size, digests = copy_and_hash(src, target, algorithms, fsync=False)
+        except Exception as exc:  # translated: one unreadable file must not hide the others
+            found.error("E139", f.path, f"cannot read: {exc}")
+            return None
+        if size != f.size:
+            found.error("E141", f.path, f"changed while being read ({f.size} bytes listed, {size} read)")
+        return f, size, digests
+
+    results: list[tuple[ScannedFile, int, dict[str, str]] | None] = []
+    total = len(files)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, result in enumerate(pool.map(one, files), 1):
+            results.append(result)
+            if i % 50 == 0 or i == total:
+                progress("hashing", i, total)
+    return results
+
+
+def _check_against_bag(root: Path, records: list[FileRecord], found: FindingList) -> list[str]:
+    """Compare digests computed while copying with the submitted bag's manifests (no second read)."""
+    import bagit
+
+    try:
+        bag = bagit.Bag(str(root))
+    except (bagit.BagError, OSError, UnicodeDecodeError) as exc:
+        found.error("E150", "bagit.txt", f"cannot read the submitted bag: {exc}")
+        return []
+    ours = {f"data/{r.path}": r.digests for r in records}
+    for raw_path, expected in bag.payload_entries().items():
+        path = decode_path(raw_path.replace("\\", "/"))
+        mine = ours.get(path) or ours.get(unicodedata.normalize("NFC", path))
+        if mine is None:
+            continue  # completeness was already judged by validate_bag
+        for algo, value in expected.items():
+            if algo in mine and mine[algo] != value.lower():
+                found.error("E151", path, f"{algo} differs from the submitted manifest: expected {value}, "
+                            f"read {mine[algo]}")
+    return list(bag.algorithms)
+
+
+def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_file: Path | None,
+            work: Path, copy: bool, progress: Progress = _no_progress) -> Prepared:
+    """Scan, validate, hash and identify a submission; raise SubmissionRejected with every problem."""
+    profile = ctx.profiles.get(profile_name)
+    found = FindingList()
+    submission = Path(submission)
+    root = _open_submission(ctx, submission, work, found)
+    if root is None:
+        raise SubmissionRejected(f"submission {submission} was rejected", found.items)
+    scan = scan_folder(root, ctx.settings.max_files)
+    found.extend(scan.findings.items)
+    metadata = _read_metadata(ctx, scan, metadata_file, profile, found)
+    algorithms = list(profile.checksums)
+    submitted_info: dict[str, list[str]] = {}
+    if scan.is_bag:
+        report = validate_bag(root, fast=True)
+        for f in report.findings:
+            found.extend([Finding(f.code, f.severity, f"bag: {f.path}" if f.path else "bag", f.message)])
+        if report.valid:
+            submitted_info = read_bag_info(root)
+            for algo in report.algorithms:
+                if algo not in algorithms and algo in ("md5", "sha1", "sha256", "sha512"):
+                    algorithms.append(algo)  # computed in the same pass, to verify the submitter's digests
+
+    payload_paths = {f.path for f in scan.files}
+    per_file: dict[str, dict[str, Any]] = {}
+    if scan.files_csv is not None:
+        per_file, problems = read_files_csv(scan.files_csv, ctx.settings.max_metadata_bytes, profile, payload_paths)
+        found.extend(problems)
+    if found.errors and any(f.code in ("E124", "E125") for f in found.errors):
+        raise SubmissionRejected(f"submission {submission.name} was rejected", found.items)
+
+    # Copy only when nothing is wrong yet; otherwise read in place, to still report everything at once.
+    dest = work / "bag" / "data" if (copy and not found.errors) else None
+    if dest is not None:
+        dest.mkdir(parents=True)
+    hashed = _hash_files(scan.files, algorithms, dest, ctx.settings.workers, progress, found)
+    records: list[FileRecord] = []
+    readable: list[Path] = []  # where each record's bytes can be read for identification
+    for item in hashed:
+        if item is None:
+            continue
+        sf, size, digests = item
+        records.append(FileRecord(path=sf.path, size=size, digests=digests, original_name=sf.original_name,
+                                  metadata=per_file.get(sf.path, {})))
+        readable.append(dest / sf.path if dest is not None else sf.source)
+    bag_algorithms: list[str] = []
+    if scan.is_bag and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):
+        bag_algorithms = _check_against_bag(root, records, found)
+
+    progress("identifying", 0, len(records))
+    formats = ctx.identifier.identify_many([(str(p), r.digests.get("sha256")) for r, p in zip(records, readable)])
+    progress("identifying", len(records), len(records))
+    for r, fmt in zip(records, formats):
+        r.format = fmt
+        problem = check_format(profile, r.path, fmt)
+        if problem:
+            found.extend([problem])
+    for r in records:  # profile digests only are kept; extra ones served verification
+        r.digests = {a: r.digests[a] for a in profile.checksums}
+
+    prepared = Prepared(profile=profile, source_name=submission.name, metadata=metadata,
+                        dublin_core=dublin_core(profile, metadata), access=resolve_access(profile, metadata),
+                        files=records, findings=found, is_bag=scan.is_bag, submitted_bag_info=submitted_info,
+                        bag_algorithms=bag_algorithms, copied_to=dest.parent if dest is not None else None)
+    if found.errors:
+        raise SubmissionRejected(f"submission {submission.name} was rejected", found.items)
+    return prepared
+
+
+def remove_work(work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+
