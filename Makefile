@@ -1,0 +1,41 @@
+# archive: two commands on a fresh machine.
+#   make demo   set up, ingest the sample submissions in examples/, list what the archive holds
+#   make test   set up with test dependencies, run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export ARCHIVE_HOME ?= $(CURDIR)/var/demo
+
+.PHONY: demo test test-fast install install-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed
+	@echo "== archive home: $$ARCHIVE_HOME"
+	$(BIN)/archive profiles list
+	$(BIN)/archive ingest examples/heritage-harbour-photographs --profile heritage --agent demo
+	$(BIN)/archive ingest examples/legal-contract-dispute --profile legal --agent demo
+	$(BIN)/archive ingest examples/research-coastal-sensors --profile research --agent demo
+	$(BIN)/archive list
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

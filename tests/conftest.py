@@ -1,0 +1,99 @@
+"""Shared fixtures: an isolated archive per test, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from archive.config import load_settings
+from archive.services.context import ArchiveContext
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("ARCHIVE_TEST_DATABASE_URL", "")
+
+
+def _pg_schema_url(schema: str) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, empty catalog database: SQLite always; PostgreSQL when ARCHIVE_TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+        return
+    if not PG_URL:
+        pytest.skip("ARCHIVE_TEST_DATABASE_URL is not set")
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def make_settings(home: Path, **overrides):
+    values = {"home": str(home), "workers": 2, **overrides}
+    return load_settings(config_file=None, env={}, overrides=values)
+
+
+@pytest.fixture
+def archive_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def ctx(archive_home: Path, database_url: str):
+    context = ArchiveContext(make_settings(archive_home, database_url=database_url))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def sqlite_ctx(archive_home: Path):
+    context = ArchiveContext(make_settings(archive_home))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def copy_fixture(tmp_path: Path):
+    """Copy a fixture from tests/data or examples/ into tmp_path before anything touches it."""
+
+    def copy(rel: str) -> Path:
+        src = (DATA / rel) if (DATA / rel).exists() else (REPO / rel)
+        dest = tmp_path / "in" / Path(rel).name
+        shutil.copytree(src, dest, symlinks=True)
+        return dest
+
+    return copy
+
+
+def tree_state(root: Path) -> list[tuple[str, int, bytes]]:
+    """Every file under root with its size and content, to prove nothing was written."""
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            out.append((str(p.relative_to(root)), p.stat().st_size, p.read_bytes()))
+    return out
+
+
+def nothing_stored(ctx: ArchiveContext) -> bool:
+    storage = ctx.settings.storage
+    stored = list(ctx.storage.iter_package_ids())
+    leftovers = ctx.storage.staging_leftovers() if storage.exists() else []
+    return not stored and not leftovers and ctx.catalog.count_packages() == 0
