@@ -85,6 +85,11 @@ def list_(state: State, profile: str | None, as_json: bool) -> None:
         render.emit_json({"ok": True, "count": len(rows), "packages": [r.as_dict() for r in rows]})
         return
     table = Table("id", "profile", "title", "files", "size", "access", "created")
+    table.columns[0].no_wrap = True
+    table.columns[2].overflow = "ellipsis"
+    table.columns[2].no_wrap = True
+    table.columns[2].max_width = 48
+    table.columns[6].no_wrap = True
     for r in rows:
         table.add_row(r.id, r.profile_id, r.title, str(r.file_count), render.human_bytes(r.total_bytes),
                       r.access_level, r.created_at.strftime("%Y-%m-%d %H:%M"))

@@ -1,0 +1,1 @@
+"""Packaging: BagIt validation and (later) METS/PREMIS package building."""
