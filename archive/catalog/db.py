@@ -61,6 +61,6 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as conn:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot migrate catalog {redact(str(engine.url))}: {exc}") from exc
