@@ -1,0 +1,236 @@
+"""Identify files' formats with one engine, caching by content and fanning out to worker processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import cast
+
+from archive.errors import FormatError
+from archive.formats.base import (
+    ENGINE_FIDO,
+    ENGINE_SIEGFRIED,
+    ENGINES,
+    OCTET_STREAM,
+    BatchEngine,
+    Engine,
+    extension_of,
+)
+from archive.model import FormatInfo
+
+#: cached answers kept per Identifier (LRU beyond this)
+CACHE_SIZE = 100_000
+
+Outcome = FormatInfo | FormatError
+
+#: engines that parallelise a batch themselves (no worker processes needed)
+_NATIVE_BATCH = frozenset({ENGINE_SIEGFRIED})
+
+
+#: below this many files, starting worker processes (about 1 s each) costs more than it saves
+POOL_MIN_FILES = 256
+
+
+def load_engine(name: str) -> Engine:
+    """This process's shared engine called ``name`` ("fido" or "siegfried")."""
+    if name == ENGINE_FIDO:
+        from archive.formats import fido_engine
+
+        return fido_engine.get_engine()
+    if name == ENGINE_SIEGFRIED:
+        from archive.formats import siegfried_engine
+
+        return siegfried_engine.get_engine()
+    raise _unknown(name)
+
+
+def mime_for(puid: str | None) -> str:
+    """A Content-Type for ``puid`` from fido's PRONOM data; application/octet-stream if unknown."""
+    if not puid:
+        return OCTET_STREAM
+    from archive.formats import fido_engine
+
+    return fido_engine.get_engine().mime_for(puid) or OCTET_STREAM
+
+
+class Identifier:
+    """Identify files with ``engine``; ``workers`` > 1 spreads ``identify_many`` over processes."""
+
+    def __init__(self, engine: str = ENGINE_FIDO, workers: int = 1) -> None:
+        if engine not in ENGINES:
+            raise _unknown(engine)
+        if workers < 1:
+            raise FormatError(f"workers must be at least 1, not {workers}")
+        self.engine_name = engine
+        self.workers = workers
+        self._engine: Engine | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str], FormatInfo] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    # -- the engine and what it reports about itself ---------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The engine loaded in this process (loaded on first use)."""
+        if self._engine is None:
+            self._engine = load_engine(self.engine_name)
+        return self._engine
+
+    @property
+    def tool(self) -> str:
+        return self.engine.name
+
+    @property
+    def tool_version(self) -> str:
+        return self.engine.tool_version
+
+    @property
+    def signature_version(self) -> str:
+        return self.engine.signature_version
+
+    # -- identification --------------------------------------------------------------------
+    def identify(self, path: str, digest: str | None = None) -> FormatInfo:
+        """Identify one file in place; with ``digest`` (sha256 hex) the answer is cached for
+        content with that digest under the same extension."""
+        key = _key(path, digest)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        info = self.engine.identify(path)
+        self._store(key, info)
+        return info
+
+    def identify_many(self, items: Sequence[tuple[str, str | None]]) -> list[FormatInfo]:
+        """Identify ``(path, digest)`` pairs, in order; each distinct content is identified once.
+
+        Raises FormatError for the first file (in ``items`` order) that could not be read,
+        after caching every answer that was obtained.
+        """
+        keys = [_key(path, digest) for path, digest in items]
+        todo: dict[tuple[str, str] | int, str] = {}  # one path per distinct uncached key
+        results: list[FormatInfo | None] = []
+        for i, ((path, _), key) in enumerate(zip(items, keys)):
+            cached = self._cached(key) if key is not None else None
+            results.append(cached)
+            if cached is None:
+                todo.setdefault(key if key is not None else i, path)
+        outcomes = dict(zip(todo, self._run(list(todo.values()))))
+        for k, outcome in outcomes.items():
+            if isinstance(outcome, FormatInfo) and not isinstance(k, int):
+                self._store(k, outcome)
+        first_error: FormatError | None = None
+        for i, key in enumerate(keys):
+            if results[i] is None:
+                outcome = outcomes[key if key is not None else i]
+                if isinstance(outcome, FormatError):
+                    first_error = first_error or outcome
+                else:
+                    results[i] = outcome
+        if first_error is not None:
+            raise first_error
+        return [r for r in results if r is not None]
+
+    def _run(self, paths: list[str]) -> list[Outcome]:
+        """Identify ``paths``: natively batched, in worker processes, or here."""
+        if not paths:
+            return []
+        if self.engine_name in _NATIVE_BATCH:  # siegfried: Go-side concurrency beats a process pool
+            return cast(BatchEngine, self.engine).identify_batch(paths, self.workers)
+        if self.workers == 1 or len(paths) < POOL_MIN_FILES:
+            return [_outcome(self.engine, p) for p in paths]
+        chunk = max(1, min(32, len(paths) // (self.workers * 4)))
+        try:
+            return list(self._executor().map(_work, paths, chunksize=chunk))
+        except BrokenProcessPool as exc:
+            self.close()
+            raise FormatError(f"a format identification worker died: {exc}") from exc
+
+    # -- cache -----------------------------------------------------------------------------
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self.hits = self.misses = 0
+
+    def _cached(self, key: tuple[str, str] | None) -> FormatInfo | None:
+        if key is None:
+            self.misses += 1
+            return None
+        with self._lock:
+            info = self._cache.get(key)
+            if info is None:
+                self.misses += 1
+                return None
+            self._cache.move_to_end(key)
+            self.hits += 1
+            return info
+
+    def _store(self, key: tuple[str, str] | None, info: FormatInfo) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._cache[key] = info
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    # -- worker pool -----------------------------------------------------------------------
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # spawn: safe in threaded parents and with Go runtimes loaded (pygfried)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(self.engine_name,),
+                )
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes (a later call starts new ones)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Identifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _unknown(name: str) -> FormatError:
+    return FormatError(f"unknown format identification engine {name!r} (known: {', '.join(ENGINES)})")
+
+
+def _key(path: str, digest: str | None) -> tuple[str, str] | None:
+    """Cache key: content digest plus extension (engines use the name's extension too)."""
+    return (digest.lower(), extension_of(path)) if digest else None
+
+
+def _outcome(engine: Engine, path: str) -> Outcome:
+    try:
+        return engine.identify(path)
+    except FormatError as exc:
+        return exc
+
+
+_worker_engine: Engine | None = None
+
+
+def _init_worker(engine_name: str) -> None:
+    """Pool initializer: load the engine once per worker process."""
+    global _worker_engine
+    _worker_engine = load_engine(engine_name)
+
+
+def _work(path: str) -> Outcome:
+    if _worker_engine is None:
+        return FormatError("format identification worker has no engine")
+    return _outcome(_worker_engine, path)

@@ -1,0 +1,135 @@
+"""siegfried through pygfried (optional: ``pip install archive[siegfried]``)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from archive.errors import FormatError
+from archive.formats.base import (
+    BASIS_CONTAINER,
+    BASIS_EXTENSION,
+    BASIS_NONE,
+    BASIS_SIGNATURE,
+    ENGINE_SIEGFRIED,
+    join_warnings,
+)
+from archive.model import FormatInfo
+
+_EMPTY = "empty source"
+
+
+def _load() -> Any:
+    try:
+        import pygfried
+    except ImportError as exc:
+        raise FormatError("siegfried needs pygfried: install archive[siegfried]") from exc
+    return pygfried
+
+
+class SiegfriedEngine:
+    """One pygfried Scanner (siegfried's embedded default.sig; pygfried is thread-safe)."""
+
+    name = ENGINE_SIEGFRIED
+
+    def __init__(self) -> None:
+        pygfried = _load()
+        try:
+            self._scanner = pygfried.Scanner()
+            header = self._scanner.identify_many([])  # the signature details, no files
+        except Exception as exc:
+            raise FormatError(f"cannot load siegfried signatures: {exc}") from exc
+        self.tool_version: str = header.get("siegfried") or pygfried.version()
+        self.signature_version = _signature_version(header)
+
+    def identify(self, path: str) -> FormatInfo:
+        try:
+            result = self._scanner.identify(path, True)
+        except OSError as exc:  # pygfried.GoError is an OSError
+            raise FormatError(f"cannot read {path}: {exc}") from exc
+        files = result.get("files") or []
+        if not files:
+            raise FormatError(f"siegfried reported nothing for {path}")
+        return self._to_info(path, files[0])
+
+    def identify_batch(self, paths: list[str], workers: int = 1) -> list[FormatInfo | FormatError]:
+        """Identify many files with siegfried's own (Go) concurrency; errors are returned."""
+        if not paths:
+            return []
+        try:
+            result = self._scanner.identify_many(paths, workers=max(1, workers))
+        except OSError as exc:
+            raise FormatError(f"siegfried failed: {exc}") from exc
+        files = result.get("files", [])
+        if len(files) != len(paths):
+            raise FormatError(f"siegfried answered for {len(files)} of {len(paths)} files")
+        out: list[FormatInfo | FormatError] = []
+        for path, entry in zip(paths, files):
+            try:
+                out.append(self._to_info(path, entry))
+            except FormatError as exc:
+                out.append(exc)
+        return out
+
+    def _to_info(self, path: str, entry: dict[str, Any]) -> FormatInfo:
+        errors = entry.get("errors") or ""
+        match = next((m for m in entry.get("matches") or [] if m.get("ns") == "pronom"), None)
+        if match is None and errors:  # siegfried could not read the file at all
+            raise FormatError(f"cannot read {path}: {errors}")
+        # an error beside a match is a damaged container or an empty file: keep it as a warning
+        note = "empty file" if errors == _EMPTY else errors
+        match = match or {}
+        if match.get("id") in (None, "", "UNKNOWN"):
+            return self._info(None, BASIS_NONE, join_warnings(match.get("warning", ""), note), {})
+        return self._info(match["id"], _basis(match.get("basis", "")),
+                          join_warnings(match.get("warning", ""), note), match)
+
+    def _info(self, puid: str | None, basis: str, warning: str, match: dict[str, Any]) -> FormatInfo:
+        return FormatInfo(
+            puid=puid,
+            name=match.get("format", ""),
+            version=match.get("version", ""),
+            mime=match.get("mime", ""),
+            basis=basis,
+            tool=self.name,
+            tool_version=self.tool_version,
+            signature_version=self.signature_version,
+            warning=warning,
+        )
+
+
+def _basis(text: str) -> str:
+    """Map siegfried's basis text ("extension match pdf; byte match at ...") to ours."""
+    if "container" in text:
+        return BASIS_CONTAINER
+    if any(k in text for k in ("byte match", "xml match", "text match")):
+        return BASIS_SIGNATURE
+    return BASIS_EXTENSION if "extension match" in text else BASIS_SIGNATURE
+
+
+def _signature_version(header: dict[str, Any]) -> str:
+    """'PRONOM v125; container-signature-20260119.xml' from the scan header."""
+    for ident in header.get("identifiers", []):
+        if ident.get("name") == "pronom":
+            details = str(ident.get("details", ""))
+            files = [d.strip() for d in details.split(";") if d.strip()]
+            found = re.search(r"DROID_SignatureFile_V(\d+)", details, re.IGNORECASE)
+            containers = [f for f in files if "container" in f.lower()]
+            if found:
+                return "; ".join([f"PRONOM v{found.group(1)}", *containers])
+            return details
+    return str(header.get("signature", ""))
+
+
+_engine: SiegfriedEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> SiegfriedEngine:
+    """This process's shared SiegfriedEngine, loaded on first use."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = SiegfriedEngine()
+        return _engine
