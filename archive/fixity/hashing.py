@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
@@ -38,9 +39,21 @@ class MultiHasher:
         return {a: h.hexdigest() for a, h in self._hashers.items()}
 
 
+_buffers = threading.local()
+
+
+def _buffer(chunk_size: int) -> memoryview:
+    """One reusable read buffer per thread and size: no allocation per file."""
+    cache = getattr(_buffers, "by_size", None)
+    if cache is None:
+        cache = _buffers.by_size = {}
+    if chunk_size not in cache:
+        cache[chunk_size] = memoryview(bytearray(chunk_size))
+    return cache[chunk_size]
+
+
 def _read_chunks(stream: BinaryIO, chunk_size: int) -> Iterable[memoryview]:
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
+    view = _buffer(chunk_size)
     while True:
         n = stream.readinto(view)  # type: ignore[attr-defined]
         if not n:

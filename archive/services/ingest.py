@@ -187,7 +187,7 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         try:
             progress("verifying", 0, 1)
             if ctx.settings.verify_after_store:
-                verify_stored_bag(stored, ctx.settings.workers)
+                verify_stored_bag(stored, pkg.files, tag_digests, ctx.settings.workers)
             for replica in ctx.replicas:
                 progress(f"replicating to {replica.name}", 0, 1)
                 replicate_package(stored, replica, package_id, pkg.files, tag_digests)

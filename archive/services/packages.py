@@ -10,6 +10,7 @@ from typing import Any
 from archive.errors import ArchiveError, FixityError, NotFound, StorageError
 from archive.fixity import copy_and_hash
 from archive.services.context import ArchiveContext
+from archive.services.replicate import expected_digests
 from archive.storage.local import check_package_id
 
 
@@ -49,8 +50,7 @@ def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
     if dest.exists():
         raise ArchiveError(f"{dest} already exists; export writes a new folder")
     tmp = dest.with_name(f".{dest.name}.partial")
-    expected = {f.bag_path: f.digests for f in pkg.files}
-    expected.update(tag_digests)
+    expected = expected_digests(pkg.files, tag_digests)
     try:
         for rel, digests in expected.items():
             target = tmp / rel

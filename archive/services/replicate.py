@@ -2,36 +2,54 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import bagit
-
 from archive.errors import StorageError
-from archive.fixity import copy_and_hash
+from archive.fixity import copy_and_hash, hash_file
 from archive.model import FileRecord
 from archive.storage import LocalStorage
 
 
-def verify_stored_bag(path: Path, processes: int = 1) -> None:
-    """Re-read every stored byte with bagit-python and check manifests, tag manifests and Oxum."""
-    try:
-        bagit.Bag(str(path)).validate(processes=processes)
-    except bagit.BagValidationError as exc:
-        details = "; ".join(str(d) for d in (exc.details or [])[:10])
-        raise StorageError(f"stored package at {path} did not verify: {exc.message} {details}") from exc
-    except (bagit.BagError, OSError) as exc:
-        raise StorageError(f"stored package at {path} could not be read back: {exc}") from exc
+def expected_digests(files: list[FileRecord], tag_digests: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Every file of a stored bag (payload and tag files) with the digests it must have."""
+    expected = {f.bag_path: f.digests for f in files}
+    expected.update(tag_digests)
+    return expected
+
+
+def verify_stored_bag(path: Path, files: list[FileRecord], tag_digests: dict[str, dict[str, str]],
+                      workers: int = 1) -> None:
+    """Re-read every stored byte and compare with the digests computed while copying.
+
+    Also checks that the bag holds no file beyond those. Raises StorageError on any difference.
+    """
+    expected = expected_digests(files, tag_digests)
+
+    def check(item: tuple[str, dict[str, str]]) -> str | None:
+        rel, digests = item
+        try:
+            _, found = hash_file(path / rel, list(digests))
+        except StorageError as exc:
+            return f"{rel}: {exc}"
+        return None if found == digests else f"{rel}: digests differ after storing"
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        problems = [p for p in pool.map(check, expected.items()) if p]
+    present = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() or p.is_symlink()}
+    extra = sorted(present - set(expected))
+    problems += [f"{rel}: unexpected file in the stored bag" for rel in extra]
+    if problems:
+        raise StorageError(f"stored package at {path} did not verify: " + "; ".join(problems[:10]))
 
 
 def replicate_package(stored: Path, replica: LocalStorage, package_id: str, files: list[FileRecord],
                       tag_digests: dict[str, dict[str, str]]) -> Path:
     """Copy a stored bag to ``replica`` (staging, then rename), checking every digest on the way."""
-    expected = {f.bag_path: f.digests for f in files}
-    expected.update(tag_digests)
     staging = replica.new_staging("replica")
     bag = staging / "bag"
     try:
-        for rel, digests in expected.items():
+        for rel, digests in expected_digests(files, tag_digests).items():
             target = bag / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(stored / rel, "rb") as src:
