@@ -67,11 +67,10 @@ def validate_mets(data: bytes, name: str = "mets.xml") -> list[Finding]:
 
 def _dangling_references(root: etree._Element, name: str) -> list[Finding]:
     """IDREF(S) attributes of METS elements that name no ID (libxml2's XSD check skips this)."""
-    ids = {el.get("ID") for el in root.iter() if isinstance(el.tag, str) and el.get("ID")}
+    ids = set(root.xpath("//@ID"))
     findings = []
-    for el in root.iter():
-        if not isinstance(el.tag, str) or not el.tag.startswith(f"{{{METS_NS}}}"):
-            continue
+    query = " | ".join(f"//mets:*[@{attr}]" for attr in _IDREF_ATTRIBUTES)
+    for el in root.xpath(query, namespaces={"mets": METS_NS}):
         for attr in _IDREF_ATTRIBUTES:
             for ref in (el.get(attr) or "").split():
                 if ref not in ids:
