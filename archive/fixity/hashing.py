@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
@@ -17,10 +18,27 @@ from archive.errors import StorageError
 
 CHUNK_SIZE = 1024 * 1024
 SUPPORTED_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+#: chunks at least this large are hashed by all algorithms at once, on separate cores
+PARALLEL_MIN = 256 * 1024
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _algorithm_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="digest")
+        return _pool
 
 
 class MultiHasher:
-    """Feed bytes once, get a digest per algorithm."""
+    """Feed bytes once, get a digest per algorithm.
+
+    hashlib releases the GIL on large buffers, so for big chunks the algorithms run side by
+    side: a chunk costs the slowest algorithm's time, not the sum of all of them.
+    """
 
     def __init__(self, algorithms: Iterable[str]) -> None:
         algos = list(dict.fromkeys(algorithms))
@@ -28,11 +46,20 @@ class MultiHasher:
             if a not in SUPPORTED_ALGORITHMS:
                 raise ValueError(f"unsupported digest algorithm {a!r}; expected one of {SUPPORTED_ALGORITHMS}")
         self._hashers = {a: hashlib.new(a) for a in algos}
+        # slowest first: it goes to a helper thread while the caller hashes the rest
+        self._ordered = sorted(self._hashers.values(), key=lambda h: -h.block_size)
         self.size = 0
 
     def update(self, data: bytes | memoryview) -> None:
         self.size += len(data)
-        for h in self._hashers.values():
+        if len(self._ordered) > 1 and len(data) >= PARALLEL_MIN:
+            pool = _algorithm_pool()
+            futures = [pool.submit(h.update, data) for h in self._ordered[:-1]]
+            self._ordered[-1].update(data)
+            for f in futures:
+                f.result()
+            return
+        for h in self._ordered:
             h.update(data)
 
     def hexdigests(self) -> dict[str, str]:
