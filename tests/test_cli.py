@@ -144,3 +144,15 @@ def test_bad_settings_is_exit_2(tmp_path: Path) -> None:
     settings.write_text("colour: blue\n")
     result = CliRunner().invoke(main, ["--config", str(settings), "list"])
     assert result.exit_code == 2 and "unknown setting 'colour'" in result.stderr
+
+
+def test_square_brackets_in_user_data_are_printed_as_written(cli, tmp_path: Path) -> None:
+    sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
+    meta = sub / "metadata.yaml"
+    text = meta.read_text()
+    title = next(line for line in text.splitlines() if line.startswith("title:"))
+    meta.write_text(text.replace(title, "title: Letter [draft] [bold]x[/bold]"))
+    result = cli("ingest", str(sub), "--profile", "heritage")
+    package_id = result.stdout.strip()
+    assert "Letter [draft] [bold]x[/bold]" in cli("show", package_id).output
+    assert "[a-z]{2,3}" in cli("profiles", "show", "base").output

@@ -142,3 +142,12 @@ def test_format_policy(registry: ProfileRegistry) -> None:
     assert check_format(heritage, "a.exe", FormatInfo("x-fmt/411", "PE")).code == "E202"
     assert check_format(heritage, "a.bin", FormatInfo(None)).code == "W201"
     assert check_format(registry.get("research"), "a.bin", FormatInfo(None)) is None
+
+
+def test_explicit_access_level_cannot_loosen_a_legal_hold(registry: ProfileRegistry) -> None:
+    p = registry.get("legal")
+    assert resolve_access(p, {"legal_hold": True, "access_level": "open"}).level == "legal-hold"
+    assert resolve_access(p, {"legal_hold": False, "confidentiality": "internal",
+                              "access_level": "open"}).level == "open"  # the default may be overridden
+    assert resolve_access(p, {"legal_hold": False, "confidentiality": "internal",
+                              "access_level": "confidential"}).level == "confidential"

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from archive.cli import EXIT_REJECTED, handles_errors, json_option, render
 from archive.packaging.bagcheck import validate_bag
@@ -31,7 +32,7 @@ def validate_cmd(path: Path, fast: bool, as_json: bool) -> None:
         render.emit_json({"ok": report.valid, **report.as_dict()})
     else:
         verdict = "[green]valid[/]" if report.valid else "[red]invalid[/]"
-        render.out.print(f"{verdict}: {path} (BagIt {report.version or '?'}; {report.payload_files} payload files, "
+        render.out.print(f"{verdict}: {escape(str(path))} (BagIt {report.version or '?'}; {report.payload_files} payload files, "
                          f"{render.human_bytes(report.payload_bytes)}; {'fast check' if fast else 'full check'})")
         render.findings(report.errors + report.warnings, render.out)
     if not report.valid:

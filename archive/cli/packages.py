@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from archive.cli import State, handles_errors, json_option, render
@@ -66,10 +67,10 @@ def validate(state: State, submission: Path, profile: str, metadata: Path | None
                           "bytes": prepared.total_bytes, "formats": formats,
                           "findings": [w.as_dict() for w in prepared.warnings]})
         return
-    render.out.print(f"[green]valid[/]: {submission} against profile {prepared.profile.id} "
+    render.out.print(f"[green]valid[/]: {escape(str(submission))} against profile {prepared.profile.id} "
                      f"{prepared.profile.version}: {len(prepared.files)} files, "
                      f"{render.human_bytes(prepared.total_bytes)}")
-    render.out.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in formats.items()))
+    render.out.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in formats.items()), markup=False)
     render.findings(prepared.warnings, render.out)
 
 
@@ -91,7 +92,7 @@ def list_(state: State, profile: str | None, as_json: bool) -> None:
     table.columns[2].max_width = 48
     table.columns[6].no_wrap = True
     for r in rows:
-        table.add_row(r.id, r.profile_id, r.title, str(r.file_count), render.human_bytes(r.total_bytes),
+        table.add_row(r.id, r.profile_id, escape(r.title), str(r.file_count), render.human_bytes(r.total_bytes),
                       r.access_level, r.created_at.strftime("%Y-%m-%d %H:%M"))
     render.out.print(table)
     render.out.print(f"{len(rows)} package(s)")
@@ -108,19 +109,20 @@ def show(state: State, package_id: str, as_json: bool) -> None:
     if as_json:
         render.emit_json({"ok": True, **data})
         return
-    render.out.print(f"[bold]{data['title']}[/]  {data['id']}")
+    render.out.print(f"[bold]{escape(str(data['title']))}[/]  {data['id']}")
     render.out.print(f"profile {data['profile']} {data['profile_version']} · access {data['access']['level']}"
                      + (f" until {data['access']['embargo_until']}" if data['access']['embargo_until'] else "")
                      + f" · {data['files_count']} files · {render.human_bytes(data['bytes'])} · stored {data['created']}")
     meta = Table("field", "value", show_header=False, box=None)
     for k, v in data["metadata"].items():
-        meta.add_row(k, ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+        meta.add_row(k, escape(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
     render.out.print(meta)
     files = Table("path", "size", "format", "sha256")
     for f in data["files"]:
         fmt = f["format"]
-        files.add_row(f["path"], render.human_bytes(f["size"]),
-                      f"{fmt['puid']} {fmt['name']}" if fmt["puid"] else "unidentified", f["digests"]["sha256"][:16] + "…")
+        files.add_row(escape(f["path"]), render.human_bytes(f["size"]),
+                      escape(f"{fmt['puid']} {fmt['name']}") if fmt["puid"] else "unidentified",
+                      f["digests"]["sha256"][:16] + "…")
     render.out.print(files)
     render.out.print(f"{len(data['events'])} PREMIS events; storage path {data['storage_path']}")
 

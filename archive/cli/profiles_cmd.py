@@ -6,6 +6,7 @@ import json
 
 import click
 import yaml
+from rich.markup import escape
 from rich.table import Table
 
 from archive.cli import State, handles_errors, json_option, render
@@ -30,7 +31,7 @@ def list_cmd(state: State, as_json: bool) -> None:
         return
     table = Table("id", "version", "extends", "title", "fields", "access", "fixity every")
     for p in items:
-        table.add_row(p.id, p.version, " → ".join(p.extends) or "-", p.title, str(len(p.fields)), p.access.default,
+        table.add_row(p.id, p.version, " → ".join(p.extends) or "-", escape(p.title), str(len(p.fields)), p.access.default,
                       f"{p.fixity_interval_days} days")
     render.out.print(table)
 
@@ -46,7 +47,7 @@ def show_cmd(state: State, name: str, as_json: bool) -> None:
     if as_json:
         render.emit_json({"ok": True, **p.as_dict()})
         return
-    render.out.print(yaml.safe_dump(p.as_dict(), sort_keys=False, allow_unicode=True, width=100))
+    render.out.print(yaml.safe_dump(p.as_dict(), sort_keys=False, allow_unicode=True, width=100), markup=False)
 
 
 @profiles.command("export")

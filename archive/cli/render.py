@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archive.errors import ArchiveError, Finding, RejectedError
@@ -23,8 +24,8 @@ def emit_json(data: Any) -> None:
 def findings(items: list[Finding], console: Console = err) -> None:
     for f in items:
         colour = "red" if f.is_error else "yellow"
-        where = f"{f.path}: " if f.path else ""
-        console.print(f"[{colour}]{f.severity}[/] [dim]{f.code}[/] {where}{f.message}", markup=True, highlight=False)
+        where = f"{escape(f.path)}: " if f.path else ""
+        console.print(f"[{colour}]{f.severity}[/] [dim]{f.code}[/] {where}{escape(f.message)}", highlight=False)
 
 
 def error(exc: ArchiveError, as_json: bool) -> None:
@@ -32,13 +33,13 @@ def error(exc: ArchiveError, as_json: bool) -> None:
         emit_json({"ok": False, **exc.as_dict()})
         return
     if isinstance(exc, RejectedError):
-        err.print(f"[bold red]{exc.summary}[/]")
+        err.print(f"[bold red]{escape(exc.summary)}[/]")
         errors = [f for f in exc.findings if f.is_error]
         warnings = [f for f in exc.findings if not f.is_error]
         findings(errors + warnings)
         err.print(f"{len(errors)} error(s), {len(warnings)} warning(s); nothing was written.")
     else:
-        err.print(f"[bold red]error[/] [dim]{exc.code}[/] {exc.message}")
+        err.print(f"[bold red]error[/] [dim]{exc.code}[/] {escape(exc.message)}")
 
 
 def human_bytes(n: int) -> str:

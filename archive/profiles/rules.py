@@ -160,15 +160,24 @@ def dublin_core(profile: Profile, metadata: dict[str, Any]) -> dict[str, list[st
     return dc
 
 
+#: access levels from least to most restrictive
+RESTRICTIVENESS = ("open", "embargoed", "restricted", "confidential", "legal-hold")
+
+
 def resolve_access(profile: Profile, metadata: dict[str, Any]) -> Access:
-    """The package's access: profile default, then its rules, then an explicit override."""
+    """The package's access: the profile's default, or its first matching rule; an explicit
+    ``access_level`` overrides the default but can never loosen what a rule imposes (a legal
+    hold stays a legal hold whatever the submitter writes)."""
     level = profile.access.default
+    ruled: str | None = None
     for rule in profile.access.rules:
         if all(metadata.get(k) == v for k, v in rule.when):
-            level = rule.level
+            ruled = level = rule.level
             break
     if metadata.get("access_level"):
         level = metadata["access_level"]
+        if ruled and RESTRICTIVENESS.index(ruled) > RESTRICTIVENESS.index(level):
+            level = ruled
     embargo: date | None = None
     if metadata.get("embargo_until"):
         text = str(metadata["embargo_until"])

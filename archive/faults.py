@@ -1,0 +1,35 @@
+"""Fault points: places where tests kill the process to prove a crash loses nothing.
+
+Code calls ``fault_point("ingest.after-staging")`` at each step worth proving. Nothing happens
+unless the environment variable ``ARCHIVE_FAULT`` names that point; then the process kills
+itself with SIGKILL on the spot (no cleanup, no ``finally``, no atexit), exactly like a power
+cut or the OOM killer. ``ARCHIVE_FAULT=name@N`` kills on the N-th time the point is reached.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+ENV = "ARCHIVE_FAULT"
+_hits: Counter[str] = Counter()
+
+#: every fault point in the code, so tests can prove each one is reached
+POINTS: list[str] = []
+
+
+def register(*names: str) -> None:
+    POINTS.extend(n for n in names if n not in POINTS)
+
+
+def fault_point(name: str) -> None:
+    wanted = os.environ.get(ENV)
+    if not wanted:
+        return
+    target, _, nth = wanted.partition("@")
+    if target != name:
+        return
+    _hits[name] += 1
+    if _hits[name] >= (int(nth) if nth else 1):
+        os.kill(os.getpid(), signal.SIGKILL)
