@@ -1,10 +1,13 @@
 # archive: two commands on a fresh machine.
-#   make demo   set up, ingest the sample submissions in examples/, list what the archive holds
+#   make demo   set up, ingest the sample submissions in examples/, list what the archive holds,
+#               then serve the retrieval API with a researcher token (DEMO_SERVE=0: stop before serving)
 #   make test   set up with test dependencies, run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export ARCHIVE_HOME ?= $(CURDIR)/var/demo
+DEMO_SERVE ?= 1
+DEMO_PORT  ?= 8000
 
 .PHONY: demo test test-fast install install-test bench clean
 
@@ -30,6 +33,11 @@ demo: $(VENV)/.installed
 	$(BIN)/archive ingest examples/legal-contract-dispute --profile legal --agent demo
 	$(BIN)/archive ingest examples/research-coastal-sensors --profile research --agent demo
 	$(BIN)/archive list
+	@token=$$($(BIN)/archive tokens create --name "demo researcher" --role researcher 2>/dev/null) && \
+	  echo "== retrieval API: http://127.0.0.1:$(DEMO_PORT)/packages  (OpenAPI: http://127.0.0.1:$(DEMO_PORT)/docs)" && \
+	  echo "== researcher token: $$token" && \
+	  echo "== try: curl -H 'Authorization: Bearer $$token' http://127.0.0.1:$(DEMO_PORT)/packages" && \
+	  if [ "$(DEMO_SERVE)" = "1" ]; then exec $(BIN)/archive serve --port $(DEMO_PORT); fi
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

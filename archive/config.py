@@ -53,6 +53,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_metadata_bytes", "int", 10 * 1024 * 1024, "Largest metadata.yaml/.json/files.csv accepted."),
     Setting("max_expanded_bytes", "int", 64 * 1024**3, "Largest total size a .zip/.tar submission may expand to."),
     Setting("max_files", "int", 1_000_000, "Most files a submission may hold."),
+    Setting("api_anonymous", "bool", True,
+            "Callers without a token may see open packages and embargoed packages' metadata (see docs/access.md)."),
+    Setting("api_accel_redirect", "str", "",
+            "nginx internal location (e.g. /_archive_storage/) mapped to the storage root: when set, the API "
+            "authorises and records each file download and nginx sends the bytes (X-Accel-Redirect)."),
+    Setting("api_chunk_size", "int", 1024 * 1024, "Bytes read and sent per step when the API streams a file itself."),
+    Setting("api_verify_ttl", "int", 86400,
+            "Seconds a stored file, once verified against the catalog's digests, is served without re-hashing "
+            "while its size, inode and change time stay the same (0: hash on every download)."),
+    Setting("audit_jobs", "int", 1, "Threads hashing in parallel during an audit (overridden by --jobs)."),
+    Setting("audit_max_seconds", "int", 0, "Time budget of one scheduled audit run, in seconds (0: no limit)."),
+    Setting("audit_max_bytes", "int", 0, "Bytes one scheduled audit window may read (0: no limit)."),
+    Setting("audit_window", "str", "", "Daily local time window for scheduled audits, e.g. 01:00-05:00 (empty: any time)."),
+    Setting("scheduler_poll_seconds", "int", 300, "How often the scheduler wakes to look for due audits."),
+    Setting("orphan_grace_seconds", "int", 3600,
+            "A package folder unknown to the catalog is reported as an orphan only when older than this."),
+    Setting("notify_webhook", "str", "", "URL that receives a JSON POST with the findings of every failing audit run."),
+    Setting("notify_command", "str", "",
+            "Shell command run once per failing audit run, the findings as JSON on its standard input."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -73,6 +92,18 @@ class Settings:
     max_metadata_bytes: int
     max_expanded_bytes: int
     max_files: int
+    api_anonymous: bool = True
+    api_accel_redirect: str = ""
+    api_chunk_size: int = 1024 * 1024
+    api_verify_ttl: int = 86400
+    audit_jobs: int = 1
+    audit_max_seconds: int = 0
+    audit_max_bytes: int = 0
+    audit_window: str = ""
+    scheduler_poll_seconds: int = 300
+    orphan_grace_seconds: int = 3600
+    notify_webhook: str = ""
+    notify_command: str = ""
     source: str = field(default="defaults")
 
     @property
@@ -177,4 +208,28 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
         raise ConfigError(f"setting identify_engine must be fido or siegfried, got {values['identify_engine']!r}")
     if values["workers"] < 1:
         raise ConfigError("setting workers must be at least 1")
+    _check_audit_settings(values)
+    accel = values["api_accel_redirect"]
+    if accel and not (accel.startswith("/") and accel.endswith("/")):
+        raise ConfigError(f"setting api_accel_redirect must be a location starting and ending with '/', got {accel!r}")
+    if not 4096 <= values["api_chunk_size"] <= 64 * 1024 * 1024:
+        raise ConfigError("setting api_chunk_size must be between 4096 and 67108864 bytes")
+    if values["api_verify_ttl"] < 0:
+        raise ConfigError("setting api_verify_ttl must be 0 or more seconds")
     return Settings(source=source, **values)
+
+
+def _check_audit_settings(values: dict[str, Any]) -> None:
+    if values["audit_jobs"] < 1:
+        raise ConfigError("setting audit_jobs must be at least 1")
+    for name in ("audit_max_seconds", "audit_max_bytes", "orphan_grace_seconds"):
+        if values[name] < 0:
+            raise ConfigError(f"setting {name} must be 0 or more")
+    if values["scheduler_poll_seconds"] < 1:
+        raise ConfigError("setting scheduler_poll_seconds must be at least 1")
+    from archive.audit.window import parse_window  # a pure helper; imported here to keep config standalone
+
+    parse_window(values["audit_window"])
+    url = values["notify_webhook"]
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"setting notify_webhook must be an http:// or https:// URL, got {url!r}")

@@ -5,6 +5,9 @@
     ArchiveError                      E000  anything the archive reports on purpose
     ├── ConfigError                   E001  settings file or environment is wrong
     ├── NotFound                      E002  a package, file or token that does not exist
+    ├── AuthenticationRequired        E003  no valid credentials (missing, unknown or revoked token)
+    ├── AccessDenied                  E004  the caller may not see this (files withheld, role too low)
+    ├── InvalidRequest                E005  a malformed identifier, path, range or parameter
     ├── ProfileError                  E100  a profile file is broken or unknown
     ├── RejectedError                 E110  input failed validation; carries every Finding
     │   ├── SubmissionRejected        E111  a submission (folder, archive, bag) was rejected
@@ -30,6 +33,9 @@ __all__ = [
     "ArchiveError",
     "ConfigError",
     "NotFound",
+    "AuthenticationRequired",
+    "AccessDenied",
+    "InvalidRequest",
     "ProfileError",
     "RejectedError",
     "SubmissionRejected",
@@ -104,6 +110,19 @@ class ConfigError(ArchiveError):
 
 class NotFound(ArchiveError):
     code = "E002"
+
+
+class AuthenticationRequired(ArchiveError):
+    code = "E003"
+
+
+class AccessDenied(ArchiveError):
+    code = "E004"
+
+
+class InvalidRequest(ArchiveError):
+    code = "E005"
+    exit_status = 2
 
 
 class ProfileError(ArchiveError):

@@ -3,7 +3,9 @@
 ``yaml.safe_load`` already refuses to build arbitrary objects, but an alias bomb (a few
 anchors referencing each other) expands to billions of nodes as soon as anything walks the
 result, and deep nesting exhausts the stack. Here aliases are refused outright (no metadata
-or profile needs them) and nesting is bounded.
+or profile needs them) and nesting is bounded. A scalar that parses but cannot be built (a date
+like ``2024-13-45``, a number of more than 4,300 digits) is a ``yaml.YAMLError`` like any
+other syntax problem, never a bare ``ValueError`` from deep inside PyYAML.
 """
 
 from __future__ import annotations
@@ -43,5 +45,9 @@ def load(text: str) -> Any:
     loader = _NoAliasLoader(text)
     try:
         return loader.get_single_data()
+    except UnsafeYAML:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:  # raised by constructors (dates, ints, ...)
+        raise yaml.YAMLError(f"a value cannot be read: {str(exc).split(';')[0]}") from exc
     finally:
         loader.dispose()

@@ -97,3 +97,12 @@ def nothing_stored(ctx: ArchiveContext) -> bool:
     stored = list(ctx.storage.iter_package_ids())
     leftovers = ctx.storage.staging_leftovers() if storage.exists() else []
     return not stored and not leftovers and ctx.catalog.count_packages() == 0
+
+
+@pytest.fixture
+def rctx(archive_home: Path, database_url: str, tmp_path: Path):
+    """An archive with one replica (orphans reported at once), on SQLite and PostgreSQL when configured."""
+    context = ArchiveContext(make_settings(archive_home, database_url=database_url,
+                                           replicas=[str(tmp_path / "replica")], orphan_grace_seconds=0))
+    yield context
+    context.close()

@@ -10,10 +10,22 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.catalog import search_index
 from archive.catalog.db import make_engine, migrate, redact
 from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
 from archive.errors import CatalogError, NotFound
+from archive.faults import fault_point, register
 from archive.model import Access, Agent, Event, EventLink, FileRecord, FormatInfo, Package
+
+register("catalog.before-commit", "catalog.after-commit")
+
+
+class AlreadyRecorded(CatalogError):
+    """The package's idempotency key is recorded already, for ``existing`` (a concurrent ingest won)."""
+
+    def __init__(self, message: str, existing: str) -> None:
+        super().__init__(message)
+        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -101,15 +113,20 @@ class Catalog:
                 values = self._value_rows(pkg)
                 if values:
                     s.execute(insert(MetadataValueRow), values)
+                    search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
                 s.execute(insert(AgentRow), [{"package_id": pkg.id, "identifier": a.identifier, "name": a.name,
                                               "type": a.type, "note": a.note} for a in pkg.agents])
                 s.execute(insert(EventRow), [self._event_values(pkg.id, e) for e in pkg.events])
+                fault_point("catalog.before-commit")  # everything inserted, nothing committed
         except IntegrityError as exc:
-            if pkg.idempotency_key and self.find_by_key(pkg.idempotency_key):
-                raise CatalogError(f"a package with idempotency key {pkg.idempotency_key} is already recorded") from exc
+            existing = self.find_by_key(pkg.idempotency_key) if pkg.idempotency_key else None
+            if existing and existing != pkg.id:
+                raise AlreadyRecorded(f"a package with idempotency key {pkg.idempotency_key} is already recorded: "
+                                      f"{existing}", existing) from exc
             raise CatalogError(f"cannot record package {pkg.id}: {exc.orig}") from exc
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot record package {pkg.id}: {exc}") from exc
+        fault_point("catalog.after-commit")
 
     @staticmethod
     def _file_rows(pkg: Package) -> list[dict[str, Any]]:

@@ -21,16 +21,25 @@ from archive.services.context import ArchiveContext
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
+#: commands that first remove dead processes' staging folders (the cheap part of ``archive doctor``)
+CLEAN_AT_START = frozenset({"ingest", "audit", "repair", "scheduler", "serve"})
+
+
 class State:
     def __init__(self, config: str | None, home: str | None) -> None:
         self.config = config
         self.home = home
         self._ctx: ArchiveContext | None = None
+        self.clean_at_start = False
 
     @property
     def ctx(self) -> ArchiveContext:
         if self._ctx is None:
             self._ctx = ArchiveContext(load_settings(self.config, overrides={"home": self.home}))
+            if self.clean_at_start:
+                from archive.services.doctor import clean_staging
+
+                clean_staging(self._ctx)  # never raises for what it finds; `archive doctor` reports it
         return self._ctx
 
     def close(self) -> None:
@@ -68,6 +77,7 @@ def main(click_ctx: click.Context, config: str | None, home: str | None) -> None
     keep fixity, and list, show and export what is held.
     """
     state = State(config, home)
+    state.clean_at_start = click_ctx.invoked_subcommand in CLEAN_AT_START
     click_ctx.obj = state
     click_ctx.call_on_close(state.close)
 
@@ -82,6 +92,20 @@ def _register() -> None:
     main.add_command(packages.export)
     main.add_command(bags.bag)
     main.add_command(profiles_cmd.profiles)
+    from archive.cli import audit_cmd, ledger_cmd
+
+    main.add_command(audit_cmd.audit)
+    main.add_command(audit_cmd.repair)
+    main.add_command(audit_cmd.scheduler)
+    main.add_command(ledger_cmd.ledger)
+    from archive.cli import serve_cmd, tokens_cmd
+
+    main.add_command(serve_cmd.serve)
+    main.add_command(tokens_cmd.tokens)
+    from archive.cli import maintenance_cmd
+
+    main.add_command(maintenance_cmd.doctor)
+    main.add_command(maintenance_cmd.reindex)
 
 
 _register()

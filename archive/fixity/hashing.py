@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from archive.errors import StorageError
+from archive.faults import fault_point, register
+
+register("copy.midway", "copy.file-written")
 
 CHUNK_SIZE = 1024 * 1024
 SUPPORTED_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
@@ -123,8 +126,10 @@ def copy_and_hash(
             for chunk in _read_chunks(source, chunk_size):
                 hasher.update(chunk)
                 out.write(chunk)
+                fault_point("copy.midway")
             if fsync:
                 os.fsync(out.fileno())
+        fault_point("copy.file-written")
     except OSError as exc:
         raise StorageError(f"cannot write {dest}: {exc.strerror or exc}") from exc
     return hasher.size, hasher.hexdigests()

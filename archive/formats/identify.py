@@ -11,6 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import cast
 
 from archive.errors import FormatError
+from archive.faults import fault_point, register
 from archive.formats.base import (
     ENGINE_FIDO,
     ENGINE_SIEGFRIED,
@@ -21,6 +22,8 @@ from archive.formats.base import (
     extension_of,
 )
 from archive.model import FormatInfo
+
+register("identify.start", "identify.done")
 
 #: cached answers kept per Identifier (LRU beyond this)
 CACHE_SIZE = 100_000
@@ -112,6 +115,7 @@ class Identifier:
         Raises FormatError for the first file (in ``items`` order) that could not be read,
         after caching every answer that was obtained.
         """
+        fault_point("identify.start")
         keys = [_key(path, digest) for path, digest in items]
         todo: dict[tuple[str, str] | int, str] = {}  # one path per distinct uncached key
         results: list[FormatInfo | None] = []
@@ -134,6 +138,7 @@ class Identifier:
                     results[i] = outcome
         if first_error is not None:
             raise first_error
+        fault_point("identify.done")
         return [r for r in results if r is not None]
 
     def _run(self, paths: list[str]) -> list[Outcome]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import bagit
 
+from archive.bagit_paths import decode_path
 from archive.errors import ArchiveError, BagInvalid, Finding, FindingList
 from archive.fixity.hashing import SUPPORTED_ALGORITHMS, hash_file
 
@@ -162,7 +163,7 @@ def _check_bagit_txt(root: Path, found: FindingList) -> tuple[str, str]:
 
 def _bag_path(raw: str) -> str | None:
     """Undo RFC 8493 §2.1.3 percent-encoding (%0A, %0D, %25) as bagit-python does; None if it escapes."""
-    path = re.sub(r"%0[Aa]|%0[Dd]|%25", lambda m: {"%0A": "\n", "%0D": "\r", "%25": "%"}[m[0].upper()], raw)
+    path = decode_path(raw)
     canonical = posixpath.normpath(path)
     return None if path.startswith(("/", "~")) or canonical == ".." or canonical.startswith("../") else path
 

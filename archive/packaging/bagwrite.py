@@ -12,22 +12,17 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from archive.bagit_paths import decode_path, encode_path, manifest_path_problem  # noqa: F401 (re-exported)
 from archive.errors import PackagingError
+from archive.faults import fault_point, register
 from archive.fixity import hash_file
 from archive.model import FileRecord
+
+register("bag.manifests-written")
 
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 #: bag-info tags that describe one bag; a submitted bag's values are kept under "Submitted-…"
 RESERVED_TAGS = ("Bagging-Date", "Payload-Oxum", "Bag-Size", "Bag-Count", "Bag-Group-Identifier")
-
-
-def encode_path(path: str) -> str:
-    """RFC 8493 §2.1.3: percent-encode %, CR and LF in manifest paths."""
-    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def decode_path(path: str) -> str:
-    return path.replace("%0A", "\n").replace("%0a", "\n").replace("%0D", "\r").replace("%0d", "\r").replace("%25", "%")
 
 
 def _tag_lines(tags: dict[str, list[str]]) -> str:
@@ -72,6 +67,7 @@ def write_tag_files(bag: Path, files: Iterable[FileRecord], algorithms: Iterable
         for algo in algorithms:
             lines = [f"{f.digests[algo]}  {encode_path(f.bag_path)}\n" for f in sorted(files, key=lambda f: f.path)]
             _write(bag / f"manifest-{algo}.txt", "".join(lines))
+        fault_point("bag.manifests-written")
         tag_names = ["bagit.txt", "bag-info.txt", *[f"manifest-{a}.txt" for a in algorithms], *extra_tag_files]
         tag_digests: dict[str, dict[str, str]] = {}
         for name in tag_names:

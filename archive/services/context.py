@@ -12,6 +12,7 @@ from archive.storage import LocalStorage
 if TYPE_CHECKING:
     from archive.catalog import Catalog
     from archive.formats import Identifier
+    from archive.ledger import Ledger
 
 
 class ArchiveContext:
@@ -41,6 +42,13 @@ class ArchiveContext:
     @property
     def all_storage(self) -> list[LocalStorage]:
         return [self.storage, *self.replicas]
+
+    @cached_property
+    def ledger(self) -> "Ledger":
+        """The hash-chained event ledger in the primary storage root, copied to every replica root."""
+        from archive.ledger import LEDGER_DIR, Ledger
+
+        return Ledger(self.settings.storage / LEDGER_DIR, [p / LEDGER_DIR for p in self.settings.replicas])
 
     @cached_property
     def identifier(self) -> "Identifier":

@@ -20,7 +20,9 @@ from typing import Any
 import bagit
 
 from archive import __version__
+from archive.catalog.repository import AlreadyRecorded
 from archive.errors import Finding, StorageError
+from archive.faults import fault_point, register
 from archive.model import (
     AGENT_ORGANIZATION,
     AGENT_PERSON,
@@ -44,11 +46,13 @@ from archive.packaging.mets_validate import assert_valid_mets
 from archive.packaging.mets_write import write_mets
 from archive.profiles.bagit_profile import profile_identifier
 from archive.services.context import ArchiveContext
-from archive.services.prepare import Prepared, Progress, _no_progress, prepare, remove_work
+from archive.services.ledgering import ledgered
+from archive.services.prepare import Prepared, Progress, _no_progress, prepare
 from archive.services.replicate import replicate_package, verify_stored_bag
 from archive.storage import package_relpath
 
 METS_NAME = "mets.xml"
+register("ingest.start", "mets.written", "bag.tagfiles-written", "verify.done", "ingest.before-cleanup")
 
 
 @dataclass
@@ -154,19 +158,40 @@ def _bag_info(ctx: ArchiveContext, p: Prepared, package_id: str, now_date: str) 
     return merge_bag_info(ours, p.submitted_bag_info)
 
 
+def _existing(ctx: ArchiveContext, package_id: str) -> IngestResult:
+    pkg = ctx.catalog.get_package(package_id)
+    return IngestResult(package_id, False, pkg.profile_id, pkg.profile_version, len(pkg.files), pkg.total_bytes,
+                        format_counts(pkg.files), [], package_relpath(package_id))
+
+
+def _roll_back(ctx: ArchiveContext, package_id: str) -> None:
+    """Remove a package this ingest stored but did not catalogue, from every storage root."""
+    for s in ctx.all_storage:
+        try:
+            s.remove_package(package_id)
+        except (OSError, StorageError) as exc:  # pragma: no cover - reported; doctor finishes the job
+            raise StorageError(f"could not roll back package {package_id} in {s.name}: {exc}; "
+                               "run `archive doctor`") from exc
+
+
 def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: Path | None = None,
            agent: str | None = None, key: str | None = None, progress: Progress = _no_progress) -> IngestResult:
+    """Ingest one submission; a retry (same idempotency key) returns the package already made.
+
+    Crash-safe at every step (docs/reliability.md): the work happens in a locked staging folder
+    that claims the package id before the package is renamed into storage, so ``archive doctor``
+    can tell a dead ingest's leftovers from a live one's.
+    """
     storage = ctx.storage
     work = storage.new_staging("ingest")
     try:
+        fault_point("ingest.start")
         p = prepare(ctx, Path(submission), profile, metadata_file, work, copy=True, progress=progress)
         assert p.copied_to is not None
         key = key or idempotency_key(p)
         existing = ctx.catalog.find_by_key(key)
         if existing:
-            pkg = ctx.catalog.get_package(existing)
-            return IngestResult(existing, False, pkg.profile_id, pkg.profile_version, len(pkg.files),
-                                pkg.total_bytes, format_counts(pkg.files), [], package_relpath(existing))
+            return _existing(ctx, existing)
         package_id = str(uuid.uuid4())
         person = agent or ctx.settings.agent
         now = utcnow()
@@ -181,31 +206,37 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         bag = p.copied_to
         with open(bag / METS_NAME, "xb") as fh:
             fh.write(mets)
+        fault_point("mets.written")
         tag_digests = write_tag_files(bag, pkg.files, p.profile.checksums, pkg.bag_info, [METS_NAME])
+        fault_point("bag.tagfiles-written")
         progress("storing", 0, 1)
+        storage.claim(work, package_id)
         stored = storage.commit(bag, package_id)
         try:
             progress("verifying", 0, 1)
             if ctx.settings.verify_after_store:
                 verify_stored_bag(stored, pkg.files, tag_digests, ctx.settings.workers)
+            fault_point("verify.done")
             for replica in ctx.replicas:
                 progress(f"replicating to {replica.name}", 0, 1)
                 replicate_package(stored, replica, package_id, pkg.files, tag_digests)
-            ctx.catalog.record_package(pkg, package_relpath(package_id), hashlib.sha256(mets).hexdigest(),
-                                       tag_digests)
+            with ledgered(ctx, pkg, tag_digests):  # write-ahead: the ledger first, then the catalog
+                ctx.catalog.record_package(pkg, package_relpath(package_id), hashlib.sha256(mets).hexdigest(),
+                                           tag_digests)
+        except AlreadyRecorded as dup:
+            # a concurrent ingest of the same submission committed first: keep its package, drop ours
+            _roll_back(ctx, package_id)
+            return _existing(ctx, dup.existing)
         except Exception:
             # storage holds a package the catalog never recorded: roll it back everywhere
-            for s in ctx.all_storage:
-                try:
-                    s.remove_package(package_id)
-                except OSError as exc:  # pragma: no cover - reported, doctor cleans up later
-                    raise StorageError(f"could not roll back package {package_id} in {s.name}: {exc}") from exc
+            _roll_back(ctx, package_id)
             raise
         progress("done", 1, 1)
+        fault_point("ingest.before-cleanup")
         return IngestResult(package_id, True, p.profile.id, p.profile.version, len(p.files), p.total_bytes,
                             format_counts(p.files), p.warnings, package_relpath(package_id))
     finally:
-        remove_work(work)
+        storage.discard(work)
 
 
 def validate(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: Path | None = None,

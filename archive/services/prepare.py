@@ -1,16 +1,19 @@
 """The first half of an ingest: read a submission, check it against its profile, hash and
 identify every file. Collects every finding before anything is accepted; writes only into the
-work folder it is given (a staging copy) or nowhere at all (pre-flight validation).
+work folder it is given (a staging copy) or nowhere at all (pre-flight validation). Findings
+leave here with their paths and messages made printable: a submitted name can carry terminal
+escapes or bytes that are not UTF-8, and findings are printed, logged and stored in PREMIS.
 """
 
 from __future__ import annotations
 
 import shutil
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from archive.errors import Finding, FindingList, SubmissionRejected
 from archive.fixity import copy_and_hash, hash_file
@@ -22,7 +25,7 @@ from archive.profiles.rules import check_access, check_format, dublin_core, reso
 from archive.services.context import ArchiveContext
 from archive.submission.extract import Limits, extract_archive, is_archive_file
 from archive.submission.metadata import read_files_csv, read_metadata_file
-from archive.submission.scan import Scan, ScannedFile, scan_folder
+from archive.submission.scan import METADATA_NAMES, Scan, ScannedFile, printable, scan_folder
 
 Progress = Callable[[str, int, int], None]
 
@@ -52,6 +55,14 @@ class Prepared:
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+
+def _printable(found: FindingList) -> FindingList:
+    return FindingList([Finding(f.code, f.severity, printable(f.path), printable(f.message)) for f in found.items])
+
+
+def _rejected(submission: str, found: FindingList) -> SubmissionRejected:
+    return SubmissionRejected(f"submission {printable(submission)} was rejected", _printable(found).items)
 
 
 def _open_submission(ctx: ArchiveContext, path: Path, work: Path, found: FindingList) -> Path | None:
@@ -85,6 +96,8 @@ def _read_metadata(ctx: ArchiveContext, scan: Scan, metadata_file: Path | None, 
     limit = ctx.settings.max_metadata_bytes
     source = metadata_file or scan.metadata_file
     if source is None:
+        if any(f.path in METADATA_NAMES for f in found.errors):
+            return {}  # there is one, refused already (a link, a FIFO): no second finding
         found.error("E400", "metadata.yaml", "no descriptive metadata: add metadata.yaml or metadata.json at the "
                     "submission root, or pass --metadata FILE")
         return {}
@@ -157,7 +170,7 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
     submission = Path(submission)
     root = _open_submission(ctx, submission, work, found)
     if root is None:
-        raise SubmissionRejected(f"submission {submission} was rejected", found.items)
+        raise _rejected(str(submission), found)
     scan = scan_folder(root, ctx.settings.max_files)
     found.extend(scan.findings.items)
     metadata = _read_metadata(ctx, scan, metadata_file, profile, found)
@@ -179,7 +192,7 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
         per_file, problems = read_files_csv(scan.files_csv, ctx.settings.max_metadata_bytes, profile, payload_paths)
         found.extend(problems)
     if found.errors and any(f.code in ("E124", "E125") for f in found.errors):
-        raise SubmissionRejected(f"submission {submission.name} was rejected", found.items)
+        raise _rejected(submission.name, found)
 
     # Copy only when nothing is wrong yet; otherwise read in place, to still report everything at once.
     dest = work / "bag" / "data" if (copy and not found.errors) else None
@@ -212,10 +225,11 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
 
     prepared = Prepared(profile=profile, source_name=submission.name, metadata=metadata,
                         dublin_core=dublin_core(profile, metadata), access=resolve_access(profile, metadata),
-                        files=records, findings=found, is_bag=scan.is_bag, submitted_bag_info=submitted_info,
-                        bag_algorithms=bag_algorithms, copied_to=dest.parent if dest is not None else None)
+                        files=records, findings=_printable(found), is_bag=scan.is_bag,
+                        submitted_bag_info=submitted_info, bag_algorithms=bag_algorithms,
+                        copied_to=dest.parent if dest is not None else None)
     if found.errors:
-        raise SubmissionRejected(f"submission {submission.name} was rejected", found.items)
+        raise _rejected(submission.name, found)
     return prepared
 
 

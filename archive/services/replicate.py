@@ -6,9 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from archive.errors import StorageError
+from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash, hash_file
 from archive.model import FileRecord
 from archive.storage import LocalStorage
+
+register("replica.staged", "replica.after-rename")
 
 
 def expected_digests(files: list[FileRecord], tag_digests: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -56,7 +59,11 @@ def replicate_package(stored: Path, replica: LocalStorage, package_id: str, file
                 _, found = copy_and_hash(src, target, list(digests), fsync=False)
             if found != digests:
                 raise StorageError(f"copy of {rel} to {replica.name} does not match its digests")
-        return replica.commit(bag, package_id)
+        fault_point("replica.staged")
+        replica.claim(staging, package_id)
+        committed = replica.commit(bag, package_id)
+        fault_point("replica.after-rename")
+        return committed
     except OSError as exc:
         raise StorageError(f"cannot replicate package {package_id} to {replica.name}: {exc}") from exc
     finally:

@@ -3,7 +3,9 @@
 Layout: ``<root>/<aa>/<bb>/<uuid>/`` where ``aa`` and ``bb`` are the first four hex digits of
 the package id, so no folder grows past 65,536 entries however many packages there are.
 Packages are built in ``<root>/.staging/`` (same filesystem) and renamed into place: a reader
-sees a whole package or none. A package, once there, is never overwritten.
+sees a whole package or none. A package, once there, is never overwritten. Each staging folder
+is locked by its owner for its whole life (:mod:`archive.storage.staging`), so ``archive doctor``
+removes only the leftovers of processes that died.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from archive.errors import StorageError
+from archive.errors import FixityError, StorageError
+from archive.faults import fault_point, register
+from archive.fixity import copy_and_hash
+from archive.storage import staging as staging_area
+
+register("storage.before-rename", "storage.after-rename", "repair.after-quarantine")
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 STAGING = ".staging"
+QUARANTINE = ".quarantine"
 
 
 def check_package_id(package_id: str) -> str:
@@ -47,6 +55,7 @@ class LocalStorage:
     def __init__(self, root: Path, name: str = "primary") -> None:
         self.root = Path(root)
         self.name = name
+        self._locks: dict[Path, int] = {}  # staging folders this process owns -> their lock
 
     def __repr__(self) -> str:
         return f"LocalStorage({self.name}: {self.root})"
@@ -83,18 +92,33 @@ class LocalStorage:
 
     # -- staging and commit ----------------------------------------------
     def new_staging(self, label: str = "") -> Path:
+        """A new staging folder, locked by this process until :meth:`discard`."""
         self.ensure()
-        path = self.root / STAGING / f"{uuid.uuid4()}{('-' + label) if label else ''}"
-        path.mkdir()
+        try:
+            path, fd = staging_area.create(self.root / STAGING, f"{uuid.uuid4()}{('-' + label) if label else ''}",
+                                           label)
+        except OSError as exc:
+            raise StorageError(f"cannot create a staging folder in storage {self.name}: {exc.strerror}") from exc
+        self._locks[path] = fd
         return path
+
+    def claim(self, staging: Path, package_id: str) -> None:
+        """Record in ``staging``'s lock that its owner is about to store ``package_id`` (see doctor)."""
+        staging_area.write_claim(self._locks[staging], {"pid": os.getpid(), "package": package_id})
 
     def staging_leftovers(self) -> list[Path]:
         staging = self.root / STAGING
         return sorted(staging.iterdir()) if staging.is_dir() else []
 
     def discard(self, staging: Path) -> None:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        """Remove a staging folder (holding its lock while removing), then release the lock."""
+        try:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            fd = self._locks.pop(staging, None)
+            if fd is not None:
+                os.close(fd)
 
     def commit(self, staging_bag: Path, package_id: str) -> Path:
         """Rename a finished bag from staging into place; never replaces an existing package."""
@@ -104,16 +128,89 @@ class LocalStorage:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()  # the bag's bytes reach the disk before the package becomes visible
+            fault_point("storage.before-rename")
             os.rename(staging_bag, target)
+            fault_point("storage.after-rename")
             _fsync_dir(target.parent)
         except OSError as exc:
             raise StorageError(f"cannot move package {package_id} into storage {self.name}: {exc.strerror}") from exc
         return target
 
     def remove_package(self, package_id: str) -> None:
-        """Only for rolling back a package the catalog never recorded (see doctor)."""
+        """Only for an ingest rolling back the package it has just stored and not catalogued."""
         target = self.path_of(package_id)
         if target.exists():
-            trash = self.root / STAGING / f"{package_id}-rollback-{uuid.uuid4().hex[:8]}"
-            os.rename(target, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+            trash = self.new_staging(f"rollback-{package_id}")
+            try:
+                os.rename(target, trash / "bag")
+                _fsync_dir(target.parent)
+            finally:
+                self.discard(trash)
+
+    def quarantine_package(self, package_id: str, label: str) -> Path:
+        """Move a whole package folder to ``.quarantine/<id>/<label>/`` (kept, never deleted)."""
+        source = self.path_of(package_id)
+        target = self.root / QUARANTINE / package_id / label
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, target)
+            _fsync_dir(source.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot move package {package_id} in {self.name} to quarantine: "
+                               f"{exc.strerror}") from exc
+        return target
+
+    # -- repair (the only time a stored file is replaced) ---------------------
+    def quarantine(self, package_id: str, rel: str, label: str) -> Path:
+        """Move a damaged or unexpected entry out of a package, into ``.quarantine/<id>/<label>/``."""
+        source = self.path_of(package_id) / rel
+        target = self.root / QUARANTINE / package_id / label / rel
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, target)
+            _fsync_dir(source.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot move {rel} of package {package_id} in {self.name} to quarantine: "
+                               f"{exc.strerror}") from exc
+        return target
+
+    def restore_file(self, package_id: str, rel: str, source: Path, digests: dict[str, str],
+                     size: int | None, label: str) -> None:
+        """Copy ``source`` in as ``rel`` (verified while copying, fsync'd), the damaged entry quarantined first."""
+        staging = self.new_staging("repair")
+        try:
+            staged = staging / "file"
+            with open(source, "rb") as src:
+                got_size, got = copy_and_hash(src, staged, list(digests))
+            if got != digests or (size is not None and got_size != size):
+                raise FixityError(f"the copy of {rel} read from {source} does not match the catalog's digests")
+            target = self.path_of(package_id) / rel
+            if os.path.lexists(target):
+                self.quarantine(package_id, rel, label)
+                fault_point("repair.after-quarantine")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staged, target)
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot restore {rel} of package {package_id} in {self.name}: {exc.strerror}") from exc
+        finally:
+            self.discard(staging)
+
+    def restore_package(self, package_id: str, files: list[tuple[str, Path, dict[str, str], int | None]]) -> Path:
+        """Rebuild a missing package from ``(rel, source, digests, size)``: staged, verified, renamed into place."""
+        staging = self.new_staging("repair")
+        bag = staging / "bag"
+        try:
+            for rel, source, digests, size in files:
+                target = bag / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(source, "rb") as src:
+                    got_size, got = copy_and_hash(src, target, list(digests))
+                if got != digests or (size is not None and got_size != size):
+                    raise FixityError(f"the copy of {rel} read from {source} does not match the catalog's digests")
+            return self.commit(bag, package_id)
+        except OSError as exc:
+            raise StorageError(f"cannot rebuild package {package_id} in {self.name}: {exc.strerror}") from exc
+        finally:
+            self.discard(staging)
+

@@ -2,7 +2,9 @@
 
 ``metadata.yaml`` / ``metadata.yml`` / ``metadata.json`` (or ``--metadata FILE``) hold the
 package's fields; ``metadata/files.csv`` holds per-file fields (a ``path`` column plus the
-profile's file fields). Files are size-bounded, must be UTF-8, and YAML may not use aliases.
+profile's file fields). Files must be regular files (never a FIFO that would block), are
+size-bounded (refused from their size, unread), must be UTF-8, YAML may not use aliases, and no
+value may hold a character XML 1.0 cannot carry (METS could not preserve it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +25,60 @@ from archive.errors import Finding, error
 from archive.profiles.model import Profile
 from archive.profiles.rules import check_fields
 
+#: what XML 1.0 cannot carry: C0 controls but tab, LF, CR; lone surrogates; U+FFFE, U+FFFF
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
 
 def _read_text(path: Path, limit: int, label: str) -> tuple[str | None, list[Finding]]:
+    """The file's text, or a finding. Refused from its size alone (never read) when too large;
+    never blocks: a FIFO or device is refused from ``fstat`` (opened non-blocking)."""
     try:
-        size = path.stat().st_size
-        if size > limit:
-            return None, [error("E410", label, f"is {size} bytes; metadata files are limited to {limit} bytes")]
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        return None, [error("E410", label, f"cannot read: {exc.strerror}")]
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, [error("E410", label, "is not a regular file (a folder, FIFO or device); give a file")]
+        if st.st_size > limit:
+            return None, [error("E410", label, f"is {st.st_size} bytes; metadata files are limited to {limit} bytes")]
+        with os.fdopen(os.dup(fd), "rb") as fh:
             data = fh.read(limit + 1)
     except OSError as exc:
         return None, [error("E410", label, f"cannot read: {exc.strerror}")]
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        return None, [error("E410", label, f"grew past the limit of {limit} bytes while being read")]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [error("E411", label, f"is not valid UTF-8 (byte {exc.start})")]
     return text.removeprefix("\ufeff"), []
+
+
+def unstorable_text(data: Any, label: str) -> list[Finding]:
+    """E417 for every key or value holding a character XML 1.0 (so METS) cannot carry.
+
+    The same rule as the METS writer's ``check_text``; found here, every one is reported with
+    the other findings instead of stopping the ingest later. Walks without recursion (JSON may
+    nest about 1,000 deep).
+    """
+    found: list[Finding] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                stack += [(path, item), (f"{path} (the name)", key)]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+        elif isinstance(value, str) and (bad := _NOT_XML_CHAR.search(value)):
+            found.append(error("E417", f"{label}: {where}" if where else label,
+                               f"contains U+{ord(bad.group()):04X} at position {bad.start()}, which XML 1.0 "
+                               "cannot carry, so METS cannot preserve it; remove it"))
+    return sorted(found, key=lambda f: f.path)
 
 
 def read_metadata_file(path: Path, limit: int, label: str | None = None) -> tuple[Any, list[Finding]]:
@@ -45,9 +89,14 @@ def read_metadata_file(path: Path, limit: int, label: str | None = None) -> tupl
         return None, findings
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text), []
-        except (json.JSONDecodeError, RecursionError) as exc:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
             return None, [error("E412", label, f"is not valid JSON: {exc}")]
+        except RecursionError:
+            return None, [error("E412", label, "is not accepted: JSON nested too deeply")]
+        except ValueError as exc:  # a number of more than 4,300 digits (CVE-2020-10735 limit)
+            return None, [error("E412", label, f"holds a value that cannot be read: {str(exc).split(';')[0]}")]
+        return data, unstorable_text(data, label)
     try:
         data = safeyaml.load(text)
     except safeyaml.UnsafeYAML as exc:
@@ -56,7 +105,7 @@ def read_metadata_file(path: Path, limit: int, label: str | None = None) -> tupl
         return None, [error("E412", label, f"is not valid YAML: {exc}".replace("\n", " "))]
     if data is None:
         return {}, []
-    return data, []
+    return data, unstorable_text(data, label)
 
 
 def read_files_csv(path: Path, limit: int, profile: Profile, payload_paths: set[str],
@@ -89,6 +138,7 @@ def read_files_csv(path: Path, limit: int, profile: Profile, payload_paths: set[
                 findings.append(error("E416", f"{label}: line {line}", f"path {path_value!r} is listed twice"))
                 continue
             values = {k: v for k, v in row.items() if v not in (None, "") and (k in specs or profile.allow_extra_fields)}
+            findings.extend(unstorable_text(values, f"{label}: line {line}"))
             checked, problems = check_fields(profile.file_fields, values, profile.allow_extra_fields,
                                              f"{label}: line {line}")
             findings.extend(problems)

@@ -1,7 +1,9 @@
 """Walk a submission folder read-only, never following links, and check every name.
 
 The result lists the payload files (with NFC-normalised, '/'-separated paths), the metadata
-files found beside the payload, and every problem as a Finding.
+files found beside the payload, and every problem as a Finding. The metadata files and a bag's
+``data/`` folder get the same care as the payload: a link there is reported, never followed.
+Names in findings go through :func:`printable`, so no name can drive a terminal.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.errors import Finding, FindingList
+from archive.bagit_paths import manifest_path_problem
+from archive.errors import FindingList
 
 METADATA_NAMES = ("metadata.yaml", "metadata.yml", "metadata.json")
 FILES_CSV = "metadata/files.csv"
@@ -44,6 +47,44 @@ class Scan:
         return sum(f.size for f in self.files)
 
 
+def printable(text: str) -> str:
+    """``text`` safe to show anywhere: undecodable bytes, control and format characters escaped.
+
+    ``café.txt`` stays as it is; ``a\\x1b[2Jb`` (a terminal escape), a line break, a
+    right-to-left override or a byte that is not UTF-8 come out as Python escapes.
+    """
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _regular_file(path: Path, label: str, out: FindingList) -> Path | None:
+    """``path`` if it is a regular file; a link or special file there is a finding; absent is None."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        out.error("E139", label, f"cannot read: {exc.strerror}")
+        return None
+    if stat.S_ISLNK(mode):
+        out.error("E137", label, "is a symbolic link; links are not followed or accepted")
+    elif stat.S_ISREG(mode):
+        return path
+    elif not stat.S_ISDIR(mode):
+        out.error("E138", label, "is a FIFO, socket or device file, not a regular file")
+    return None
+
+
+def _real_folder(path: Path, label: str, out: FindingList) -> bool:
+    """True if ``path`` is a folder and not a link to one (a link is a finding)."""
+    if path.is_symlink():
+        out.error("E137", label, "is a symbolic link to a folder; links are not followed or accepted")
+        return False
+    return path.is_dir()
+
+
 def name_problem(name: str) -> tuple[str, str] | None:
     """(code, message) when a single path component is unacceptable, else None."""
     try:
@@ -64,20 +105,23 @@ def scan_folder(root: Path, max_files: int, is_bag: bool | None = None) -> Scan:
     scan = Scan(root=root, is_bag=is_bag, payload_root=payload_root)
     out = scan.findings
     for name in METADATA_NAMES:
-        candidate = root / name
-        if candidate.is_file() and not candidate.is_symlink():
+        candidate = _regular_file(root / name, name, out)
+        if candidate is not None:
             if scan.metadata_file is not None:
                 out.error("E140", name, f"both {scan.metadata_file.name} and {name} are present; keep one")
             else:
                 scan.metadata_file = candidate
-    csv_path = root / FILES_CSV
-    if csv_path.is_file() and not csv_path.is_symlink():
-        scan.files_csv = csv_path
+    if _real_folder(root / "metadata", "metadata", out):
+        scan.files_csv = _regular_file(root / FILES_CSV, FILES_CSV, out)
+    if is_bag and payload_root.is_symlink():
+        out.error("E137", "data", "the bag's data/ folder is a symbolic link; links are not followed or accepted")
+        return scan
     if is_bag and not payload_root.is_dir():
         out.error("E150", "data", "the bag has no data/ payload folder")
         return scan
 
-    skip_top = set() if is_bag else {*METADATA_NAMES, "metadata"}
+    # only the metadata files themselves are left out; anything else in metadata/ is payload
+    skip_top = set() if is_bag else {*METADATA_NAMES, FILES_CSV}
     seen_nfc: dict[str, str] = {}
     seen_fold: dict[str, str] = {}
     _walk(payload_root, "", 0, scan, max_files, skip_top, seen_nfc, seen_fold)
@@ -98,10 +142,10 @@ def _walk(folder: Path, prefix: str, depth: int, scan: Scan, max_files: int, ski
         out.error("E139", prefix or ".", f"cannot read folder: {exc.strerror}")
         return
     for entry in entries:
-        if depth == 0 and entry.name in skip_top:
-            continue
         raw_rel = f"{prefix}{entry.name}"
-        shown = raw_rel.encode("utf-8", "backslashreplace").decode("utf-8")
+        if depth <= 1 and raw_rel in skip_top and not entry.is_dir(follow_symlinks=False):
+            continue
+        shown = printable(raw_rel)
         problem = name_problem(entry.name)
         if problem:
             out.error(problem[0], shown, problem[1])
@@ -111,7 +155,8 @@ def _walk(folder: Path, prefix: str, depth: int, scan: Scan, max_files: int, ski
             out.error("E134", shown[:120] + "…", f"path is longer than {MAX_PATH_BYTES} bytes")
             continue
         if rel in seen_nfc:
-            out.error("E132", shown, f"collides with {seen_nfc[rel]!r} after Unicode NFC normalisation")
+            out.error("E132", shown, f"collides with {seen_nfc[rel]!r} after Unicode NFC normalisation "
+                      f"(code points: {raw_rel!a} and {seen_nfc[rel]!a})")
             continue
         seen_nfc[rel] = raw_rel
         folded = rel.casefold()
@@ -132,6 +177,13 @@ def _walk(folder: Path, prefix: str, depth: int, scan: Scan, max_files: int, ski
         elif stat.S_ISDIR(mode):
             _walk(Path(entry.path), rel + "/", depth + 1, scan, max_files, skip_top, seen_nfc, seen_fold)
         elif stat.S_ISREG(mode):
+            last = entry.name[-1]
+            if last.isspace() and last not in "\r\n":  # CR and LF are percent-encoded; the rest is stripped
+                out.error("E135", shown, f"file name ends with white space (U+{ord(last):04X}); BagIt manifest "
+                          "readers strip it from the line, so the stored bag could not be verified: rename the file")
+            problem = manifest_path_problem(rel)
+            if problem:
+                out.error("E133", shown, problem)
             if st.st_nlink > 1:
                 out.warning("W139", shown, f"is a hard link ({st.st_nlink} names for the same file); its bytes are copied")
             if entry.name in SYSTEM_FILES:

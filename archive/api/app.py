@@ -1,0 +1,50 @@
+"""The app factory. Nothing is opened at import time: the catalog opens when the app starts."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from archive import __version__
+from archive.api import errors
+from archive.api.routes import audits, files, health, packages, stats
+from archive.config import Settings, load_settings
+from archive.services.context import ArchiveContext
+from archive.services.verification import VerifiedFiles
+
+DESCRIPTION = """Find, read and download what the archive holds, within each caller's access rights.
+
+Send an API token (`archive tokens create`) as `Authorization: Bearer <token>`. Without one,
+a caller sees open packages only (when the archive allows anonymous access). Hidden packages
+answer 404. Every error has the shape `{"error": {"code", "type", "status", "message"}}`.
+See docs/api.md and docs/access.md."""
+
+
+def create_app(settings_or_ctx: Settings | ArchiveContext) -> FastAPI:
+    """An app over ``settings`` (it opens and closes its own context) or over a running context."""
+    owned = not isinstance(settings_or_ctx, ArchiveContext)
+    ctx = ArchiveContext(settings_or_ctx) if isinstance(settings_or_ctx, Settings) else settings_or_ctx
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.catalog  # open and migrate before the first request  # noqa: B018
+        try:
+            yield
+        finally:
+            if owned:
+                ctx.close()
+
+    app = FastAPI(title="archive retrieval API", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.ctx = ctx
+    app.state.verified = VerifiedFiles(ctx.settings.api_verify_ttl)
+    errors.install(app)
+    for module in (packages, files, audits, stats, health):
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """For ``uvicorn --factory``: settings from ``$ARCHIVE_CONFIG`` / ``ARCHIVE_*`` variables."""
+    return create_app(load_settings())

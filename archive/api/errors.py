@@ -1,0 +1,131 @@
+"""Errors over HTTP: ArchiveError -> status in ONE table, and one JSON shape for every error.
+
+::
+
+    {"error": {"code": "E002", "type": "NotFound", "status": 404, "message": "no package …"}}
+
+Validation problems (422) add ``details`` (one entry per bad parameter); rejected input adds
+``findings``. Unknown routes (404) and wrong methods (405) use the same shape, and so does
+anything unexpected (500, with no internals in the message).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from archive.errors import (
+    AccessDenied,
+    ArchiveError,
+    AuthenticationRequired,
+    CatalogError,
+    FixityError,
+    InvalidRequest,
+    NotFound,
+    RejectedError,
+    StorageError,
+)
+
+log = logging.getLogger("archive.api")
+
+
+class RangeNotSatisfiable(InvalidRequest):
+    """A Range header that names no bytes of the file (answered 416 with ``Content-Range: bytes */size``)."""
+
+    code = "E006"
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+#: the one table from archive errors to HTTP statuses; the nearest class in an error's MRO wins
+STATUS: dict[type[ArchiveError], int] = {
+    ArchiveError: 500,
+    NotFound: 404,
+    AuthenticationRequired: 401,
+    AccessDenied: 403,
+    InvalidRequest: 400,
+    RangeNotSatisfiable: 416,
+    RejectedError: 422,
+    FixityError: 500,  # stored bytes differ from the catalog: the archive's fault, recorded as an incident
+    StorageError: 503,
+    CatalogError: 503,
+}
+
+
+def status_for(exc: ArchiveError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500  # pragma: no cover - ArchiveError is in the table
+
+
+def error_response(status: int, code: str, kind: str, message: str, headers: dict[str, str] | None = None,
+                   **extra: Any) -> JSONResponse:
+    body = {"error": {"code": code, "type": kind, "status": status, "message": message, **extra}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _headers(exc: ArchiveError) -> dict[str, str]:
+    if isinstance(exc, AuthenticationRequired):
+        return {"WWW-Authenticate": 'Bearer realm="archive"'}
+    if isinstance(exc, RangeNotSatisfiable):
+        return {"Content-Range": f"bytes */{exc.size}"}
+    return {}
+
+
+async def archive_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ArchiveError)
+    status = status_for(exc)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, RejectedError):
+        extra["findings"] = [f.as_dict() for f in exc.findings]
+    message = exc.summary if isinstance(exc, RejectedError) else exc.message
+    if status >= 500:
+        log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
+    return error_response(status, exc.code, type(exc).__name__, message, _headers(exc), **extra)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response(404, NotFound.code, "NotFound", f"no route {request.url.path[:200]!r}; see /docs")
+    if exc.status_code == 405:
+        return error_response(405, InvalidRequest.code, "MethodNotAllowed",
+                              f"{request.method} is not allowed on {request.url.path[:200]!r}",
+                              dict(exc.headers or {}))
+    return error_response(exc.status_code, InvalidRequest.code if exc.status_code < 500 else ArchiveError.code,
+                          "HTTPError", str(exc.detail), dict(exc.headers or {}))
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "path", "header", "body", "cookie"):
+        return f"{parts[0]} parameter {'.'.join(parts[1:])!r}" if len(parts) > 1 else parts[0]
+    return ".".join(parts)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [{"where": _where(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in exc.errors()]
+    message = "; ".join(f"{d['where']}: {d['message']}" for d in details[:3]) or "invalid request"
+    return error_response(422, InvalidRequest.code, "InvalidRequest", message, details=details)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, ArchiveError.code, "InternalError",
+                          "the archive failed unexpectedly; the error was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ArchiveError, archive_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,157 @@
+"""Check one stored copy of a package against the catalog's record, file by file.
+
+Every expected file (tag files, then payload, each in path order) is read once with all of
+its algorithms computed in that pass (:func:`archive.fixity.hashing.hash_stream`), in bounded
+memory. Problems come back as :class:`AuditFinding` data. The budget is checked before each
+file is started, so a run stops *between* files and ``last_path`` says where to resume.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections import deque
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from archive.audit.budget import Budget
+from archive.audit.findings import AuditFinding, finding
+from archive.fixity.hashing import hash_stream
+
+#: 4 MiB reads: large enough for hashlib to release the GIL and for the disk to stream
+READ_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A file the catalog says a copy holds: ``path`` bag-relative, ``size`` None for tag files."""
+
+    path: str
+    size: int | None
+    digests: dict[str, str]
+
+    @property
+    def is_tag(self) -> bool:
+        return not self.path.startswith("data/")
+
+
+@dataclass
+class FileOutcome:
+    entry: Expected
+    read: int
+    kind: str | None  # None: verified
+    message: str = ""
+    found: dict[str, str | int] = field(default_factory=dict)
+
+
+@dataclass
+class CopyResult:
+    findings: list[AuditFinding] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    last_path: str | None = None
+    complete: bool = True
+    verified: set[str] = field(default_factory=set)  # paths that verified in this pass
+
+
+def expected_entries(files: Iterable[tuple[str, int, dict[str, str]]],
+                     tag_digests: dict[str, dict[str, str]]) -> list[Expected]:
+    """Tag files then payload files (``data/`` + path), each sorted: the order of a pass."""
+    tags = [Expected(name, None, dict(d)) for name, d in sorted(tag_digests.items())]
+    payload = sorted((Expected(f"data/{p}", size, dict(d)) for p, size, d in files), key=lambda e: e.path)
+    return tags + payload
+
+
+def _open(path: Path) -> int:
+    """Open for reading without following a symlink or blocking on a FIFO (a seam for tests)."""
+    return os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+
+
+def check_file(bag: Path, entry: Expected) -> FileOutcome:
+    """Read one file once, every algorithm in the same pass, and classify what is wrong, if anything."""
+    path = bag / entry.path
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+            return FileOutcome(entry, 0, "not-regular", f"is {what}")
+        fd = _open(path)
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            size, found = hash_stream(stream, list(entry.digests), READ_CHUNK)
+    except FileNotFoundError:
+        return FileOutcome(entry, 0, "missing")
+    except PermissionError as exc:
+        return FileOutcome(entry, 0, "unreadable", f"permission denied ({exc.strerror})")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return FileOutcome(entry, 0, "not-regular", "is a symbolic link")
+        return FileOutcome(entry, 0, "unreadable", f"read error: {exc.strerror or exc}")
+    if found == entry.digests and (entry.size is None or size == entry.size):
+        return FileOutcome(entry, size, None)
+    got: dict[str, str | int] = {"size": size, **found}
+    if entry.is_tag:
+        return FileOutcome(entry, size, "tag-changed", "tag file changed", got)
+    if entry.size is not None and size < entry.size:
+        return FileOutcome(entry, size, "truncated", f"truncated: {size} of {entry.size} bytes", got)
+    if entry.size is not None and size != entry.size:
+        return FileOutcome(entry, size, "changed", f"content changed: {size} bytes, expected {entry.size}", got)
+    return FileOutcome(entry, size, "changed", "content changed (same size)", got)
+
+
+def find_extras(bag: Path, expected: set[str]) -> list[tuple[str, str]]:
+    """Files, links and other entries in the copy that the catalog does not list (empty folders are fine)."""
+    extras: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(bag, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, bag)
+        for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+            if rel not in expected:
+                kind = "symbolic link" if os.path.islink(os.path.join(dirpath, name)) else "file"
+                extras.append((rel, f"unexpected {kind} not in the catalog"))
+    return sorted(extras)
+
+
+def check_copy(bag: Path, entries: list[Expected], package_id: str, copy: str, budget: Budget,
+               pool: Executor | None = None, start_after: str | None = None,
+               on_file: Callable[[FileOutcome], None] = lambda o: None) -> CopyResult:
+    """Check ``entries`` in order (after ``start_after``), in parallel on ``pool`` when given."""
+    result = CopyResult()
+    todo = entries
+    if start_after is not None:
+        names = [e.path for e in entries]
+        todo = entries[names.index(start_after) + 1:] if start_after in names else entries
+
+    def consume(outcome: FileOutcome) -> None:
+        result.files += 1
+        result.bytes += outcome.read
+        result.last_path = outcome.entry.path
+        e = outcome.entry
+        if outcome.kind is None:
+            result.verified.add(e.path)
+        else:
+            expected = dict(e.digests) if e.size is None else {"size": e.size, **e.digests}
+            result.findings.append(finding(package_id, copy, e.path, outcome.kind, outcome.message,
+                                           expected, dict(outcome.found)))
+        if e.size is None:
+            budget.charge(outcome.read)  # tag files: charged once their size is known
+        on_file(outcome)
+
+    in_flight: deque[Future[FileOutcome]] = deque()
+    limit = 2 * getattr(pool, "_max_workers", 1)
+    for entry in todo:
+        if budget.exhausted():
+            result.complete = False
+            break
+        budget.charge(entry.size or 0)
+        if pool is None:
+            consume(check_file(bag, entry))
+            continue
+        in_flight.append(pool.submit(check_file, bag, entry))
+        while len(in_flight) >= limit:
+            consume(in_flight.popleft().result())
+    while in_flight:
+        consume(in_flight.popleft().result())
+    return result

@@ -1,0 +1,330 @@
+"""Catalog queries for fixity audits: runs, findings, each package's fixity state, selection, coverage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import DateTime, and_, case, func, literal, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from archive.catalog.audit_tables import AuditFindingRow, AuditRunRow, PackageFixityRow
+from archive.catalog.repository import Catalog, _aware
+from archive.catalog.tables import EventRow, FileRow, PackageRow
+from archive.errors import CatalogError, NotFound
+from archive.model import Event
+
+_TS = DateTime(timezone=True)
+LAST = func.coalesce(PackageFixityRow.checked_at, PackageRow.created_at, type_=_TS)
+VERIFIED = func.coalesce(PackageFixityRow.verified_at, PackageRow.created_at, type_=_TS)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return _aware(value).isoformat() if value else None
+
+
+@dataclass
+class AuditRun:
+    """An audit run as the catalog holds it (``as_dict`` for JSON)."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    outcome: str
+    selection: str
+    jobs: int
+    max_seconds: int | None
+    max_bytes: int | None
+    packages: int
+    files: int
+    bytes: int
+    failures: int
+    unchecked: int
+    repaired: int
+    stop_reason: str
+    notified: str
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["started_at"], data["finished_at"] = _iso(self.started_at), _iso(self.finished_at)
+        return data
+
+
+@dataclass
+class FixityState:
+    """One package's fixity record; ``cursor`` set while a pass is split across runs."""
+
+    package_id: str
+    checked_at: datetime | None = None
+    verified_at: datetime | None = None
+    outcome: str = ""
+    run_id: str | None = None
+    failed_run_id: str | None = None
+    pass_started_at: datetime | None = None
+    cursor: dict[str, Any] | None = None
+    pass_failed: bool = False
+    pass_unchecked: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"package": self.package_id, "outcome": self.outcome or None, "checked_at": _iso(self.checked_at),
+                "verified_at": _iso(self.verified_at), "run": self.run_id, "failed_run": self.failed_run_id,
+                "pass_in_progress": self.cursor is not None}
+
+
+@dataclass
+class PackageRecord:
+    """What an audit needs of one package: its files' and tag files' digests."""
+
+    id: str
+    profile_id: str
+    created_at: datetime
+    files: list[tuple[str, int, dict[str, str]]]
+    tag_digests: dict[str, dict[str, str]]
+
+
+def _event_row(package_id: str, e: Event) -> EventRow:
+    return EventRow(id=e.identifier, package_id=package_id, type=e.type, occurred_at=e.datetime, detail=e.detail,
+                    outcome=e.outcome, outcome_detail=e.outcome_detail,
+                    agents=[{"agent": a.agent, "role": a.role} for a in e.agents], objects=list(e.objects))
+
+
+def _run(row: AuditRunRow) -> AuditRun:
+    return AuditRun(**{f.name: getattr(row, f.name) for f in fields(AuditRun)})
+
+
+def _state(row: PackageFixityRow) -> FixityState:
+    return FixityState(**{f.name: getattr(row, f.name) for f in fields(FixityState)})
+
+
+def _due(cutoffs: dict[str, datetime], default_cutoff: datetime | None) -> Any:
+    names = list(cutoffs)
+    due = [and_(PackageRow.profile_id == n, LAST < cutoffs[n]) for n in names]
+    if default_cutoff is not None:
+        due.append(and_(PackageRow.profile_id.not_in(names), LAST < default_cutoff) if names else LAST < default_cutoff)
+    return or_(*due)
+
+
+class Audits:
+    """Audit queries on one catalog. Every method is its own transaction."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def _session(self) -> Session:
+        return self.catalog.session()
+
+    # -- runs ------------------------------------------------------------------
+    def start_run(self, run_id: str, started_at: datetime, selection: str, jobs: int,
+                  max_seconds: int | None, max_bytes: int | None) -> None:
+        self._write(lambda s: s.add(AuditRunRow(
+            id=run_id, started_at=started_at, status="running", outcome="", selection=selection, jobs=jobs,
+            max_seconds=max_seconds, max_bytes=max_bytes, packages=0, files=0, bytes=0, failures=0, unchecked=0,
+            repaired=0, stop_reason="", notified="")), "start an audit run")
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        def apply(s: Session) -> None:
+            row = s.get(AuditRunRow, run_id)
+            if row is None:
+                raise NotFound(f"no audit run {run_id}")
+            for key, value in values.items():
+                setattr(row, key, value)
+        self._write(apply, f"update audit run {run_id}")
+
+    def record(self, run_id: str, findings: list[Any], events: list[tuple[str, Event]],
+               state: FixityState | None, counts: dict[str, int]) -> None:
+        """One transaction: findings, PREMIS events, the package's fixity state, the run's counters."""
+        def apply(s: Session) -> None:
+            s.add_all(AuditFindingRow(run_id=run_id, package_id=f.package_id, copy=f.copy, path=f.path,
+                                      kind=f.kind, code=f.code, severity=f.severity, message=f.message,
+                                      expected=f.expected, found=f.found) for f in findings)
+            s.add_all(_event_row(pid, e) for pid, e in events)
+            if state is not None:
+                row = s.get(PackageFixityRow, state.package_id) or PackageFixityRow(package_id=state.package_id)
+                for f in fields(FixityState):
+                    setattr(row, f.name, getattr(state, f.name))
+                s.add(row)
+            run = s.get(AuditRunRow, run_id)
+            if run is not None:
+                for key, n in counts.items():
+                    setattr(run, key, (getattr(run, key) or 0) + n)
+        self._write(apply, f"record audit results of run {run_id}")
+
+    def _write(self, apply: Any, what: str) -> None:
+        try:
+            with self._session() as s, s.begin():
+                apply(s)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot {what}: {exc}") from exc
+
+    def list_runs(self, limit: int = 50, offset: int = 0) -> list[AuditRun]:
+        with self._session() as s:
+            q = select(AuditRunRow).order_by(AuditRunRow.started_at.desc(), AuditRunRow.id).limit(limit).offset(offset)
+            return [_run(r) for r in s.scalars(q)]
+
+    def count_runs(self, since: datetime | None = None) -> int:
+        q = select(func.count()).select_from(AuditRunRow)
+        if since is not None:
+            q = q.where(AuditRunRow.started_at >= since)
+        with self._session() as s:
+            return int(s.scalar(q) or 0)
+
+    def runs_since(self, since: datetime) -> dict[str, int]:
+        with self._session() as s:
+            row = s.execute(select(func.count(), func.coalesce(func.sum(AuditRunRow.bytes), 0),
+                                   func.coalesce(func.sum(AuditRunRow.files), 0),
+                                   func.sum(case((AuditRunRow.outcome == "failure", 1), else_=0)))
+                            .where(AuditRunRow.started_at >= since)).one()
+        return {"runs": int(row[0]), "bytes": int(row[1]), "files": int(row[2]), "failing_runs": int(row[3] or 0)}
+
+    def runs_with_status(self, status: str) -> list[AuditRun]:
+        with self._session() as s:
+            q = select(AuditRunRow).where(AuditRunRow.status == status).order_by(AuditRunRow.started_at, AuditRunRow.id)
+            return [_run(r) for r in s.scalars(q)]
+
+    def get_run(self, run_id: str) -> AuditRun:
+        with self._session() as s:
+            row = s.get(AuditRunRow, run_id)
+            if row is None:
+                raise NotFound(f"no audit run {run_id}")
+            return _run(row)
+
+    def run_findings(self, run_id: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        q = select(AuditFindingRow).where(AuditFindingRow.run_id == run_id).order_by(AuditFindingRow.id)
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        with self._session() as s:
+            return [{"package": r.package_id, "copy": r.copy, "path": r.path, "kind": r.kind, "code": r.code,
+                     "severity": r.severity, "message": r.message, "expected": r.expected, "found": r.found}
+                    for r in s.scalars(q)]
+
+    # -- packages --------------------------------------------------------------
+    def package(self, package_id: str) -> PackageRecord:
+        with self._session() as s:
+            row = s.get(PackageRow, package_id)
+            if row is None:
+                raise NotFound(f"no package {package_id} in the catalog")
+            files = s.execute(select(FileRow.path, FileRow.size, FileRow.digests)
+                              .where(FileRow.package_id == package_id)).all()
+            return PackageRecord(row.id, row.profile_id, _aware(row.created_at),
+                                 [(p, int(n), dict(d)) for p, n, d in files], dict(row.tag_digests))
+
+    def state(self, package_id: str) -> FixityState | None:
+        with self._session() as s:
+            row = s.get(PackageFixityRow, package_id)
+            return _state(row) if row else None
+
+    def states(self, package_ids: list[str]) -> dict[str, FixityState]:
+        with self._session() as s:
+            rows = s.scalars(select(PackageFixityRow).where(PackageFixityRow.package_id.in_(package_ids)))
+            return {r.package_id: _state(r) for r in rows}
+
+    def pending(self) -> list[str]:
+        """Packages whose pass stopped part-way (resumed first), oldest pass first."""
+        with self._session() as s:
+            return list(s.scalars(select(PackageFixityRow.package_id).where(PackageFixityRow.cursor.is_not(None))
+                                  .order_by(PackageFixityRow.pass_started_at, PackageFixityRow.package_id)))
+
+    def page(self, cutoffs: dict[str, datetime] | None, default_cutoff: datetime | None, exclude_run: str,
+             after: tuple[datetime, str] | None, limit: int = 200) -> list[tuple[str, datetime]]:
+        """Next packages by last verification, oldest first (keyset after ``after``), skipping those
+        run ``exclude_run`` already touched. ``cutoffs`` (per profile) and ``default_cutoff`` keep only
+        packages last verified before them (due)."""
+        touched = and_(PackageFixityRow.run_id.is_not(None), PackageFixityRow.run_id == exclude_run)
+        q = (select(PackageRow.id, LAST).outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
+             .where(~touched).order_by(LAST, PackageRow.id).limit(limit))
+        if after is not None:
+            q = q.where(or_(LAST > after[0], and_(LAST == after[0], PackageRow.id > after[1])))
+        if cutoffs is not None:
+            q = q.where(_due(cutoffs, default_cutoff))
+        with self._session() as s:
+            return [(pid, _aware(last)) for pid, last in s.execute(q)]
+
+    def selection_bytes(self, package_ids: list[str], cutoffs: dict[str, datetime] | None = None,
+                        default_cutoff: datetime | None = None) -> int:
+        """Bytes of the given packages, of the due ones (``cutoffs``), or of every package."""
+        q = select(func.coalesce(func.sum(PackageRow.total_bytes), 0)).outerjoin(
+            PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
+        if package_ids:
+            q = q.where(PackageRow.id.in_(package_ids))
+        elif cutoffs is not None:
+            q = q.where(_due(cutoffs, default_cutoff))
+        with self._session() as s:
+            return int(s.scalar(q) or 0)
+
+    def known(self, package_ids: list[str]) -> set[str]:
+        """Which of ``package_ids`` the catalog holds."""
+        with self._session() as s:
+            return set(s.scalars(select(PackageRow.id).where(PackageRow.id.in_(package_ids))))
+
+    def catalog_profiles(self) -> list[str]:
+        with self._session() as s:
+            return list(s.scalars(select(PackageRow.profile_id).distinct().order_by(PackageRow.profile_id)))
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every catalogued package id in order, paged."""
+        after = ""
+        while True:
+            with self._session() as s:
+                ids = list(s.scalars(select(PackageRow.id).where(PackageRow.id > after)
+                                     .order_by(PackageRow.id).limit(1000)))
+            if not ids:
+                return
+            yield from ids
+            after = ids[-1]
+
+    def exists(self, package_id: str) -> bool:
+        return self.catalog.exists(package_id)
+
+    def last_fixity(self, package_ids: list[str]) -> dict[str, FixityState]:
+        """Each package's fixity state; never-audited packages get an empty state (outcome "")."""
+        found = self.states(package_ids)
+        return {pid: found.get(pid) or FixityState(pid) for pid in package_ids}
+
+    # -- coverage --------------------------------------------------------------
+    def coverage(self, thresholds: dict[str, datetime], default: datetime) -> list[dict[str, Any]]:
+        """Per profile: totals, what was verified since its threshold (and not failing), oldest, failures."""
+        cut = case(*((PackageRow.profile_id == n, literal(t, _TS)) for n, t in thresholds.items()),
+                   else_=literal(default, _TS)) if thresholds else literal(default, _TS)
+        covered = and_(VERIFIED >= cut, func.coalesce(PackageFixityRow.outcome, "") != "failure")
+        q = (select(PackageRow.profile_id, func.count(), func.sum(PackageRow.file_count),
+                    func.sum(PackageRow.total_bytes), func.sum(case((covered, 1), else_=0)),
+                    func.sum(case((covered, PackageRow.file_count), else_=0)),
+                    func.sum(case((covered, PackageRow.total_bytes), else_=0)), func.min(VERIFIED),
+                    func.sum(case((PackageFixityRow.checked_at.is_(None), 1), else_=0)),
+                    func.sum(case((PackageFixityRow.outcome == "failure", 1), else_=0)),
+                    func.sum(case((PackageFixityRow.outcome == "could-not-check", 1), else_=0)))
+             .outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
+             .group_by(PackageRow.profile_id).order_by(PackageRow.profile_id))
+        keys = ("profile", "packages", "files", "bytes", "covered_packages", "covered_files", "covered_bytes",
+                "oldest_verification", "never_audited", "open_failures", "could_not_check")
+        with self._session() as s:
+            rows = s.execute(q).all()
+        out = []
+        for row in rows:
+            item = {k: (int(v or 0) if k not in ("profile", "oldest_verification") else v) for k, v in zip(keys, row)}
+            item["oldest_verification"] = _iso(row[7])
+            out.append(item)
+        return out
+
+    def open_failures(self, limit: int = 100) -> list[dict[str, Any]]:
+        q = (select(PackageFixityRow, PackageRow.profile_id)
+             .join(PackageRow, PackageRow.id == PackageFixityRow.package_id)
+             .where(PackageFixityRow.outcome == "failure").order_by(PackageFixityRow.package_id).limit(limit))
+        with self._session() as s:
+            rows = s.execute(q).all()
+            out = []
+            for st, profile in rows:
+                n = s.scalar(select(func.count()).select_from(AuditFindingRow).where(
+                    AuditFindingRow.run_id == st.failed_run_id, AuditFindingRow.package_id == st.package_id,
+                    AuditFindingRow.severity == "failure"))
+                out.append({"package": st.package_id, "profile": profile, "run": st.failed_run_id,
+                            "findings": int(n or 0), "checked_at": _iso(st.checked_at)})
+        return out
+
+    def fixity_events(self, package_id: str) -> list[str]:
+        with self._session() as s:
+            return list(s.scalars(select(EventRow.outcome).where(EventRow.package_id == package_id,
+                                                                  EventRow.type == "fixity check")))

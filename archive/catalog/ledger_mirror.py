@@ -1,0 +1,87 @@
+"""The catalog's mirror of the ledger: one row per entry, written under the ledger's lock."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.catalog.audit_tables import LedgerEntryRow
+from archive.catalog.repository import Catalog, _aware
+from archive.catalog.tables import EventRow
+from archive.errors import CatalogError
+from archive.ledger import KIND_PACKAGE, LedgerEntry
+from archive.model import Event, EventLink
+
+_PAGE = 1000
+
+
+def _event(row: EventRow) -> Event:
+    return Event(identifier=row.id, type=row.type, datetime=_aware(row.occurred_at), detail=row.detail,
+                 outcome=row.outcome, outcome_detail=row.outcome_detail,
+                 agents=[EventLink(agent=a["agent"], role=a["role"]) for a in row.agents], objects=list(row.objects))
+
+
+class LedgerMirror:
+    """Implements :class:`archive.ledger.Mirror` on the catalog, plus the reads verification needs."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def last_seq(self) -> int:
+        try:
+            with self.catalog.session() as s:
+                return int(s.scalar(select(func.max(LedgerEntryRow.seq))) or 0)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read the ledger mirror: {exc}") from exc
+
+    def add(self, entries: list[LedgerEntry]) -> None:
+        try:
+            with self.catalog.session() as s, s.begin():
+                s.add_all(LedgerEntryRow(seq=e.seq, entry_hash=e.hash, prev_hash=e.prev, kind=e.kind,
+                                         package_id=e.package_id, event_id=e.event_id,
+                                         recorded_at=datetime.fromisoformat(e.time), line=e.line)
+                          for e in entries)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot mirror ledger entries in the catalog: {exc}") from exc
+
+    def hashes(self) -> Iterator[tuple[int, str]]:
+        """``(seq, hash)`` of every mirrored entry in order, paged (flat memory)."""
+        after = 0
+        while True:
+            with self.catalog.session() as s:
+                rows = s.execute(select(LedgerEntryRow.seq, LedgerEntryRow.entry_hash)
+                                 .where(LedgerEntryRow.seq > after).order_by(LedgerEntryRow.seq).limit(_PAGE)).all()
+            if not rows:
+                return
+            for seq, digest in rows:
+                yield int(seq), digest
+            after = int(rows[-1][0])
+
+    def package_token(self, package_id: str) -> str | None:
+        """The content token the ledger recorded for ``package_id`` at ingest (None before ledgers existed)."""
+        with self.catalog.session() as s:
+            line = s.scalar(select(LedgerEntryRow.line)
+                            .where(LedgerEntryRow.package_id == package_id, LedgerEntryRow.kind == KIND_PACKAGE)
+                            .order_by(LedgerEntryRow.seq.desc()).limit(1))
+        if line is None:
+            return None
+        token = json.loads(line).get("body", {}).get("token")
+        return token if isinstance(token, str) else None
+
+    def events_with_lines(self) -> Iterator[tuple[str, Event, str | None]]:
+        """Every catalog event with the ledger line that recorded it (None: never ledgered), paged."""
+        after = ""
+        while True:
+            with self.catalog.session() as s:
+                rows = s.execute(select(EventRow, LedgerEntryRow.line)
+                                 .outerjoin(LedgerEntryRow, LedgerEntryRow.event_id == EventRow.id)
+                                 .where(EventRow.id > after).order_by(EventRow.id).limit(_PAGE)).all()
+            if not rows:
+                return
+            for row, line in rows:
+                yield row.package_id, _event(row), line
+            after = rows[-1][0].id

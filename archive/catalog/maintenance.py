@@ -1,0 +1,130 @@
+"""Catalog queries for ``archive doctor`` and ``archive reindex``: what the ledger holds that the
+catalog lacks, and the bulk writes of a rebuild."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import and_, delete, exists, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, aliased
+
+from archive.catalog.access_tables import SearchDateRow, SearchTermRow
+from archive.catalog.audit_tables import AuditFindingRow, AuditRunRow, LedgerEntryRow, PackageFixityRow
+from archive.catalog.audits import AuditRun, FixityState
+from archive.catalog.repository import Catalog
+from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
+from archive.errors import CatalogError
+from archive.model import Event
+
+#: what a rebuild from storage fills, children first (the order ``wipe`` deletes in)
+REBUILT = (SearchTermRow, SearchDateRow, AuditFindingRow, PackageFixityRow, EventRow, AgentRow, MetadataValueRow,
+           FileRow, PackageRow, AuditRunRow, LedgerEntryRow)
+
+
+def _event_values(package_id: str, e: Event) -> dict[str, Any]:
+    return dict(id=e.identifier, package_id=package_id, type=e.type, occurred_at=e.datetime, detail=e.detail,
+                outcome=e.outcome, outcome_detail=e.outcome_detail,
+                agents=[{"agent": a.agent, "role": a.role} for a in e.agents], objects=list(e.objects))
+
+
+class Maintenance:
+    """Every method is its own transaction; errors become :class:`CatalogError`."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def _read(self, what: str, query: Callable[[Session], Any]) -> Any:
+        try:
+            with self.catalog.session() as s:
+                return query(s)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot {what}: {exc}") from exc
+
+    def _write(self, what: str, apply: Callable[[Session], None]) -> None:
+        try:
+            with self.catalog.session() as s, s.begin():
+                apply(s)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot {what}: {exc}") from exc
+
+    # -- doctor ------------------------------------------------------------------------------
+    def missing_ledgered_events(self, limit: int = 10_000) -> list[str]:
+        """Ledger lines of events of catalogued packages that the catalog's ``events`` lacks, in order."""
+        q = (select(LedgerEntryRow.line)
+             .where(LedgerEntryRow.kind == "event", LedgerEntryRow.event_id.is_not(None),
+                    exists().where(PackageRow.id == LedgerEntryRow.package_id),
+                    ~exists().where(EventRow.id == LedgerEntryRow.event_id))
+             .order_by(LedgerEntryRow.seq).limit(limit))
+        return self._read("find ledgered events missing from the catalog", lambda s: list(s.scalars(q)))
+
+    def dangling_ledgered_packages(self) -> list[str]:
+        """Packages the ledger recorded at ingest that are neither catalogued nor withdrawn."""
+        withdrawn = aliased(LedgerEntryRow)
+        q = (select(LedgerEntryRow.package_id).distinct()
+             .where(LedgerEntryRow.kind == "package", LedgerEntryRow.package_id.is_not(None),
+                    ~exists().where(PackageRow.id == LedgerEntryRow.package_id),
+                    ~exists().where(and_(withdrawn.kind == "withdrawn",
+                                         withdrawn.package_id == LedgerEntryRow.package_id)))
+             .order_by(LedgerEntryRow.package_id))
+        return self._read("find dangling ledger entries", lambda s: [p for p in s.scalars(q) if p])
+
+    def withdrawn(self, package_id: str) -> bool:
+        q = select(func.count()).where(LedgerEntryRow.kind == "withdrawn", LedgerEntryRow.package_id == package_id)
+        return bool(self._read("read the ledger mirror", lambda s: s.scalar(q)))
+
+    def last_event_seq(self, package_id: str) -> int:
+        q = select(func.max(LedgerEntryRow.seq)).where(LedgerEntryRow.kind == "event",
+                                                        LedgerEntryRow.package_id == package_id)
+        return int(self._read("read the ledger mirror", lambda s: s.scalar(q)) or 0)
+
+    # -- reindex -----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        def count(s: Session) -> dict[str, int]:
+            return {t.__tablename__: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in REBUILT}
+        return self._read("count catalog rows", count)
+
+    def is_empty(self) -> bool:
+        return not any(self.counts().values())
+
+    def wipe(self) -> None:
+        """Delete every row a rebuild restores (API tokens, the access log and incidents are kept)."""
+        def apply(s: Session) -> None:
+            for table in REBUILT:
+                s.execute(delete(table))
+        self._write("empty the catalog", apply)
+
+    def existing_event_ids(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        return self._read("read events", lambda s: set(s.scalars(select(EventRow.id).where(EventRow.id.in_(wanted)))))
+
+    def add_runs(self, runs: list[AuditRun]) -> None:
+        if runs:
+            self._write("record audit runs", lambda s: s.add_all(
+                AuditRunRow(**{f.name: getattr(r, f.name) for f in fields(AuditRun)}) for r in runs))
+
+    def add_batch(self, events: list[tuple[str, Event]], findings: list[tuple[str, Any]]) -> None:
+        """Events ``(package, event)`` and findings ``(run id, AuditFinding)`` in one transaction."""
+        def apply(s: Session) -> None:
+            if events:
+                s.execute(insert(EventRow), [_event_values(pid, e) for pid, e in events])
+            if findings:
+                s.execute(insert(AuditFindingRow), [
+                    dict(run_id=run_id, package_id=f.package_id, copy=f.copy, path=f.path, kind=f.kind, code=f.code,
+                         severity=f.severity, message=f.message, expected=f.expected, found=f.found)
+                    for run_id, f in findings])
+        if events or findings:
+            self._write("record events and findings", apply)
+
+    def put_fixity(self, states: list[FixityState]) -> None:
+        def apply(s: Session) -> None:
+            for state in states:
+                row = s.get(PackageFixityRow, state.package_id) or PackageFixityRow(package_id=state.package_id)
+                for f in fields(FixityState):
+                    setattr(row, f.name, getattr(state, f.name))
+                s.add(row)
+        if states:
+            self._write("record fixity states", apply)

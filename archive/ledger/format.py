@@ -1,0 +1,94 @@
+"""The ledger's entry format: one canonical JSON object per line, each carrying its predecessor's hash.
+
+An entry is ``{"v": 1, "seq": N, "time": ISO-8601 UTC, "kind": ..., "prev": HEX, "body": {...},
+"hash": HEX}`` where ``hash`` is the SHA-256 of the canonical JSON of every other field (keys
+sorted, no spaces, UTF-8) and ``prev`` is the previous entry's ``hash`` (64 zeros for the first).
+See docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+VERSION = 1
+GENESIS = "0" * 64
+
+KIND_EVENT = "event"  # a PREMIS event the catalog records (ingest, audit, repair)
+KIND_PACKAGE = "package"  # a package's content token, written at ingest before its events
+KIND_WITHDRAWN = "withdrawn"  # an ingest whose entries were written but whose catalog record failed
+KIND_AUDIT_RUN = "audit-run"  # the summary of one audit run
+KINDS = (KIND_EVENT, KIND_PACKAGE, KIND_WITHDRAWN, KIND_AUDIT_RUN)
+
+
+class LedgerFormatError(ValueError):
+    """A line is not a well-formed ledger entry."""
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def iso_utc(value: datetime) -> str:
+    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return aware.astimezone(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    seq: int
+    time: str
+    kind: str
+    prev: str
+    body: dict[str, Any]
+    hash: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"v": VERSION, "seq": self.seq, "time": self.time, "kind": self.kind, "prev": self.prev,
+                "body": self.body}
+
+    def computed_hash(self) -> str:
+        return hashlib.sha256(canonical(self.fields())).hexdigest()
+
+    @property
+    def line(self) -> str:
+        """The entry as stored: canonical JSON, no newline."""
+        return canonical({**self.fields(), "hash": self.hash}).decode("utf-8")
+
+    @property
+    def package_id(self) -> str | None:
+        value = self.body.get("package")
+        return value if isinstance(value, str) else None
+
+    @property
+    def event_id(self) -> str | None:
+        event = self.body.get("event")
+        return event.get("id") if isinstance(event, dict) else None
+
+
+def make_entry(seq: int, prev: str, kind: str, body: dict[str, Any], when: datetime) -> LedgerEntry:
+    if kind not in KINDS:
+        raise ValueError(f"unknown ledger entry kind {kind!r}")
+    draft = LedgerEntry(seq, iso_utc(when), kind, prev, body, "")
+    return LedgerEntry(seq, draft.time, kind, prev, body, draft.computed_hash())
+
+
+def parse_line(line: str) -> LedgerEntry:
+    """Read one stored line (hash not checked here: see verify)."""
+    try:
+        data = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LedgerFormatError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LedgerFormatError("not a JSON object")
+    try:
+        entry = LedgerEntry(int(data["seq"]), str(data["time"]), str(data["kind"]), str(data["prev"]),
+                            dict(data["body"]), str(data["hash"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LedgerFormatError(f"missing or malformed field: {exc}") from exc
+    if data.get("v") != VERSION or set(data) != {"v", "seq", "time", "kind", "prev", "body", "hash"}:
+        raise LedgerFormatError("unknown version or fields")
+    return entry

@@ -1,0 +1,10 @@
+from pathlib import Path
+
+from tests.hostile_cases import write_metadata
+
+
+def build(dest: Path) -> Path:
+    root = dest / "submission"
+    (root / "empty" / "still-empty").mkdir(parents=True)
+    write_metadata(root)
+    return root

@@ -1,0 +1,13 @@
+import os
+from pathlib import Path
+
+from tests.hostile_cases import write_metadata
+
+
+def build(dest: Path) -> Path:
+    root = dest / "submission"
+    root.mkdir()
+    write_metadata(root)
+    (root / "ok.txt").write_text("fine\n")
+    os.mkfifo(root / "pipe")
+    return root
