@@ -192,3 +192,20 @@ def test_metadata_invalid_utf8_and_size_limit(tmp_path: Path) -> None:
     assert codes(read_metadata_file(p, 1000)[1]) == ["E411"]
     p.write_bytes(b"title: " + b"x" * 2000)
     assert codes(read_metadata_file(p, 1000)[1]) == ["E410"]
+
+
+def test_files_csv_cells_are_read_as_their_field_types(tmp_path: Path) -> None:
+    from archive.profiles.loader import ProfileRegistry, build_profile
+
+    base = ProfileRegistry([Path(__file__).resolve().parent.parent / "profiles"]).get("base")
+    raw = {"id": "typed", "version": "1", "file_fields": {
+        "pages": {"type": "integer"}, "redacted": {"type": "boolean"},
+        "keywords": {"type": "string", "repeatable": True}}}
+    profile = build_profile(raw, base, "typed.yaml")
+    csv_path = tmp_path / "files.csv"
+    csv_path.write_text("path,pages,redacted,keywords\na.txt,12,true,harbour; pier\nb.txt,twelve,maybe,x\n")
+    from archive.submission.metadata import read_files_csv
+
+    values, findings = read_files_csv(csv_path, 10_000, profile, {"a.txt", "b.txt"})
+    assert values["a.txt"] == {"pages": 12, "redacted": True, "keywords": ["harbour", "pier"]}
+    assert sorted(f.code for f in findings) == ["E403", "E403"]  # b.txt: not a number, not a boolean

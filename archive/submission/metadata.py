@@ -22,7 +22,7 @@ import yaml
 
 from archive import safeyaml
 from archive.errors import Finding, error
-from archive.profiles.model import Profile
+from archive.profiles.model import FieldSpec, Profile
 from archive.profiles.rules import check_fields
 
 #: what XML 1.0 cannot carry: C0 controls but tab, LF, CR; lone surrogates; U+FFFE, U+FFFF
@@ -108,6 +108,20 @@ def read_metadata_file(path: Path, limit: int, label: str | None = None) -> tupl
     return data, unstorable_text(data, label)
 
 
+def _from_cell(spec: FieldSpec | None, text: str) -> Any:
+    """A CSV cell is text; integer and boolean file fields are read from their written form."""
+    if spec is None:
+        return text
+    cleaned = text.strip()
+    if spec.type == "integer" and re.fullmatch(r"[+-]?[0-9]+", cleaned):
+        return int(cleaned)
+    if spec.type == "boolean" and cleaned.lower() in ("true", "false", "yes", "no"):
+        return cleaned.lower() in ("true", "yes")
+    if spec.repeatable and ";" in text:
+        return [part.strip() for part in text.split(";") if part.strip()]
+    return text
+
+
 def read_files_csv(path: Path, limit: int, profile: Profile, payload_paths: set[str],
                    label: str = "metadata/files.csv") -> tuple[dict[str, dict[str, Any]], list[Finding]]:
     """Per-file metadata keyed by payload path, checked against the profile's file fields."""
@@ -137,7 +151,8 @@ def read_files_csv(path: Path, limit: int, profile: Profile, payload_paths: set[
             if path_value in out:
                 findings.append(error("E416", f"{label}: line {line}", f"path {path_value!r} is listed twice"))
                 continue
-            values = {k: v for k, v in row.items() if v not in (None, "") and (k in specs or profile.allow_extra_fields)}
+            values = {k: _from_cell(specs.get(k), v) for k, v in row.items()
+                      if v not in (None, "") and (k in specs or profile.allow_extra_fields)}
             findings.extend(unstorable_text(values, f"{label}: line {line}"))
             checked, problems = check_fields(profile.file_fields, values, profile.allow_extra_fields,
                                              f"{label}: line {line}")
