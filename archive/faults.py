@@ -1,9 +1,12 @@
 """Fault points: places where tests kill the process to prove a crash loses nothing.
 
-Code calls ``fault_point("ingest.after-staging")`` at each step worth proving. Nothing happens
-unless the environment variable ``ARCHIVE_FAULT`` names that point; then the process kills
-itself with SIGKILL on the spot (no cleanup, no ``finally``, no atexit), exactly like a power
-cut or the OOM killer. ``ARCHIVE_FAULT=name@N`` kills on the N-th time the point is reached.
+Code calls ``fault_point("storage.after-rename")`` at each step worth proving, and the module
+registers its names (``register(...)`` at import). Nothing happens unless the environment
+variable ``ARCHIVE_FAULT`` names that point; then the process kills itself with SIGKILL on the
+spot (no cleanup, no ``finally``, no atexit), exactly like a power cut or the OOM killer.
+``ARCHIVE_FAULT=name@N`` kills on the N-th time the point is reached. tests/test_crash.py checks
+that every point called in the code is registered and kills the process at each one; the list
+and what each proves: docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@
     the next run), then --clients keep-alive connections for --seconds per route against
     ``archive serve``: GET /packages/{id}; GET /packages?q=WORD with a typical word (in 0.1-3 % of
     the packages), with a common subject word (in about 7 %, thousands of matches to count), and
-    unfiltered. Requests/s, p50, p99.
+    unfiltered; and GET /health (one trivial query: the floor of the framework, the baseline).
+    Requests/s, p50, p99.
 
 Everything binds to 127.0.0.1; every loop is bounded; servers are stopped on exit.
 """
@@ -38,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.api_load import COMMON, VOCABULARY, build_catalog, load  # noqa: E402
+from bench.api_load import COMMON, VOCABULARY, build_catalog, load
 
 REPO = Path(__file__).resolve().parent.parent
 ARCHIVE = Path(sys.executable).with_name("archive")
@@ -98,22 +99,45 @@ def ensure_nginx() -> str:
 def wait_http(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url], capture_output=True,
-                           text=True)
+        r = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url], capture_output=True, text=True
+        )
         if r.stdout == "200":
             return
         time.sleep(0.2)
     raise SystemExit(f"{url} did not answer within {seconds} s")
 
 
-def serve(stack: ExitStack, home: Path, port: int, work: Path, name: str, workers: int = 1,
-          env_extra: dict[str, str] | None = None) -> str:
+def serve(
+    stack: ExitStack,
+    home: Path,
+    port: int,
+    work: Path,
+    name: str,
+    workers: int = 1,
+    env_extra: dict[str, str] | None = None,
+) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     env.update(env_extra or {})
     log = open(work / f"{name}.log", "wb")
-    proc = subprocess.Popen([str(ARCHIVE), "--home", str(home), "serve", "--port", str(port), "--workers",
-                             str(workers), "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            cwd=work)
+    proc = subprocess.Popen(
+        [
+            str(ARCHIVE),
+            "--home",
+            str(home),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=work,
+    )
     stack.callback(lambda: (proc.send_signal(signal.SIGTERM), proc.wait(timeout=20), log.close()))
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health")
@@ -130,8 +154,9 @@ def curl(url: str, token: str | None = None, byte_range: str | None = None) -> t
     return int(out[0]), int(out[1]), float(out[2])
 
 
-def timed(label: str, url: str, runs: int, token: str | None, expect: int, size: int,
-          byte_range: str | None = None) -> float:
+def timed(
+    label: str, url: str, runs: int, token: str | None, expect: int, size: int, byte_range: str | None = None
+) -> float:
     times = []
     for _ in range(runs):
         status, got, seconds = curl(url, token, byte_range)
@@ -139,14 +164,17 @@ def timed(label: str, url: str, runs: int, token: str | None, expect: int, size:
             raise SystemExit(f"{label}: HTTP {status}, {got} bytes (expected {expect}, {size})")
         times.append(seconds)
     best, median = min(times), statistics.median(times)
-    print(f"   {label:<44} best {best:6.2f} s  median {median:6.2f} s  {size / best / 2**30:5.2f} GiB/s", flush=True)
+    print(
+        f"   {label:<44} best {best:6.2f} s  median {median:6.2f} s  {size / best / 2**30:5.2f} GiB/s",
+        flush=True,
+    )
     return best
 
 
 def bench_download(args: argparse.Namespace, work: Path) -> None:
+    from archive.config import load_settings
     from archive.services import tokens
     from archive.services.context import ArchiveContext
-    from archive.config import load_settings
     from archive.services.ingest import ingest
 
     size = args.size_mib * 2**20
@@ -155,8 +183,9 @@ def bench_download(args: argparse.Namespace, work: Path) -> None:
     sub = work / "big-submission"
     shutil.rmtree(sub, ignore_errors=True)
     sub.mkdir()
-    (sub / "metadata.yaml").write_text('title: "Bench: one large file"\ncreators:\n  - name: Bench, B\n'
-                                       "licence: CC0-1.0\n")
+    (sub / "metadata.yaml").write_text(
+        'title: "Bench: one large file"\ncreators:\n  - name: Bench, B\nlicence: CC0-1.0\n'
+    )
     block = os.urandom(16 * 2**20)
     with open(sub / "large.bin", "wb") as f:
         for _ in range(size // len(block)):
@@ -176,48 +205,109 @@ def bench_download(args: argparse.Namespace, work: Path) -> None:
     with ExitStack() as stack:
         direct = serve(stack, home, free_port(), work, "api-direct")
         accel_port = free_port()
-        serve(stack, home, accel_port, work, "api-accel", env_extra={"ARCHIVE_API_ACCEL_REDIRECT": "/_archive_storage/"})
+        serve(
+            stack,
+            home,
+            accel_port,
+            work,
+            "api-accel",
+            env_extra={"ARCHIVE_API_ACCEL_REDIRECT": "/_archive_storage/"},
+        )
         port = free_port()
-        archive_conf = (REPO / "docs" / "nginx-archive.conf").read_text().replace("/srv/archive/storage", str(storage))
+        archive_conf = (
+            (REPO / "docs" / "nginx-archive.conf").read_text().replace("/srv/archive/storage", str(storage))
+        )
         archive_conf = archive_conf.replace("127.0.0.1:8000", f"127.0.0.1:{accel_port}")
         (work / "nginx-tmp").mkdir(exist_ok=True)
         (work / "nginx-tmp").chmod(0o777)
         conf = work / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(work=work, port=port, storage=storage,
-                                          archive_conf="\n".join("        " + line for line in archive_conf.splitlines())))
+        conf.write_text(
+            NGINX_CONF.format(
+                work=work,
+                port=port,
+                storage=storage,
+                archive_conf="\n".join("        " + line for line in archive_conf.splitlines()),
+            )
+        )
         nginx_log = open(work / "nginx.out", "wb")
-        proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work), "-e", str(work / "nginx-error.log")],
-                                stdout=nginx_log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [nginx, "-c", str(conf), "-p", str(work), "-e", str(work / "nginx-error.log")],
+            stdout=nginx_log,
+            stderr=subprocess.STDOUT,
+        )
         stack.callback(lambda: (proc.send_signal(signal.SIGQUIT), proc.wait(timeout=20), nginx_log.close()))
         front = f"http://127.0.0.1:{port}"
         wait_http(f"{front}/health")
         file_path = f"/packages/{pid}/files/large.bin"
         half = size // 2
-        print(f"   file: {args.size_mib} MiB; curl to /dev/null; {args.runs} runs each; all on 127.0.0.1", flush=True)
+        print(
+            f"   file: {args.size_mib} MiB; curl to /dev/null; {args.runs} runs each; all on 127.0.0.1",
+            flush=True,
+        )
         base = timed("nginx alone (baseline)", f"{front}/direct/{rel}", args.runs, None, 200, size)
         timed("API direct, cold (hashed while streaming)", f"{direct}{file_path}", 1, token, 200, size)
         warm = timed("API direct, warm (verified)", f"{direct}{file_path}", args.runs, token, 200, size)
-        timed("API direct, Range 0-(half)", f"{direct}{file_path}", args.runs, token, 206, half, f"0-{half - 1}")
-        timed("API + nginx X-Accel-Redirect, cold (verified first)", f"{front}{file_path}", 1, token, 200, size)
-        accel = timed("API + nginx X-Accel-Redirect, warm", f"{front}{file_path}", args.runs, token, 200, size)
-        timed("API + nginx X-Accel-Redirect, Range 0-(half)", f"{front}{file_path}", args.runs, token, 206, half,
-              f"0-{half - 1}")
-        status, zipped, _ = curl(f"{direct}/packages/{pid}/download", token)
-        timed("API direct, whole package zip", f"{direct}/packages/{pid}/download", args.runs, token, 200, zipped)
-        headers = subprocess.run(["curl", "-s", "-D", "-", "-o", "/dev/null", "-r", "0-0", "-H",
-                                  f"Authorization: Bearer {token}", f"{front}{file_path}"],
-                                 capture_output=True, text=True).stdout.lower()
+        timed(
+            "API direct, Range 0-(half)", f"{direct}{file_path}", args.runs, token, 206, half, f"0-{half - 1}"
+        )
+        timed(
+            "API + nginx X-Accel-Redirect, cold (verified first)", f"{front}{file_path}", 1, token, 200, size
+        )
+        accel = timed(
+            "API + nginx X-Accel-Redirect, warm", f"{front}{file_path}", args.runs, token, 200, size
+        )
+        timed(
+            "API + nginx X-Accel-Redirect, Range 0-(half)",
+            f"{front}{file_path}",
+            args.runs,
+            token,
+            206,
+            half,
+            f"0-{half - 1}",
+        )
+        _, zipped, _ = curl(f"{direct}/packages/{pid}/download", token)
+        timed(
+            "API direct, whole package zip",
+            f"{direct}/packages/{pid}/download",
+            args.runs,
+            token,
+            200,
+            zipped,
+        )
+        headers = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "-r",
+                "0-0",
+                "-H",
+                f"Authorization: Bearer {token}",
+                f"{front}{file_path}",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.lower()
         for h in ("etag:", "repr-digest:", "content-range: bytes 0-0/", "accept-ranges:"):
             assert h in headers, f"X-Accel-Redirect response lacks {h}\n{headers}"
-        print(f"   ratios to nginx alone: API direct {base / warm:.2f}x, API + X-Accel-Redirect {base / accel:.2f}x "
-              "(target >= 0.7x)", flush=True)
+        print(
+            f"   ratios to nginx alone: API direct {base / warm:.2f}x, "
+            f"API + X-Accel-Redirect {base / accel:.2f}x (target >= 0.7x)",
+            flush=True,
+        )
     shutil.rmtree(home, ignore_errors=True)
 
 
 def bench_metadata(args: argparse.Namespace, work: Path) -> None:
     home = work / f"metadata-v2-{args.packages}{'-pg' if args.database_url else ''}"
-    print(f"== (b) metadata: {args.packages} packages, {args.clients} clients, {args.seconds} s per route, "
-          f"{args.workers} server worker(s)", flush=True)
+    print(
+        f"== (b) metadata: {args.packages} packages, {args.clients} clients, {args.seconds} s per route, "
+        f"{args.workers} server worker(s)",
+        flush=True,
+    )
     started = time.perf_counter()
     ids, token = build_catalog(home, args.packages, args.database_url)
     print(f"   catalog ready in {time.perf_counter() - started:.1f} s", flush=True)
@@ -228,6 +318,7 @@ def bench_metadata(args: argparse.Namespace, work: Path) -> None:
         rng = random.Random(7)
         typical = VOCABULARY[50:1000]  # each in roughly 0.1-3 % of the packages
         routes = {
+            "GET /health (baseline)": lambda: "/health",
             "GET /packages/{id}": lambda: f"/packages/{rng.choice(ids)}",
             "GET /packages?q=WORD": lambda: f"/packages?q={rng.choice(typical)}&limit=20",
             "GET /packages?q=COMMON": lambda: f"/packages?q={rng.choice(COMMON)}&limit=20",
@@ -235,9 +326,12 @@ def bench_metadata(args: argparse.Namespace, work: Path) -> None:
         }
         for label, make_path in routes.items():
             result = load(port, token, make_path, args.clients, args.seconds)
-            print(f"   {label:<24} {result['rps']:7.0f} req/s  p50 {result['p50'] * 1e3:6.1f} ms  "
-                  f"p99 {result['p99'] * 1e3:6.1f} ms  ({result['requests']} requests, {result['errors']} errors)",
-                  flush=True)
+            print(
+                f"   {label:<24} {result['rps']:7.0f} req/s  p50 {result['p50'] * 1e3:6.1f} ms  "
+                f"p99 {result['p99'] * 1e3:6.1f} ms  "
+                f"({result['requests']} requests, {result['errors']} errors)",
+                flush=True,
+            )
 
 
 def main() -> None:

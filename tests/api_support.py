@@ -81,8 +81,9 @@ date: "{date}"
 """
 
 
-def research_submission(tmp: Path, name: str, files: dict[str, bytes], title: str = "Sensor dump",
-                        date: str = "2024-06") -> Path:
+def research_submission(
+    tmp: Path, name: str, files: dict[str, bytes], title: str = "Sensor dump", date: str = "2024-06"
+) -> Path:
     """A research submission with the given payload files (random bytes are accepted unidentified)."""
     dest = tmp / name
     dest.mkdir(parents=True)
@@ -103,15 +104,27 @@ class RawResponse:
     received: int = 0  # body bytes, counted even when not kept
 
 
-async def _raw_call(app: object, method: str, raw_path: bytes, headers: list[tuple[bytes, bytes]],
-                    keep_body: bool) -> RawResponse:
+async def _raw_call(
+    app: object, method: str, raw_path: bytes, headers: list[tuple[bytes, bytes]], keep_body: bool
+) -> RawResponse:
     from urllib.parse import unquote
 
     path_part, _, query = raw_path.partition(b"?")
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-             "method": method, "scheme": "http", "path": unquote(path_part.decode("ascii")), "raw_path": path_part,
-             "query_string": query, "root_path": "", "headers": [(b"host", b"testserver"), *headers],
-             "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": unquote(path_part.decode("ascii")),
+        "raw_path": path_part,
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
     out = RawResponse(0, {}, b"", None)
     chunks: list[bytes] = []
     sent_request = False
@@ -138,14 +151,19 @@ async def _raw_call(app: object, method: str, raw_path: bytes, headers: list[tup
 
     try:
         await app(scope, receive, send)  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         out.error = exc
     out.body = b"".join(chunks)
     return out
 
 
-def raw_request(app: object, raw_path: str | bytes, method: str = "GET",
-                headers: dict[str, str] | None = None, keep_body: bool = True) -> RawResponse:
+def raw_request(
+    app: object,
+    raw_path: str | bytes,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    keep_body: bool = True,
+) -> RawResponse:
     """Send exactly ``raw_path`` to the ASGI app (no client-side normalisation of '..' or '%2e')."""
     import anyio
 

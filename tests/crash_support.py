@@ -74,7 +74,7 @@ def run_cli(config: Path, *args: str, fault: str = "", timeout: float = 300) -> 
     if fault:
         env["ARCHIVE_FAULT"] = fault
     return subprocess.run([ARCHIVE, "--config", str(config), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=REPO)
+                          timeout=timeout, cwd=REPO, check=False)
 
 
 def staging_entries(ctx: ArchiveContext) -> list[Path]:

@@ -18,10 +18,22 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: what each role may do with each level: (metadata visible, files downloadable)
 EXPECTED: dict[str, dict[str, tuple[bool, bool]]] = {
-    "anonymous": {"open": (True, True), "restricted": (False, False), "embargoed-future": (True, False),
-                  "embargoed-past": (True, True), "confidential": (False, False), "legal-hold": (False, False)},
-    "researcher": {"open": (True, True), "restricted": (True, False), "embargoed-future": (True, False),
-                   "embargoed-past": (True, True), "confidential": (False, False), "legal-hold": (False, False)},
+    "anonymous": {
+        "open": (True, True),
+        "restricted": (False, False),
+        "embargoed-future": (True, False),
+        "embargoed-past": (True, True),
+        "confidential": (False, False),
+        "legal-hold": (False, False),
+    },
+    "researcher": {
+        "open": (True, True),
+        "restricted": (True, False),
+        "embargoed-future": (True, False),
+        "embargoed-past": (True, True),
+        "confidential": (False, False),
+        "legal-hold": (False, False),
+    },
     "archivist": dict.fromkeys(LEVELS, (True, True)),
     "admin": dict.fromkeys(LEVELS, (True, True)),
 }
@@ -81,7 +93,9 @@ def test_hidden_and_unknown_packages_answer_the_same(client: TestClient, archive
     a = client.get(f"/packages/{hidden}/files/x.eml", headers=archive.headers("researcher"))
     b = client.get(f"/packages/{unknown}/files/x.eml", headers=archive.headers("researcher"))
     assert a.status_code == b.status_code == 404
-    assert a.json()["error"]["message"].replace(hidden, "ID") == b.json()["error"]["message"].replace(unknown, "ID")
+    assert a.json()["error"]["message"].replace(hidden, "ID") == b.json()["error"]["message"].replace(
+        unknown, "ID"
+    )
 
 
 def test_search_totals_count_only_visible_packages(client: TestClient, archive: ApiArchive) -> None:
@@ -101,12 +115,19 @@ def test_anonymous_callers_need_a_token_when_the_setting_says_so(archive: ApiArc
         assert c.get("/health").status_code == 200  # health needs no token
 
 
-@pytest.mark.parametrize("role, audits, stats", [
-    ("anonymous", 401, 401), ("researcher", 403, 403), ("auditor", 200, 403),
-    ("archivist", 200, 200), ("admin", 200, 200),
-])
-def test_audits_and_stats_by_role(client: TestClient, archive: ApiArchive, role: str, audits: int,
-                                  stats: int) -> None:
+@pytest.mark.parametrize(
+    "role, audits, stats",
+    [
+        ("anonymous", 401, 401),
+        ("researcher", 403, 403),
+        ("auditor", 200, 403),
+        ("archivist", 200, 200),
+        ("admin", 200, 200),
+    ],
+)
+def test_audits_and_stats_by_role(
+    client: TestClient, archive: ApiArchive, role: str, audits: int, stats: int
+) -> None:
     assert client.get("/audits", headers=archive.headers(role)).status_code == audits
     assert client.get("/stats", headers=archive.headers(role)).status_code == stats
 
@@ -115,8 +136,10 @@ def test_audits_and_stats_by_role(client: TestClient, archive: ApiArchive, role:
 TODAY = date(2025, 6, 1)
 
 
-@pytest.mark.parametrize("until, files", [(date(2025, 6, 2), False), (date(2025, 6, 1), True),
-                                          (date(2025, 5, 31), True), (None, False)])
+@pytest.mark.parametrize(
+    "until, files",
+    [(date(2025, 6, 2), False), (date(2025, 6, 1), True), (date(2025, 5, 31), True), (None, False)],
+)
 def test_embargo_lifts_on_its_date(until: date | None, files: bool) -> None:
     d = policy.decide("researcher", "embargoed", until, TODAY)
     assert d.metadata and d.files is files
@@ -139,8 +162,12 @@ def test_search_filter_derives_from_the_same_matrix() -> None:
             assert (levels is None or level in levels) is visible
 
 
-CELL = {Grant.ALL: "metadata + files", Grant.METADATA: "metadata", Grant.EMBARGO: "metadata; files from the date",
-        Grant.NONE: "hidden (404)"}
+CELL = {
+    Grant.ALL: "metadata + files",
+    Grant.METADATA: "metadata",
+    Grant.EMBARGO: "metadata; files from the date",
+    Grant.NONE: "hidden (404)",
+}
 
 
 def test_docs_access_md_shows_the_matrix_the_code_enforces() -> None:
@@ -156,5 +183,5 @@ def test_docs_access_md_shows_the_matrix_the_code_enforces() -> None:
     assert set(rows) == set(policy.ROLES)
     for role, cells in rows.items():
         assert len(cells) == len(levels) == 5
-        for level, cell in zip(levels, cells):
+        for level, cell in zip(levels, cells, strict=True):
             assert cell == CELL[policy.grant(role, level)], (role, level, cell)

@@ -44,8 +44,9 @@ def test_zip_unzips_to_a_bag_that_bagit_python_validates(archive: ApiArchive, tm
     bag = bagit.Bag(str(tmp_path / pid))
     bag.validate()  # payload and tag manifests, Payload-Oxum
     if shutil.which("unzip"):
-        out = subprocess.run(["unzip", "-tq", str(_write(tmp_path / "p.zip", r.content))], capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            ["unzip", "-tq", str(_write(tmp_path / "p.zip", r.content))], capture_output=True, text=True
+        )
         assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -77,8 +78,9 @@ def test_zip_writer_zip64_and_predicted_size(limit: int, tmp_path: Path) -> None
         assert [(i.filename, z.read(i)) for i in z.infolist()] == files
         assert z.infolist()[0].date_time == (2025, 1, 2, 3, 4, 4)
     if shutil.which("unzip"):
-        check = subprocess.run(["unzip", "-tq", str(_write(tmp_path / "z.zip", out.getvalue()))],
-                               capture_output=True, text=True)
+        check = subprocess.run(
+            ["unzip", "-tq", str(_write(tmp_path / "z.zip", out.getvalue()))], capture_output=True, text=True
+        )
         assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -109,14 +111,21 @@ def test_downloads_are_recorded_and_counted(tmp_path: Path) -> None:
         stats = c.get("/stats", headers=a.headers("archivist"), params={"period": "day"}).json()
         by_profile = c.get("/stats", headers=a.headers("archivist"), params={"profile": "legal"}).json()
         bad = c.get("/stats", headers=a.headers("archivist"), params={"period": "week"})
-        reversed_ = c.get("/stats", headers=a.headers("archivist"), params={"from": "2025-02-01", "to": "2025-01-01"})
+        reversed_ = c.get(
+            "/stats", headers=a.headers("archivist"), params={"from": "2025-02-01", "to": "2025-01-01"}
+        )
     with ArchiveContext(a.settings) as ctx:
         log = access_catalog.access_entries(ctx.catalog)
     downloads = [e for e in log if e["action"] == "package"]
     assert len(downloads) == 1
     d = downloads[0]
     assert (d["package_id"], d["bytes_planned"], d["bytes_sent"], d["outcome"], d["token_id"]) == (
-        pid, zip_len, zip_len, "complete", a.token_ids["researcher"])
+        pid,
+        zip_len,
+        zip_len,
+        "complete",
+        a.token_ids["researcher"],
+    )
     assert d["caller"] == "researcher for tests" and d["occurred"]
     expected_bytes = zip_len + file_len + 100
     assert stats["totals"] == {"views": 3, "downloads": 2, "partial": 1, "bytes": expected_bytes}
@@ -125,7 +134,8 @@ def test_downloads_are_recorded_and_counted(tmp_path: Path) -> None:
     assert per_package[pid]["title"].startswith("(open)")
     assert per_package[other] == {**per_package[other], "views": 1, "downloads": 0, "bytes": 0}
     assert {p["profile"]: p["downloads"] for p in stats["by_profile"]} == {"heritage": 2, "legal": 0}
-    assert len(stats["by_period"]) == 1 and stats["by_period"][0]["period"] == datetime.now(timezone.utc).strftime(
-        "%Y-%m-%d")
+    assert len(stats["by_period"]) == 1 and stats["by_period"][0]["period"] == datetime.now(
+        timezone.utc
+    ).strftime("%Y-%m-%d")
     assert by_profile["totals"] == {"views": 1, "downloads": 0, "partial": 0, "bytes": 0}
     assert bad.status_code == 422 and reversed_.status_code == 400

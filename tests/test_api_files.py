@@ -50,8 +50,9 @@ def test_whole_file_headers(client: TestClient, archive: ApiArchive) -> None:
     assert r.headers["content-length"] == str(len(body))
     assert r.headers["content-type"] == "image/tiff"  # from the identified format (fmt/353)
     assert r.headers["etag"] == f'"{sha256.hex()}"'
-    assert r.headers["repr-digest"] == (f"sha-256=:{base64.b64encode(sha256).decode()}:, "
-                                        f"sha-512=:{base64.b64encode(sha512).decode()}:")
+    assert r.headers["repr-digest"] == (
+        f"sha-256=:{base64.b64encode(sha256).decode()}:, sha-512=:{base64.b64encode(sha512).decode()}:"
+    )
     assert r.headers["accept-ranges"] == "bytes"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in r.headers["content-security-policy"]
@@ -66,9 +67,19 @@ def test_head_sends_headers_only(client: TestClient, archive: ApiArchive) -> Non
         assert head.headers[h] == get.headers[h]
 
 
-@pytest.mark.parametrize("spec, start, end", [("bytes=0-9", 0, 10), ("bytes=100-", 100, None), ("bytes=-16", -16, None),
-                                              ("bytes=1000-999999", 1000, None), ("Bytes = 5-5", 5, 6)])
-def test_single_range_is_206(client: TestClient, archive: ApiArchive, spec: str, start: int, end: int | None) -> None:
+@pytest.mark.parametrize(
+    "spec, start, end",
+    [
+        ("bytes=0-9", 0, 10),
+        ("bytes=100-", 100, None),
+        ("bytes=-16", -16, None),
+        ("bytes=1000-999999", 1000, None),
+        ("Bytes = 5-5", 5, 6),
+    ],
+)
+def test_single_range_is_206(
+    client: TestClient, archive: ApiArchive, spec: str, start: int, end: int | None
+) -> None:
     body = _stored(archive)
     r = client.get(_url(archive), headers={"Range": spec})
     expected = body[start:end]
@@ -79,7 +90,9 @@ def test_single_range_is_206(client: TestClient, archive: ApiArchive, spec: str,
     assert r.headers["repr-digest"].startswith("sha-256=:")  # the digest of the whole representation
 
 
-@pytest.mark.parametrize("spec", ["bytes=99999-", "bytes=-0", "bytes=abc", "bytes=9-2", "bytes=-", "bytes=1-2-3"])
+@pytest.mark.parametrize(
+    "spec", ["bytes=99999-", "bytes=-0", "bytes=abc", "bytes=9-2", "bytes=-", "bytes=1-2-3"]
+)
 def test_unsatisfiable_or_malformed_range_is_416(client: TestClient, archive: ApiArchive, spec: str) -> None:
     r = client.get(_url(archive), headers={"Range": spec})
     assert r.status_code == 416
@@ -88,7 +101,9 @@ def test_unsatisfiable_or_malformed_range_is_416(client: TestClient, archive: Ap
 
 
 @pytest.mark.parametrize("spec", ["bytes=0-1,5-6", "items=0-5"])
-def test_multiple_ranges_and_other_units_are_ignored(client: TestClient, archive: ApiArchive, spec: str) -> None:
+def test_multiple_ranges_and_other_units_are_ignored(
+    client: TestClient, archive: ApiArchive, spec: str
+) -> None:
     r = client.get(_url(archive), headers={"Range": spec})
     assert r.status_code == 200 and r.content == _stored(archive)
 
@@ -99,8 +114,9 @@ def test_if_range(client: TestClient, archive: ApiArchive) -> None:
     assert client.get(_url(archive), headers={"Range": "bytes=0-3", "If-Range": '"other"'}).status_code == 200
 
 
-@pytest.mark.parametrize("inm, status", [("ETAG", 304), ("W/ETAG", 304), ("*", 304), ('"a", ETAG', 304),
-                                         ('"nope"', 206)])
+@pytest.mark.parametrize(
+    "inm, status", [("ETAG", 304), ("W/ETAG", 304), ("*", 304), ('"a", ETAG', 304), ('"nope"', 206)]
+)
 def test_if_none_match(client: TestClient, archive: ApiArchive, inm: str, status: int) -> None:
     etag = client.head(_url(archive)).headers["etag"]
     r = client.get(_url(archive), headers={"If-None-Match": inm.replace("ETAG", etag), "Range": "bytes=0-1"})
@@ -157,11 +173,16 @@ def test_download_is_recorded_head_and_304_are_not(tmp_path: Path) -> None:
         size = len(c.get(f"/packages/{pid}/files/finding-aid.pdf", headers=h).content)
         c.get(f"/packages/{pid}/files/finding-aid.pdf", headers={**h, "Range": "bytes=10-19"})
         etag = c.head(f"/packages/{pid}/files/finding-aid.pdf", headers=h).headers["etag"]
-        assert c.get(f"/packages/{pid}/files/finding-aid.pdf", headers={**h, "If-None-Match": etag}).status_code == 304
+        assert (
+            c.get(f"/packages/{pid}/files/finding-aid.pdf", headers={**h, "If-None-Match": etag}).status_code
+            == 304
+        )
     with ArchiveContext(a.settings) as ctx:
         log = [e for e in access_catalog.access_entries(ctx.catalog, pid) if e["action"] == "file"]
     assert [(e["range"], e["bytes_planned"], e["bytes_sent"], e["outcome"]) for e in log] == [
-        ("", size, size, "complete"), ("bytes=10-19", 10, 10, "complete")]
+        ("", size, size, "complete"),
+        ("bytes=10-19", 10, 10, "complete"),
+    ]
     assert {e["role"] for e in log} == {"researcher"} and log[0]["token_id"] == a.token_ids["researcher"]
     assert log[0]["path"] == "finding-aid.pdf" and log[0]["profile"] == "heritage"
 
@@ -190,7 +211,7 @@ def _flip(path: Path, at: int) -> None:
 
 
 def test_big_file_streams_verified_and_then_trusted(big) -> None:  # type: ignore[no-untyped-def]
-    settings, pid, stored = big
+    settings, pid, _ = big
     app = create_app(settings)
     first = raw_request(app, f"/packages/{pid}/files/dump.bin")
     assert first.status == 200 and first.body == BIG and first.error is None
@@ -237,8 +258,9 @@ def test_changed_after_verification_is_caught(big) -> None:  # type: ignore[no-u
     assert r.status == 500 and b"E600" in r.body
 
 
-@pytest.mark.parametrize("damage, kind", [("truncate", "size-mismatch"), ("delete", "missing"),
-                                          ("symlink", "not-regular")])
+@pytest.mark.parametrize(
+    "damage, kind", [("truncate", "size-mismatch"), ("delete", "missing"), ("symlink", "not-regular")]
+)
 def test_missing_or_wrong_size_is_an_incident(big, damage: str, kind: str) -> None:  # type: ignore[no-untyped-def]
     settings, pid, stored = big
     target = stored / "dump.bin"
@@ -253,7 +275,9 @@ def test_missing_or_wrong_size_is_an_incident(big, damage: str, kind: str) -> No
         r = c.get(f"/packages/{pid}/files/dump.bin")
         assert r.status_code == 500 and r.json()["error"]["code"] == "E600"
         assert b"root:" not in r.content
-    z = raw_request(create_app(settings), f"/packages/{pid}/download")  # tag files go first: starts, then aborts
+    z = raw_request(
+        create_app(settings), f"/packages/{pid}/download"
+    )  # tag files go first: starts, then aborts
     assert z.status == 200 and isinstance(z.error, StreamAborted)
     assert len(z.body) < int(z.headers["content-length"])
     assert kind in {i["kind"] for i in _incidents(settings)}
@@ -263,7 +287,9 @@ def test_memory_stays_flat_for_a_large_file(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home")
     payload = os.urandom(1024 * 1024) * 40  # 40 MiB
     with ArchiveContext(settings) as ctx:
-        pid = ingest(ctx, research_submission(tmp_path, "large", {"large.bin": payload}), "research").package_id
+        pid = ingest(
+            ctx, research_submission(tmp_path, "large", {"large.bin": payload}), "research"
+        ).package_id
     app = create_app(settings)
     for url in (f"/packages/{pid}/files/large.bin", f"/packages/{pid}/download"):
         tracemalloc.start()
@@ -283,11 +309,18 @@ def test_accel_redirect_hands_over_after_authorising_and_recording(tmp_path: Pat
     with TestClient(create_app(a.settings)) as c:
         r = c.get(f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=0-9"})
         assert r.status_code == 200 and r.content == b""
-        assert r.headers["x-accel-redirect"] == f"/_archive_storage/{pid[:2]}/{pid[2:4]}/{pid}/data/HHM_2024_900_001.tif"
+        assert (
+            r.headers["x-accel-redirect"]
+            == f"/_archive_storage/{pid[:2]}/{pid[2:4]}/{pid}/data/HHM_2024_900_001.tif"
+        )
         assert r.headers["etag"] and r.headers["repr-digest"] and r.headers["content-type"] == "image/tiff"
         assert "content-range" not in r.headers  # nginx answers the Range itself
-        assert c.get(f"/packages/{pid}/files/HHM_2024_900_001.tif",
-                     headers={"Range": "bytes=99999-"}).status_code == 416
+        assert (
+            c.get(
+                f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=99999-"}
+            ).status_code
+            == 416
+        )
         hidden = c.get(f"/packages/{a.packages['restricted']}/files/x.eml")
         assert hidden.status_code == 404 and "x-accel-redirect" not in hidden.headers
     with ArchiveContext(a.settings) as ctx:

@@ -19,15 +19,27 @@ from tests.conftest import DATA
 
 def _ingest_mix(ctx, tmp: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     ids = {}
-    for name, profile in (("heritage-minimal", "heritage"), ("legal-minimal", "legal"),
-                          ("research-bag", "research")):
+    for name, profile in (
+        ("heritage-minimal", "heritage"),
+        ("legal-minimal", "legal"),
+        ("research-bag", "research"),
+    ):
         shutil.copytree(DATA / "submissions" / name, tmp / name)
         ids[name] = ingest(ctx, tmp / name, profile).package_id
-    ids["cafe"] = ingest(ctx, research_submission(tmp, "cafe", {"a.bin": b"\x00\x01cafe"},
-                                                  title="Café du Port: données horaires", date="1951/1958"),
-                         "research").package_id
-    ids["june"] = ingest(ctx, research_submission(tmp, "june", {"b.bin": b"\x00\x02june"},
-                                                  title="Saltmarsh readings", date="2024-06"), "research").package_id
+    ids["cafe"] = ingest(
+        ctx,
+        research_submission(
+            tmp, "cafe", {"a.bin": b"\x00\x01cafe"}, title="Café du Port: données horaires", date="1951/1958"
+        ),
+        "research",
+    ).package_id
+    ids["june"] = ingest(
+        ctx,
+        research_submission(
+            tmp, "june", {"b.bin": b"\x00\x02june"}, title="Saltmarsh readings", date="2024-06"
+        ),
+        "research",
+    ).package_id
     return ids
 
 
@@ -67,8 +79,9 @@ def test_search_filters(searchable) -> None:  # type: ignore[no-untyped-def]
     assert _ids(client, date_from="2024-06-30") == {ids["june"]}
     assert _ids(client, date_to="1950-12-31") == set()
     today = date.today()
-    assert _ids(client, created_from=str(today - timedelta(days=1)), created_to=str(today + timedelta(days=1))) \
-        == set(ids.values())
+    assert _ids(
+        client, created_from=str(today - timedelta(days=1)), created_to=str(today + timedelta(days=1))
+    ) == set(ids.values())
     assert _ids(client, created_from=str(today + timedelta(days=2))) == set()
     assert _ids(client, q="test", profile="heritage") == {ids["heritage-minimal"]}
 
@@ -96,22 +109,26 @@ def test_pagination_is_stable_with_a_total(searchable, ctx, tmp_path: Path) -> N
     assert pages >= 3
 
 
-@pytest.mark.parametrize("params, status, where", [
-    ({"cursor": "not-a-cursor"}, 400, "cursor"),
-    ({"cursor": "WyJ4IiwieSJd"}, 400, "cursor"),
-    ({"limit": 0}, 422, "limit"),
-    ({"limit": "many"}, 422, "limit"),
-    ({"limit": 501}, 422, "limit"),
-    ({"created_from": "yesterday"}, 422, "created_from"),
-    ({"date_from": "2024-13-01"}, 422, "date_from"),
-    ({"created_from": "2024-02-01", "created_to": "2024-01-01"}, 400, "created_to"),
-    ({"field": "no-equals-sign"}, 400, "NAME=VALUE"),
-    ({"field": "bad name=x"}, 400, "NAME=VALUE"),
-    ({"q": " ".join(f"w{i}" for i in range(17))}, 400, "words"),
-    ({"q": "x" * 501}, 422, "q"),
-])
-def test_bad_query_parameters_are_4xx_with_a_message(params: dict[str, object], status: int, where: str,
-                                                     tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "params, status, where",
+    [
+        ({"cursor": "not-a-cursor"}, 400, "cursor"),
+        ({"cursor": "WyJ4IiwieSJd"}, 400, "cursor"),
+        ({"limit": 0}, 422, "limit"),
+        ({"limit": "many"}, 422, "limit"),
+        ({"limit": 501}, 422, "limit"),
+        ({"created_from": "yesterday"}, 422, "created_from"),
+        ({"date_from": "2024-13-01"}, 422, "date_from"),
+        ({"created_from": "2024-02-01", "created_to": "2024-01-01"}, 400, "created_to"),
+        ({"field": "no-equals-sign"}, 400, "NAME=VALUE"),
+        ({"field": "bad name=x"}, 400, "NAME=VALUE"),
+        ({"q": " ".join(f"w{i}" for i in range(17))}, 400, "words"),
+        ({"q": "x" * 501}, 422, "q"),
+    ],
+)
+def test_bad_query_parameters_are_4xx_with_a_message(
+    params: dict[str, object], status: int, where: str, tmp_path: Path
+) -> None:
     from tests.conftest import make_settings
 
     with TestClient(create_app(make_settings(tmp_path / "home"))) as client:
@@ -140,10 +157,18 @@ def test_package_detail(client: TestClient, archive: ApiArchive) -> None:
     assert body["id"] == pid and body["profile"] == "heritage" and body["profile_version"] == "1.0.0"
     assert body["metadata"]["accession_number"] == "HHM.2024.900"
     assert body["dublin_core"]["identifier"] == ["HHM.2024.900"]
-    assert body["access"] == {"level": "open", "embargo_until": None,
-                              "statement": "https://rightsstatements.org/vocab/NoC-US/1.0/", "files_available": True,
-                              "files_withheld_because": None, "files_available_from": None}
-    assert body["files"]["count"] == 2 and {f["puid"] for f in body["files"]["formats"]} == {"fmt/353", "fmt/18"}
+    assert body["access"] == {
+        "level": "open",
+        "embargo_until": None,
+        "statement": "https://rightsstatements.org/vocab/NoC-US/1.0/",
+        "files_available": True,
+        "files_withheld_because": None,
+        "files_available_from": None,
+    }
+    assert body["files"]["count"] == 2 and {f["puid"] for f in body["files"]["formats"]} == {
+        "fmt/353",
+        "fmt/18",
+    }
     assert body["last_audit"]["outcome"] is None and body["last_audit"]["checked_at"] is None  # never audited
     restricted = client.get(f"/packages/{archive.packages['restricted']}").json()
     assert restricted["access"]["files_available"] is False
@@ -167,7 +192,9 @@ def test_events_with_pagination_and_type(client: TestClient, archive: ApiArchive
     assert {"ingestion", "validation", "format identification"} <= {e["type"] for e in everything}
     paged, cursor = [], None
     while True:
-        body = client.get(f"/packages/{pid}/events", params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        body = client.get(
+            f"/packages/{pid}/events", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        )
         paged += body.json()["events"]
         cursor = body.json()["next_cursor"]
         if not cursor:
@@ -186,14 +213,21 @@ def test_file_list_with_pagination(client: TestClient, archive: ApiArchive) -> N
     files = first["files"] + second["files"]
     assert [f["path"] for f in files] == ["HHM_2024_900_001.tif", "finding-aid.pdf"]
     tif = files[0]
-    assert tif["size"] == 1120 and len(tif["digests"]["sha256"]) == 64 and len(tif["digests"]["sha512"]) == 128
+    assert (
+        tif["size"] == 1120 and len(tif["digests"]["sha256"]) == 64 and len(tif["digests"]["sha512"]) == 128
+    )
     assert tif["format"] == {"puid": "fmt/353", "name": "Tagged Image File Format", "mime": "image/tiff"}
 
 
-@pytest.mark.parametrize("package_id, status", [
-    ("not-a-uuid", 400), ("F96B1FF1-79DA-489A-A9D3-F0E7274E086E", 400), ("00000000-0000-4000-8000-000000000000", 404),
-    ("x" * 65, 422),
-])
+@pytest.mark.parametrize(
+    "package_id, status",
+    [
+        ("not-a-uuid", 400),
+        ("F96B1FF1-79DA-489A-A9D3-F0E7274E086E", 400),
+        ("00000000-0000-4000-8000-000000000000", 404),
+        ("x" * 65, 422),
+    ],
+)
 def test_bad_and_unknown_ids(client: TestClient, package_id: str, status: int) -> None:
     for route in ("", "/mets", "/events", "/files", "/download", "/files/a.txt"):
         r = client.get(f"/packages/{package_id}{route}")

@@ -32,8 +32,22 @@ def server(tmp_path: Path):
     exe = Path(sys.executable).with_name("archive")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([str(exe), "--home", str(archive.settings.home), "serve", "--port", str(port),
-                             "--log-level", "warning"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "--home",
+            str(archive.settings.home),
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -62,7 +76,9 @@ def test_real_server_range_and_zip(server, tmp_path: Path) -> None:  # type: ign
     headers = archive.headers("researcher")
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         whole = client.get(f"/packages/{pid}/files/HHM_2024_900_001.tif")
-        assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == whole.headers["etag"].strip('"')
+        assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == whole.headers[
+            "etag"
+        ].strip('"')
         part = client.get(f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=100-199"})
         assert part.status_code == 206 and part.content == whole.content[100:200]
         assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"

@@ -61,14 +61,18 @@ def test_tokens_cli_create_list_revoke(tmp_path: Path) -> None:
     assert _cli(home, "tokens", "create", "--name", "x", "--role", "superuser")[0] == 2
 
 
-@pytest.mark.parametrize("header, message", [
-    ("Bearer arc_000000000000_" + "A" * 43, "not valid"),
-    ("Bearer nonsense", "not an archive API token"),
-    ("Basic dXNlcjpwYXNz", "must be 'Bearer"),
-    ("Bearer ", "must be 'Bearer"),
-])
-def test_bad_credentials_are_401_never_anonymous(client: TestClient, archive: ApiArchive, header: str,
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ("Bearer arc_000000000000_" + "A" * 43, "not valid"),
+        ("Bearer nonsense", "not an archive API token"),
+        ("Basic dXNlcjpwYXNz", "must be 'Bearer"),
+        ("Bearer ", "must be 'Bearer"),
+    ],
+)
+def test_bad_credentials_are_401_never_anonymous(
+    client: TestClient, archive: ApiArchive, header: str, message: str
+) -> None:
     r = client.get(f"/packages/{archive.packages['open']}", headers={"Authorization": header})
     assert r.status_code == 401 and message in r.json()["error"]["message"]
     assert r.headers["www-authenticate"].startswith("Bearer")
@@ -81,16 +85,19 @@ def test_a_token_with_a_wrong_secret_is_rejected(client: TestClient, archive: Ap
     assert r.status_code == 401
 
 
-@pytest.mark.parametrize("method, url, status", [
-    ("GET", "/no/such/route", 404),
-    ("POST", "/packages", 405),
-    ("DELETE", "/packages/00000000-0000-4000-8000-000000000000", 405),
-    ("GET", "/packages?limit=-1", 422),
-    ("GET", "/packages/not-a-uuid", 400),
-    ("GET", "/packages/00000000-0000-4000-8000-000000000000", 404),
-    ("GET", "/audits", 401),
-    ("GET", "/stats?period=decade", 422),
-])
+@pytest.mark.parametrize(
+    "method, url, status",
+    [
+        ("GET", "/no/such/route", 404),
+        ("POST", "/packages", 405),
+        ("DELETE", "/packages/00000000-0000-4000-8000-000000000000", 405),
+        ("GET", "/packages?limit=-1", 422),
+        ("GET", "/packages/not-a-uuid", 400),
+        ("GET", "/packages/00000000-0000-4000-8000-000000000000", 404),
+        ("GET", "/audits", 401),
+        ("GET", "/stats?period=decade", 422),
+    ],
+)
 def test_one_json_error_shape(client: TestClient, method: str, url: str, status: int) -> None:
     r = client.request(method, url)
     assert r.status_code == status
@@ -123,7 +130,9 @@ def test_audits_routes_read_audit_runs(archive: ApiArchive) -> None:
     with TestClient(create_app(archive.settings)) as client:
         h = archive.headers("auditor")
         pid = archive.packages["open"]
-        assert client.get(f"/packages/{pid}", headers=h).json()["last_audit"]["outcome"] is None  # never audited
+        assert (
+            client.get(f"/packages/{pid}", headers=h).json()["last_audit"]["outcome"] is None
+        )  # never audited
         assert client.get("/audits/no-such-run", headers=h).status_code == 404
         assert client.get("/audits/bad id!", headers=h).status_code == 400
         with ArchiveContext(archive.settings) as ctx:
@@ -154,8 +163,17 @@ def test_health_reports_unreachable_storage(tmp_path: Path) -> None:
 def test_openapi_documents_every_route(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert set(spec["paths"]) == {
-        "/packages", "/packages/{package_id}", "/packages/{package_id}/mets", "/packages/{package_id}/events",
-        "/packages/{package_id}/files", "/packages/{package_id}/files/{path}", "/packages/{package_id}/download",
-        "/audits", "/audits/{run_id}", "/stats", "/health"}
+        "/packages",
+        "/packages/{package_id}",
+        "/packages/{package_id}/mets",
+        "/packages/{package_id}/events",
+        "/packages/{package_id}/files",
+        "/packages/{package_id}/files/{path}",
+        "/packages/{package_id}/download",
+        "/audits",
+        "/audits/{run_id}",
+        "/stats",
+        "/health",
+    }
     assert set(spec["paths"]["/packages/{package_id}/files/{path}"]) == {"get", "head"}
     assert client.get("/docs").status_code == 200

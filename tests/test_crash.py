@@ -10,14 +10,12 @@ audit, repair, and doctor itself.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 import pytest
 
-import archive.cli  # noqa: F401  (imports and so registers most fault points)
-import archive.formats.identify  # noqa: F401
-import archive.services.doctor  # noqa: F401
 from archive import faults
 from archive.catalog.dump import dump
 from archive.services.audit import AuditOptions, run_audit
@@ -26,6 +24,9 @@ from archive.services.ingest import ingest
 from archive.services.ledgering import verify_ledger
 from tests.audit_support import TIF, flip_byte
 from tests.crash_support import context, run_cli, run_forked, staging_entries, write_config
+
+for _module in ("archive.cli", "archive.formats.identify", "archive.services.doctor", "archive.services.reindex"):
+    importlib.import_module(_module)  # importing a module registers its fault points
 
 SUB = Path(__file__).parent / "data" / "submissions" / "heritage-minimal"
 POINTS = sorted(faults.POINTS)

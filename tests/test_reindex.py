@@ -15,13 +15,13 @@ from sqlalchemy import create_engine, text
 from archive.catalog.dump import NOT_REBUILT, dump, unaccounted_tables
 from archive.cli import main
 from archive.services.audit import AuditOptions, run_audit
+from archive.services.context import ArchiveContext
 from archive.services.doctor import run_doctor
 from archive.services.ingest import ingest
 from archive.services.ledgering import verify_ledger
 from archive.services.reindex import CatalogNotEmpty, reindex
 from tests.audit_support import TIF, flip_byte
 from tests.conftest import DATA, REPO, make_settings
-from archive.services.context import ArchiveContext
 
 VARIED = [("examples/heritage-harbour-photographs", "heritage"), ("examples/legal-contract-dispute", "legal"),
           ("examples/research-coastal-sensors", "research"), ("submissions/research-bag", "research"),

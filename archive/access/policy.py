@@ -59,8 +59,13 @@ class Grant(Enum):
     ALL = "all"  # metadata and file bytes
 
 
-_PUBLIC = {ACCESS_OPEN: Grant.ALL, ACCESS_RESTRICTED: Grant.NONE, ACCESS_EMBARGOED: Grant.EMBARGO,
-           ACCESS_CONFIDENTIAL: Grant.NONE, ACCESS_LEGAL_HOLD: Grant.NONE}
+_PUBLIC = {
+    ACCESS_OPEN: Grant.ALL,
+    ACCESS_RESTRICTED: Grant.NONE,
+    ACCESS_EMBARGOED: Grant.EMBARGO,
+    ACCESS_CONFIDENTIAL: Grant.NONE,
+    ACCESS_LEGAL_HOLD: Grant.NONE,
+}
 _READER = {**_PUBLIC, ACCESS_RESTRICTED: Grant.METADATA}
 _EVERYTHING = dict.fromkeys(ACCESS_LEVELS, Grant.ALL)
 
@@ -106,8 +111,9 @@ def grant(role: str, level: str, anonymous_allowed: bool = True) -> Grant:
     return MATRIX.get(role, {}).get(level, Grant.NONE)
 
 
-def decide(role: str, level: str, embargo_until: date | None, today: date,
-           anonymous_allowed: bool = True) -> Decision:
+def decide(
+    role: str, level: str, embargo_until: date | None, today: date, anonymous_allowed: bool = True
+) -> Decision:
     """What ``role`` may see of a package at access ``level``, on ``today`` (a UTC date).
 
     An embargo lifts at the start of ``embargo_until``: from that day on files are served.
@@ -119,11 +125,15 @@ def decide(role: str, level: str, embargo_until: date | None, today: date,
     if g is Grant.ALL:
         return Decision(metadata=True, files=True)
     if g is Grant.METADATA:
-        return Decision(metadata=True, files=False, reason=f"files of {level} packages are for archivists only")
+        return Decision(
+            metadata=True, files=False, reason=f"files of {level} packages are for archivists only"
+        )
     if embargo_until is not None and today >= embargo_until:
         return Decision(metadata=True, files=True)
     when = f"until {embargo_until.isoformat()}" if embargo_until else "until a release date is set"
-    return Decision(metadata=True, files=False, reason=f"files are embargoed {when}", files_from=embargo_until)
+    return Decision(
+        metadata=True, files=False, reason=f"files are embargoed {when}", files_from=embargo_until
+    )
 
 
 def metadata_levels(role: str, anonymous_allowed: bool = True) -> frozenset[str] | None:
@@ -133,7 +143,9 @@ def metadata_levels(role: str, anonymous_allowed: bool = True) -> frozenset[str]
     """
     if role in SEE_ALL:
         return None
-    return frozenset(level for level in ACCESS_LEVELS if grant(role, level, anonymous_allowed) is not Grant.NONE)
+    return frozenset(
+        level for level in ACCESS_LEVELS if grant(role, level, anonymous_allowed) is not Grant.NONE
+    )
 
 
 def may_read_audits(role: str) -> bool:

@@ -28,8 +28,11 @@ async def get_verified(request: Request) -> VerifiedFiles:
     return verified
 
 
-async def get_caller(request: Request, ctx: Annotated[ArchiveContext, Depends(get_ctx)],
-                     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> Caller:
+async def get_caller(
+    request: Request,
+    ctx: Annotated[ArchiveContext, Depends(get_ctx)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Caller:
     # one primary-key read (a fraction of a millisecond): cheaper on the loop than a thread hand-off
     return tokens.authenticate(ctx, request.headers.get("authorization"))
 

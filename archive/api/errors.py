@@ -66,8 +66,9 @@ def status_for(exc: ArchiveError) -> int:
     return 500  # pragma: no cover - ArchiveError is in the table
 
 
-def error_response(status: int, code: str, kind: str, message: str, headers: dict[str, str] | None = None,
-                   **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, code: str, kind: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body = {"error": {"code": code, "type": kind, "status": status, "message": message, **extra}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -95,13 +96,24 @@ async def archive_error(request: Request, exc: Exception) -> JSONResponse:
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        return error_response(404, NotFound.code, "NotFound", f"no route {request.url.path[:200]!r}; see /docs")
+        return error_response(
+            404, NotFound.code, "NotFound", f"no route {request.url.path[:200]!r}; see /docs"
+        )
     if exc.status_code == 405:
-        return error_response(405, InvalidRequest.code, "MethodNotAllowed",
-                              f"{request.method} is not allowed on {request.url.path[:200]!r}",
-                              dict(exc.headers or {}))
-    return error_response(exc.status_code, InvalidRequest.code if exc.status_code < 500 else ArchiveError.code,
-                          "HTTPError", str(exc.detail), dict(exc.headers or {}))
+        return error_response(
+            405,
+            InvalidRequest.code,
+            "MethodNotAllowed",
+            f"{request.method} is not allowed on {request.url.path[:200]!r}",
+            dict(exc.headers or {}),
+        )
+    return error_response(
+        exc.status_code,
+        InvalidRequest.code if exc.status_code < 500 else ArchiveError.code,
+        "HTTPError",
+        str(exc.detail),
+        dict(exc.headers or {}),
+    )
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -120,8 +132,9 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, ArchiveError.code, "InternalError",
-                          "the archive failed unexpectedly; the error was logged")
+    return error_response(
+        500, ArchiveError.code, "InternalError", "the archive failed unexpectedly; the error was logged"
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -43,8 +43,11 @@ def etag(entry: Servable) -> str:
 
 def repr_digest(digests: dict[str, str]) -> str:
     """``Repr-Digest`` (RFC 9530): the catalog's sha-256 and sha-512 as structured-field byte sequences."""
-    parts = [f"{label}=:{base64.b64encode(bytes.fromhex(digests[algo])).decode()}:"
-             for algo, label in _RFC9530.items() if digests.get(algo)]
+    parts = [
+        f"{label}=:{base64.b64encode(bytes.fromhex(digests[algo])).decode()}:"
+        for algo, label in _RFC9530.items()
+        if digests.get(algo)
+    ]
     return ", ".join(parts)
 
 
@@ -74,7 +77,9 @@ def _open(entry: Servable) -> int:
     fd = os.open(entry.location, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     if signature(os.fstat(fd)) != entry.signature:
         os.close(fd)
-        raise FixityError(f"stored file {entry.bag_path} of package {entry.package.id} changed while being opened")
+        raise FixityError(
+            f"stored file {entry.bag_path} of package {entry.package.id} changed while being opened"
+        )
     return fd
 
 
@@ -90,23 +95,39 @@ async def _finish(ctx: ArchiveContext, entry_id: int, sent: int, outcome: str) -
         await anyio.to_thread.run_sync(finish_download, ctx, entry_id, sent, outcome)
 
 
-async def _file_chunks(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, entry: Servable,
-                       rng: ByteRange, check: StreamCheck | None, entry_id: int) -> AsyncIterator[bytes]:
+async def _file_chunks(
+    ctx: ArchiveContext,
+    verified: VerifiedFiles,
+    caller: Caller,
+    entry: Servable,
+    rng: ByteRange,
+    check: StreamCheck | None,
+    entry_id: int,
+) -> AsyncIterator[bytes]:
     sent, outcome = 0, "aborted"
     chunk = ctx.settings.api_chunk_size
     fd = await anyio.to_thread.run_sync(_open, entry)
     try:
         pos = rng.start
         while pos < rng.end:
-            data = await anyio.to_thread.run_sync(_read, fd, min(chunk, rng.end - pos), pos,
-                                                  check.update if check else None)
+            data = await anyio.to_thread.run_sync(
+                _read, fd, min(chunk, rng.end - pos), pos, check.update if check else None
+            )
             if not data:
                 raise FixityError(f"stored file {entry.bag_path} of package {entry.package.id} ended early")
             pos += len(data)
             if check is not None and pos == rng.end:  # hold the last chunk back until the digest is known
                 if not check.ok():
-                    raise await anyio.to_thread.run_sync(retrieve.digest_mismatch, ctx, verified, caller, entry,
-                                                         check.algorithm, check.expected, check.found())
+                    raise await anyio.to_thread.run_sync(
+                        retrieve.digest_mismatch,
+                        ctx,
+                        verified,
+                        caller,
+                        entry,
+                        check.algorithm,
+                        check.expected,
+                        check.found(),
+                    )
                 verified.mark(entry.location, entry.signature)
             yield data
             sent += len(data)
@@ -119,13 +140,21 @@ async def _file_chunks(ctx: ArchiveContext, verified: VerifiedFiles, caller: Cal
         await _finish(ctx, entry_id, sent, outcome)
 
 
-def serve_file(request: Request, ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, entry: Servable,
-               action: str) -> Response:
+def serve_file(
+    request: Request,
+    ctx: ArchiveContext,
+    verified: VerifiedFiles,
+    caller: Caller,
+    entry: Servable,
+    action: str,
+) -> Response:
     """The response for GET or HEAD of one stored file (called from a worker thread)."""
     headers = file_headers(entry)
     tag = headers["ETag"]
     if none_match(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control", "Last-Modified")})
+        return Response(
+            status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control", "Last-Modified")}
+        )
     rng = parse_range(request.headers.get("range"), entry.size)
     if rng is not None and not range_allowed(request.headers.get("if-range"), tag):
         rng = None
@@ -140,8 +169,11 @@ def serve_file(request: Request, ctx: ArchiveContext, verified: VerifiedFiles, c
     part = rng or whole
     byte_range = rng.header() if rng else ""
     if accel:
-        start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True)
+        start_download(
+            ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True
+        )
         headers["X-Accel-Redirect"] = accel + quote(entry.relpath)
+        del headers["Accept-Ranges"]  # nginx adds its own
         return Response(status_code=200, headers=headers)
     entry_id = start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length)
     check = None if entry.trusted else StreamCheck(entry.digests)
@@ -151,12 +183,35 @@ def serve_file(request: Request, ctx: ArchiveContext, verified: VerifiedFiles, c
         headers["Content-Range"] = rng.content_range(entry.size)
         status = 206
     media = headers.pop("Content-Type")
-    return StreamingResponse(_file_chunks(ctx, verified, caller, entry, part, check, entry_id), status_code=status,
-                             headers=headers, media_type=media)
+    return StreamingResponse(
+        _file_chunks(ctx, verified, caller, entry, part, check, entry_id),
+        status_code=status,
+        headers=headers,
+        media_type=media,
+    )
 
 
-async def _zip_chunks(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, entries: list[Servable],
-                      writer: ZipWriter, entry_id: int) -> AsyncIterator[bytes]:
+class _ZipDigest:
+    """CRC-32 of one zip entry (always) and its catalog digest (while it is not trusted)."""
+
+    def __init__(self, check: StreamCheck | None) -> None:
+        self.crc = 0
+        self.check = check
+
+    def update(self, data: bytes) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+        if self.check is not None:
+            self.check.update(data)
+
+
+async def _zip_chunks(
+    ctx: ArchiveContext,
+    verified: VerifiedFiles,
+    caller: Caller,
+    entries: list[Servable],
+    writer: ZipWriter,
+    entry_id: int,
+) -> AsyncIterator[bytes]:
     sent, outcome = 0, "aborted"
     chunk = ctx.settings.api_chunk_size
     prefix = entries[0].package.id if entries else "package"
@@ -164,13 +219,7 @@ async def _zip_chunks(ctx: ArchiveContext, verified: VerifiedFiles, caller: Call
         for planned in entries:
             entry = await anyio.to_thread.run_sync(retrieve.check_entry, ctx, verified, caller, planned)
             check = None if entry.trusted else StreamCheck(entry.digests)
-            crc = 0
-
-            def digest(data: bytes) -> None:
-                nonlocal crc
-                crc = zlib.crc32(data, crc)
-                if check is not None:
-                    check.update(data)
+            digest = _ZipDigest(check)
 
             header = writer.begin(f"{prefix}/{entry.bag_path}", entry.size)
             yield header
@@ -179,23 +228,43 @@ async def _zip_chunks(ctx: ArchiveContext, verified: VerifiedFiles, caller: Call
             try:
                 pos = 0
                 while pos < entry.size:
-                    data = await anyio.to_thread.run_sync(_read, fd, min(chunk, entry.size - pos), pos, digest)
+                    data = await anyio.to_thread.run_sync(
+                        _read, fd, min(chunk, entry.size - pos), pos, digest.update
+                    )
                     if not data:
-                        raise FixityError(f"stored file {entry.bag_path} of package {entry.package.id} ended early")
+                        raise FixityError(
+                            f"stored file {entry.bag_path} of package {entry.package.id} ended early"
+                        )
                     pos += len(data)
                     if check is not None and pos == entry.size and not check.ok():
-                        raise await anyio.to_thread.run_sync(retrieve.digest_mismatch, ctx, verified, caller, entry,
-                                                             check.algorithm, check.expected, check.found())
+                        raise await anyio.to_thread.run_sync(
+                            retrieve.digest_mismatch,
+                            ctx,
+                            verified,
+                            caller,
+                            entry,
+                            check.algorithm,
+                            check.expected,
+                            check.found(),
+                        )
                     yield data
                     sent += len(data)
             finally:
                 os.close(fd)
             if check is not None:
                 if not check.ok():  # an empty file
-                    raise await anyio.to_thread.run_sync(retrieve.digest_mismatch, ctx, verified, caller, entry,
-                                                         check.algorithm, check.expected, check.found())
+                    raise await anyio.to_thread.run_sync(
+                        retrieve.digest_mismatch,
+                        ctx,
+                        verified,
+                        caller,
+                        entry,
+                        check.algorithm,
+                        check.expected,
+                        check.found(),
+                    )
                 verified.mark(entry.location, entry.signature)
-            descriptor = writer.end(crc)
+            descriptor = writer.end(digest.crc)
             yield descriptor
             sent += len(descriptor)
         tail = writer.finish()
@@ -215,7 +284,14 @@ def serve_zip(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, pack
     size = zip_size(((f"{info.id}/{e.bag_path}", e.size) for e in entries), info.created_at)
     entry_id = start_download(ctx, caller, info, "package", "", "", size)
     writer = ZipWriter(info.created_at)
-    headers = {"Content-Length": str(size), "Content-Disposition": f'attachment; filename="{info.id}.zip"',
-               "Cache-Control": "private, no-transform", "X-Content-Type-Options": "nosniff"}
-    return StreamingResponse(_zip_chunks(ctx, verified, caller, entries, writer, entry_id),
-                             media_type="application/zip", headers=headers)
+    headers = {
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{info.id}.zip"',
+        "Cache-Control": "private, no-transform",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(
+        _zip_chunks(ctx, verified, caller, entries, writer, entry_id),
+        media_type="application/zip",
+        headers=headers,
+    )

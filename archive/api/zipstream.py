@@ -25,7 +25,7 @@ _MAX16 = 0xFFFF
 _MAX32 = 0xFFFFFFFF
 _FLAGS = 0x08 | 0x800  # data descriptor follows; names are UTF-8
 _UNIX = 3 << 8
-_MODE = (0o100644 << 16)  # regular file, rw-r--r--
+_MODE = 0o100644 << 16  # regular file, rw-r--r--
 
 
 def dos_datetime(when: datetime) -> tuple[int, int]:
@@ -63,8 +63,24 @@ class ZipWriter:
         extra = struct.pack("<HHQQ", 0x0001, 16, 0, 0) if zip64 else b""
         version = 45 if zip64 else 20
         size_field = _MAX32 if zip64 else 0
-        header = struct.pack("<IHHHHHIIIHH", 0x04034B50, version, _FLAGS, 0, self.time, self.date, 0,
-                             size_field, size_field, len(encoded), len(extra)) + encoded + extra
+        header = (
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                version,
+                _FLAGS,
+                0,
+                self.time,
+                self.date,
+                0,
+                size_field,
+                size_field,
+                len(encoded),
+                len(extra),
+            )
+            + encoded
+            + extra
+        )
         self._current = _Entry(encoded, size, self.offset, zip64)
         self.offset += len(header)
         return header
@@ -98,11 +114,36 @@ class ZipWriter:
             offset_field = _MAX32
         else:
             offset_field = e.offset
-        extra = struct.pack("<HH", 0x0001, 8 * len(fields)) + struct.pack(f"<{len(fields)}Q", *fields) if fields else b""
+        extra = (
+            struct.pack("<HH", 0x0001, 8 * len(fields)) + struct.pack(f"<{len(fields)}Q", *fields)
+            if fields
+            else b""
+        )
         version = 45 if fields else 20
-        return struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, _UNIX | version, version, _FLAGS, 0, self.time,
-                           self.date, e.crc, size_field, size_field, len(e.name), len(extra), 0, 0, 0, _MODE,
-                           offset_field) + e.name + extra
+        return (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                _UNIX | version,
+                version,
+                _FLAGS,
+                0,
+                self.time,
+                self.date,
+                e.crc,
+                size_field,
+                size_field,
+                len(e.name),
+                len(extra),
+                0,
+                0,
+                0,
+                _MODE,
+                offset_field,
+            )
+            + e.name
+            + extra
+        )
 
     def finish(self) -> bytes:
         """The central directory and end records."""
@@ -114,11 +155,25 @@ class ZipWriter:
         out = [central]
         end_offset = start + len(central)
         if count >= _MAX16 or len(central) > self.limit or start > self.limit:
-            out.append(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, _UNIX | 45, 45, 0, 0, count, count,
-                                   len(central), start))
+            out.append(
+                struct.pack(
+                    "<IQHHIIQQQQ", 0x06064B50, 44, _UNIX | 45, 45, 0, 0, count, count, len(central), start
+                )
+            )
             out.append(struct.pack("<IIQI", 0x07064B50, 0, end_offset, 1))
-            out.append(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, min(count, _MAX16), min(count, _MAX16),
-                                   min(len(central), _MAX32), _MAX32, 0))
+            out.append(
+                struct.pack(
+                    "<IHHHHIIH",
+                    0x06054B50,
+                    0,
+                    0,
+                    min(count, _MAX16),
+                    min(count, _MAX16),
+                    min(len(central), _MAX32),
+                    _MAX32,
+                    0,
+                )
+            )
         else:
             out.append(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(central), start, 0))
         data = b"".join(out)

@@ -1,26 +1,23 @@
 """Tokens, the access log and incidents: who called, what they took, what went wrong.
 
-Usage statistics are aggregated here in SQL (per package, per profile, per period), so
-``GET /stats`` stays fast however long the log grows.
+Usage statistics over the access log are in :mod:`archive.catalog.usage`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.access_tables import AccessLogRow, IncidentRow, TokenRow
 from archive.catalog.repository import Catalog, _aware
-from archive.catalog.tables import PackageRow
 from archive.errors import CatalogError, NotFound
 from archive.model import utcnow
 
 ACTION_VIEW, ACTION_FILE, ACTION_PACKAGE = "view", "file", "package"
-PERIODS = ("day", "month", "year")
 
 
 @dataclass(frozen=True)
@@ -34,8 +31,13 @@ class TokenInfo:
     revoked_at: datetime | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "role": self.role, "created": _aware(self.created_at).isoformat(),
-                "revoked": _aware(self.revoked_at).isoformat() if self.revoked_at else None}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "created": _aware(self.created_at).isoformat(),
+            "revoked": _aware(self.revoked_at).isoformat() if self.revoked_at else None,
+        }
 
 
 def _token(r: TokenRow) -> TokenInfo:
@@ -61,8 +63,15 @@ def add_token(catalog: Catalog, token_id: str, name: str, role: str, salt: str, 
     return _run("store the token", go)
 
 
-_TOKEN_Q = select(TokenRow.id, TokenRow.name, TokenRow.role, TokenRow.salt, TokenRow.digest, TokenRow.created_at,
-                  TokenRow.revoked_at).where(TokenRow.id == bindparam("tid"))
+_TOKEN_Q = select(
+    TokenRow.id,
+    TokenRow.name,
+    TokenRow.role,
+    TokenRow.salt,
+    TokenRow.digest,
+    TokenRow.created_at,
+    TokenRow.revoked_at,
+).where(TokenRow.id == bindparam("tid"))
 
 
 def get_token(catalog: Catalog, token_id: str) -> TokenInfo | None:
@@ -99,19 +108,43 @@ def revoke_token(catalog: Catalog, token_id: str) -> TokenInfo:
 _LOG_INSERT = insert(AccessLogRow)
 
 
-def log_access(catalog: Catalog, *, token_id: str | None, caller: str, role: str, action: str, package_id: str,
-               profile_id: str, path: str = "", byte_range: str = "", bytes_planned: int = 0,
-               outcome: str = "started") -> int:
+def log_access(
+    catalog: Catalog,
+    *,
+    token_id: str | None,
+    caller: str,
+    role: str,
+    action: str,
+    package_id: str,
+    profile_id: str,
+    path: str = "",
+    byte_range: str = "",
+    bytes_planned: int = 0,
+    outcome: str = "started",
+) -> int:
     """Record one access (before its bytes are sent); returns the entry's id for :func:`finish_access`."""
     now = utcnow()
-    values = dict(occurred_at=now, finished_at=now if outcome != "started" else None, token_id=token_id,
-                  caller=caller[:128], role=role, action=action, package_id=package_id, profile_id=profile_id,
-                  path=path, byte_range=byte_range[:64], bytes_planned=bytes_planned,
-                  bytes_sent=bytes_planned if outcome == "complete" else 0, outcome=outcome)
+    values = dict(
+        occurred_at=now,
+        finished_at=now if outcome != "started" else None,
+        token_id=token_id,
+        caller=caller[:128],
+        role=role,
+        action=action,
+        package_id=package_id,
+        profile_id=profile_id,
+        path=path,
+        byte_range=byte_range[:64],
+        bytes_planned=bytes_planned,
+        bytes_sent=bytes_planned if outcome == "complete" else 0,
+        outcome=outcome,
+    )
 
     def go() -> int:
         with catalog.engine.begin() as c:
-            return int(c.execute(_LOG_INSERT, values).inserted_primary_key[0])
+            key = c.execute(_LOG_INSERT, values).inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     return int(_run("record the access", go))
 
@@ -119,8 +152,11 @@ def log_access(catalog: Catalog, *, token_id: str | None, caller: str, role: str
 def finish_access(catalog: Catalog, entry_id: int, bytes_sent: int, outcome: str) -> None:
     def go() -> None:
         with catalog.engine.begin() as c:
-            c.execute(update(AccessLogRow).where(AccessLogRow.id == entry_id)
-                      .values(bytes_sent=bytes_sent, outcome=outcome, finished_at=utcnow()))
+            c.execute(
+                update(AccessLogRow)
+                .where(AccessLogRow.id == entry_id)
+                .values(bytes_sent=bytes_sent, outcome=outcome, finished_at=utcnow())
+            )
 
     _run("record the end of an access", go)
 
@@ -132,20 +168,47 @@ def access_entries(catalog: Catalog, package_id: str | None = None) -> list[dict
 
     def go() -> list[dict[str, Any]]:
         with catalog.session() as s:
-            return [{"id": r.id, "occurred": _aware(r.occurred_at).isoformat(), "token_id": r.token_id,
-                     "caller": r.caller, "role": r.role, "action": r.action, "package_id": r.package_id,
-                     "profile": r.profile_id, "path": r.path, "range": r.byte_range,
-                     "bytes_planned": r.bytes_planned, "bytes_sent": r.bytes_sent, "outcome": r.outcome}
-                    for r in s.scalars(q)]
+            return [
+                {
+                    "id": r.id,
+                    "occurred": _aware(r.occurred_at).isoformat(),
+                    "token_id": r.token_id,
+                    "caller": r.caller,
+                    "role": r.role,
+                    "action": r.action,
+                    "package_id": r.package_id,
+                    "profile": r.profile_id,
+                    "path": r.path,
+                    "range": r.byte_range,
+                    "bytes_planned": r.bytes_planned,
+                    "bytes_sent": r.bytes_sent,
+                    "outcome": r.outcome,
+                }
+                for r in s.scalars(q)
+            ]
 
     return _run("read the access log", go)
 
 
 # -- incidents --------------------------------------------------------------------------
-def record_incident(catalog: Catalog, package_id: str, path: str, kind: str, detail: str,
-                    token_id: str | None = None, caller: str = "") -> int:
-    row = IncidentRow(occurred_at=utcnow(), package_id=package_id, path=path, kind=kind, detail=detail,
-                      token_id=token_id, caller=caller[:128])
+def record_incident(
+    catalog: Catalog,
+    package_id: str,
+    path: str,
+    kind: str,
+    detail: str,
+    token_id: str | None = None,
+    caller: str = "",
+) -> int:
+    row = IncidentRow(
+        occurred_at=utcnow(),
+        package_id=package_id,
+        path=path,
+        kind=kind,
+        detail=detail,
+        token_id=token_id,
+        caller=caller[:128],
+    )
 
     def go() -> int:
         with catalog.session() as s, s.begin():
@@ -163,70 +226,16 @@ def incidents(catalog: Catalog, package_id: str | None = None) -> list[dict[str,
 
     def go() -> list[dict[str, Any]]:
         with catalog.session() as s:
-            return [{"id": r.id, "occurred": _aware(r.occurred_at).isoformat(), "package_id": r.package_id,
-                     "path": r.path, "kind": r.kind, "detail": r.detail} for r in s.scalars(q)]
+            return [
+                {
+                    "id": r.id,
+                    "occurred": _aware(r.occurred_at).isoformat(),
+                    "package_id": r.package_id,
+                    "path": r.path,
+                    "kind": r.kind,
+                    "detail": r.detail,
+                }
+                for r in s.scalars(q)
+            ]
 
     return _run("read incidents", go)
-
-
-# -- usage statistics -------------------------------------------------------------------
-def _period(catalog: Catalog, period: str) -> ColumnElement[str]:
-    col = AccessLogRow.occurred_at
-    if catalog.engine.dialect.name == "postgresql":
-        fmt = {"day": "YYYY-MM-DD", "month": "YYYY-MM", "year": "YYYY"}[period]
-        return func.to_char(func.timezone("UTC", col), fmt)
-    fmt = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[period]
-    return func.strftime(fmt, col)
-
-
-def _measures() -> list[Any]:
-    a = AccessLogRow
-    full = (a.action == ACTION_FILE) & (a.byte_range == "")
-    return [
-        func.sum(case((a.action == ACTION_VIEW, 1), else_=0)).label("views"),
-        func.sum(case((full | (a.action == ACTION_PACKAGE), 1), else_=0)).label("downloads"),
-        func.sum(case(((a.action == ACTION_FILE) & (a.byte_range != ""), 1), else_=0)).label("partial"),
-        # nginx sends a delegated download's bytes: count what was handed over
-        func.sum(case((a.outcome == "delegated", a.bytes_planned), else_=a.bytes_sent)).label("bytes"),
-    ]
-
-
-def _row(r: Any) -> dict[str, int]:
-    return {"views": int(r.views or 0), "downloads": int(r.downloads or 0), "partial": int(r.partial or 0),
-            "bytes": int(r.bytes or 0)}
-
-
-def usage(catalog: Catalog, since: date | None, until: date | None, period: str, profile: str | None = None,
-          top: int = 100) -> dict[str, Any]:
-    """Views, downloads (whole files and zips), partial (Range) requests and bytes sent."""
-    a = AccessLogRow
-    conds: list[ColumnElement[bool]] = [a.outcome != "failed"]
-    if since:
-        conds.append(a.occurred_at >= datetime.combine(since, time.min, tzinfo=timezone.utc))
-    if until:
-        conds.append(a.occurred_at < datetime.combine(until + timedelta(days=1), time.min, tzinfo=timezone.utc))
-    if profile:
-        conds.append(a.profile_id == profile)
-    per = _period(catalog, period).label("period")
-
-    def go() -> dict[str, Any]:
-        with catalog.session() as s:
-            totals = s.execute(select(*_measures()).where(*conds)).one()
-            by_profile = s.execute(select(a.profile_id, *_measures()).where(*conds)
-                                   .group_by(a.profile_id).order_by(a.profile_id)).all()
-            by_period = s.execute(select(per, *_measures()).where(*conds).group_by(per).order_by(per)).all()
-            pkg_q = (select(a.package_id, a.profile_id, *_measures()).where(*conds)
-                     .group_by(a.package_id, a.profile_id)
-                     .order_by(func.count().desc(), a.package_id).limit(top))
-            by_package = s.execute(pkg_q).all()
-            titles = dict(s.execute(select(PackageRow.id, PackageRow.title)
-                                    .where(PackageRow.id.in_([r.package_id for r in by_package]))).all())
-        return {
-            "totals": _row(totals),
-            "by_profile": [{"profile": r.profile_id, **_row(r)} for r in by_profile],
-            "by_period": [{"period": r.period, **_row(r)} for r in by_period],
-            "by_package": [{"package_id": r.package_id, "title": titles.get(r.package_id, ""),
-                            "profile": r.profile_id, **_row(r)} for r in by_package],
-        }
-
-    return _run("compute usage statistics", go)

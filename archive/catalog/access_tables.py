@@ -69,8 +69,9 @@ class SearchTermRow(Base):
 
     __tablename__ = "search_terms"
     term: Mapped[str] = mapped_column(TERM_TYPE, primary_key=True)
-    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True,
-                                            index=True)
+    package_id: Mapped[str] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class SearchDateRow(Base):
@@ -87,5 +88,10 @@ class SearchDateRow(Base):
 
 #: search and access filters read these columns only: an index that covers them lets a count or a
 #: page of keys be answered from the index, without reading the (wide, JSON-laden) package rows
-PACKAGES_RETRIEVAL_INDEX = Index("ix_packages_retrieval", PackageRow.id, PackageRow.access_level,
-                                 PackageRow.profile_id, PackageRow.created_at)
+PACKAGES_RETRIEVAL_INDEX = Index(
+    "ix_packages_retrieval",
+    PackageRow.id,
+    PackageRow.access_level,
+    PackageRow.profile_id,
+    PackageRow.created_at,
+)

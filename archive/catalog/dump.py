@@ -16,10 +16,10 @@ table is neither dumped nor listed there.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, select
+from sqlalchemy import Integer, Table, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.maintenance import REBUILT
@@ -40,8 +40,8 @@ SKIPPED_COLUMNS: dict[str, set[str]] = {"audit_runs": {"notified"}}
 
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return aware.astimezone(timezone.utc).isoformat()
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -60,7 +60,7 @@ def dump(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
     try:
         with catalog.engine.connect() as conn:
             for model in REBUILT:
-                table = model.__table__
+                table: Table = model.__table__  # type: ignore[assignment]
                 leave_out = _surrogate(table) | SKIPPED_COLUMNS.get(table.name, set())
                 columns = [c for c in table.columns if c.name not in leave_out]
                 rows = [{c.name: _value(v) for c, v in zip(columns, row)}

@@ -3,8 +3,9 @@ catalog lacks, and the bulk writes of a rebuild."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import fields
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,9 +25,9 @@ REBUILT = (SearchTermRow, SearchDateRow, AuditFindingRow, PackageFixityRow, Even
 
 
 def _event_values(package_id: str, e: Event) -> dict[str, Any]:
-    return dict(id=e.identifier, package_id=package_id, type=e.type, occurred_at=e.datetime, detail=e.detail,
-                outcome=e.outcome, outcome_detail=e.outcome_detail,
-                agents=[{"agent": a.agent, "role": a.role} for a in e.agents], objects=list(e.objects))
+    return {"id": e.identifier, "package_id": package_id, "type": e.type, "occurred_at": e.datetime,
+            "detail": e.detail, "outcome": e.outcome, "outcome_detail": e.outcome_detail,
+            "agents": [{"agent": a.agent, "role": a.role} for a in e.agents], "objects": list(e.objects)}
 
 
 class Maintenance:
@@ -113,8 +114,9 @@ class Maintenance:
                 s.execute(insert(EventRow), [_event_values(pid, e) for pid, e in events])
             if findings:
                 s.execute(insert(AuditFindingRow), [
-                    dict(run_id=run_id, package_id=f.package_id, copy=f.copy, path=f.path, kind=f.kind, code=f.code,
-                         severity=f.severity, message=f.message, expected=f.expected, found=f.found)
+                    {"run_id": run_id, "package_id": f.package_id, "copy": f.copy, "path": f.path, "kind": f.kind,
+                     "code": f.code, "severity": f.severity, "message": f.message, "expected": f.expected,
+                     "found": f.found}
                     for run_id, f in findings])
         if events or findings:
             self._write("record events and findings", apply)

@@ -109,14 +109,17 @@ class Catalog:
                 s.add(row)
                 s.flush()
                 # bulk inserts (executemany): thousands of files cost milliseconds, not ORM objects
-                s.execute(insert(FileRow), self._file_rows(pkg))
+                if pkg.files:
+                    s.execute(insert(FileRow), self._file_rows(pkg))
                 values = self._value_rows(pkg)
                 if values:
                     s.execute(insert(MetadataValueRow), values)
                     search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
-                s.execute(insert(AgentRow), [{"package_id": pkg.id, "identifier": a.identifier, "name": a.name,
-                                              "type": a.type, "note": a.note} for a in pkg.agents])
-                s.execute(insert(EventRow), [self._event_values(pkg.id, e) for e in pkg.events])
+                if pkg.agents:
+                    s.execute(insert(AgentRow), [{"package_id": pkg.id, "identifier": a.identifier, "name": a.name,
+                                                  "type": a.type, "note": a.note} for a in pkg.agents])
+                if pkg.events:
+                    s.execute(insert(EventRow), [self._event_values(pkg.id, e) for e in pkg.events])
                 fault_point("catalog.before-commit")  # everything inserted, nothing committed
         except IntegrityError as exc:
             existing = self.find_by_key(pkg.idempotency_key) if pkg.idempotency_key else None

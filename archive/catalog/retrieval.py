@@ -55,17 +55,32 @@ def _run(what: str, fn: Any) -> Any:
         raise CatalogError(f"cannot {what}: {exc}") from exc
 
 
-_INFO = (PackageRow.id, PackageRow.profile_id, PackageRow.profile_version, PackageRow.title, PackageRow.created_at,
-         PackageRow.access_level, PackageRow.embargo_until, PackageRow.access_statement, PackageRow.file_count,
-         PackageRow.total_bytes, PackageRow.storage_path, PackageRow.mets_sha256, PackageRow.tag_digests)
+_INFO = (
+    PackageRow.id,
+    PackageRow.profile_id,
+    PackageRow.profile_version,
+    PackageRow.title,
+    PackageRow.created_at,
+    PackageRow.access_level,
+    PackageRow.embargo_until,
+    PackageRow.access_statement,
+    PackageRow.file_count,
+    PackageRow.total_bytes,
+    PackageRow.storage_path,
+    PackageRow.mets_sha256,
+    PackageRow.tag_digests,
+)
 
 
 # hot statements are built once; SQLAlchemy also caches their compiled SQL
 _INFO_Q = select(*_INFO).where(PackageRow.id == bindparam("pid"))
 _META_Q = select(PackageRow.descriptive, PackageRow.dublin_core).where(PackageRow.id == bindparam("pid"))
-_FORMATS_Q = (select(FileRow.puid, func.min(FileRow.format_name), func.count(), func.sum(FileRow.size))
-              .where(FileRow.package_id == bindparam("pid")).group_by(FileRow.puid)
-              .order_by(func.count().desc(), FileRow.puid))
+_FORMATS_Q = (
+    select(FileRow.puid, func.min(FileRow.format_name), func.count(), func.sum(FileRow.size))
+    .where(FileRow.package_id == bindparam("pid"))
+    .group_by(FileRow.puid)
+    .order_by(func.count().desc(), FileRow.puid)
+)
 
 
 def package_info(catalog: Catalog, package_id: str) -> PackageInfo:
@@ -74,30 +89,54 @@ def package_info(catalog: Catalog, package_id: str) -> PackageInfo:
             r = c.execute(_INFO_Q, {"pid": package_id}).one_or_none()
         if r is None:
             raise NotFound(f"no package {package_id}")
-        return PackageInfo(r.id, r.profile_id, r.profile_version, r.title, _aware(r.created_at), r.access_level,
-                           r.embargo_until, r.access_statement, r.file_count, r.total_bytes, r.storage_path,
-                           r.mets_sha256, dict(r.tag_digests))
+        return PackageInfo(
+            r.id,
+            r.profile_id,
+            r.profile_version,
+            r.title,
+            _aware(r.created_at),
+            r.access_level,
+            r.embargo_until,
+            r.access_statement,
+            r.file_count,
+            r.total_bytes,
+            r.storage_path,
+            r.mets_sha256,
+            dict(r.tag_digests),
+        )
 
     return _run(f"read package {package_id}", go)
 
 
 def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
     """Descriptive metadata, Dublin Core and the count of files per format."""
+
     def go() -> dict[str, Any]:
         with catalog.engine.connect() as c:
             r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
             if r is None:
                 raise NotFound(f"no package {package_id}")
             formats = c.execute(_FORMATS_Q, {"pid": package_id}).all()
-        return {"metadata": r.descriptive, "dublin_core": r.dublin_core,
-                "formats": [{"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)}
-                            for p, n, k, b in formats]}
+        return {
+            "metadata": r.descriptive,
+            "dublin_core": r.dublin_core,
+            "formats": [
+                {"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)} for p, n, k, b in formats
+            ],
+        }
 
     return _run(f"read package {package_id}", go)
 
 
-_FILE = (FileRow.package_id, FileRow.path, FileRow.size, FileRow.digests, FileRow.puid, FileRow.format_name,
-         FileRow.mime)
+_FILE = (
+    FileRow.package_id,
+    FileRow.path,
+    FileRow.size,
+    FileRow.digests,
+    FileRow.puid,
+    FileRow.format_name,
+    FileRow.mime,
+)
 
 
 _FILE_Q = select(*_FILE).where(FileRow.package_id == bindparam("pid"), FileRow.path == bindparam("path"))
@@ -132,21 +171,49 @@ def files_page(catalog: Catalog, package_id: str, after: str | None, limit: int)
     return _run(f"list the files of package {package_id}", go)
 
 
-def events_page(catalog: Catalog, package_id: str, after: tuple[datetime, str] | None, limit: int,
-                event_type: str | None = None) -> list[dict[str, Any]]:
+def events_page(
+    catalog: Catalog,
+    package_id: str,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    event_type: str | None = None,
+) -> list[dict[str, Any]]:
     """Up to ``limit`` PREMIS events in time order, after the key ``(occurred_at, id)``."""
-    q = select(EventRow.id, EventRow.type, EventRow.occurred_at, EventRow.detail, EventRow.outcome,
-               EventRow.outcome_detail, EventRow.agents, EventRow.objects).where(EventRow.package_id == package_id)
+    q = select(
+        EventRow.id,
+        EventRow.type,
+        EventRow.occurred_at,
+        EventRow.detail,
+        EventRow.outcome,
+        EventRow.outcome_detail,
+        EventRow.agents,
+        EventRow.objects,
+    ).where(EventRow.package_id == package_id)
     if event_type:
         q = q.where(EventRow.type == event_type)
     if after is not None:
-        q = q.where(or_(EventRow.occurred_at > after[0], and_(EventRow.occurred_at == after[0], EventRow.id > after[1])))
+        q = q.where(
+            or_(
+                EventRow.occurred_at > after[0],
+                and_(EventRow.occurred_at == after[0], EventRow.id > after[1]),
+            )
+        )
     q = q.order_by(EventRow.occurred_at, EventRow.id).limit(limit)
 
     def go() -> list[dict[str, Any]]:
         with catalog.engine.connect() as c:
-            return [{"id": e.id, "type": e.type, "datetime": _aware(e.occurred_at).isoformat(), "detail": e.detail,
-                     "outcome": e.outcome, "outcome_detail": e.outcome_detail, "agents": e.agents,
-                     "objects": e.objects} for e in c.execute(q)]
+            return [
+                {
+                    "id": e.id,
+                    "type": e.type,
+                    "datetime": _aware(e.occurred_at).isoformat(),
+                    "detail": e.detail,
+                    "outcome": e.outcome,
+                    "outcome_detail": e.outcome_detail,
+                    "agents": e.agents,
+                    "objects": e.objects,
+                }
+                for e in c.execute(q)
+            ]
 
     return _run(f"list the events of package {package_id}", go)

@@ -64,7 +64,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError("bad cursor")
         return when.astimezone(timezone.utc), package_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"cursor {cursor[:40]!r} is not one this API handed out; start again without it") from exc
+        raise InvalidRequest(
+            f"cursor {cursor[:40]!r} is not one this API handed out; start again without it"
+        ) from exc
 
 
 def _day_start(d: date) -> datetime:
@@ -83,11 +85,20 @@ def conditions(q: SearchQuery) -> list[ColumnElement[bool]]:
         raise InvalidRequest(f"free text has {len(query_words)} words; at most {MAX_WORDS} are searched")
     for w in query_words:
         low, high = prefix_bounds(w)
-        conds.append(PackageRow.id.in_(select(SearchTermRow.package_id)
-                                       .where(SearchTermRow.term >= low, SearchTermRow.term < high)))
+        conds.append(
+            PackageRow.id.in_(
+                select(SearchTermRow.package_id).where(SearchTermRow.term >= low, SearchTermRow.term < high)
+            )
+        )
     for name, value in q.fields:
-        conds.append(exists().where(MetadataValueRow.package_id == PackageRow.id, MetadataValueRow.field == name,
-                                    MetadataValueRow.value_key == value[:255], MetadataValueRow.value == value))
+        conds.append(
+            exists().where(
+                MetadataValueRow.package_id == PackageRow.id,
+                MetadataValueRow.field == name,
+                MetadataValueRow.value_key == value[:255],
+                MetadataValueRow.value == value,
+            )
+        )
     if q.puids:
         conds.append(exists().where(FileRow.package_id == PackageRow.id, FileRow.puid.in_(q.puids)))
     if q.created_from:
@@ -109,22 +120,46 @@ def search(catalog: Catalog, q: SearchQuery) -> SearchPage:
     keys = select(PackageRow.id).where(*conds)
     if q.cursor:
         after, after_id = decode_cursor(q.cursor)
-        keys = keys.where(or_(PackageRow.created_at > after,
-                              and_(PackageRow.created_at == after, PackageRow.id > after_id)))
+        keys = keys.where(
+            or_(PackageRow.created_at > after, and_(PackageRow.created_at == after, PackageRow.id > after_id))
+        )
     # the page's keys first (index-only: ix_packages_retrieval), then only those rows in full
     keys = keys.order_by(PackageRow.created_at, PackageRow.id).limit(q.limit + 1)
-    page = (select(PackageRow.id, PackageRow.profile_id, PackageRow.profile_version, PackageRow.title,
-                   PackageRow.created_at, PackageRow.access_level, PackageRow.embargo_until, PackageRow.file_count,
-                   PackageRow.total_bytes)
-            .where(PackageRow.id.in_(keys.scalar_subquery())).order_by(PackageRow.created_at, PackageRow.id))
+    page = (
+        select(
+            PackageRow.id,
+            PackageRow.profile_id,
+            PackageRow.profile_version,
+            PackageRow.title,
+            PackageRow.created_at,
+            PackageRow.access_level,
+            PackageRow.embargo_until,
+            PackageRow.file_count,
+            PackageRow.total_bytes,
+        )
+        .where(PackageRow.id.in_(keys.scalar_subquery()))
+        .order_by(PackageRow.created_at, PackageRow.id)
+    )
     try:
         with catalog.engine.connect() as c:
             total = c.execute(select(func.count()).select_from(PackageRow).where(*conds)).scalar() or 0
             rows = c.execute(page).all()
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot search the catalog: {exc}") from exc
-    items = [PackageSummary(r.id, r.profile_id, r.profile_version, r.title, _aware(r.created_at), r.access_level,
-                            r.embargo_until, r.file_count, r.total_bytes) for r in rows[:q.limit]]
+    items = [
+        PackageSummary(
+            r.id,
+            r.profile_id,
+            r.profile_version,
+            r.title,
+            _aware(r.created_at),
+            r.access_level,
+            r.embargo_until,
+            r.file_count,
+            r.total_bytes,
+        )
+        for r in rows[: q.limit]
+    ]
     more = len(rows) > q.limit
     next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
     return SearchPage(total=total, items=items, next_cursor=next_cursor)

@@ -72,7 +72,9 @@ def date_range(value: str) -> tuple[date, date] | None:
     return start, end
 
 
-def index_values(package_id: str, values: Iterable[tuple[str, str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def index_values(
+    package_id: str, values: Iterable[tuple[str, str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows of ``search_terms`` and ``search_dates`` for one package from its ``(field, value)`` pairs."""
     terms: dict[str, None] = {}
     dates: dict[tuple[str, date, date], None] = {}
@@ -82,8 +84,10 @@ def index_values(package_id: str, values: Iterable[tuple[str, str]]) -> tuple[li
         found = date_range(value)
         if found:
             dates[(field, *found)] = None
-    return ([{"term": t, "package_id": package_id} for t in terms],
-            [{"package_id": package_id, "field": f, "start": a, "end": b} for f, a, b in dates])
+    return (
+        [{"term": t, "package_id": package_id} for t in terms],
+        [{"package_id": package_id, "field": f, "start": a, "end": b} for f, a, b in dates],
+    )
 
 
 def record(conn: Connection | Session, package_id: str, values: Iterable[tuple[str, str]]) -> None:
@@ -99,8 +103,10 @@ def backfill(conn: Connection) -> int:
     """Index every catalogued package (for migrations); returns how many packages were indexed."""
     by_package: dict[str, list[tuple[str, str]]] = {}
     for package_id, field, value in conn.execute(
-            select(MetadataValueRow.package_id, MetadataValueRow.field, MetadataValueRow.value)
-            .order_by(MetadataValueRow.package_id, MetadataValueRow.id)):
+        select(MetadataValueRow.package_id, MetadataValueRow.field, MetadataValueRow.value).order_by(
+            MetadataValueRow.package_id, MetadataValueRow.id
+        )
+    ):
         by_package.setdefault(package_id, []).append((field, value))
     for package_id, values in by_package.items():
         record(conn, package_id, values)

@@ -10,12 +10,21 @@ from archive.cli import State, handles_errors, render
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0: every interface; put a TLS proxy such as nginx in front).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface; put a TLS proxy such as nginx in front).",
+)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="uvicorn's log level.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="uvicorn's log level.",
+)
 @click.pass_obj
 @handles_errors
 def serve(state: State, host: str, port: int, workers: int, log_level: str) -> None:
@@ -29,8 +38,19 @@ def serve(state: State, host: str, port: int, workers: int, log_level: str) -> N
         os.environ["ARCHIVE_CONFIG"] = str(state.config)
     os.environ["ARCHIVE_HOME"] = str(settings.home)
     shown = f"[{host}]" if ":" in host else host
-    render.err.print(f"Serving the archive at {settings.home} on http://{shown}:{port} "
-                     f"(OpenAPI: http://{shown}:{port}/docs)")
+    render.err.print(
+        f"Serving the archive at {settings.home} on http://{shown}:{port} "
+        f"(OpenAPI: http://{shown}:{port}/docs)"
+    )
     state.close()
-    uvicorn.run("archive.api.app:create_app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False)
+    uvicorn.run(
+        "archive.api.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+    )

@@ -17,8 +17,12 @@ def tokens() -> None:
 
 @tokens.command("create")
 @click.option("--name", required=True, help="Who or what the token is for (shown in the access log).")
-@click.option("--role", required=True, type=click.Choice(TOKEN_ROLES),
-              help="researcher, archivist, auditor or admin (docs/access.md says what each may see).")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(TOKEN_ROLES),
+    help="researcher, archivist, auditor or admin (docs/access.md says what each may see).",
+)
 @json_option
 @click.pass_obj
 @handles_errors
@@ -29,7 +33,9 @@ def create(state: State, name: str, role: str, as_json: bool) -> None:
         render.emit_json({"ok": True, "token": token, **info.as_dict()})
         return
     render.out.print(token)
-    render.err.print(f"Token {info.id} for {info.name!r} (role {info.role}). Store it now: it is not shown again.")
+    render.err.print(
+        f"Token {info.id} for {info.name!r} (role {info.role}). Store it now: it is not shown again."
+    )
 
 
 @tokens.command("list")

@@ -263,13 +263,13 @@ def _run(ctx: ArchiveContext, audits: Audits, opts: AuditOptions, result: AuditR
     total = max(1, stored * len(ctx.all_storage) // 1_000_000)
     if opts.max_bytes:
         total = min(total, max(1, opts.max_bytes // 1_000_000))
+    done = 0
 
     def on_file(outcome: FileOutcome) -> None:
         nonlocal done
         done += outcome.read
         progress("auditing (MB)", min(done // 1_000_000, total), total)
 
-    done = 0
     for package_id in select(ctx, audits, opts, result.started_at, result.run_id):
         if budget.exhausted():
             break

@@ -54,9 +54,10 @@ def fixity_out(state: FixityState) -> dict[str, Any]:
 def fixity_in(package_id: str, data: Any) -> FixityState | None:
     if not isinstance(data, dict):
         return None
-    values = {f.name: data.get(f.name) for f in fields(FixityState) if f.name != "package_id" and f.name in data}
+    values: dict[str, Any] = {f.name: data[f.name] for f in fields(FixityState)
+                              if f.name != "package_id" and f.name in data}
     for name in _TIMES:
-        if values.get(name):
+        if isinstance(values.get(name), str):
             values[name] = datetime.fromisoformat(values[name])
     return FixityState(package_id, **values)
 

@@ -9,7 +9,7 @@ catalogued event the ledger lacks. See docs/decisions/0002-fixity-audits-and-led
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.errors import ArchiveError
@@ -81,7 +81,7 @@ def verify_ledger(ctx: ArchiveContext, witnessed: str | None = None) -> LedgerRe
     """Check the ledger chain, its replica copies, its catalog mirror, a witnessed head, and that every
     catalogued event is ledgered unchanged."""
     ledger = ctx.ledger
-    copies = {}
+    copies: dict[str, Iterable[tuple[int, str]] | None] = {}
     for storage, path in zip(ctx.replicas, ledger.copies):
         copies[storage.name] = ledger.lines(path) if storage.reachable() else None
     mirror = LedgerMirror(ctx.catalog)

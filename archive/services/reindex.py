@@ -16,15 +16,24 @@ audit or API writing meanwhile).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from archive.catalog.audits import AuditRun, FixityState
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.catalog.maintenance import Maintenance
 from archive.errors import ArchiveError
-from archive.ledger import KIND_AUDIT_RUN, KIND_EVENT, KIND_PACKAGE, KIND_WITHDRAWN, LedgerFormatError, parse_line
+from archive.ledger import (
+    KIND_AUDIT_RUN,
+    KIND_EVENT,
+    KIND_PACKAGE,
+    KIND_WITHDRAWN,
+    LedgerEntry,
+    LedgerFormatError,
+    parse_line,
+)
 from archive.services.context import ArchiveContext
 from archive.services.ledger_codec import event_in, findings_in, fixity_in, run_in
 from archive.services.stored import read_stored
@@ -70,7 +79,7 @@ class _LedgerFacts:
     first_seen: dict[str, datetime] = field(default_factory=dict)  # run id -> time of its first entry
 
 
-def _entries(ctx: ArchiveContext, report: ReindexReport) -> Any:
+def _entries(ctx: ArchiveContext, report: ReindexReport) -> Iterator[LedgerEntry]:
     for number, line in ctx.ledger.lines():
         try:
             yield parse_line(line)

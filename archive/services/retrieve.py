@@ -57,13 +57,19 @@ def check_package_id(package_id: str) -> str:
     return package_id
 
 
-def authorise(ctx: ArchiveContext, caller: Caller, package_id: str, need: str = METADATA,
-              today: date | None = None) -> tuple[PackageInfo, policy.Decision]:
-    """The package and what ``caller`` may see of it; NotFound if hidden, AccessDenied if files are withheld."""
+def authorise(
+    ctx: ArchiveContext, caller: Caller, package_id: str, need: str = METADATA, today: date | None = None
+) -> tuple[PackageInfo, policy.Decision]:
+    """The package and what ``caller`` may see of it.
+
+    Raises NotFound if it is hidden (exactly as for an unknown id), AccessDenied if ``need`` is
+    files and they are withheld.
+    """
     check_package_id(package_id)
     info = retrieval.package_info(ctx.catalog, package_id)
-    decision = policy.decide(caller.role, info.access_level, info.embargo_until, today or today_utc(),
-                             ctx.settings.api_anonymous)
+    decision = policy.decide(
+        caller.role, info.access_level, info.embargo_until, today or today_utc(), ctx.settings.api_anonymous
+    )
     if decision.hidden:
         raise NotFound(f"no package {package_id}")  # the very message an unknown id gets
     if need == FILES and not decision.files:
@@ -85,40 +91,70 @@ def check_path(path: str) -> str:
     return unicodedata.normalize("NFC", path)
 
 
-def _stat_checked(ctx: ArchiveContext, caller: Caller, info: PackageInfo, bag_path: str, location: Path,
-                  size: int | None) -> os.stat_result:
+def _stat_checked(
+    ctx: ArchiveContext, caller: Caller, info: PackageInfo, bag_path: str, location: Path, size: int | None
+) -> os.stat_result:
     """lstat the stored file; a missing, odd or wrongly sized file is an incident, never served."""
     try:
         st = os.lstat(location)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         incident(ctx, caller, info.id, bag_path, "missing", f"{location} does not exist")
-        raise FixityError(f"stored file {bag_path} of package {info.id} is missing; the incident was recorded")
+        raise FixityError(
+            f"stored file {bag_path} of package {info.id} is missing; the incident was recorded"
+        ) from exc
     except OSError as exc:
         incident(ctx, caller, info.id, bag_path, "unreadable", f"{location}: {exc.strerror}")
-        raise FixityError(f"stored file {bag_path} of package {info.id} cannot be read; the incident was recorded")
+        raise FixityError(
+            f"stored file {bag_path} of package {info.id} cannot be read; the incident was recorded"
+        ) from exc
     if not stat.S_ISREG(st.st_mode):
         incident(ctx, caller, info.id, bag_path, "not-regular", f"{location} is not a regular file")
-        raise FixityError(f"stored file {bag_path} of package {info.id} is not a regular file; "
-                          "the incident was recorded")
+        raise FixityError(
+            f"stored file {bag_path} of package {info.id} is not a regular file; the incident was recorded"
+        )
     if size is not None and st.st_size != size:
-        incident(ctx, caller, info.id, bag_path, "size-mismatch",
-                 f"catalog size {size}, stored size {st.st_size}")
-        raise FixityError(f"stored file {bag_path} of package {info.id} has {st.st_size} bytes where the catalog "
-                          f"records {size}; the incident was recorded and the file is not served")
+        incident(
+            ctx, caller, info.id, bag_path, "size-mismatch", f"catalog size {size}, stored size {st.st_size}"
+        )
+        raise FixityError(
+            f"stored file {bag_path} of package {info.id} has {st.st_size} bytes where the catalog "
+            f"records {size}; the incident was recorded and the file is not served"
+        )
     return st
 
 
-def _servable(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, info: PackageInfo, name: str,
-              bag_path: str, size: int | None, digests: dict[str, str], mime: str) -> Servable:
+def _servable(
+    ctx: ArchiveContext,
+    verified: VerifiedFiles,
+    caller: Caller,
+    info: PackageInfo,
+    name: str,
+    bag_path: str,
+    size: int | None,
+    digests: dict[str, str],
+    mime: str,
+) -> Servable:
     relpath = f"{package_relpath(info.id)}/{bag_path}"
     location = ctx.storage.root / relpath
     st = _stat_checked(ctx, caller, info, bag_path, location, size)
     sig = signature(st)
-    return Servable(info, name, bag_path, location, relpath, st.st_size, digests, mime or DEFAULT_MIME, sig,
-                    verified.trusted(location, sig))
+    return Servable(
+        info,
+        name,
+        bag_path,
+        location,
+        relpath,
+        st.st_size,
+        digests,
+        mime or DEFAULT_MIME,
+        sig,
+        verified.trusted(location, sig),
+    )
 
 
-def open_file(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, path: str) -> Servable:
+def open_file(
+    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, path: str
+) -> Servable:
     """A payload file the caller may download."""
     info, _ = authorise(ctx, caller, package_id, FILES)
     f = retrieval.stored_file(ctx.catalog, package_id, check_path(path))
@@ -131,24 +167,39 @@ def open_mets(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, pack
     return _servable(ctx, verified, caller, info, METS_NAME, METS_NAME, None, digests, "application/xml")
 
 
-def package_entries(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str
-                    ) -> tuple[PackageInfo, list[Servable]]:
+def package_entries(
+    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str
+) -> tuple[PackageInfo, list[Servable]]:
     """Every file of the bag the catalog knows (tag files, then payload by path), for a zip download.
 
     Tag files are checked now (a few small stats); payload files keep the catalog's sizes and
     are checked when the zip reaches them, so the download starts at once at any package size.
     """
     info, _ = authorise(ctx, caller, package_id, FILES)
-    entries = [_servable(ctx, verified, caller, info, name, name, None, digests, "text/plain")
-               for name, digests in sorted(info.tag_digests.items())]
+    entries = [
+        _servable(ctx, verified, caller, info, name, name, None, digests, "text/plain")
+        for name, digests in sorted(info.tag_digests.items())
+    ]
     after: str | None = None
     relbase = package_relpath(info.id)
     while True:
         page = retrieval.files_page(ctx.catalog, package_id, after, 5000)
         for f in page:
             relpath = f"{relbase}/data/{f.path}"
-            entries.append(Servable(info, f.path, f"data/{f.path}", ctx.storage.root / relpath, relpath, f.size,
-                                    f.digests, f.mime or DEFAULT_MIME, Signature(), False))
+            entries.append(
+                Servable(
+                    info,
+                    f.path,
+                    f"data/{f.path}",
+                    ctx.storage.root / relpath,
+                    relpath,
+                    f.size,
+                    f.digests,
+                    f.mime or DEFAULT_MIME,
+                    Signature(),
+                    False,
+                )
+            )
         if len(page) < 5000:
             return info, entries
         after = page[-1].path
@@ -158,18 +209,43 @@ def check_entry(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, en
     """A zip entry checked against storage just before it is sent (size, type; trusted or not)."""
     st = _stat_checked(ctx, caller, entry.package, entry.bag_path, entry.location, entry.size)
     sig = signature(st)
-    return Servable(entry.package, entry.name, entry.bag_path, entry.location, entry.relpath, entry.size,
-                    entry.digests, entry.mime, sig, verified.trusted(entry.location, sig))
+    return Servable(
+        entry.package,
+        entry.name,
+        entry.bag_path,
+        entry.location,
+        entry.relpath,
+        entry.size,
+        entry.digests,
+        entry.mime,
+        sig,
+        verified.trusted(entry.location, sig),
+    )
 
 
-def digest_mismatch(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, entry: Servable,
-                    algorithm: str, expected: str, found: str) -> FixityError:
+def digest_mismatch(
+    ctx: ArchiveContext,
+    verified: VerifiedFiles,
+    caller: Caller,
+    entry: Servable,
+    algorithm: str,
+    expected: str,
+    found: str,
+) -> FixityError:
     """Record that ``entry``'s bytes do not match the catalog; the error to raise (or abort with)."""
     verified.forget(entry.location)
-    number = incident(ctx, caller, entry.package.id, entry.bag_path, "digest-mismatch",
-                      f"{algorithm} expected {expected}, found {found}")
-    return FixityError(f"stored file {entry.bag_path} of package {entry.package.id} does not match the catalog's "
-                       f"{algorithm} digest; incident {number} was recorded and the file is not served")
+    number = incident(
+        ctx,
+        caller,
+        entry.package.id,
+        entry.bag_path,
+        "digest-mismatch",
+        f"{algorithm} expected {expected}, found {found}",
+    )
+    return FixityError(
+        f"stored file {entry.bag_path} of package {entry.package.id} does not match the catalog's "
+        f"{algorithm} digest; incident {number} was recorded and the file is not served"
+    )
 
 
 def verify_now(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, entry: Servable) -> None:
@@ -178,9 +254,13 @@ def verify_now(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, ent
     try:
         found, st = hash_whole(entry.location, algorithm)
     except OSError as exc:
-        incident(ctx, caller, entry.package.id, entry.bag_path, "unreadable", f"{entry.location}: {exc.strerror}")
-        raise FixityError(f"stored file {entry.bag_path} of package {entry.package.id} cannot be read; "
-                          "the incident was recorded") from exc
+        incident(
+            ctx, caller, entry.package.id, entry.bag_path, "unreadable", f"{entry.location}: {exc.strerror}"
+        )
+        raise FixityError(
+            f"stored file {entry.bag_path} of package {entry.package.id} cannot be read; "
+            "the incident was recorded"
+        ) from exc
     if found != expected:
         raise digest_mismatch(ctx, verified, caller, entry, algorithm, expected, found)
     verified.mark(entry.location, signature(st))

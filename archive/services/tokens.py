@@ -40,7 +40,9 @@ def authenticate(ctx: ArchiveContext, authorization: str | None) -> Caller:
     """
     if not authorization:
         if not ctx.settings.api_anonymous:
-            raise AuthenticationRequired("this archive needs an API token: send 'Authorization: Bearer <token>'")
+            raise AuthenticationRequired(
+                "this archive needs an API token: send 'Authorization: Bearer <token>'"
+            )
         return ANONYMOUS
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():

@@ -15,7 +15,7 @@ and served at full speed (nginx or large-chunk streaming). Otherwise:
 
 Silent media corruption that leaves the stat signature alone is what scheduled fixity audits
 catch; the TTL bounds how long a frequently served file goes without being re-hashed. See
-``docs/decisions/api-verify-on-serve.md``.
+``docs/decisions/0003-api-verify-on-serve.md``.
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ class StreamCheck:
         return self.found() == self.expected
 
 
-def hash_whole(location: Path, algorithm: str, chunk_size: int = 4 * 1024 * 1024) -> tuple[str, os.stat_result]:
+def hash_whole(
+    location: Path, algorithm: str, chunk_size: int = 4 * 1024 * 1024
+) -> tuple[str, os.stat_result]:
     """The digest of a stored file (never following a symlink) and its stat taken on the open file."""
     fd = os.open(location, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:

@@ -43,16 +43,24 @@ def last_audit(ctx: ArchiveContext, package_id: str) -> dict[str, Any] | None:
 
 # -- routes -------------------------------------------------------------------------------
 @router.get("/audits", summary="Audit runs, newest first (auditors, archivists, admins)")
-def audits(ctx: Ctx, caller: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
+def audits(
+    ctx: Ctx,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
     require(policy.may_read_audits(caller.role), caller, "audit results")
     return list_runs(ctx, limit, offset)
 
 
 @router.get("/audits/{run_id}", summary="One audit run and its findings")
-def audit(ctx: Ctx, caller: CallerDep, run_id: Annotated[str, Path(max_length=128)],
-          limit: Annotated[int, Query(ge=1, le=10_000, description="Most findings returned.")] = 1000,
-          offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+def audit(
+    ctx: Ctx,
+    caller: CallerDep,
+    run_id: Annotated[str, Path(max_length=128)],
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Most findings returned.")] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
     require(policy.may_read_audits(caller.role), caller, "audit results")
     if not _RUN_ID.fullmatch(run_id):
         raise InvalidRequest(f"{run_id[:80]!r} is not an audit run identifier")

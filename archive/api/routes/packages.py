@@ -31,9 +31,14 @@ _FIELD = re.compile(r"[A-Za-z0-9_:.-]{1,128}")
 
 
 def _access(level: str, embargo: date | None, statement: str, decision: policy.Decision) -> dict[str, Any]:
-    return {"level": level, "embargo_until": embargo.isoformat() if embargo else None, "statement": statement,
-            "files_available": decision.files, "files_withheld_because": decision.reason or None,
-            "files_available_from": decision.files_from.isoformat() if decision.files_from else None}
+    return {
+        "level": level,
+        "embargo_until": embargo.isoformat() if embargo else None,
+        "statement": statement,
+        "files_available": decision.files,
+        "files_withheld_because": decision.reason or None,
+        "files_available_from": decision.files_from.isoformat() if decision.files_from else None,
+    }
 
 
 def _fields(values: list[str]) -> tuple[tuple[str, str], ...]:
@@ -41,27 +46,52 @@ def _fields(values: list[str]) -> tuple[tuple[str, str], ...]:
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not _FIELD.fullmatch(name):
-            raise InvalidRequest(f"field filter {item[:80]!r} must be NAME=VALUE (NAME: letters, digits, _ : . -)")
+            raise InvalidRequest(
+                f"field filter {item[:80]!r} must be NAME=VALUE (NAME: letters, digits, _ : . -)"
+            )
         out.append((name, value))
     return tuple(out)
 
 
 @router.get("/packages", summary="Search and list the packages the caller may see")
 async def list_packages(
-    request: Request, ctx: Ctx, caller: CallerDep,
-    q: Annotated[str, Query(max_length=500, description="Free text over descriptive metadata; every word must "
-                                                        "match the start of a word (case and accents ignored).")] = "",
-    profile: Annotated[str | None, Query(max_length=64, description="Only packages made under this profile.")] = None,
-    collection: Annotated[str | None, Query(max_length=1000, description="Shorthand for field=collection=VALUE.")] = None,
-    field: Annotated[list[str], Query(description="NAME=VALUE: a descriptive field with exactly this value "
-                                                  "(repeatable; all must match).")] = [],  # noqa: B006
-    puid: Annotated[list[str], Query(description="A PRONOM format id among the package's files (repeatable: any).")
-                    ] = [],  # noqa: B006
+    request: Request,
+    ctx: Ctx,
+    caller: CallerDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=500,
+            description="Free text over descriptive metadata; every word must "
+            "match the start of a word (case and accents ignored).",
+        ),
+    ] = "",
+    profile: Annotated[
+        str | None, Query(max_length=64, description="Only packages made under this profile.")
+    ] = None,
+    collection: Annotated[
+        str | None, Query(max_length=1000, description="Shorthand for field=collection=VALUE.")
+    ] = None,
+    field: Annotated[
+        list[str],
+        Query(
+            description="NAME=VALUE: a descriptive field with exactly this value "
+            "(repeatable; all must match)."
+        ),
+    ] = [],  # noqa: B006
+    puid: Annotated[
+        list[str], Query(description="A PRONOM format id among the package's files (repeatable: any).")
+    ] = [],  # noqa: B006
     created_from: Annotated[date | None, Query(description="Stored on or after this day (UTC).")] = None,
     created_to: Annotated[date | None, Query(description="Stored on or before this day (UTC).")] = None,
-    date_from: Annotated[date | None, Query(description="The `date` field overlaps days from this one.")] = None,
-    date_to: Annotated[date | None, Query(description="The `date` field overlaps days up to this one.")] = None,
-    limit: Limit = 50, cursor: Cursor = None,
+    date_from: Annotated[
+        date | None, Query(description="The `date` field overlaps days from this one.")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(description="The `date` field overlaps days up to this one.")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> JSONResponse:
     fields = _fields(field)
     if collection:
@@ -69,23 +99,42 @@ async def list_packages(
     for when_from, when_to, name in ((created_from, created_to, "created"), (date_from, date_to, "date")):
         if when_from and when_to and when_to < when_from:
             raise InvalidRequest(f"{name}_to ({when_to}) is before {name}_from ({when_from})")
-    query = SearchQuery(text=q, profile=profile, fields=fields, puids=tuple(puid), created_from=created_from,
-                        created_to=created_to, date_from=date_from, date_to=date_to,
-                        levels=policy.metadata_levels(caller.role, ctx.settings.api_anonymous), limit=limit,
-                        cursor=cursor)
+    query = SearchQuery(
+        text=q,
+        profile=profile,
+        fields=fields,
+        puids=tuple(puid),
+        created_from=created_from,
+        created_to=created_to,
+        date_from=date_from,
+        date_to=date_to,
+        levels=policy.metadata_levels(caller.role, ctx.settings.api_anonymous),
+        limit=limit,
+        cursor=cursor,
+    )
     page = search.search(ctx.catalog, query)
     today = today_utc()
     items = []
     for p in page.items:
-        decision = policy.decide(caller.role, p.access_level, p.embargo_until, today, ctx.settings.api_anonymous)
+        decision = policy.decide(
+            caller.role, p.access_level, p.embargo_until, today, ctx.settings.api_anonymous
+        )
         if decision.hidden:  # the SQL filter and the policy disagree: never show it
             continue
         item = p.as_dict()
         item["access"] = _access(p.access_level, p.embargo_until, "", decision)
         item["href"] = f"/packages/{p.id}"
         items.append(item)
-    return JSONResponse({"total": page.total, "count": len(items), "limit": limit, "next_cursor": page.next_cursor,
-                         "query": search.describe_query(query), "packages": items})
+    return JSONResponse(
+        {
+            "total": page.total,
+            "count": len(items),
+            "limit": limit,
+            "next_cursor": page.next_cursor,
+            "query": search.describe_query(query),
+            "packages": items,
+        }
+    )
 
 
 @router.get("/packages/{package_id}", summary="One package: metadata, access, files summary, last audit")
@@ -93,22 +142,42 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
     info, decision = retrieve.authorise(ctx, caller, package_id, METADATA)
     meta = retrieval.package_metadata(ctx.catalog, package_id)
     record_view(ctx, caller, info)
-    return JSONResponse({
-        "id": info.id, "title": info.title, "profile": info.profile_id, "profile_version": info.profile_version,
-        "created": info.created_at.isoformat(),
-        "access": _access(info.access_level, info.embargo_until, info.access_statement, decision),
-        "metadata": meta["metadata"], "dublin_core": meta["dublin_core"],
-        "files": {"count": info.file_count, "bytes": info.total_bytes, "formats": meta["formats"],
-                  "href": f"/packages/{info.id}/files"},
-        "last_audit": last_audit(ctx, info.id),
-        "links": {"mets": f"/packages/{info.id}/mets", "events": f"/packages/{info.id}/events",
-                  "files": f"/packages/{info.id}/files", "download": f"/packages/{info.id}/download"},
-    })
+    return JSONResponse(
+        {
+            "id": info.id,
+            "title": info.title,
+            "profile": info.profile_id,
+            "profile_version": info.profile_version,
+            "created": info.created_at.isoformat(),
+            "access": _access(info.access_level, info.embargo_until, info.access_statement, decision),
+            "metadata": meta["metadata"],
+            "dublin_core": meta["dublin_core"],
+            "files": {
+                "count": info.file_count,
+                "bytes": info.total_bytes,
+                "formats": meta["formats"],
+                "href": f"/packages/{info.id}/files",
+            },
+            "last_audit": last_audit(ctx, info.id),
+            "links": {
+                "mets": f"/packages/{info.id}/mets",
+                "events": f"/packages/{info.id}/events",
+                "files": f"/packages/{info.id}/files",
+                "download": f"/packages/{info.id}/download",
+            },
+        }
+    )
 
 
-@router.get("/packages/{package_id}/mets", summary="The stored METS document (XML)",
-            response_class=Response, responses={200: {"content": {"application/xml": {}}}})
-def get_mets(request: Request, ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId) -> Response:
+@router.get(
+    "/packages/{package_id}/mets",
+    summary="The stored METS document (XML)",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}}},
+)
+def get_mets(
+    request: Request, ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId
+) -> Response:
     entry = retrieve.open_mets(ctx, verified, caller, package_id)
     return serving.serve_file(request, ctx, verified, caller, entry, "view")
 
@@ -125,10 +194,14 @@ def _unb64(cursor: str) -> str:
 
 
 @router.get("/packages/{package_id}/events", summary="The package's PREMIS events (JSON), oldest first")
-async def get_events(ctx: Ctx, caller: CallerDep, package_id: PackageId, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-               cursor: Cursor = None,
-               type: Annotated[str | None, Query(max_length=64, description="Only events of this PREMIS type.")] = None,
-               ) -> JSONResponse:
+async def get_events(
+    ctx: Ctx,
+    caller: CallerDep,
+    package_id: PackageId,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    cursor: Cursor = None,
+    type: Annotated[str | None, Query(max_length=64, description="Only events of this PREMIS type.")] = None,
+) -> JSONResponse:
     retrieve.authorise(ctx, caller, package_id, METADATA)
     after = None
     if cursor:
@@ -141,26 +214,49 @@ async def get_events(ctx: Ctx, caller: CallerDep, package_id: PackageId, limit: 
     more = len(events) > limit
     events = events[:limit]
     nxt = _b64(f"{events[-1]['datetime']} {events[-1]['id']}") if more else None
-    return JSONResponse({"package_id": package_id, "count": len(events), "next_cursor": nxt, "events": events})
+    return JSONResponse(
+        {"package_id": package_id, "count": len(events), "next_cursor": nxt, "events": events}
+    )
 
 
 @router.get("/packages/{package_id}/files", summary="The package's files: path, size, digests, format")
-async def get_files(ctx: Ctx, caller: CallerDep, package_id: PackageId,
-                    limit: Annotated[int, Query(ge=1, le=10000)] = 1000, cursor: Cursor = None) -> JSONResponse:
+async def get_files(
+    ctx: Ctx,
+    caller: CallerDep,
+    package_id: PackageId,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    cursor: Cursor = None,
+) -> JSONResponse:
     info, decision = retrieve.authorise(ctx, caller, package_id, METADATA)
     files = retrieval.files_page(ctx.catalog, package_id, _unb64(cursor) if cursor else None, limit + 1)
     more = len(files) > limit
     files = files[:limit]
-    return JSONResponse({
-        "package_id": package_id, "total": info.file_count, "count": len(files), "files_available": decision.files,
-        "next_cursor": _b64(files[-1].path) if more else None,
-        "files": [{"path": f.path, "size": f.size, "digests": f.digests,
-                   "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None},
-                   "href": f"/packages/{package_id}/files/{f.path}"} for f in files],
-    })
+    return JSONResponse(
+        {
+            "package_id": package_id,
+            "total": info.file_count,
+            "count": len(files),
+            "files_available": decision.files,
+            "next_cursor": _b64(files[-1].path) if more else None,
+            "files": [
+                {
+                    "path": f.path,
+                    "size": f.size,
+                    "digests": f.digests,
+                    "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None},
+                    "href": f"/packages/{package_id}/files/{f.path}",
+                }
+                for f in files
+            ],
+        }
+    )
 
 
-@router.get("/packages/{package_id}/download", summary="The whole bag as a zip, streamed",
-            response_class=Response, responses={200: {"content": {"application/zip": {}}}})
+@router.get(
+    "/packages/{package_id}/download",
+    summary="The whole bag as a zip, streamed",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
 def download(ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId) -> Response:
     return serving.serve_zip(ctx, verified, caller, package_id)

@@ -16,7 +16,8 @@ router = APIRouter(tags=["stats"])
 
 @router.get("/stats", summary="Usage: views, downloads and bytes per package, profile and period")
 def stats(
-    ctx: Ctx, caller: CallerDep,
+    ctx: Ctx,
+    caller: CallerDep,
     since: Annotated[date | None, Query(alias="from", description="First day counted (UTC).")] = None,
     until: Annotated[date | None, Query(alias="to", description="Last day counted (UTC).")] = None,
     period: Annotated[Literal["day", "month", "year"], Query(description="Length of each period.")] = "month",
