@@ -16,6 +16,8 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from archive import safeyaml
+
 from archive.errors import ConfigError
 
 REPO_PROFILES = Path(__file__).resolve().parent.parent / "profiles"
@@ -158,8 +160,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read settings file {path}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = safeyaml.load(text)
+    except (yaml.YAMLError, safeyaml.UnsafeYAML, ValueError) as exc:
         raise ConfigError(f"settings file {path} is not valid YAML: {exc}") from exc
     if data is None:
         return {}
