@@ -184,3 +184,6 @@ def test_ingest_and_audit_clean_dead_staging_at_start(tmp_path: Path) -> None:
     assert dead.exists()  # reading commands change nothing
     assert run(main, ["--config", str(config), "audit", "--all"]).exit_code == 0
     assert not dead.exists()
+    (dead / "bag").mkdir(parents=True)
+    assert run(main, ["--config", str(config), "ingest", str(SUB), "-p", "heritage"]).exit_code == 0
+    assert not dead.exists()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from archive.catalog.audits import Audits
 from archive.catalog.ledger_mirror import LedgerMirror
@@ -67,14 +67,16 @@ def _sync_ledger(ctx: ArchiveContext, report: DoctorReport) -> None:
 def _audit_records(ctx: ArchiveContext, report: DoctorReport) -> None:
     """Stale runs and ledgered events the catalog lacks, only while no audit or repair runs (a live
     one is between its two writes, or still running its run, and finishes them itself)."""
-    try:
-        with audit_lock(ctx):
-            for run_id in close_stale_runs(ctx, Audits(ctx.catalog), utcnow(), report.dry_run):
-                report.add("audit-run-stale", run_id, "audit run marked running but no audit is running",
-                           "closed as interrupted", "catalog")
-            _missing_events(ctx, report)
-    except StorageError:
-        report.checked["audit_running"] = 1  # checked again by the next doctor
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(audit_lock(ctx))
+        except StorageError:
+            report.checked["audit_running"] = 1  # checked again by the next doctor
+            return
+        for run_id in close_stale_runs(ctx, Audits(ctx.catalog), utcnow(), report.dry_run):
+            report.add("audit-run-stale", run_id, "audit run marked running but no audit is running",
+                       "closed as interrupted", "catalog")
+        _missing_events(ctx, report)
 
 
 def _storage_vs_catalog(ctx: ArchiveContext, report: DoctorReport) -> None:

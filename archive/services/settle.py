@@ -1,4 +1,4 @@
-"""Settle one package that storage holds and the catalog lacks (``archive doctor``'s phase 4).
+"""Settle one package that storage holds and the catalog lacks (``archive doctor``'s phase 3).
 
 Storage is the truth: a copy that verifies from its own files is catalogued from its METS (and
 copied to the storage roots that lack it); what does not verify, was withdrawn by its ingest, or
