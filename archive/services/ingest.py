@@ -12,6 +12,7 @@ import hashlib
 import json
 import platform
 import uuid
+from datetime import timedelta
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,11 +110,14 @@ def _events(ctx: ArchiveContext, p: Prepared, package_id: str, person: str) -> l
     who = EventLink(f"person:{person}", "implementer")
     org = EventLink("organization", "authorizer")
     paths = [f.path for f in p.files]
+    events: list[Event] = []
 
     def ev(kind: str, detail: str, outcome: str, note: str, links: list[EventLink], objects: list[str]) -> Event:
-        return Event(str(uuid.uuid4()), kind, now, detail, outcome, note, links, objects)
+        # one microsecond apart: the events of an ingest keep their order wherever they are sorted by time
+        when = now + timedelta(microseconds=len(events))
+        return Event(str(uuid.uuid4()), kind, when, detail, outcome, note, links, objects)
 
-    events = [ev(EVENT_INGESTION, f"Submission {p.source_name!r} received for profile {p.profile.id}",
+    events += [ev(EVENT_INGESTION, f"Submission {p.source_name!r} received for profile {p.profile.id}",
                  OUTCOME_SUCCESS, f"{len(p.files)} files, {p.total_bytes} bytes", [me, who, org], [package_id])]
     if p.is_bag:
         events.append(ev(EVENT_FIXITY_CHECK,
