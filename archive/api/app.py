@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import FastAPI
 
 from archive import __version__
 from archive.api import errors
+from archive.api.limits import RequestLimits
 from archive.api.routes import audits, files, health, packages, stats
 from archive.config import Settings, load_settings
 from archive.services.context import ArchiveContext
@@ -18,8 +19,9 @@ DESCRIPTION = """Find, read and download what the archive holds, within each cal
 
 Send an API token (`archive tokens create`) as `Authorization: Bearer <token>`. Without one,
 a caller sees open packages only (when the archive allows anonymous access). Hidden packages
-answer 404. Every error has the shape `{"error": {"code", "type", "status", "message"}}`.
-See docs/api.md and docs/access.md."""
+answer 404, exactly like unknown ones. Every error has the shape
+`{"error": {"code", "type", "status", "message"}}`. No route takes a request body; URLs, headers
+and page sizes are bounded (docs/api.md, "Limits"). See docs/api.md and docs/access.md."""
 
 
 def create_app(settings_or_ctx: Settings | ArchiveContext) -> FastAPI:
@@ -42,6 +44,7 @@ def create_app(settings_or_ctx: Settings | ArchiveContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.verified = VerifiedFiles(ctx.settings.api_verify_ttl)
     errors.install(app)
+    app.add_middleware(RequestLimits)
     for module in (packages, files, audits, stats, health):
         app.include_router(module.router)
     return app

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator, WithJsonSchema
 
 from archive.errors import AccessDenied, AuthenticationRequired
 from archive.services import tokens
@@ -15,6 +18,9 @@ from archive.services.verification import VerifiedFiles
 
 # declared for the OpenAPI document ("Authorize" in /docs); the header itself is read below
 _bearer = HTTPBearer(auto_error=False, description="An API token from `archive tokens create`.")
+#: ``openapi_extra`` of routes anonymous callers may use: the token is optional there (an empty
+#: security requirement is the OpenAPI spelling of "or no credentials at all")
+OPTIONAL_TOKEN: dict[str, Any] = {"security": [{}]}
 
 
 # trivial and non-blocking: async, so they run on the event loop instead of a worker thread
@@ -37,6 +43,30 @@ async def get_caller(
     return tokens.authenticate(ctx, request.headers.get("authorization"))
 
 
+#: documented, not enforced by FastAPI: a malformed id is answered 400 by the service, like any
+#: other malformed identifier (docs/api.md)
+UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+PackageId = Annotated[
+    str,
+    Path(
+        description="The package identifier (a lower-case UUID).",
+        max_length=64,
+        json_schema_extra={"pattern": UUID_PATTERN},
+    ),
+]
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: object) -> object:
+    """A day as ``YYYY-MM-DD`` and nothing else (pydantic alone would also read ``0.0`` or
+    ``1700000000`` as a Unix time)."""
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("must be a day, YYYY-MM-DD")
+    return value
+
+
+#: a query parameter naming a day (UTC): ``YYYY-MM-DD``
+Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
 Ctx = Annotated[ArchiveContext, Depends(get_ctx)]
 Verified = Annotated[VerifiedFiles, Depends(get_verified)]
 CallerDep = Annotated[Caller, Depends(get_caller)]

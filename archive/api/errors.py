@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from archive.api.schemas import ErrorDocument
 from archive.errors import (
     AccessDenied,
     ArchiveError,
@@ -57,6 +58,40 @@ STATUS: dict[type[ArchiveError], int] = {
     StorageError: 503,
     CatalogError: 503,
 }
+
+
+#: what each error status means, for the OpenAPI description (docs/api.md has the same table)
+MEANING: dict[int, str] = {
+    400: "Malformed request: a package id, file path, cursor or field filter, contradicting "
+    "parameters, or a NUL character in the query string",
+    401: "No token where one is needed, or a malformed, unknown, expired or revoked token",
+    403: "Files withheld (restricted, embargoed), or a role that may not read this resource",
+    404: "Unknown or hidden package (the same answer for both), unknown file, audit run or route",
+    413: "A request body was sent: this API takes none",
+    414: "The URL's path or query string is longer than the API accepts",
+    416: "The Range names no byte of the file, or is malformed (`Content-Range: bytes */SIZE`)",
+    422: "A parameter of the wrong type or out of bounds (each one named under `details`)",
+    431: "Too many request headers, or headers too large",
+    500: "Stored bytes missing or not matching the catalog (E600, an incident was recorded), "
+    "or an unexpected failure (E000, logged)",
+    503: "The catalog or the storage cannot be reached",
+}
+#: statuses any route may answer (request checks and limits, the archive's own failures)
+ALWAYS = (400, 413, 414, 431, 500, 503)
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": '`Bearer realm="archive"`', "schema": {"type": "string"}}},
+    416: {"Content-Range": {"description": "`bytes */SIZE`", "schema": {"type": "string"}}},
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the error answers a route gives: ``statuses`` and :data:`ALWAYS`."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*statuses, *ALWAYS}):
+        out[status] = {"model": ErrorDocument, "description": MEANING[status]}
+        if status in _ERROR_HEADERS:
+            out[status]["headers"] = _ERROR_HEADERS[status]
+    return out
 
 
 def status_for(exc: ArchiveError) -> int:

@@ -29,6 +29,10 @@ class TokenInfo:
     digest: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and _aware(now) >= _aware(self.expires_at)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,11 +41,12 @@ class TokenInfo:
             "role": self.role,
             "created": _aware(self.created_at).isoformat(),
             "revoked": _aware(self.revoked_at).isoformat() if self.revoked_at else None,
+            "expires": _aware(self.expires_at).isoformat() if self.expires_at else None,
         }
 
 
 def _token(r: TokenRow) -> TokenInfo:
-    return TokenInfo(r.id, r.name, r.role, r.salt, r.digest, r.created_at, r.revoked_at)
+    return TokenInfo(r.id, r.name, r.role, r.salt, r.digest, r.created_at, r.revoked_at, r.expires_at)
 
 
 def _run(what: str, fn: Any) -> Any:
@@ -52,8 +57,24 @@ def _run(what: str, fn: Any) -> Any:
 
 
 # -- tokens -----------------------------------------------------------------------------
-def add_token(catalog: Catalog, token_id: str, name: str, role: str, salt: str, digest: str) -> TokenInfo:
-    row = TokenRow(id=token_id, name=name, role=role, salt=salt, digest=digest, created_at=utcnow())
+def add_token(
+    catalog: Catalog,
+    token_id: str,
+    name: str,
+    role: str,
+    salt: str,
+    digest: str,
+    expires_at: datetime | None = None,
+) -> TokenInfo:
+    row = TokenRow(
+        id=token_id,
+        name=name,
+        role=role,
+        salt=salt,
+        digest=digest,
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
 
     def go() -> TokenInfo:
         with catalog.session() as s, s.begin():
@@ -71,6 +92,7 @@ _TOKEN_Q = select(
     TokenRow.digest,
     TokenRow.created_at,
     TokenRow.revoked_at,
+    TokenRow.expires_at,
 ).where(TokenRow.id == bindparam("tid"))
 
 

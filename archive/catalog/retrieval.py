@@ -128,6 +128,23 @@ def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
     return _run(f"read package {package_id}", go)
 
 
+def access_levels(catalog: Catalog, package_ids: list[str]) -> dict[str, str]:
+    """The access level of each of these packages the catalog holds (others are left out)."""
+    ids = sorted(set(package_ids))
+    if not ids:
+        return {}
+
+    def go() -> dict[str, str]:
+        out: dict[str, str] = {}
+        with catalog.engine.connect() as c:
+            for i in range(0, len(ids), 500):
+                q = select(PackageRow.id, PackageRow.access_level).where(PackageRow.id.in_(ids[i : i + 500]))
+                out.update({r.id: r.access_level for r in c.execute(q)})
+        return out
+
+    return _run("read access levels", go)
+
+
 _FILE = (
     FileRow.package_id,
     FileRow.path,

@@ -60,10 +60,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, package_id = json.loads(raw)
         when = datetime.fromisoformat(created)
-        if not isinstance(package_id, str) or when.tzinfo is None:
+        if not isinstance(package_id, str) or "\x00" in package_id or when.tzinfo is None:
             raise ValueError("bad cursor")
         return when.astimezone(timezone.utc), package_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    # OverflowError: a forged time at the edge of the calendar with an offset past it
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequest(
             f"cursor {cursor[:40]!r} is not one this API handed out; start again without it"
         ) from exc

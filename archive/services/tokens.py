@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from archive.access import policy, tokens
 from archive.catalog import access as access_catalog
@@ -11,7 +11,6 @@ from archive.catalog.access import TokenInfo
 from archive.errors import AuthenticationRequired, InvalidRequest
 from archive.services.context import ArchiveContext
 from archive.services.usage import ANONYMOUS, Caller
-
 
 _LIFETIME = re.compile(r"(\d{1,7})\s*([mhdw])")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -22,10 +21,12 @@ _NO_SALT, _NO_DIGEST = "00" * 16, "0" * 64
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def expiry(expires_in: str | None = None, expires: str | None = None, now: datetime | None = None) -> datetime | None:
+def expiry(
+    expires_in: str | None = None, expires: str | None = None, now: datetime | None = None
+) -> datetime | None:
     """When a new token stops working: ``expires_in`` a lifetime (``30d``, ``12h``, ``90m``, ``2w``)
     or ``expires`` a day (``YYYY-MM-DD``: from 00:00 UTC that day) or an ISO 8601 time; None: never."""
     now = now or _now()
@@ -50,12 +51,12 @@ def expiry(expires_in: str | None = None, expires: str | None = None, now: datet
             raise InvalidRequest(
                 f"{text[:40]!r} is not an expiry date: YYYY-MM-DD (00:00 UTC) or an ISO 8601 time"
             ) from exc
-        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)  # no zone: UTC
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)  # no zone: UTC
         if when <= now:
             raise InvalidRequest(f"the expiry {when.isoformat()} is not in the future")
         if when - now > MAX_LIFETIME:
             raise InvalidRequest(f"the expiry {when.isoformat()} is more than 100 years away")
-        return when.astimezone(timezone.utc)
+        return when.astimezone(UTC)
     return None
 
 

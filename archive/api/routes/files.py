@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from archive.api import serving
-from archive.api.deps import CallerDep, Ctx, Verified
+from archive.api import errors, serving
+from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, PackageId, Verified
 from archive.errors import InvalidRequest
 from archive.services import retrieve
 from archive.services.usage import ACTION_FILE
@@ -27,11 +27,59 @@ def reject_encoded_separators(request: Request) -> None:
         )
 
 
-_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "the file"},
-    206: {"description": "the requested range"},
-    304: {"description": "not modified"},
-    416: {"description": "range not satisfiable"},
+async def conditional_headers(
+    range: Annotated[
+        str | None,
+        Header(
+            description="`bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`: one range (206). "
+            "Several ranges or another unit: ignored (200). A range naming no byte, or a malformed "
+            "`bytes=` value (or one longer than 1,024 characters): 416."
+        ),
+    ] = None,
+    if_range: Annotated[
+        str | None, Header(description="An entity tag: the Range is honoured only if it is the file's.")
+    ] = None,
+    if_none_match: Annotated[
+        str | None, Header(description="Entity tags, or `*`: 304 when one is the file's.")
+    ] = None,
+) -> None:
+    """Declares the request headers stored-byte routes read, for the OpenAPI description
+    (:mod:`archive.api.serving` reads them from the request itself)."""
+
+
+_BYTE_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {"description": '`"<sha-256 hex>"`, the catalog\'s digest', "schema": {"type": "string"}},
+    "Repr-Digest": {
+        "description": "RFC 9530: the catalog's sha-256 and sha-512 of the whole file",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def stored_bytes(media: str, what: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the answers that carry stored bytes: 200, 206 and 304."""
+    body = {media: {"schema": {"type": "string", "format": "binary"}}}
+    return {
+        200: {"description": what, "content": body, "headers": _BYTE_HEADERS},
+        206: {
+            "description": f"{what}: the one range asked for",
+            "content": body,
+            "headers": {
+                **_BYTE_HEADERS,
+                "Content-Range": {"description": "`bytes FIRST-LAST/SIZE`", "schema": {"type": "string"}},
+            },
+        },
+        304: {"description": "Not modified: `If-None-Match` named the file's ETag (no body)"},
+    }
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **stored_bytes(
+        "*/*",
+        "The stored file; `Content-Type` from its identified format (PRONOM), "
+        "else `application/octet-stream`",
+    ),
+    **errors.responses(400, 401, 403, 404, 416, 422),
 }
 
 
@@ -40,8 +88,11 @@ def get_file(
     ctx: Ctx,
     caller: CallerDep,
     verified: Verified,
-    package_id: Annotated[str, Path(max_length=64)],
-    path: str,
+    package_id: PackageId,
+    path: Annotated[
+        str,
+        Path(description="The file's path under the bag's `data/` folder, as `/files` lists it."),
+    ],
 ) -> Response:
     reject_encoded_separators(request)
     entry = retrieve.open_file(ctx, verified, caller, package_id, path)
@@ -56,7 +107,9 @@ router.add_api_route(
     operation_id="get_file",
     response_class=Response,
     summary="One stored file (Range, ETag, Repr-Digest)",
+    dependencies=[Depends(conditional_headers)],
     responses=_RESPONSES,
+    openapi_extra=OPTIONAL_TOKEN,
 )
 router.add_api_route(
     ROUTE,
@@ -65,5 +118,7 @@ router.add_api_route(
     operation_id="head_file",
     response_class=Response,
     summary="Headers of one stored file (size, ETag, Repr-Digest)",
+    dependencies=[Depends(conditional_headers)],
     responses=_RESPONSES,
+    openapi_extra=OPTIONAL_TOKEN,
 )

@@ -7,13 +7,20 @@ from typing import Any
 from fastapi import APIRouter
 
 from archive import __version__
+from archive.api import errors
 from archive.api.deps import Ctx
+from archive.api.schemas import Health
 from archive.errors import ArchiveError, CatalogError, StorageError
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Catalog and storage reachable")
+@router.get(
+    "/health",
+    summary="Catalog and storage reachable",
+    response_model=None,
+    responses={200: {"model": Health, "description": "Both answer"}, **errors.responses()},
+)
 def health(ctx: Ctx) -> dict[str, Any]:
     try:
         ctx.catalog.ping()

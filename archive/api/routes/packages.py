@@ -8,13 +8,16 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from archive.access import policy
-from archive.api import serving
-from archive.api.deps import CallerDep, Ctx, Verified
+from archive.api import errors, serving
+from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, Day, PackageId, Verified
 from archive.api.routes.audits import last_audit
+from archive.api.routes.files import conditional_headers, stored_bytes
+from archive.api.schemas import EventsPage, FilesPage, PackageDetail, PackageList
 from archive.catalog import retrieval, search
 from archive.catalog.search import SearchQuery
 from archive.errors import InvalidRequest
@@ -24,10 +27,21 @@ from archive.services.usage import record_view
 
 router = APIRouter(tags=["packages"])
 
-PackageId = Annotated[str, Path(description="The package identifier (a lower-case UUID).", max_length=64)]
-Limit = Annotated[int, Query(ge=1, le=500, description="Most items in one page.")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Most items in one page (at most 500).")]
+PageLimit = Annotated[int, Query(ge=1, le=10_000, description="Most items in one page (at most 10,000).")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
 _FIELD = re.compile(r"[A-Za-z0-9_:.-]{1,128}")
+#: at most this many ``field`` and ``puid`` filters in one search
+MAX_FIELDS, MAX_PUIDS = 20, 50
+# the NAME=VALUE shape is documented here and checked by _fields (400, with a message)
+FieldFilter = Annotated[
+    str, Field(max_length=1200, json_schema_extra={"pattern": "^[A-Za-z0-9_:.-]{1,128}="})
+]
+Puid = Annotated[str, Field(max_length=32)]
+
+
+def _json(model: type, what: str, *errors_: int) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model, "description": what}, **errors.responses(*errors_)}
 
 
 def _access(level: str, embargo: date | None, statement: str, decision: policy.Decision) -> dict[str, Any]:
@@ -53,7 +67,13 @@ def _fields(values: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-@router.get("/packages", summary="Search and list the packages the caller may see")
+@router.get(
+    "/packages",
+    summary="Search and list the packages the caller may see",
+    response_model=None,
+    responses=_json(PackageList, "One page of the packages the caller may see", 400, 401, 422),
+    openapi_extra=OPTIONAL_TOKEN,
+)
 async def list_packages(
     request: Request,
     ctx: Ctx,
@@ -73,22 +93,28 @@ async def list_packages(
         str | None, Query(max_length=1000, description="Shorthand for field=collection=VALUE.")
     ] = None,
     field: Annotated[
-        list[str],
+        list[FieldFilter],
         Query(
+            max_length=MAX_FIELDS,
             description="NAME=VALUE: a descriptive field with exactly this value "
-            "(repeatable; all must match)."
+            f"(repeatable, at most {MAX_FIELDS}; all must match).",
         ),
     ] = [],  # noqa: B006
     puid: Annotated[
-        list[str], Query(description="A PRONOM format id among the package's files (repeatable: any).")
+        list[Puid],
+        Query(
+            max_length=MAX_PUIDS,
+            description="A PRONOM format id among the package's files "
+            f"(repeatable, at most {MAX_PUIDS}: any).",
+        ),
     ] = [],  # noqa: B006
-    created_from: Annotated[date | None, Query(description="Stored on or after this day (UTC).")] = None,
-    created_to: Annotated[date | None, Query(description="Stored on or before this day (UTC).")] = None,
+    created_from: Annotated[Day | None, Query(description="Stored on or after this day (UTC).")] = None,
+    created_to: Annotated[Day | None, Query(description="Stored on or before this day (UTC).")] = None,
     date_from: Annotated[
-        date | None, Query(description="The `date` field overlaps days from this one.")
+        Day | None, Query(description="The `date` field overlaps days from this one.")
     ] = None,
     date_to: Annotated[
-        date | None, Query(description="The `date` field overlaps days up to this one.")
+        Day | None, Query(description="The `date` field overlaps days up to this one.")
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -137,7 +163,13 @@ async def list_packages(
     )
 
 
-@router.get("/packages/{package_id}", summary="One package: metadata, access, files summary, last audit")
+@router.get(
+    "/packages/{package_id}",
+    summary="One package: metadata, access, files summary, last audit",
+    response_model=None,
+    responses=_json(PackageDetail, "The package", 400, 401, 404, 422),
+    openapi_extra=OPTIONAL_TOKEN,
+)
 async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSONResponse:
     info, decision = retrieve.authorise(ctx, caller, package_id, METADATA)
     meta = retrieval.package_metadata(ctx.catalog, package_id)
@@ -171,9 +203,14 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
 
 @router.get(
     "/packages/{package_id}/mets",
-    summary="The stored METS document (XML)",
+    summary="The stored METS document (XML; Range, ETag, Repr-Digest like a file)",
     response_class=Response,
-    responses={200: {"content": {"application/xml": {}}}},
+    dependencies=[Depends(conditional_headers)],
+    responses={
+        **stored_bytes("application/xml", "The METS document"),
+        **errors.responses(400, 401, 404, 416, 422),
+    },
+    openapi_extra=OPTIONAL_TOKEN,
 )
 def get_mets(
     request: Request, ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId
@@ -188,17 +225,26 @@ def _b64(text: str) -> str:
 
 def _unb64(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequest("cursor is not one this API handed out; start again without it") from exc
+    if "\x00" in text:  # never handed out, and PostgreSQL refuses NUL in strings
+        raise InvalidRequest("cursor is not one this API handed out; start again without it")
+    return text
 
 
-@router.get("/packages/{package_id}/events", summary="The package's PREMIS events (JSON), oldest first")
+@router.get(
+    "/packages/{package_id}/events",
+    summary="The package's PREMIS events (JSON), oldest first",
+    response_model=None,
+    responses=_json(EventsPage, "One page of events", 400, 401, 404, 422),
+    openapi_extra=OPTIONAL_TOKEN,
+)
 async def get_events(
     ctx: Ctx,
     caller: CallerDep,
     package_id: PackageId,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    limit: PageLimit = 1000,
     cursor: Cursor = None,
     type: Annotated[str | None, Query(max_length=64, description="Only events of this PREMIS type.")] = None,
 ) -> JSONResponse:
@@ -219,12 +265,18 @@ async def get_events(
     )
 
 
-@router.get("/packages/{package_id}/files", summary="The package's files: path, size, digests, format")
+@router.get(
+    "/packages/{package_id}/files",
+    summary="The package's files: path, size, digests, format",
+    response_model=None,
+    responses=_json(FilesPage, "One page of the package's files, by path", 400, 401, 404, 422),
+    openapi_extra=OPTIONAL_TOKEN,
+)
 async def get_files(
     ctx: Ctx,
     caller: CallerDep,
     package_id: PackageId,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    limit: PageLimit = 1000,
     cursor: Cursor = None,
 ) -> JSONResponse:
     info, decision = retrieve.authorise(ctx, caller, package_id, METADATA)
@@ -256,7 +308,14 @@ async def get_files(
     "/packages/{package_id}/download",
     summary="The whole bag as a zip, streamed",
     response_class=Response,
-    responses={200: {"content": {"application/zip": {}}}},
+    responses={
+        200: {
+            "description": "The bag as a zip (stored entries, ZIP64 when needed), `<id>/...`",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **errors.responses(400, 401, 403, 404, 422),
+    },
+    openapi_extra=OPTIONAL_TOKEN,
 )
 def download(ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId) -> Response:
     return serving.serve_zip(ctx, verified, caller, package_id)
