@@ -9,7 +9,7 @@ export ARCHIVE_HOME ?= $(CURDIR)/var/demo
 DEMO_SERVE ?= 1
 DEMO_PORT  ?= 8000
 
-.PHONY: demo test test-fast install install-test bench clean
+.PHONY: demo test test-fast lint install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ demo: $(VENV)/.installed
 	  if [ "$(DEMO_SERVE)" = "1" ]; then exec $(BIN)/archive serve --port $(DEMO_PORT); fi
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check --select F,E9 archive bench tests
 	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check archive bench tests
 
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m "not slow"
