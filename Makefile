@@ -5,7 +5,6 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-export ARCHIVE_HOME ?= $(CURDIR)/var/demo
 DEMO_SERVE ?= 1
 DEMO_PORT  ?= 8000
 
@@ -26,6 +25,7 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+demo: export ARCHIVE_HOME ?= $(CURDIR)/var/demo
 demo: $(VENV)/.installed
 	@echo "== archive home: $$ARCHIVE_HOME"
 	$(BIN)/archive profiles list

@@ -106,3 +106,11 @@ def rctx(archive_home: Path, database_url: str, tmp_path: Path):
                                            replicas=[str(tmp_path / "replica")], orphan_grace_seconds=0))
     yield context
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_archive_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their own settings: an ARCHIVE_* variable of the caller's shell must not leak in."""
+    for name in list(os.environ):
+        if name.startswith("ARCHIVE_") and not name.startswith("ARCHIVE_TEST_"):
+            monkeypatch.delenv(name, raising=False)
