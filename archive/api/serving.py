@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import zlib
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote
 
 import anyio
@@ -95,6 +95,16 @@ async def _finish(ctx: ArchiveContext, entry_id: int, sent: int, outcome: str) -
         await anyio.to_thread.run_sync(finish_download, ctx, entry_id, sent, outcome)
 
 
+async def _settle(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, entry: Any, check: Any) -> None:
+    """After the last byte was read: record and raise a mismatch with the catalog, or remember
+    the file as verified (for its stat signature)."""
+    if not check.ok():
+        raise await anyio.to_thread.run_sync(
+            retrieve.digest_mismatch, ctx, verified, caller, entry, check.algorithm, check.expected, check.found()
+        )
+    verified.mark(entry.location, entry.signature)
+
+
 async def _file_chunks(
     ctx: ArchiveContext,
     verified: VerifiedFiles,
@@ -117,18 +127,7 @@ async def _file_chunks(
                 raise FixityError(f"stored file {entry.bag_path} of package {entry.package.id} ended early")
             pos += len(data)
             if check is not None and pos == rng.end:  # hold the last chunk back until the digest is known
-                if not check.ok():
-                    raise await anyio.to_thread.run_sync(
-                        retrieve.digest_mismatch,
-                        ctx,
-                        verified,
-                        caller,
-                        entry,
-                        check.algorithm,
-                        check.expected,
-                        check.found(),
-                    )
-                verified.mark(entry.location, entry.signature)
+                await _settle(ctx, verified, caller, entry, check)
             yield data
             sent += len(data)
         outcome = "complete"
@@ -252,18 +251,7 @@ async def _zip_chunks(
             finally:
                 os.close(fd)
             if check is not None:
-                if not check.ok():  # an empty file
-                    raise await anyio.to_thread.run_sync(
-                        retrieve.digest_mismatch,
-                        ctx,
-                        verified,
-                        caller,
-                        entry,
-                        check.algorithm,
-                        check.expected,
-                        check.found(),
-                    )
-                verified.mark(entry.location, entry.signature)
+                await _settle(ctx, verified, caller, entry, check)
             descriptor = writer.end(digest.crc)
             yield descriptor
             sent += len(descriptor)
