@@ -8,7 +8,6 @@ check afterwards (see docs/decisions/0001-bag-writing.md).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterable
 
@@ -87,25 +86,3 @@ def write_tag_files(bag: Path, files: Iterable[FileRecord], algorithms: Iterable
 def payload_oxum(files: Iterable[FileRecord]) -> str:
     files = list(files)
     return f"{sum(f.size for f in files)}.{len(files)}"
-
-
-def read_bag_info(bag: Path) -> dict[str, list[str]]:
-    """The tags of a bag's bag-info.txt (via bagit-python's reader, which handles continuations)."""
-    import bagit
-
-    try:
-        info = bagit.Bag(str(bag)).info
-    except (bagit.BagError, OSError, UnicodeDecodeError) as exc:
-        raise PackagingError(f"cannot read bag-info.txt of {bag}: {exc}") from exc
-    return {k: (list(v) if isinstance(v, list) else [v]) for k, v in info.items()}
-
-
-def fsync_tree(root: Path) -> None:
-    """Flush a freshly written tree (used when os.sync is not wanted)."""
-    for dirpath, _dirs, names in os.walk(root):
-        for n in names:
-            fd = os.open(os.path.join(dirpath, n), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)

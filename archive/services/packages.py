@@ -14,11 +14,15 @@ from archive.services.replicate import expected_digests
 from archive.storage.local import check_package_id
 
 
-def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
+def _check_id(package_id: str) -> None:
     try:
         check_package_id(package_id)
     except StorageError as exc:
         raise NotFound(f"{package_id!r} is not a package identifier (a UUID)") from exc
+
+
+def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
+    _check_id(package_id)
     pkg = ctx.catalog.get_package(package_id)
     return {
         "id": pkg.id, "title": pkg.metadata.get("title", ""), "profile": pkg.profile_id,
@@ -41,7 +45,7 @@ def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
 
 def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
     """Copy the stored bag to ``dest`` (must not exist), checking each payload file against the catalog."""
-    describe(ctx, package_id)  # existence and id checks
+    _check_id(package_id)
     pkg = ctx.catalog.get_package(package_id)
     tag_digests = ctx.catalog.tag_digests(package_id)
     source = ctx.storage.path_of(package_id)

@@ -7,7 +7,6 @@ escapes or bytes that are not UTF-8, and findings are printed, logged and stored
 
 from __future__ import annotations
 
-import shutil
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from archive.errors import Finding, FindingList, SubmissionRejected
 from archive.fixity import copy_and_hash, hash_file
 from archive.model import Access, FileRecord
 from archive.packaging.bagcheck import validate_bag
-from archive.packaging.bagwrite import decode_path, read_bag_info
+from archive.bagit_paths import decode_path
 from archive.profiles.model import Profile
 from archive.profiles.rules import check_access, check_format, dublin_core, resolve_access, validate_metadata
 from archive.services.context import ArchiveContext
@@ -140,15 +139,23 @@ def _hash_files(files: list[ScannedFile], algorithms: list[str], dest: Path | No
     return results
 
 
-def _check_against_bag(root: Path, records: list[FileRecord], found: FindingList) -> list[str]:
-    """Compare digests computed while copying with the submitted bag's manifests (no second read)."""
+def _open_bag(root: Path, found: FindingList) -> Any:
+    """The submitted bag, read once (tags, manifests) for all that follows; None if unreadable."""
     import bagit
 
     try:
-        bag = bagit.Bag(str(root))
+        return bagit.Bag(str(root))
     except (bagit.BagError, OSError, UnicodeDecodeError) as exc:
         found.error("E150", "bagit.txt", f"cannot read the submitted bag: {exc}")
-        return []
+        return None
+
+
+def _bag_info(bag: Any) -> dict[str, list[str]]:
+    return {k: (list(v) if isinstance(v, list) else [v]) for k, v in bag.info.items()}
+
+
+def _check_against_bag(bag: Any, records: list[FileRecord], found: FindingList) -> list[str]:
+    """Compare digests computed while copying with the submitted bag's manifests (no second read)."""
     ours = {f"data/{r.path}": r.digests for r in records}
     for raw_path, expected in bag.payload_entries().items():
         path = decode_path(raw_path.replace("\\", "/"))
@@ -176,12 +183,14 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
     metadata = _read_metadata(ctx, scan, metadata_file, profile, found)
     algorithms = list(profile.checksums)
     submitted_info: dict[str, list[str]] = {}
+    submitted_bag = None
     if scan.is_bag:
         report = validate_bag(root, fast=True)
         for f in report.findings:
             found.extend([Finding(f.code, f.severity, f"bag: {f.path}" if f.path else "bag", f.message)])
         if report.valid:
-            submitted_info = read_bag_info(root)
+            submitted_bag = _open_bag(root, found)
+            submitted_info = _bag_info(submitted_bag) if submitted_bag is not None else {}
             for algo in report.algorithms:
                 if algo not in algorithms and algo in ("md5", "sha1", "sha256", "sha512"):
                     algorithms.append(algo)  # computed in the same pass, to verify the submitter's digests
@@ -209,8 +218,8 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
                                   metadata=per_file.get(sf.path, {})))
         readable.append(dest / sf.path if dest is not None else sf.source)
     bag_algorithms: list[str] = []
-    if scan.is_bag and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):
-        bag_algorithms = _check_against_bag(root, records, found)
+    if submitted_bag is not None and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):
+        bag_algorithms = _check_against_bag(submitted_bag, records, found)
 
     progress("identifying", 0, len(records))
     formats = ctx.identifier.identify_many([(str(p), r.digests.get("sha256")) for r, p in zip(records, readable)])
@@ -231,8 +240,3 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
     if found.errors:
         raise _rejected(submission.name, found)
     return prepared
-
-
-def remove_work(work: Path) -> None:
-    shutil.rmtree(work, ignore_errors=True)
-
