@@ -55,6 +55,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_metadata_bytes", "int", 10 * 1024 * 1024, "Largest metadata.yaml/.json/files.csv accepted."),
     Setting("max_expanded_bytes", "int", 64 * 1024**3, "Largest total size a .zip/.tar submission may expand to."),
     Setting("max_files", "int", 1_000_000, "Most files a submission may hold."),
+    Setting("max_expansion_ratio", "int", 200,
+            "Largest ratio of expanded size to compressed size a .zip/.tar.gz/.7z submission (or one member) "
+            "may have; larger is refused as a compression bomb (0: no ratio limit, the total still applies)."),
+    Setting("max_depth", "int", 512, "Deepest folder nesting a submission may have (levels below its root)."),
+    Setting("max_path_bytes", "int", 3072, "Longest path, in UTF-8 bytes, of a file inside a submission."),
     Setting("api_anonymous", "bool", True,
             "Callers without a token may see open packages and embargoed packages' metadata (see docs/access.md)."),
     Setting("api_accel_redirect", "str", "",
@@ -94,6 +99,9 @@ class Settings:
     max_metadata_bytes: int
     max_expanded_bytes: int
     max_files: int
+    max_expansion_ratio: int = 200
+    max_depth: int = 512
+    max_path_bytes: int = 3072
     api_anonymous: bool = True
     api_accel_redirect: str = ""
     api_chunk_size: int = 1024 * 1024
@@ -208,6 +216,9 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
         values["database_url"] = f"sqlite:///{values['home'] / 'catalog.sqlite3'}"
     if values["identify_engine"] not in ("fido", "siegfried"):
         raise ConfigError(f"setting identify_engine must be fido or siegfried, got {values['identify_engine']!r}")
+    for name, least in (("max_expansion_ratio", 0), ("max_depth", 1), ("max_path_bytes", 255)):
+        if values[name] < least:
+            raise ConfigError(f"setting {name} must be at least {least}")
     if values["workers"] < 1:
         raise ConfigError("setting workers must be at least 1")
     _check_audit_settings(values)
