@@ -50,6 +50,10 @@ def clean_staging(ctx: ArchiveContext, report: DoctorReport | None = None) -> Do
             report.unchecked.append(f"staging of {storage.name}: {exc.strerror or exc}")
             continue
         for item in removed:
+            if "error" in item.claim:
+                report.unchecked.append(f"staging leftover {item.path.name} of {storage.name} could not be "
+                                        f"removed: {item.claim['error']}")
+                continue
             report.add("staging-leftover", item.path.name, "staging folder of a process that died", "removed",
                        storage.name)
     return report

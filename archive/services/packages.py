@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from archive.fixity import copy_and_hash
 from archive.services.context import ArchiveContext
 from archive.services.replicate import expected_digests
 from archive.storage.local import check_package_id
+from archive.storage.remove import remove_tree
 
 
 def _check_id(package_id: str) -> None:
@@ -67,7 +67,9 @@ def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
     except OSError as exc:
         raise StorageError(f"cannot export package {package_id} to {dest}: {exc}") from exc
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            remove_tree(tmp)
+        except OSError:
+            pass  # a hidden .partial folder; the next export of the same package refuses to reuse it
     return dest
 

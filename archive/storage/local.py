@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +20,7 @@ from archive.errors import FixityError, StorageError
 from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
 from archive.storage import staging as staging_area
+from archive.storage.remove import remove_tree
 
 register("storage.before-rename", "storage.after-rename", "repair.after-quarantine")
 
@@ -113,8 +113,9 @@ class LocalStorage:
     def discard(self, staging: Path) -> None:
         """Remove a staging folder (holding its lock while removing), then release the lock."""
         try:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+            remove_tree(staging)
+        except OSError:
+            pass  # what is left is a dead owner's leftover once the lock is released: doctor removes it
         finally:
             fd = self._locks.pop(staging, None)
             if fd is not None:

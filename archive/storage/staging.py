@@ -19,10 +19,12 @@ import errno
 import fcntl
 import json
 import os
-import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from archive.storage.remove import remove_tree
 
 LOCK_NAME = ".lock"
 TMP_PREFIX = ".tmp-"
@@ -56,7 +58,10 @@ def create(staging_root: Path, name: str, label: str) -> tuple[Path, int]:
         os.rename(tmp, path)
     except BaseException:
         os.close(fd)
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            remove_tree(tmp)
+        except OSError:
+            pass  # a .tmp- leftover: cleaned an hour later
         raise
     return path, fd
 
@@ -79,11 +84,14 @@ def _read_claim(fd: int) -> dict[str, object]:
 def _inspect(path: Path) -> tuple[Leftover, int | None]:
     """The entry at ``path``; if its owner is dead, also our descriptor holding its lock."""
     try:
-        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return Leftover(path, False, {}), None  # no lock: an old-style leftover or a stray file
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENXIO):
+            return Leftover(path, False, {}), None  # no lock an owner could hold: a leftover or a stray file
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device where a lock file should be
+        os.close(fd)
+        return Leftover(path, False, {}), None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -125,7 +133,13 @@ def survey(staging_root: Path) -> list[Leftover]:
 
 
 def remove_dead(staging_root: Path, dry_run: bool = False) -> list[Leftover]:
-    """Remove every entry whose owner is dead (holding its lock while removing); return them."""
+    """Remove every entry whose owner is dead (holding its lock while removing); return them.
+
+    Never raises for one entry: whatever a crash left (a tree of any depth, a file, a link, a
+    folder that cannot be read), the cleaner removes what it can and moves on, so no leftover
+    can stop the next command. An entry that could not be removed is returned with
+    ``claim["error"]`` saying why.
+    """
     removed = []
     for path in entries(staging_root):
         try:
@@ -136,12 +150,9 @@ def remove_dead(staging_root: Path, dry_run: bool = False) -> list[Leftover]:
             continue
         try:
             if not dry_run:
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-        except FileNotFoundError:
-            pass
+                remove_tree(path)
+        except OSError as exc:
+            item = Leftover(item.path, False, {**item.claim, "error": exc.strerror or str(exc)})
         finally:
             if fd is not None:
                 os.close(fd)
