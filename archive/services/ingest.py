@@ -22,7 +22,7 @@ import bagit
 
 from archive import __version__
 from archive.catalog.repository import AlreadyRecorded
-from archive.errors import Finding, StorageError
+from archive.errors import Finding, StorageError, SubmissionRejected, error
 from archive.faults import fault_point, register
 from archive.model import (
     AGENT_ORGANIZATION,
@@ -39,6 +39,7 @@ from archive.model import (
     Agent,
     Event,
     EventLink,
+    FileRecord,
     Package,
     utcnow,
 )
@@ -51,6 +52,7 @@ from archive.services.ledgering import ledgered
 from archive.services.prepare import Prepared, Progress, _no_progress, prepare
 from archive.services.replicate import replicate_package, verify_stored_bag
 from archive.storage import package_relpath
+from archive.submission.scan import printable
 
 METS_NAME = "mets.xml"
 register("ingest.start", "mets.written", "bag.tagfiles-written", "verify.done", "ingest.before-cleanup")
@@ -75,14 +77,41 @@ class IngestResult:
                 "storage_path": self.storage_path}
 
 
-def idempotency_key(prepared: Prepared) -> str:
-    """A digest of what makes two submissions the same: profile, metadata and every file's content."""
+def _fingerprint(profile_id: str, metadata: dict[str, Any], files: list[FileRecord]) -> str:
+    """A digest of what makes two submissions the same: profile, metadata, every file's content
+    and per-file metadata. Values go through JSON first, so a package read back from the catalog
+    gives the digest its submission gave."""
+    def canonical(value: Any) -> str:
+        return json.dumps(json.loads(json.dumps(value, sort_keys=True, default=str)), sort_keys=True)
+
     h = hashlib.sha256()
-    h.update(json.dumps({"profile": prepared.profile.id, "metadata": prepared.metadata}, sort_keys=True,
-                        default=str).encode())
-    for f in sorted(prepared.files, key=lambda f: f.path):
+    h.update(canonical({"profile": profile_id, "metadata": metadata}).encode())
+    for f in sorted(files, key=lambda f: f.path):
         h.update(b"\0" + f.path.encode() + b"\0" + f.digests["sha256"].encode())
+        if f.metadata:
+            h.update(b"\0" + canonical(f.metadata).encode())
     return "sha256:" + h.hexdigest()
+
+
+def idempotency_key(prepared: Prepared) -> str:
+    """The key of a submission ingested without ``--key``: its content fingerprint."""
+    return _fingerprint(prepared.profile.id, prepared.metadata, prepared.files)
+
+
+def _same_or_refuse(ctx: ArchiveContext, existing: str, key: str, prepared: Prepared) -> IngestResult:
+    """The package already stored under ``key``, if it holds this very submission; else E160.
+
+    A retry with the same key returns the first package. The same key with other content (a
+    changed file, a corrected ``files.csv`` or metadata) is refused: answering "already stored"
+    would silently lose the correction.
+    """
+    pkg = ctx.catalog.get_package(existing)
+    if _fingerprint(pkg.profile_id, pkg.metadata, pkg.files) == idempotency_key(prepared):
+        return _existing(ctx, existing)
+    raise SubmissionRejected(f"submission {printable(prepared.source_name)} was rejected", [error(
+        "E160", "--key", f"the key {printable(key)!r} was used for package {existing}, whose content or metadata "
+        "differ from this submission's; it is not stored again and not changed. Use a new key for a new "
+        "package (corrections to a stored package come as new versions)")])
 
 
 def format_counts(prepared_files: list) -> dict[str, int]:  # type: ignore[type-arg]
@@ -139,7 +168,7 @@ def _events(ctx: ArchiveContext, p: Prepared, package_id: str, person: str) -> l
             note += f"; {fmt.warning}"
         events.append(ev(EVENT_FORMAT_IDENTIFICATION,
                          f"{fmt.tool} {fmt.tool_version} with signatures {fmt.signature_version}",
-                         OUTCOME_SUCCESS if fmt.puid else OUTCOME_WARNING, note,
+                         OUTCOME_SUCCESS if fmt.puid and fmt.basis != "extension" else OUTCOME_WARNING, note,
                          [EventLink(tool, "executing program")], [f.path]))
     events.append(ev(EVENT_PACKAGE_CREATION, "BagIt 1.0 bag with METS 1.12.1 and PREMIS 3 created",
                      OUTCOME_SUCCESS, f"manifests: {', '.join(p.profile.checksums)}", [me], [package_id]))
@@ -195,7 +224,7 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         key = key or idempotency_key(p)
         existing = ctx.catalog.find_by_key(key)
         if existing:
-            return _existing(ctx, existing)
+            return _same_or_refuse(ctx, existing, key, p)
         package_id = str(uuid.uuid4())
         person = agent or ctx.settings.agent
         now = utcnow()
@@ -230,7 +259,7 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         except AlreadyRecorded as dup:
             # a concurrent ingest of the same submission committed first: keep its package, drop ours
             _roll_back(ctx, package_id)
-            return _existing(ctx, dup.existing)
+            return _same_or_refuse(ctx, dup.existing, key, p)
         except Exception:
             # storage holds a package the catalog never recorded: roll it back everywhere
             _roll_back(ctx, package_id)

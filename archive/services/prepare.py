@@ -7,6 +7,8 @@ escapes or bytes that are not UTF-8, and findings are printed, logged and stored
 
 from __future__ import annotations
 
+import os
+import stat
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.errors import Finding, FindingList, SubmissionRejected
-from archive.fixity import copy_and_hash, hash_file
+from archive.errors import ArchiveError, Finding, FindingList, SubmissionRejected
+from archive.fixity import copy_and_hash
+from archive.fixity.hashing import hash_stream
 from archive.model import Access, FileRecord
 from archive.packaging.bagcheck import validate_bag
 from archive.bagit_paths import decode_path
@@ -111,22 +114,57 @@ def _read_metadata(ctx: ArchiveContext, scan: Scan, metadata_file: Path | None, 
     return checked
 
 
+class _Changed(Exception):
+    """The file changed while it was read (size, modification or change time moved)."""
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def _read_once(f: ScannedFile, algorithms: list[str], target: Path | None) -> tuple[int, dict[str, str]]:
+    """Hash (and copy to ``target``) one submitted file, refusing it if it changes meanwhile.
+
+    Opened without following links and without blocking; the file's size, modification time,
+    change time and inode are taken from the open descriptor before the first byte is read and
+    again after the last: an overwrite in place, even one keeping the size and resetting the
+    modification time, moves the change time, so a torn copy (half old, half new bytes) can
+    never be stored as if it were the file.
+    """
+    fd = os.open(f.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb", buffering=0) as src:
+        before = os.fstat(src.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise _Changed("is no longer a regular file")
+        if before.st_size != f.size:
+            raise _Changed(f"changed since it was listed ({f.size} bytes listed, {before.st_size} now)")
+        if target is None:
+            size, digests = hash_stream(src, algorithms)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size, digests = copy_and_hash(src, target, algorithms, fsync=False)
+        after = os.fstat(src.fileno())
+    if _stamp(after) != _stamp(before) or size != before.st_size:
+        raise _Changed(f"changed while being read ({before.st_size} bytes when opened, {size} read, "
+                       f"{after.st_size} after; modification or change time moved)")
+    return size, digests
+
+
 def _hash_files(files: list[ScannedFile], algorithms: list[str], dest: Path | None, workers: int,
                 progress: Progress, found: FindingList) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
     def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
         try:
-            if dest is None:
-                size, digests = hash_file(f.source, algorithms)
-            else:
-                target = dest / f.path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with open(f.source, "rb") as src:
-                    size, digests = copy_and_hash(src, target, algorithms, fsync=False)
-        except Exception as exc:  # translated: one unreadable file must not hide the others
-            found.error("E139", f.path, f"cannot read: {exc}")
+            size, digests = _read_once(f, algorithms, None if dest is None else dest / f.path)
+        except _Changed as exc:
+            found.error("E141", f.path, f"{exc}; the archive stores a file only as one whole version: "
+                        "submit it again once nothing writes to it")
             return None
-        if size != f.size:
-            found.error("E141", f.path, f"changed while being read ({f.size} bytes listed, {size} read)")
+        except OSError as exc:  # one unreadable file must not hide the others
+            found.error("E139", f.path, f"cannot read: {exc.strerror or exc}")
+            return None
+        except ArchiveError as exc:
+            found.error("E139", f.path, f"cannot read: {exc.message}")
+            return None
         return f, size, digests
 
     results: list[tuple[ScannedFile, int, dict[str, str]] | None] = []
