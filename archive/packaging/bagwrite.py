@@ -24,7 +24,8 @@ BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 RESERVED_TAGS = ("Bagging-Date", "Payload-Oxum", "Bag-Size", "Bag-Count", "Bag-Group-Identifier")
 
 
-def _tag_lines(tags: dict[str, list[str]]) -> str:
+def tag_lines(tags: dict[str, list[str]]) -> str:
+    """bag-info.txt's text for ``tags``; PackagingError for a label no tag file can carry."""
     lines = []
     for label, values in tags.items():
         if not label or ":" in label or label != label.strip() or any(c in label for c in "\r\n"):
@@ -62,7 +63,7 @@ def write_tag_files(bag: Path, files: Iterable[FileRecord], algorithms: Iterable
     files = list(files)
     try:
         _write(bag / "bagit.txt", BAGIT_TXT)
-        _write(bag / "bag-info.txt", _tag_lines(bag_info))
+        _write(bag / "bag-info.txt", tag_lines(bag_info))
         for algo in algorithms:
             lines = [f"{f.digests[algo]}  {encode_path(f.bag_path)}\n" for f in sorted(files, key=lambda f: f.path)]
             _write(bag / f"manifest-{algo}.txt", "".join(lines))

@@ -133,13 +133,19 @@ def sub(
 
 
 def safe_parser() -> etree.XMLParser:
-    """An lxml parser that cannot fetch anything or expand entities."""
+    """An lxml parser that cannot fetch anything or expand entities.
+
+    ``huge_tree`` lifts libxml2's size and depth limits (256 levels, 10 MB text nodes): a METS
+    mirrors its package's folder nesting in the structMap, and a 100,000-file package is a big
+    document. Entities stay unexpanded and a DOCTYPE is refused (:func:`parse_xml`), which is
+    what guards against entity bombs.
+    """
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=False,
+        huge_tree=True,
         remove_blank_text=False,
     )
 

@@ -204,10 +204,14 @@ def _folder_tree(package: Package, ids: list[str]) -> dict[str, Any]:
 
 
 def _emit_div(div: etree._Element, node: dict[str, Any]) -> None:
-    for fid in node["files"]:  # METS wants fptr before child divs
-        sub(div, M("fptr"), FILEID=fid)
-    for name, child in node["dirs"].items():
-        _emit_div(sub(div, M("div"), TYPE="folder", LABEL=name), child)
+    """One div per folder, nested as the folders are; a stack, not recursion (any depth)."""
+    stack = [(div, node)]
+    while stack:
+        parent, here = stack.pop()
+        for fid in here["files"]:  # METS wants fptr before child divs
+            sub(parent, M("fptr"), FILEID=fid)
+        children = [(sub(parent, M("div"), TYPE="folder", LABEL=name), child) for name, child in here["dirs"].items()]
+        stack.extend(reversed(children))
 
 
 def _struct_map(root: etree._Element, package: Package, ids: list[str]) -> None:

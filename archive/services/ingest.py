@@ -22,7 +22,7 @@ import bagit
 
 from archive import __version__
 from archive.catalog.repository import AlreadyRecorded
-from archive.errors import Finding, StorageError, SubmissionRejected, error
+from archive.errors import Finding, PackagingError, StorageError, SubmissionRejected, error
 from archive.faults import fault_point, register
 from archive.model import (
     AGENT_ORGANIZATION,
@@ -43,7 +43,7 @@ from archive.model import (
     Package,
     utcnow,
 )
-from archive.packaging.bagwrite import merge_bag_info, payload_oxum, write_tag_files
+from archive.packaging.bagwrite import merge_bag_info, payload_oxum, tag_lines, write_tag_files
 from archive.packaging.mets_validate import assert_valid_mets
 from archive.packaging.mets_write import write_mets
 from archive.profiles.bagit_profile import profile_identifier
@@ -191,6 +191,31 @@ def _bag_info(ctx: ArchiveContext, p: Prepared, package_id: str, now_date: str) 
     return merge_bag_info(ours, p.submitted_bag_info)
 
 
+def _package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person: str,
+                      key: str) -> tuple[Package, bytes]:
+    """The package and its METS (schema-valid), or a rejection: the same for ingest and validate.
+
+    Whatever the earlier checks let through but METS or bag-info cannot carry (a value, a
+    name, a submitted bag-info label) is refused here as a finding (``E321``), so ``validate``
+    says exactly what ``ingest`` would.
+    """
+    now = utcnow()
+    pkg = Package(id=package_id, profile_id=p.profile.id, profile_version=p.profile.version, created=now,
+                  metadata=p.metadata, dublin_core=p.dublin_core, access=p.access, files=p.files,
+                  events=_events(ctx, p, package_id, person), agents=_agents(ctx, person),
+                  bag_info=_bag_info(ctx, p, package_id, now.date().isoformat()),
+                  source_name=p.source_name, idempotency_key=key,
+                  fixity_interval_days=p.profile.fixity_interval_days)
+    try:
+        tag_lines(pkg.bag_info)
+        mets = write_mets(pkg)
+        assert_valid_mets(mets)
+    except PackagingError as exc:
+        raise SubmissionRejected(f"submission {printable(p.source_name)} was rejected", [
+            *p.findings.items, error("E321", "mets.xml", printable(exc.message))]) from exc
+    return pkg, mets
+
+
 def _existing(ctx: ArchiveContext, package_id: str) -> IngestResult:
     pkg = ctx.catalog.get_package(package_id)
     return IngestResult(package_id, False, pkg.profile_id, pkg.profile_version, len(pkg.files), pkg.total_bytes,
@@ -226,16 +251,8 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         if existing:
             return _same_or_refuse(ctx, existing, key, p)
         package_id = str(uuid.uuid4())
-        person = agent or ctx.settings.agent
-        now = utcnow()
-        pkg = Package(id=package_id, profile_id=p.profile.id, profile_version=p.profile.version, created=now,
-                      metadata=p.metadata, dublin_core=p.dublin_core, access=p.access, files=p.files,
-                      events=_events(ctx, p, package_id, person), agents=_agents(ctx, person),
-                      bag_info=_bag_info(ctx, p, package_id, now.date().isoformat()),
-                      source_name=p.source_name, idempotency_key=key)
         progress("packaging", 0, 1)
-        mets = write_mets(pkg)
-        assert_valid_mets(mets)
+        pkg, mets = _package_and_mets(ctx, p, package_id, agent or ctx.settings.agent, key)
         bag = p.copied_to
         with open(bag / METS_NAME, "xb") as fh:
             fh.write(mets)
@@ -278,4 +295,7 @@ def validate(ctx: ArchiveContext, submission: Path, profile: str, metadata_file:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="archive-validate-") as tmp:
-        return prepare(ctx, Path(submission), profile, metadata_file, Path(tmp), copy=False, progress=progress)
+        prepared = prepare(ctx, Path(submission), profile, metadata_file, Path(tmp), copy=False, progress=progress)
+    progress("packaging", 0, 1)
+    _package_and_mets(ctx, prepared, str(uuid.uuid4()), ctx.settings.agent, idempotency_key(prepared))
+    return prepared
