@@ -80,7 +80,9 @@ def _open_submission(ctx: ArchiveContext, path: Path, work: Path, found: Finding
     if is_archive_file(path):
         dest = work / "extracted"
         dest.mkdir(parents=True)
-        limits = Limits(max_bytes=ctx.settings.max_expanded_bytes, max_files=ctx.settings.max_files)
+        limits = Limits(max_bytes=ctx.settings.max_expanded_bytes, max_files=ctx.settings.max_files,
+                        max_expansion_ratio=ctx.settings.max_expansion_ratio, max_depth=ctx.settings.max_depth,
+                        max_path_bytes=ctx.settings.max_path_bytes)
         problems = extract_archive(path, dest, limits)
         found.extend(problems)
         if any(p.is_error for p in problems):

@@ -1,10 +1,26 @@
-"""Unpack a .zip, .tar or .tar.gz submission into a work folder, safely.
+"""Unpack a .zip, .tar (.tar.gz, .tgz, bzip2, xz) or .7z submission into a work folder, safely.
 
-Every member is checked before anything is written: no absolute paths, no ``..``, no links,
-no devices; the declared and the actual expanded size are both bounded (zip bombs), and so
-is the number of members. All bad members are reported at once, except that listing stops at
-the member that takes the declared size or the count over its limit: a .tar.gz is listed by
-inflating it, and a bomb's gigabytes are never inflated just to be refused.
+Nothing is extracted until the whole listing has been checked, and every bad member is
+reported at once:
+
+1. **Structure.** A zip's end record, central directory and local headers are parsed here
+   (:mod:`~archive.submission.zipcheck`): entries must lie inside the file and not overlap
+   (the "zip bomb by overlap"), local and central names must agree, sizes must be possible,
+   and Python's ``zipfile`` must read the directory the same way (E127). A tar's headers are
+   checked as they are listed (:mod:`~archive.submission.tarlist`): a negative or non-numeric
+   size, a folder with data, or anything but zero blocks after the last readable header is
+   refused (E120), never coerced. A 7z is listed by py7zr (:mod:`~archive.submission.sevenzip`).
+2. **Members** (:mod:`~archive.submission.members`): names as the archive holds them, kinds,
+   duplicates and file/folder clashes after normalisation, depth and path length, counts,
+   declared bytes and expansion ratios (E120-E131).
+3. **Extraction** (:mod:`~archive.submission.writing`): only then, counting the bytes actually
+   written against each member's declared size, the total and the ratio; no recursion, no
+   link followed, nothing overwritten. Any problem removes everything written: a refused
+   archive leaves its destination as empty as it was given.
+
+Listing stops at the member that takes a count, the declared size or the whole archive's
+ratio over its limit: a .tar.gz is listed by inflating it, and a bomb's gigabytes are never
+inflated just to be refused.
 """
 
 from __future__ import annotations
@@ -15,17 +31,24 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, cast
 
 from archive.errors import Finding, error
 from archive.fixity.hashing import CHUNK_SIZE
+from archive.submission import tarlist, zipcheck
+from archive.submission.members import Limits, Member, check_members, listed, member_key, member_path_problem
 from archive.submission.scan import printable
+from archive.submission.writing import Budget, Tree
 
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+__all__ = ["ARCHIVE_SUFFIXES", "Limits", "extract_archive", "is_archive_file", "member_path_problem"]
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
+
+#: what a corrupt stream raises inside the standard library's readers (zlib's and lzma's errors are not zipfile's)
+_READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError, NotImplementedError,
+                RuntimeError, zlib.error, lzma.LZMAError, tarlist.HeaderTooLarge)
 
 
 def is_archive_file(path: Path) -> bool:
@@ -33,181 +56,160 @@ def is_archive_file(path: Path) -> bool:
     return path.is_file() and any(name.endswith(s) for s in ARCHIVE_SUFFIXES)
 
 
-@dataclass
-class Limits:
-    max_bytes: int
-    max_files: int
+def extract_archive(archive: Path, dest: Path, limits: Limits) -> list[Finding]:
+    """Extract ``archive`` into the empty folder ``dest``; return findings (any error: ``dest`` is left empty)."""
+    label = printable(archive.name)
+    name = archive.name.lower()
+    try:
+        with open(archive, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if name.endswith(".zip"):
+                return _extract_zip(fh, size, dest, limits, label)
+            if name.endswith(".7z"):
+                return _extract_7z(fh, size, dest, limits, label)
+            return _extract_tar(fh, size, dest, limits, label)
+    except zipcheck.ZipUnreadable as exc:
+        return [error("E120", label, f"cannot read the archive: {exc}")]
+    except tarlist.StreamTooLong as exc:
+        return [error(exc.code, label, str(exc))]
+    except _READ_ERRORS as exc:
+        return [error("E120", label, f"cannot read the archive: {exc}")]
 
 
-@dataclass
-class _Member:
-    name: str
-    kind: str  # file, dir, symlink, hardlink, device, other
-    size: int
-    opener: Callable[[], BinaryIO] | None
-    encrypted: bool = False
+def _extract_zip(fh: BinaryIO, size: int, dest: Path, limits: Limits, label: str) -> list[Finding]:
+    found = zipcheck.read_zip(fh, size, limits.max_members)
+    findings = [error(code, label, message) for code, message in found.problems]
+    if found.count > limits.max_members or len(found.entries) > limits.max_members:
+        return findings + [error("E124", label, f"lists {found.count} members; the limit is {limits.max_members} "
+                                                f"(folders, links and files) for {limits.max_files} files")]
+    members = [_zip_member(e) for e in found.entries]
+    findings += check_members(members, limits, label, size)
+    if any(f.is_error for f in findings):
+        return findings
+    with zipfile.ZipFile(cast(BinaryIO, fh)) as zf:
+        infos = zf.infolist()
+        differs = zipcheck.same_as_zipfile(found.entries, infos)
+        if differs:
+            return [error("E127", label, f"the zip's directory can be read two ways: {differs}")]
+        for m, info in zip(members, infos):
+            m.opener = partial(_open_zip_member, zf, info)
+        return _write(members, dest, limits, size)
 
 
-def member_path_problem(name: str) -> str | None:
-    """Why an archive member name is unsafe, or None."""
-    if "\x00" in name:
-        return "contains a NUL byte"
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return "is an absolute path"
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if ".." in parts:
-        return "climbs out of the submission with '..'"
-    return None
+def _zip_member(e: zipcheck.ZipEntry) -> Member:
+    mode = (e.external_attr >> 16) & 0xFFFF
+    if stat.S_ISLNK(mode):
+        kind = "symlink"
+    elif e.raw_name.endswith(b"/") or (stat.S_ISDIR(mode) and not e.size):
+        kind = "dir"
+    elif mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+        kind = "device" if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "fifo" if stat.S_ISFIFO(mode) else "other"
+    else:
+        kind = "file"
+    return Member(e.name, kind, e.size, packed=e.packed if kind == "file" else None, encrypted=e.encrypted,
+                  problems=list(e.problems))
 
 
 def _open_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
     return cast(BinaryIO, zf.open(info))
 
 
-def _open_tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo) -> BinaryIO:
-    stream = tf.extractfile(info)
-    if stream is None:
-        raise tarfile.TarError(f"{info.name!r} has no content to read")
-    return cast(BinaryIO, stream)
+def _extract_tar(fh: BinaryIO, size: int, dest: Path, limits: Limits, label: str) -> list[Finding]:
+    tf, stream = tarlist.open_tar(fh, size, limits)
+    with tf:
+        try:
+            members = listed(tarlist.tar_members(tf), limits, size)
+        except tarlist.StreamTooLong as exc:
+            return [error(exc.code, label, str(exc))]
+        findings = check_members(members, limits, label, size)
+        if any(f.is_error for f in findings):
+            return findings
+        ended = tarlist.check_end(tf, stream)
+        if ended:
+            return [error("E120", label, f"cannot read the archive: it {ended}")]
+        return _write(members, dest, limits, size)
 
 
-def _zip_members(zf: zipfile.ZipFile) -> Iterator[_Member]:
-    for info in zf.infolist():
-        mode = (info.external_attr >> 16) & 0xFFFF
-        if stat.S_ISLNK(mode):
-            kind = "symlink"
-        elif info.filename.endswith("/"):  # not info.is_dir(): an empty name would raise IndexError
-            kind = "dir"
-        elif mode and not stat.S_ISREG(mode) and stat.S_IFMT(mode):
-            kind = "device" if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "other"
-        else:
-            kind = "file"
-        yield _Member(info.filename, kind, info.file_size, partial(_open_zip_member, zf, info),
-                      encrypted=bool(info.flag_bits & 0x1))
+def _extract_7z(fh: BinaryIO, size: int, dest: Path, limits: Limits, label: str) -> list[Finding]:
+    from archive.submission import sevenzip  # py7zr is imported only when a .7z comes
 
-
-def _tar_members(tf: tarfile.TarFile) -> Iterator[_Member]:
-    for info in tf:
-        if info.issym():
-            kind = "symlink"
-        elif info.islnk():
-            kind = "hardlink"
-        elif info.isdir():
-            kind = "dir"
-        elif info.isreg():
-            kind = "file"
-        elif info.ischr() or info.isblk():
-            kind = "device"
-        elif info.isfifo():
-            kind = "fifo"
-        else:
-            kind = "other"
-        yield _Member(info.name, kind, info.size, partial(_open_tar_member, tf, info))
-
-
-def _listed(members: Iterator[_Member], limits: Limits) -> list[_Member]:
-    """The members, up to and including the one that takes the total size or count over the limits."""
-    listed: list[_Member] = []
-    declared = files = 0
-    for m in members:
-        listed.append(m)
-        if m.kind == "file":
-            files += 1
-            declared += max(m.size, 0)
-            if declared > limits.max_bytes or files > limits.max_files:
-                break
-    return listed
-
-
-def _copy_bounded(src: BinaryIO, dest: Path, budget: list[int], name: str) -> str | None:
-    with open(dest, "xb") as out:
-        while True:
-            chunk = src.read(CHUNK_SIZE)
-            if not chunk:
-                return None
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                return f"{name}: expands beyond the limit on a submission's size"
-            out.write(chunk)
-
-
-def extract_archive(archive: Path, dest: Path, limits: Limits) -> list[Finding]:
-    """Extract ``archive`` into the empty folder ``dest``; return findings (errors stop extraction)."""
-    findings: list[Finding] = []
+    bomb = sevenzip.header_bomb(fh, size, limits.max_expansion_ratio)
+    if bomb:
+        return [error("E128", label, bomb)]
     try:
-        if archive.name.lower().endswith(".zip"):
-            with zipfile.ZipFile(archive) as zf:
-                return _extract(_listed(_zip_members(zf), limits), dest, limits, archive.name)
-        with tarfile.open(archive, mode="r:*") as tf:
-            return _extract(_listed(_tar_members(tf), limits), dest, limits, archive.name)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError, NotImplementedError,
-            zlib.error, lzma.LZMAError) as exc:
-        findings.append(error("E120", printable(archive.name), f"cannot read the archive: {exc}"))
+        szf = sevenzip.open_7z(fh, limits.max_bytes)
+    except sevenzip.SevenZipUnreadable as exc:
+        return [error("E120", label, str(exc))]
+    with szf:
+        members, problems = sevenzip.list_7z(szf)
+        findings = [error(code, label, message) for code, message in problems]
+        findings += check_members(members, limits, label, size)
+        if any(f.is_error for f in findings):
+            return findings
+        tree = Tree(dest)
+        try:
+            findings = sevenzip.extract_7z(szf, members, tree, Budget(limits, size))
+        except BaseException:
+            tree.discard()
+            raise
+        if findings:
+            tree.discard()
         return findings
 
 
-def _extract(members: list[_Member], dest: Path, limits: Limits, label: str) -> list[Finding]:
-    findings: list[Finding] = []
-    declared = 0
-    files = 0
-    for m in members:
-        shown = printable(m.name)
-        problem = member_path_problem(m.name)
-        if problem is None and m.kind == "file" and m.name.replace("\\", "/").strip("/") in ("", "."):
-            problem = "is a file with no name"
+def _copy_bounded(src: BinaryIO, out: BinaryIO, budget: Budget, m: Member) -> tuple[str, str] | None:
+    """Copy one member in chunks; (code, message) as soon as it passes its declared size or a budget."""
+    left = m.size
+    while True:
+        chunk = src.read(CHUNK_SIZE)
+        if not chunk:
+            break
+        left -= len(chunk)
+        if left < 0:
+            return "E120", f"archive member holds more than the {m.size} bytes it declares"
+        problem = budget.take(len(chunk))
         if problem:
-            findings.append(error("E121", shown, f"archive member {problem}"))
-        if m.kind in ("symlink", "hardlink"):
-            findings.append(error("E122", shown, f"archive member is a {m.kind.replace('hard', 'hard ')}; links are not accepted"))
-        elif m.kind in ("device", "fifo", "other"):
-            findings.append(error("E123", shown, f"archive member is a {m.kind}, not a regular file"))
-        if m.encrypted:
-            findings.append(error("E120", shown, "archive member is encrypted; the archive takes no passwords, "
-                                                 "submit it unencrypted"))
-        if m.kind == "file":
-            files += 1
-            declared += max(m.size, 0)
-    if files > limits.max_files:
-        findings.append(error("E124", printable(label), f"holds more than {limits.max_files} files, the limit"))
-    if declared > limits.max_bytes:
-        findings.append(error("E125", printable(label), f"expands to at least {declared} bytes, as its members declare; "
-                                             f"the limit is {limits.max_bytes}"))
-    if findings:
-        return findings
-    budget = [limits.max_bytes]
-    root = dest.resolve()
-    for m in members:
-        shown = printable(m.name)
-        rel = m.name.replace("\\", "/").strip("/")
-        if not rel or rel == ".":
-            continue
-        target = (root / rel)
-        if not str(target.resolve()).startswith(str(root) + os.sep):
-            findings.append(error("E121", shown, "archive member resolves outside the submission"))
-            return findings
-        try:
-            if m.kind == "dir":
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):  # a file where a folder must be, or the other way round
-            findings.append(error("E126", shown, "archive member's path is both a file and a folder in the archive"))
-            return findings
-        except OSError as exc:
-            findings.append(error("E120", shown, f"cannot extract: {exc.strerror}"))
-            return findings
-        if target.exists():
-            findings.append(error("E126", shown, "archive member appears twice"))
-            return findings
-        assert m.opener is not None
-        try:
-            with m.opener() as src:
-                problem = _copy_bounded(src, target, budget, shown)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError, zlib.error,
-                lzma.LZMAError) as exc:  # a corrupt compressed stream is zlib's or lzma's error, not zipfile's
-            findings.append(error("E120", shown, f"cannot extract: {exc}"))
-            return findings
-        if problem:
-            findings.append(error("E125", shown, problem))
-            return findings
-    return findings
+            return problem
+        out.write(chunk)
+    if left:
+        return "E120", f"archive member holds {m.size - left} bytes, not the {m.size} it declares"
+    return None
+
+
+def _write(members: list[Member], dest: Path, limits: Limits, archive_size: int) -> list[Finding]:
+    """Write the checked members; on any problem remove all that was written."""
+    tree = Tree(dest)
+    budget = Budget(limits, archive_size)
+    try:
+        for m in members:
+            problem = _write_one(m, tree, budget)
+            if problem:
+                tree.discard()
+                return [error(problem[0], printable(m.name), problem[1])]
+    except BaseException:
+        tree.discard()
+        raise
+    return []
+
+
+def _write_one(m: Member, tree: Tree, budget: Budget) -> tuple[str, str] | None:
+    key = member_key(m.name)
+    if not key:
+        return None  # the archive's own root folder ("./")
+    parts = key.split("/")
+    try:
+        if m.kind == "dir":
+            tree.make_dirs(parts)
+            return None
+        out = tree.new_file(parts)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder must be, or a name this file system merges
+        return "E126", "archive member's path is both a file and a folder, or collides with another on this file system"
+    except OSError as exc:
+        return "E120", f"cannot extract: {exc.strerror or exc}"
+    assert m.opener is not None
+    try:
+        with out, m.opener() as src:
+            return _copy_bounded(src, out, budget, m)
+    except (*_READ_ERRORS, tarlist.StreamTooLong) as exc:
+        code = exc.code if isinstance(exc, tarlist.StreamTooLong) else "E120"
+        return code, f"cannot extract: {exc}"
