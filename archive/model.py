@@ -77,6 +77,26 @@ class FileRecord:
         return f"data/{self.path}"
 
 
+#: the AIP's tag folder holding what a submission brought beside its payload
+SUBMISSION_FOLDER = "submission"
+
+
+@dataclass
+class SubmittedFile:
+    """A file a submission brought beside its payload, kept in the AIP under ``submission/``:
+    a submitted bag's own tag files and tag folders (bag-info.txt, its manifests, an
+    Archivematica ``metadata/`` or ``logs/`` folder), and the metadata files it was described
+    with. ``path`` is relative to the submission's root, '/'-separated."""
+
+    path: str
+    size: int
+    digests: dict[str, str]
+
+    @property
+    def bag_path(self) -> str:
+        return f"{SUBMISSION_FOLDER}/{self.path}"
+
+
 @dataclass
 class Agent:
     """A PREMIS agent. ``identifier`` is stable and unique within a package."""
@@ -131,6 +151,10 @@ class Package:
     bag_info: dict[str, list[str]] = field(default_factory=dict)
     source_name: str = ""
     idempotency_key: str = ""
+    #: what the submission brought beside its payload (see :class:`SubmittedFile`)
+    submitted: list[SubmittedFile] = field(default_factory=list)
+    #: days between fixity audits, from the profile at ingest (None: not known, e.g. read from a METS)
+    fixity_interval_days: int | None = None
 
     @property
     def total_bytes(self) -> int:

@@ -46,6 +46,8 @@ OTHERMDTYPE_FILE = "archive-file-metadata"
 OTHERMDTYPE_BAG_INFO = "archive-bag-info"
 #: premis:restriction authority that carries the archive's own access level word
 ACCESS_LEVEL_AUTHORITY = "archive-access-level"
+#: fileGrp USE of the files a submission brought beside its payload (kept under submission/)
+SUBMISSION_USE = "submission"
 #: premis:objectIdentifierType of the submission's idempotency key
 IDEMPOTENCY_KEY_TYPE = "idempotency-key"
 #: formatNote saying identification never ran (``FileRecord.format is None``)

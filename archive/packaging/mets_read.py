@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from archive.errors import PackagingError
-from archive.model import FileRecord, Package
+from archive.model import SUBMISSION_FOLDER, FileRecord, Package, SubmittedFile
 from archive.packaging import premis_read
 from archive.packaging.mets_common import (
     ARC_NS,
@@ -26,7 +26,9 @@ from archive.packaging.mets_common import (
     DCTERMS_NS,
     OTHERMDTYPE_BAG_INFO,
     OTHERMDTYPE_FILE,
+    DIGEST_NAMES,
     OTHERMDTYPE_PROFILE,
+    SUBMISSION_USE,
     XLINK_NS,
     M,
     P,
@@ -135,6 +137,22 @@ def _file(el: etree._Element, sections: dict[str, etree._Element]) -> FileRecord
     )
 
 
+def _submitted(el: etree._Element) -> SubmittedFile:
+    try:
+        href = unquote(first(el, M("FLocat"), "FLocat of a submitted file").get(q(XLINK_NS, "href"), ""),
+                       errors="strict")
+    except UnicodeDecodeError as exc:
+        raise PackagingError("METS: FLocat of a submitted file is not percent-encoded UTF-8") from exc
+    prefix = f"{SUBMISSION_FOLDER}/"
+    if not href.startswith(prefix):
+        raise PackagingError(f"METS: submitted file {href!r} is not under {prefix}")
+    path = check_payload_path(href[len(prefix):], f"METS submitted file {el.get('ID')!r}")
+    size = premis_read.parse_as(int, el.get("SIZE", ""), f"size of {href!r}")
+    checksum, kind = el.get("CHECKSUM"), el.get("CHECKSUMTYPE")
+    digests = {DIGEST_NAMES[kind]: checksum.lower()} if checksum and kind in DIGEST_NAMES else {}
+    return SubmittedFile(path=path, size=size, digests=digests)
+
+
 def _parse(root: etree._Element) -> Package:
     if root.tag != M("mets"):
         raise PackagingError(f"METS: root element is {root.tag}, expected mets:mets")
@@ -169,6 +187,12 @@ def _parse(root: etree._Element) -> Package:
         if group.get("USE") == "original"
         for el in group.iter(M("file"))
     ]
+    submitted = [
+        _submitted(el)
+        for group in root.iterfind(f"{M('fileSec')}/{M('fileGrp')}")
+        if group.get("USE") == SUBMISSION_USE
+        for el in group.iter(M("file"))
+    ]
     return Package(
         id=entity["id"],
         profile_id=profile_id,
@@ -183,6 +207,7 @@ def _parse(root: etree._Element) -> Package:
         bag_info=bag_info,
         source_name=entity["source_name"],
         idempotency_key=entity["idempotency_key"],
+        submitted=submitted,
     )
 
 

@@ -13,6 +13,8 @@ Layout (documented with an example in ``docs/aip.md``)::
         rightsMD rightsmd-access PREMIS rights: access level, embargo, statement
         sourceMD sourcemd-bag-info  bag-info tags (only if the package has any)
         digiprovMD digiprovmd-event-N / digiprovmd-agent-N   PREMIS events, then agents
+      fileSec / fileGrp USE="submission" / file submitted-NNNNNN   what the submission brought beside
+                                its payload, kept under submission/ (a submitted bag's tag files)
       fileSec / fileGrp USE="original" / file file-NNNNNN + FLocat xlink:href=<percent-encoded bag path>
       structMap TYPE="physical"  div per folder, fptr per file
 
@@ -43,6 +45,7 @@ from archive.packaging.mets_common import (
     OTHERMDTYPE_BAG_INFO,
     OTHERMDTYPE_FILE,
     OTHERMDTYPE_PROFILE,
+    SUBMISSION_USE,
     XLINK_NS,
     M,
     check_payload_path,
@@ -176,10 +179,39 @@ def _checksum(record: FileRecord) -> dict[str, str]:
     return {}
 
 
+def submitted_id(index: int) -> str:
+    return f"submitted-{index + 1:06d}"
+
+
+def _submitted_group(file_sec: etree._Element, package: Package) -> None:
+    """fileGrp USE="submission": the files the submission brought beside its payload."""
+    group = sub(file_sec, M("fileGrp"), USE=SUBMISSION_USE)
+    seen: set[str] = set()
+    for n, record in enumerate(package.submitted):
+        check_payload_path(record.path, f"submitted file {record.path!r}")
+        if record.path in seen:
+            raise PackagingError(f"submitted file {record.path!r} is listed twice")
+        seen.add(record.path)
+        attrib = {"ID": submitted_id(n), "SIZE": str(record.size)}
+        for algorithm in CHECKSUM_PREFERENCE:
+            if algorithm in record.digests:
+                attrib |= {"CHECKSUM": record.digests[algorithm], "CHECKSUMTYPE": DIGEST_LABELS[algorithm]}
+                break
+        el = sub(group, M("file"), where=f"submitted file {record.path!r}", **attrib)
+        locat = sub(el, M("FLocat"), LOCTYPE="URL")
+        locat.set(q(XLINK_NS, "type"), "simple")
+        locat.set(q(XLINK_NS, "href"), quote(record.bag_path, safe="/"))
+
+
 def _file_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
-    if not package.files:
+    if not package.files and not package.submitted:
         return  # fileSec needs at least one fileGrp with content to be useful; a METS may omit it
-    group = sub(sub(root, M("fileSec")), M("fileGrp"), USE="original")
+    file_sec = sub(root, M("fileSec"))
+    if package.submitted:
+        _submitted_group(file_sec, package)
+    if not package.files:
+        return
+    group = sub(file_sec, M("fileGrp"), USE="original")
     for fid, record in zip(ids, package.files):
         attrib = {"ID": fid, "SIZE": str(record.size), "ADMID": f"techmd-{fid}", **_checksum(record)}
         if record.format is not None and record.format.mime:

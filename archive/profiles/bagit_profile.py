@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archive.model import SUBMISSION_FOLDER
 from archive.profiles.model import Profile
 
 BAGIT_PROFILE_VERSION = "1.3.0"
@@ -45,7 +46,7 @@ def to_bagit_profile(profile: Profile, organisation: str) -> dict[str, Any]:
         "Tag-Manifests-Required": algorithms,
         "Tag-Manifests-Allowed": algorithms,
         "Tag-Files-Required": ["mets.xml"],
-        "Tag-Files-Allowed": [*TAG_FILES, *manifests],
+        "Tag-Files-Allowed": [*TAG_FILES, *manifests, f"{SUBMISSION_FOLDER}/*"],
         "Allow-Fetch.txt": False,
         "Serialization": "optional",
         "Accept-Serialization": ["application/zip"],
