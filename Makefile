@@ -15,6 +15,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
+	@# the distribution was called "archive" before (an unrelated PyPI project has that name): drop it
+	-@$(BIN)/pip uninstall --quiet --yes archive >/dev/null 2>&1
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
@@ -26,8 +28,10 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: export ARCHIVE_HOME ?= $(CURDIR)/var/demo
+demo: export ARCHIVE_PROFILES_DIRS ?= $(CURDIR)/profiles
 demo: $(VENV)/.installed
 	@echo "== archive home: $$ARCHIVE_HOME"
+	@echo "== your own profiles: $$ARCHIVE_PROFILES_DIRS (then the bundled ones)"
 	$(BIN)/archive profiles list
 	$(BIN)/archive ingest examples/heritage-harbour-photographs --profile heritage --agent demo
 	$(BIN)/archive ingest examples/legal-contract-dispute --profile legal --agent demo

@@ -12,6 +12,10 @@ import re
 ESCAPES = re.compile(r"%(25|0A|0D)", re.IGNORECASE)
 #: bagit-python 1.9 decodes at most this many %0A/%0D per path (it passes re.IGNORECASE as the count)
 MAX_LINE_BREAKS = 2
+#: what Python's ``str.splitlines`` (so bagit-python's manifest reader, ``codecs`` line by line)
+#: takes for a line break besides CR and LF; RFC 8493 has no escape for them
+OTHER_LINE_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_OTHER_BREAK = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def manifest_path_problem(path: str) -> str | None:
@@ -19,8 +23,26 @@ def manifest_path_problem(path: str) -> str | None:
     escape = ESCAPES.search(path)
     if escape:
         return f"contains {escape.group(0)!r}, which BagIt readers would decode as an escape; rename the file"
-    if sum(path.count(c) for c in "\r\n") > MAX_LINE_BREAKS:
+    if ("\n" in path or "\r" in path) and path.count("\n") + path.count("\r") > MAX_LINE_BREAKS:
         return f"contains more than {MAX_LINE_BREAKS} line breaks, more than bagit-python can decode; rename the file"
+    if _OTHER_BREAK.search(path):
+        other = OTHER_LINE_BREAKS.intersection(path)
+        listed = ", ".join(f"U+{ord(c):04X}" for c in sorted(other))
+        return (f"contains {listed}, which bagit-python reads as a line break and RFC 8493 cannot escape, so no "
+                "manifest line could carry the name; rename the file")
+    return None
+
+
+def tag_path_problem(path: str) -> str | None:
+    """Why a tag file's path (relative to the bag root, not under ``data/``) cannot be listed in a
+    tag manifest so that every reader reads it back: :func:`manifest_path_problem`, or a start
+    that bagit-python strips or expands (white space, ``*``, ``~``)."""
+    problem = manifest_path_problem(path)
+    if problem:
+        return problem
+    if path[:1].isspace() or path.startswith(("*", "~")):
+        return (f"starts with {path[:1]!r}, which BagIt manifest readers strip or expand (white space, md5sum's "
+                "'*' marker, a home folder '~'); rename the file")
     return None
 
 

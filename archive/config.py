@@ -3,7 +3,10 @@
 Every setting is declared once in :data:`SETTINGS` (name, type, default, help). Values come,
 lowest precedence first, from the defaults, a YAML file (``--config`` or ``$ARCHIVE_CONFIG``,
 else ``./config/archive.yaml`` when present), and ``ARCHIVE_<NAME>`` environment variables.
-Relative paths are resolved against ``home``.
+Relative paths are resolved against ``home``; ``home`` itself, when relative, against the
+current folder. :attr:`Settings.home_source` says which of these chose the home, so commands
+can tell the user which archive they are working on (``./var`` of the current folder is only
+the last resort).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from archive import safeyaml
 
 from archive.errors import ConfigError
 
-REPO_PROFILES = Path(__file__).resolve().parent.parent / "profiles"
+#: Settings.home_source when nothing chose the home: the folder ``var`` of the current folder
+DEFAULT_HOME_SOURCE = "the default ./var of the current folder"
 
 
 def _default_user() -> str:
@@ -39,7 +43,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("home", "path", lambda: Path(os.environ.get("ARCHIVE_HOME", "var")),
+    Setting("home", "path", Path("var"),
             "Folder holding the archive's state; other relative paths are resolved against it."),
     Setting("database_url", "str", "", "SQLAlchemy URL of the catalog. Empty: sqlite:///<home>/catalog.sqlite3."),
     Setting("storage", "path", "storage", "Primary storage root, where packages are kept (write-once)."),
@@ -52,7 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", "int", lambda: max(1, min(os.cpu_count() or 1, 4)),
             "Processes used for format identification and hashing."),
     Setting("verify_after_store", "bool", True, "Re-read every stored file and compare digests before cataloguing."),
-    Setting("max_metadata_bytes", "int", 10 * 1024 * 1024, "Largest metadata.yaml/.json/files.csv accepted."),
+    Setting("max_metadata_bytes", "int", 10 * 1024 * 1024, "Largest metadata.yaml/.json/files.csv accepted; also bounds a submitted bag's bag-info.txt, package-info.txt and fetch.txt."),
     Setting("max_expanded_bytes", "int", 64 * 1024**3, "Largest total size a .zip/.tar submission may expand to."),
     Setting("max_files", "int", 1_000_000, "Most files a submission may hold."),
     Setting("max_expansion_ratio", "int", 200,
@@ -115,13 +119,15 @@ class Settings:
     notify_webhook: str = ""
     notify_command: str = ""
     source: str = field(default="defaults")
+    #: what chose ``home``: "the --home option", "ARCHIVE_HOME", "settings file PATH" or DEFAULT_HOME_SOURCE
+    home_source: str = DEFAULT_HOME_SOURCE
 
     @property
     def all_profile_dirs(self) -> tuple[Path, ...]:
-        dirs = list(self.profiles_dirs)
-        if REPO_PROFILES.is_dir():
-            dirs.append(REPO_PROFILES)
-        return tuple(dirs)
+        """``profiles_dirs`` in order, then the profiles bundled with the package."""
+        from archive.profiles.bundled import BUNDLED_PROFILES  # a path only; keeps config standalone
+
+        return (*self.profiles_dirs, BUNDLED_PROFILES)
 
     @property
     def storage_roots(self) -> tuple[Path, ...]:
@@ -186,6 +192,7 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     for s in SETTINGS:
         values[s.name] = s.default() if callable(s.default) else s.default
     source = "defaults"
+    home_source = DEFAULT_HOME_SOURCE
     path = Path(config_file) if config_file else (Path(env["ARCHIVE_CONFIG"]) if env.get("ARCHIVE_CONFIG") else None)
     if path is None and Path("config/archive.yaml").is_file():
         path = Path("config/archive.yaml")
@@ -198,13 +205,19 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
                 raise ConfigError(f"settings file {path}: unknown setting {key!r}; known: {', '.join(_BY_NAME)}")
             values[key] = _convert(_BY_NAME[key], value, str(path))
         source = str(path)
+        if "home" in data:
+            home_source = f"settings file {path}"
     for s in SETTINGS:
         var = f"ARCHIVE_{s.name.upper()}"
         if var in env and env[var] != "":
             values[s.name] = _convert(s, env[var], f"environment variable {var}")
+            if s.name == "home":
+                home_source = var
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = _convert(_BY_NAME[key], value, "command line")
+            if key == "home":
+                home_source = "the --home option"
     home = Path(values["home"]).expanduser()
     values["home"] = home.resolve()
     for key in ("storage",):
@@ -229,7 +242,7 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
         raise ConfigError("setting api_chunk_size must be between 4096 and 67108864 bytes")
     if values["api_verify_ttl"] < 0:
         raise ConfigError("setting api_verify_ttl must be 0 or more seconds")
-    return Settings(source=source, **values)
+    return Settings(source=source, home_source=home_source, **values)
 
 
 def _check_audit_settings(values: dict[str, Any]) -> None:

@@ -114,3 +114,32 @@ def _no_archive_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     for name in list(os.environ):
         if name.startswith("ARCHIVE_") and not name.startswith("ARCHIVE_TEST_"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove temporary folders with the archive's own tree removal before pytest does.
+
+    Tests build trees deeper than the interpreter's recursion limit (1,000-level transfers, crash
+    leftovers); pytest removes old temporary folders with ``shutil.rmtree``, which recurses and
+    crashes. This removes this run's folders, and the old numbered ones pytest is about to
+    delete (all but the newest three, and the ``garbage-`` folders of interrupted removals), first. ``ARCHIVE_KEEP_TEST_TMP=1`` keeps this run's.
+    """
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None) if factory is not None else None
+    if base is None or not Path(base).is_dir():
+        return
+    from archive.storage.remove import remove_tree
+
+    base = Path(base)
+    doomed = [] if os.environ.get("ARCHIVE_KEEP_TEST_TMP") else list(base.iterdir())
+    prefix = base.name.rstrip("0123456789")
+    numbered = sorted((int(p.name[len(prefix):]), p) for p in base.parent.glob(f"{prefix}*")
+                      if p.name[len(prefix):].isdigit())
+    doomed += [p for _, p in numbered[:-3] if p != base]
+    doomed += list(base.parent.glob("garbage-*"))  # what an interrupted removal left
+    for path in doomed:
+        try:
+            remove_tree(path)
+        except OSError:
+            pass

@@ -1,10 +1,20 @@
-"""Every cell of the access matrix, through HTTP: roles x levels x routes, and the policy itself."""
+"""Every cell of the access matrix, through HTTP: roles x levels x routes, and the policy itself.
+
+Also the legal profile's narrowing of the matrix (``metadata_visible_to: {restricted: [archivist,
+admin]}``): no custodian, matter, title, file name (e-mail subject) or digest of a legal package
+reaches an anonymous caller, a researcher or an auditor through /packages (search ``q=``,
+``field=``, ``profile=``, totals), /packages/{id}, /files, /files/{path}, /mets, /events,
+/download or /audits; archivists and admins see all of it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +22,12 @@ from fastapi.testclient import TestClient
 from archive.access import policy
 from archive.access.policy import Grant
 from archive.api import create_app
+from archive.api.routes.audits import WITHHELD
+from archive.profiles import ProfileRegistry
+from archive.profiles.bundled import BUNDLED_PROFILES
+from archive.services.audit import AuditOptions, run_audit
+from archive.services.context import ArchiveContext
+from archive.services.ingest import ingest
 from tests.api_support import LEVELS, ROLES, ApiArchive, build_archive
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,6 +41,7 @@ EXPECTED: dict[str, dict[str, tuple[bool, bool]]] = {
         "embargoed-past": (True, True),
         "confidential": (False, False),
         "legal-hold": (False, False),
+        "legal": (False, False),
     },
     "researcher": {
         "open": (True, True),
@@ -33,16 +50,17 @@ EXPECTED: dict[str, dict[str, tuple[bool, bool]]] = {
         "embargoed-past": (True, True),
         "confidential": (False, False),
         "legal-hold": (False, False),
+        "legal": (False, False),  # restricted, but the legal profile hides it from readers
     },
-    "archivist": dict.fromkeys(LEVELS, (True, True)),
-    "admin": dict.fromkeys(LEVELS, (True, True)),
+    "archivist": dict.fromkeys((*LEVELS, "legal"), (True, True)),
+    "admin": dict.fromkeys((*LEVELS, "legal"), (True, True)),
 }
 EXPECTED["auditor"] = EXPECTED["researcher"]
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> ApiArchive:
-    return build_archive(tmp_path_factory.mktemp("access"))
+    return build_archive(tmp_path_factory.mktemp("access"), (*LEVELS, "legal"))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +75,7 @@ def _first_file(client: TestClient, archive: ApiArchive, level: str) -> str:
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("level", (*LEVELS, "legal"))
 def test_access_matrix_cell(client: TestClient, archive: ApiArchive, role: str, level: str) -> None:
     see_metadata, get_files = EXPECTED[role][level]
     pid = archive.packages[level]
@@ -185,3 +203,176 @@ def test_docs_access_md_shows_the_matrix_the_code_enforces() -> None:
         assert len(cells) == len(levels) == 5
         for level, cell in zip(levels, cells, strict=True):
             assert cell == CELL[policy.grant(role, level)], (role, level, cell)
+
+
+LEGAL_PROFILE = ProfileRegistry([BUNDLED_PROFILES]).get("legal")
+
+
+def test_docs_access_md_shows_the_legal_profiles_narrowing() -> None:
+    text = (REPO / "docs" / "access.md").read_text(encoding="utf-8")
+    table = re.search(r"^\| role, `legal` profile \|.*?\n\n", text, re.MULTILINE | re.DOTALL)
+    assert table, "docs/access.md needs the legal profile's table (| role, `legal` profile | open | ...)"
+    lines = table.group(0).strip().splitlines()
+    levels = [c.strip(" `") for c in lines[0].strip("|").split("|")][1:]
+    visible_to = LEGAL_PROFILE.access.visible_to()
+    rows = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`*")] = cells[1:]
+    assert set(rows) == set(policy.ROLES)
+    for role, cells in rows.items():
+        for level, cell in zip(levels, cells, strict=True):
+            assert cell == CELL[policy.grant(role, level, True, visible_to)], (role, level, cell)
+
+
+# -- the legal profile: nothing of a legal package reaches readers --------------------------------
+READERS = ("anonymous", "researcher", "auditor")
+#: words of the legal example (examples/legal-contract-dispute) and of tests/data/submissions/legal-minimal
+#: that only a caller who may see the package's metadata may receive
+LEGAL_MARKERS = [
+    "Okafor",  # custodian
+    "Lindqvist",  # custodian
+    "LIT-2025-0042",  # matter reference
+    "Brightwater",  # title, creator
+    "Marek Nowak",  # chain of custody
+    "Delivery schedule for MB-900",  # an e-mail subject, in a file name
+    "INV-2024-0318 disputed",  # another one
+    "Test Custodian",
+    "TST-2025-0001",
+    "Test matter",
+]
+LEGAL_SEARCHES = [
+    {"limit": 500},
+    {"q": "Okafor"},
+    {"q": "LIT-2025-0042"},
+    {"q": "buoys"},
+    {"q": "delivery schedule"},
+    {"q": "test custodian"},
+    {"profile": "legal"},
+    {"field": "matter_reference=LIT-2025-0042"},
+    {"field": "custodian=Test Custodian"},
+    {"field": "confidentiality=internal"},
+    {"puid": "fmt/950"},
+    {"created_from": "2000-01-01", "limit": 500},
+]
+
+
+class LegalArchive:
+    def __init__(self, archive: ApiArchive, ids: list[str], paths: dict[str, list[str]], digests: list[str],
+                 run_id: str) -> None:
+        self.archive, self.ids, self.paths, self.digests, self.run_id = archive, ids, paths, digests, run_id
+
+
+@pytest.fixture(scope="module")
+def legal(tmp_path_factory: pytest.TempPathFactory) -> LegalArchive:
+    tmp = tmp_path_factory.mktemp("legal")
+    archive = build_archive(tmp, ("open", "legal"))
+    example = tmp / "legal-contract-dispute"
+    shutil.copytree(REPO / "examples" / "legal-contract-dispute", example)
+    with ArchiveContext(archive.settings) as ctx:
+        matter = ingest(ctx, example, "legal", agent="api-tests").package_id
+        ids = [archive.packages["legal"], matter]
+        paths = {pid: sorted(p.relative_to(ctx.storage.path_of(pid) / "data").as_posix()
+                             for p in (ctx.storage.path_of(pid) / "data").rglob("*") if p.is_file()) for pid in ids}
+        digests = [hashlib.sha256((ctx.storage.path_of(pid) / "data" / path).read_bytes()).hexdigest()
+                   for pid in ids for path in paths[pid]]
+        run_id = run_audit(ctx, AuditOptions(all=True)).run_id
+    return LegalArchive(archive, ids, paths, digests, run_id)
+
+
+def _package_urls(legal: LegalArchive, pid: str) -> list[str]:
+    base = f"/packages/{pid}"
+    return [base, f"{base}/mets", f"{base}/events", f"{base}/files", f"{base}/download",
+            *(f"{base}/files/{quote(path)}" for path in legal.paths[pid])]
+
+
+def _blob(r) -> str:  # type: ignore[no-untyped-def]
+    return r.text + "\n" + "\n".join(f"{k}: {v}" for k, v in r.headers.items())
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_no_legal_metadata_reaches_a_reader(legal: LegalArchive, role: str) -> None:
+    a = legal.archive
+    forbidden = [*LEGAL_MARKERS, *legal.digests, *(p.rsplit("/", 1)[-1] for ps in legal.paths.values() for p in ps)]
+    with TestClient(create_app(a.settings)) as c:
+        h = a.headers(role)
+        unknown = "00000000-0000-4000-8000-000000000000"
+        for pid in legal.ids:
+            for url in _package_urls(legal, pid):
+                r = c.get(url, headers=h)
+                assert r.status_code == 404, (role, url, r.status_code)
+                assert r.json()["error"]["message"] == f"no package {pid}"  # what an unknown id gets
+                twin = c.get(url.replace(pid, unknown), headers=h)
+                assert twin.status_code == 404 and twin.json() == {
+                    "error": {**r.json()["error"], "message": f"no package {unknown}"}}
+                assert not [m for m in forbidden if m in _blob(r)], (role, url)
+                assert c.head(url, headers=h).status_code in (404, 405)
+        for params in LEGAL_SEARCHES:
+            r = c.get("/packages", params=params, headers=h)
+            assert r.status_code == 200, (params, r.text)
+            body = r.json()
+            assert not {p["id"] for p in body["packages"]} & set(legal.ids), (role, params)
+            answer = str({k: v for k, v in body.items() if k != "query"})  # the echo of the query aside
+            assert not [m for m in forbidden if m in answer], (role, params)
+            assert body["total"] == len(body["packages"]), (role, params)  # hidden ones are not counted
+        everything = c.get("/packages", params={"limit": 500}, headers=h).json()
+        assert everything["total"] == (1 if role != "anonymous" or a.settings.api_anonymous else 0)  # the open one
+        audits = c.get(f"/audits/{legal.run_id}", headers=h)
+        assert audits.status_code == (200 if role == "auditor" else 401 if role == "anonymous" else 403)
+        assert not [m for m in forbidden if m in _blob(audits)]
+
+
+@pytest.mark.parametrize("role", sorted(policy.SEE_ALL))
+def test_archivists_see_every_legal_detail(legal: LegalArchive, role: str) -> None:
+    """The sweep above is not blind: the same requests show the markers to archivists and admins."""
+    a = legal.archive
+    seen = ""
+    with TestClient(create_app(a.settings)) as c:
+        h = a.headers(role)
+        for pid in legal.ids:
+            for url in _package_urls(legal, pid):
+                r = c.get(url, headers=h)
+                assert r.status_code == 200, (role, url, r.text[:200])
+                if not url.endswith("/download") and "/files/" not in url:
+                    seen += r.text
+        for params in LEGAL_SEARCHES:
+            if params.get("q") == "delivery schedule":
+                continue  # words of file names only: free text searches descriptive metadata
+            body = c.get("/packages", params=params, headers=h).json()
+            assert set(legal.ids) & {p["id"] for p in body["packages"]}, params
+    assert [m for m in LEGAL_MARKERS if m not in seen] == []
+    assert all(d in seen for d in legal.digests)
+
+
+def test_audit_findings_in_a_legal_package_are_withheld_from_auditors(tmp_path: Path) -> None:
+    a = build_archive(tmp_path, ("open", "legal"))
+    pid = a.packages["legal"]
+    with ArchiveContext(a.settings) as ctx:
+        stored = next(p for p in (ctx.storage.path_of(pid) / "data").rglob("*") if p.is_file())
+        name = stored.name
+        stored.chmod(0o644)
+        data = bytearray(stored.read_bytes())
+        data[10] ^= 0xFF
+        stored.write_bytes(bytes(data))
+        run = run_audit(ctx, AuditOptions(all=True)).run_id
+    with TestClient(create_app(a.settings)) as c:
+        seen = c.get(f"/audits/{run}", headers=a.headers("auditor")).json()
+        full = c.get(f"/audits/{run}", headers=a.headers("archivist")).json()
+    mine = [f for f in seen["findings"] if f["package"] == pid]
+    assert mine and all(f["path"] == "" and f["message"] == WITHHELD and f["expected"] is None for f in mine)
+    assert name not in str(seen)
+    assert any(name in f["path"] for f in full["findings"] if f["package"] == pid)
+
+
+def test_a_package_whose_profile_cannot_be_loaded_is_hidden_from_readers(archive: ApiArchive, tmp_path: Path) -> None:
+    """Fail closed: the narrowing of a profile the archive cannot read is unknown, so its packages are hidden."""
+    broken = tmp_path / "profiles"
+    broken.mkdir()
+    (broken / "heritage.yaml").write_text("id: heritage\nversion: [not, a, string]\n", encoding="utf-8")
+    settings = archive.settings.__class__(**{**archive.settings.__dict__, "profiles_dirs": (broken,)})
+    pid = archive.packages["open"]
+    with TestClient(create_app(settings)) as c:
+        assert c.get(f"/packages/{pid}", headers=archive.headers("researcher")).status_code == 404
+        listed = {p["id"] for p in c.get("/packages", headers=archive.headers("researcher")).json()["packages"]}
+        assert pid not in listed and archive.packages["legal"] not in listed
+        assert c.get(f"/packages/{pid}", headers=archive.headers("archivist")).status_code == 200

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from archive.api import create_app
 from archive.api.serving import StreamAborted
@@ -326,3 +328,112 @@ def test_accel_redirect_hands_over_after_authorising_and_recording(tmp_path: Pat
     with ArchiveContext(a.settings) as ctx:
         log = [e for e in access_catalog.access_entries(ctx.catalog, pid) if e["action"] == "file"]
     assert [(e["outcome"], e["range"], e["bytes_planned"]) for e in log] == [("delegated", "bytes=0-9", 10)]
+
+
+# -- every name the catalog lists can be fetched -------------------------------------------------
+#: legal, accepted at ingest (some with a warning), and awkward in a URL
+AWKWARD_NAMES = [
+    "line\nbreak.txt",
+    "carriage\rreturn.txt",
+    "both\r\nat once.txt",
+    "back\\slash.txt",
+    "tab\there.txt",
+    "50% off?.txt",
+    "#hash & amp;=.txt",
+    "folder with space/Übersicht ½.txt",
+    "trailing newline\n",
+    "emoji 🗄/x.txt",
+]
+
+
+def test_awkward_names_ingested_are_listed_and_fetched_byte_for_byte(tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    files = {name: f"the file called {name!r}\n".encode() for name in AWKWARD_NAMES}
+    sub = research_submission(tmp_path, "awkward", files)
+    settings = make_settings(tmp_path / "home")
+    with ArchiveContext(settings) as ctx:
+        pid = ingest(ctx, sub, "research").package_id
+    app = create_app(settings)
+    with TestClient(app) as c:
+        listed = c.get(f"/packages/{pid}/files").json()["files"]
+        assert sorted(f["path"] for f in listed) == sorted(files)
+        for f in listed:
+            expected = files[f["path"]]
+            via_href = c.get(f["href"])  # the listing's own link, percent-encoded
+            assert via_href.status_code == 200 and via_href.content == expected, (f["path"], via_href.text[:200])
+            raw = raw_request(app, f"/packages/{pid}/files/{quote(f['path'], safe='/')}")
+            assert raw.status == 200 and raw.body == expected, (f["path"], raw.status, raw.body[:200])
+            head = raw_request(app, f"/packages/{pid}/files/{quote(f['path'], safe='')}", "HEAD")
+            # '/' between folders is a separator: sent encoded (%2F) it is refused, never looked up
+            assert head.status == (400 if "/" in f["path"] else 200), (f["path"], head.status)
+
+
+def _scanner_accepts(path: str) -> bool:
+    """Whether the submission scanner would store a file at ``path`` (mirrors archive/submission/scan.py)."""
+    import unicodedata
+
+    from archive.bagit_paths import manifest_path_problem
+    from archive.submission.scan import name_problem
+
+    segments = path.split("/")
+    if any(s in ("", ".", "..") or name_problem(s) or len(s.encode()) > 200 for s in segments):
+        return False
+    last = segments[-1][-1]
+    if last.isspace() and last not in "\r\n":
+        return False
+    return unicodedata.normalize("NFC", path) == path and manifest_path_problem(path) is None
+
+
+@pytest.fixture(scope="module")
+def writable_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[ApiArchive, object]:
+    a = build_archive(tmp_path_factory.mktemp("names"), ("open",))
+    return a, create_app(a.settings)
+
+
+def _add_file(archive: ApiArchive, path: str, data: bytes) -> None:
+    """Store ``data`` at ``data/<path>`` of the open package and list it in the catalog, as an
+    ingest would have (the API serves only what the catalog lists, from where it says)."""
+    from sqlalchemy import insert
+
+    from archive.catalog.tables import FileRow
+
+    pid = archive.packages["open"]
+    with ArchiveContext(archive.settings) as ctx:
+        target = ctx.storage.path_of(pid) / "data" / path
+        for parent in reversed(target.parents):
+            if parent.is_dir() and str(parent).startswith(str(ctx.storage.root)):
+                parent.chmod(0o755)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        digests = {"sha256": hashlib.sha256(data).hexdigest(), "sha512": hashlib.sha512(data).hexdigest()}
+        with ctx.catalog.engine.begin() as conn:
+            conn.execute(insert(FileRow).values(
+                package_id=pid, path=path, size=len(data), sha256=digests["sha256"], sha512=digests["sha512"],
+                digests=digests, puid=None, file_metadata={}))
+
+
+_SEGMENT = st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=12)
+_NAMES = st.lists(_SEGMENT, min_size=1, max_size=3).map("/".join).filter(_scanner_accepts)
+_COUNTER = iter(range(10**9))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.filter_too_much])
+@given(name=_NAMES)
+@example(name="line\nfeed.txt")
+@example(name="carriage\rreturn/and\r\nboth")
+@example(name="back\\slash/50% off?#.txt")
+def test_every_name_the_scanner_accepts_is_fetchable_percent_encoded(
+    writable_package: tuple[ApiArchive, object], name: str
+) -> None:
+    from urllib.parse import quote
+
+    archive, app = writable_package
+    path = f"h{next(_COUNTER)}/{name}"  # a fresh folder: each example its own file
+    data = f"bytes of {path!r}".encode()
+    _add_file(archive, path, data)
+    url = f"/packages/{archive.packages['open']}/files/{quote(path, safe='/')}"
+    r = raw_request(app, url)
+    assert r.status == 200 and r.body == data, (path, r.status, r.body[:300])
+    assert r.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"'

@@ -195,7 +195,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
                 hashlib.sha512(payload).hexdigest()[:64].encode(),
             ]
             s.files = [payload[:10], payload[-16:], f"<<canary-{level}-".encode()]
-        for level in ("restricted", "confidential", "legal-hold"):  # the legal fixture's e-mail
+        for level in ("confidential", "legal-hold"):  # the legal fixture's e-mail
             pid = archive.packages[level]
             h.secrets[pid].metadata.append(f"({level}) Test matter".encode())
             eml = (ctx.storage.path_of(pid) / "data" / h.secrets[pid].paths[0]).read_bytes()

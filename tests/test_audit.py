@@ -25,11 +25,11 @@ def test_clean_audit_records_a_fixity_event_per_package_and_a_run(rctx, copy_fix
     pid = stored(rctx, copy_fixture)
     result = audit(rctx, all=True)
     assert result.exit_status == 0 and result.outcome == "success" and result.status == "complete"
-    assert result.packages == 1 and result.files == 2 * 9  # 7 tag files + 2 payload, in each of 2 copies
+    assert result.packages == 1 and result.files == 2 * 10  # 7 tag files, metadata.yaml kept, 2 payload; 2 copies
     events = [e for e in rctx.catalog.get_package(pid).events if e.type == "fixity check"]
     assert len(events) == 1 and events[0].outcome == "success" and result.run_id in events[0].detail
     run = get_audit_run(rctx, result.run_id)
-    assert run["status"] == "complete" and run["files"] == 18 and run["findings"] == []
+    assert run["status"] == "complete" and run["files"] == 20 and run["findings"] == []
     assert run["bytes"] == result.bytes > 0 and run["finished_at"]
     assert list_audit_runs(rctx)["count"] == 1
     assert last_fixity_outcomes(rctx, [pid])[pid]["outcome"] == "success"
@@ -113,7 +113,7 @@ def test_permission_denied_is_could_not_check_not_failure(rctx, copy_fixture, mo
     result = audit(rctx, package_ids=[pid])
     assert result.exit_status == 3 and result.outcome == "could-not-check" and result.failures == 0
     assert [(f.kind, f.severity, f.path) for f in result.findings] == [("unreadable", "unchecked", TIF)]
-    assert result.files == 18  # everything else was still checked
+    assert result.files == 20  # everything else was still checked
     state = Audits(rctx.catalog).state(pid)
     assert state.outcome == "could-not-check" and state.checked_at is None  # still due: not verified
 
@@ -202,7 +202,7 @@ def test_cli_exit_statuses_json_and_report(tmp_path: Path, copy_fixture) -> None
     clean = _cli(home, replica, "audit", "--all")
     assert clean.exit_code == 0 and clean.stdout == ""  # quiet when clean and not on a terminal (cron)
     ok = json.loads(_cli(home, replica, "audit", pid, "--json").stdout)
-    assert ok["ok"] and ok["exit_status"] == 0 and ok["run"]["files"] == 18
+    assert ok["ok"] and ok["exit_status"] == 0 and ok["run"]["files"] == 20
     assert _cli(home, replica, "audit").exit_code == 2  # nothing selected: usage error
     assert _cli(home, replica, "audit", "--all", "--due").exit_code == 2
     (home / "storage" / pid[:2] / pid[2:4] / pid / PDF).unlink()
@@ -234,3 +234,73 @@ def test_cli_could_not_check_is_exit_3(tmp_path: Path, copy_fixture) -> None:
 
 
 HERITAGE_PATH = "submissions/heritage-minimal"
+
+
+# -- a fresh archive: nothing stored yet ---------------------------------------------------------
+def _fresh_home(tmp_path: Path, with_storage: bool) -> Path:
+    """An archive with a catalog and nothing in it; its storage root made (as ``ingest`` does
+    before its submission is rejected) or not made at all (a storage setting not used yet)."""
+    from archive.services.context import ArchiveContext
+    from tests.conftest import make_settings
+
+    home = tmp_path / "home"
+    with ArchiveContext(make_settings(home)) as ctx:
+        ctx.catalog.ping()  # creates and migrates it
+        if with_storage:
+            ctx.storage.ensure()
+        else:
+            assert not ctx.settings.storage.exists()
+    return home
+
+
+@pytest.mark.parametrize("with_storage", [True, False], ids=["storage-made", "no-storage-yet"])
+def test_a_fresh_archive_audits_clean_with_nothing_to_audit(tmp_path: Path, with_storage: bool) -> None:
+    home = _fresh_home(tmp_path, with_storage)
+    env = {"ARCHIVE_HOME": str(home), "ARCHIVE_WORKERS": "1"}
+
+    def cli(*args: str):
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    for selection in ("--all", "--due"):
+        result = cli("audit", selection)
+        assert result.exit_code == 0, (selection, result.output)
+        assert "nothing to audit" in result.stdout
+        data = json.loads(cli("audit", selection, "--json").stdout)
+        assert data["ok"] and data["nothing_to_audit"] and data["exit_status"] == 0 and data["findings"] == []
+    report = cli("audit", "report", "--json")
+    assert report.exit_code == 0 and json.loads(report.stdout)["totals"]["packages"] == 0
+    assert cli("audit", "report").exit_code == 0
+    verify = cli("ledger", "verify")
+    assert verify.exit_code == 0, verify.output
+    doctor = cli("doctor")
+    assert doctor.exit_code == 0 and "healthy" in doctor.stdout, doctor.output
+    assert json.loads(cli("audit", "--all", "--json").stdout)["nothing_to_audit"]  # doctor changed nothing
+    assert not (home / "storage" / "ledger" / "ledger.jsonl").exists()  # no run was ledgered
+
+
+def test_nothing_to_audit_is_not_said_when_storage_is_gone(tmp_path: Path) -> None:
+    """An archive that has recorded something whose storage root is missing (unmounted) still
+    exits 3: "nothing to audit" is for an archive that never stored anything."""
+    from archive.catalog.ledger_mirror import LedgerMirror
+    from archive.ledger import GENESIS, KIND_WITHDRAWN
+    from archive.ledger.format import make_entry
+    from archive.services.context import ArchiveContext
+    from tests.conftest import make_settings
+
+    home = _fresh_home(tmp_path, with_storage=False)
+    with ArchiveContext(make_settings(home)) as ctx:
+        entry = make_entry(1, GENESIS, KIND_WITHDRAWN, {"package": "x", "reason": "test"}, later())
+        LedgerMirror(ctx.catalog).add([entry])
+    result = CliRunner().invoke(main, ["audit", "--all"], env={"ARCHIVE_HOME": str(home)}, catch_exceptions=False)
+    assert result.exit_code == 3 and "nothing to audit" not in result.stdout
+
+
+def test_a_first_audit_after_the_first_ingest_records_a_run(rctx, copy_fixture) -> None:
+    from archive.services.audit import is_fresh
+
+    assert is_fresh(rctx, Audits(rctx.catalog))
+    assert audit(rctx, all=True).nothing_to_audit
+    stored(rctx, copy_fixture)
+    assert not is_fresh(rctx, Audits(rctx.catalog))
+    result = audit(rctx, all=True)
+    assert not result.nothing_to_audit and result.packages == 1 and result.run_id

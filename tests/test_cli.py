@@ -93,8 +93,9 @@ def test_validate_command(cli, tmp_path: Path) -> None:
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["valid"] and data["files"] == 5 and [f["code"] for f in data["findings"]] == ["W202"]
-    assert json.loads(cli("list", "--json").stdout)["count"] == 0
+    assert not (tmp_path / "home").exists()  # validate writes nothing, not even a new archive
     assert cli("validate", str(sub), "--profile", "legal").exit_code == 1
+    assert not (tmp_path / "home").exists()
 
 
 def test_unknown_profile_and_unknown_package(cli, tmp_path: Path) -> None:
@@ -156,3 +157,229 @@ def test_square_brackets_in_user_data_are_printed_as_written(cli, tmp_path: Path
     package_id = result.stdout.strip()
     assert "Letter [draft] [bold]x[/bold]" in cli("show", package_id).output
     assert "[a-z]{2,3}" in cli("profiles", "show", "base").output
+
+
+# -- which archive: only ingest creates one; the others refuse a home that holds none ----------
+
+NO_PACKAGE = "00000000-0000-4000-8000-000000000000"
+NEEDS_AN_ARCHIVE = [
+    ["list"], ["show", NO_PACKAGE], ["export", NO_PACKAGE, "OUT"], ["audit", "report"], ["audit", "--all"],
+    ["audit", "--due"], ["audit", NO_PACKAGE], ["repair", NO_PACKAGE], ["scheduler", "--once"], ["ledger", "verify"],
+    ["ledger", "head"], ["tokens", "list"], ["tokens", "create", "--name", "x", "--role", "researcher"],
+    ["tokens", "revoke", "abc"], ["serve"], ["doctor"], ["reindex"],
+]
+
+
+@pytest.mark.parametrize("args", NEEDS_AN_ARCHIVE, ids=" ".join)
+def test_commands_refuse_a_home_without_an_archive_and_create_nothing(tmp_path: Path, args: list[str]) -> None:
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    missing, empty = tmp_path / "missing", tmp_path / "empty"
+    empty.mkdir()
+    rebuilds = args[0] in ("doctor", "reindex")  # they may rebuild a lost catalog: storage is enough for them
+    for home, problem in ((missing, "the folder does not exist"),
+                          (empty, "it holds neither a catalog" if rebuilds else "it holds no catalog")):
+        result = CliRunner().invoke(main, ["--home", str(home), *args])
+        assert result.exit_code == 2, result.output
+        assert f"no archive at {home} (home from the --home option): {problem}" in result.stderr
+        assert "ARCHIVE_HOME" in result.stderr and "`archive ingest` creates a new one" in result.stderr
+    assert not missing.exists() and list(empty.iterdir()) == [] and not (tmp_path / "out").exists()
+
+
+def test_without_any_home_the_current_folders_var_is_named_not_created(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 2
+    assert f"no archive at {tmp_path.resolve() / 'var'} (home from the default ./var of the current folder)" in \
+        result.stderr
+    assert "nothing chose a home" in result.stderr
+    data = json.loads(CliRunner().invoke(main, ["list", "--json"]).stdout)
+    assert data == {"ok": False, "code": "E001", "error": "ArchiveNotFound", "message": data["message"]}
+    assert not (tmp_path / "var").exists()
+    assert CliRunner().invoke(main, ["profiles", "list"]).exit_code == 0  # needs no archive
+    assert not (tmp_path / "var").exists()
+
+
+def test_ingest_creates_the_archive_and_says_where(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"ARCHIVE_HOME": str(home), "ARCHIVE_WORKERS": "1"}
+    runner = CliRunner()
+    sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
+    first = runner.invoke(main, ["ingest", str(sub), "-p", "heritage"], env=env)
+    assert first.exit_code == 0, first.output
+    assert f"Created a new archive at {home} (home from ARCHIVE_HOME)" in first.stderr
+    assert UUID.fullmatch(first.stdout.strip())
+    again = runner.invoke(main, ["ingest", str(sub), "-p", "heritage"], env=env)
+    assert f"archive home: {home} (home from ARCHIVE_HOME)" in again.stderr and "Created" not in again.stderr
+    quiet = runner.invoke(main, ["ingest", str(sub), "-p", "heritage", "--json"], env=env)
+    assert json.loads(quiet.output)["ok"] is True  # --json: nothing but the JSON, stderr included
+    assert runner.invoke(main, ["list", "--json"], env=env).exit_code == 0
+    doctor = runner.invoke(main, ["doctor"], env=env)
+    assert doctor.exit_code == 0 and f"archive home: {home}" in doctor.stderr
+
+
+def test_rejected_first_ingest_creates_an_empty_archive_and_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
+    (sub / "metadata.yaml").write_text("title: only a title\n")
+    result = CliRunner().invoke(main, ["--home", str(home), "ingest", str(sub), "-p", "heritage"])
+    assert result.exit_code == 1 and f"Created a new archive at {home}" in result.stderr
+    listing = CliRunner().invoke(main, ["--home", str(home), "list", "--json"])
+    assert listing.exit_code == 0 and json.loads(listing.stdout)["count"] == 0
+
+
+def test_audit_names_the_archive_it_checked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
+    run = CliRunner().invoke
+    pid = run(main, ["--home", str(home), "ingest", str(sub), "-p", "heritage"]).stdout.strip()
+    clean = run(main, ["--home", str(home), "audit", "--all"])
+    assert clean.exit_code == 0 and clean.output == ""  # silent when clean, not on a terminal (cron)
+    assert json.loads(run(main, ["--home", str(home), "audit", "--all", "--json"]).stdout)["home"] == str(home)
+    next((home / "storage" / pid[:2] / pid[2:4] / pid / "data").rglob("*.*")).write_bytes(b"changed")
+    failed = run(main, ["--home", str(home), "audit", pid])
+    assert failed.exit_code == 1 and f"of the archive at {home}:" in failed.stdout
+
+
+# -- the fixity interval is the catalog's, recorded at ingest, never a silent 90 days ------------
+
+MUSEUM = 'id: museum\nversion: "1.0.0"\nextends: heritage\ntitle: Museum objects\nfixity_interval_days: 7\n'
+
+
+@pytest.fixture
+def two_shells(tmp_path: Path):
+    """Settings of the archivist's shell (the museum profile's folder configured) and of cron's (not)."""
+    (tmp_path / "museum-profiles").mkdir()
+    (tmp_path / "museum-profiles" / "museum.yaml").write_text(MUSEUM)
+    common = f"home: {tmp_path / 'home'}\nworkers: 1\n"
+    archivist, cron = tmp_path / "archivist.yaml", tmp_path / "cron.yaml"
+    archivist.write_text(common + f"profiles_dirs: ['{tmp_path / 'museum-profiles'}']\n")
+    cron.write_text(common)
+    runner = CliRunner()
+
+    def run(settings: Path, *args: str):
+        return runner.invoke(main, ["--config", str(settings), *args], catch_exceptions=False)
+
+    return archivist, cron, run
+
+
+def _catalog(tmp_path: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "home" / "catalog.sqlite3") as db:
+        return db.execute(sql).fetchall()
+
+
+def _context(settings: Path):
+    from archive.config import load_settings
+    from archive.services.context import ArchiveContext
+
+    return ArchiveContext(load_settings(settings, env={}))
+
+
+def test_audit_uses_the_interval_recorded_at_ingest_without_the_profile(tmp_path: Path, two_shells) -> None:
+    from datetime import timedelta
+
+    from archive.model import utcnow
+    from archive.services.audit import AuditOptions, run_audit
+
+    archivist, cron, run = two_shells
+    sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
+    assert run(cron, "ingest", str(sub), "-p", "museum").exit_code == 1  # cron's shell does not know it
+    stored = run(archivist, "ingest", str(sub), "-p", "museum")
+    assert stored.exit_code == 0, stored.output
+    assert _catalog(tmp_path, "SELECT profile_id, fixity_interval_days FROM packages") == [("museum", 7)]
+
+    report = run(cron, "audit", "report", "--json")
+    assert report.exit_code == 0, report.output
+    assert [(p["profile"], p["interval_days"]) for p in json.loads(report.stdout)["profiles"]] == [("museum", 7)]
+    with _context(cron) as ctx:  # due after 7 days, not after a fallback of 90
+        assert run_audit(ctx, AuditOptions(due=True), now=utcnow() + timedelta(days=5)).packages == 0
+        assert run_audit(ctx, AuditOptions(due=True), now=utcnow() + timedelta(days=10)).packages == 1
+
+
+def test_an_unknown_interval_is_refused_never_taken_as_90_days(tmp_path: Path, two_shells) -> None:
+    archivist, cron, run = two_shells
+    sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
+    assert run(archivist, "ingest", str(sub), "-p", "museum").exit_code == 0
+    _catalog(tmp_path, "UPDATE packages SET fixity_interval_days = NULL")  # catalogued before intervals were
+
+    for args in (["audit", "--due"], ["audit", "report"], ["audit", "report", "--since", "2020-01-01"]):
+        refused = run(cron, *args)
+        assert refused.exit_code == 2, refused.output
+        assert "'museum'" in refused.stderr and "profiles_dirs" in refused.stderr
+        assert "90" not in refused.stderr
+    assert _catalog(tmp_path, "SELECT count(*) FROM audit_runs") == [(0,)]  # refused before a run began
+    assert run(cron, "audit", "--all").exit_code == 0  # needs no interval
+
+    assert run(archivist, "audit", "--due").exit_code == 0  # finds the profile: records its interval
+    assert _catalog(tmp_path, "SELECT fixity_interval_days FROM packages") == [(7,)]
+    report = json.loads(run(cron, "audit", "report", "--json").stdout)
+    assert report["profiles"][0]["interval_days"] == 7
+
+
+def test_reindex_restores_the_interval_from_the_ledger_else_the_profile(tmp_path: Path, two_shells,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive.services import ledgering
+
+    archivist, cron, run = two_shells
+    first = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
+    assert run(archivist, "ingest", str(first), "-p", "museum").exit_code == 0
+    rebuilt = run(cron, "reindex", "--force", "--json")  # the ledger recorded it: no profile needed
+    assert rebuilt.exit_code == 0 and json.loads(rebuilt.stdout)["ok"], rebuilt.output
+    assert _catalog(tmp_path, "SELECT fixity_interval_days FROM packages") == [(7,)]
+
+    original = ledgering.package_item
+
+    def as_before(pkg, tag_digests):  # a ledger entry written before intervals were recorded
+        kind, body = original(pkg, tag_digests)
+        body.pop("fixity_interval_days", None)
+        return kind, body
+
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    meta = second / "metadata.yaml"
+    title = next(line for line in meta.read_text().splitlines() if line.startswith("title:"))
+    meta.write_text(meta.read_text().replace(title, "title: Another letter"))
+    monkeypatch.setattr(ledgering, "package_item", as_before)
+    museum = run(archivist, "ingest", str(second), "-p", "museum").stdout.strip()
+    assert UUID.fullmatch(museum)
+    assert run(archivist, "ingest", str(fixture(tmp_path, "tests/data/submissions/legal-minimal")), "-p",
+               "legal").exit_code == 0
+    monkeypatch.undo()
+
+    rebuilt = run(archivist, "reindex", "--force", "--json")  # else from the profile the METS names
+    assert rebuilt.exit_code == 0, rebuilt.output
+    rows = "SELECT profile_id, fixity_interval_days FROM packages ORDER BY profile_id, fixity_interval_days"
+    assert _catalog(tmp_path, rows) == [("legal", 30), ("museum", 7), ("museum", 7)]
+
+    unknown = run(cron, "reindex", "--force", "--json")  # neither: reported, left unknown
+    assert unknown.exit_code == 1
+    (problem,) = json.loads(unknown.stdout)["problems"]
+    assert problem["package"] == museum and "fixity interval is unknown" in problem["message"]
+    assert "'museum'" in problem["message"] and "profiles_dirs" in problem["message"]
+    assert _catalog(tmp_path, f"SELECT fixity_interval_days FROM packages WHERE id = '{museum}'") == [(None,)]
+    report = json.loads(run(cron, "audit", "report", "--json").stdout)  # the other museum package recorded 7
+    assert {p["profile"]: p["interval_days"] for p in report["profiles"]} == {"legal": 30, "museum": 7}
+
+
+def test_catalog_migration_adds_the_interval_column(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from archive.catalog import Catalog
+    from archive.catalog.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+        command.upgrade(cfg, "0002")
+    assert "fixity_interval_days" not in {c["name"] for c in inspect(engine).get_columns("packages")}
+    engine.dispose()
+    Catalog(url).close()  # opening migrates
+    engine = create_engine(url)
+    assert "fixity_interval_days" in {c["name"] for c in inspect(engine).get_columns("packages")}
+    engine.dispose()

@@ -63,3 +63,49 @@ def test_example_settings_file_loads_and_documents_every_setting() -> None:
     for s in SETTINGS:
         assert s.name in text, f"setting {s.name} missing from config/archive.yaml"
         assert f"`{s.name}`" in docs, f"setting {s.name} missing from docs/configuration.md"
+
+
+# -- where the archive is: home and where it came from ----------------------------------------
+
+def test_home_source_names_what_chose_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive.config import DEFAULT_HOME_SOURCE
+
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(env={})
+    assert s.home == tmp_path.resolve() / "var" and s.home_source == DEFAULT_HOME_SOURCE
+    assert "./var" in s.home_source
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(f"home: {tmp_path / 'from-file'}\n")
+    s = load_settings(cfg, env={})
+    assert s.home == tmp_path.resolve() / "from-file" and s.home_source == f"settings file {cfg}"
+    s = load_settings(cfg, env={"ARCHIVE_HOME": str(tmp_path / "from-env")})
+    assert s.home == tmp_path.resolve() / "from-env" and s.home_source == "ARCHIVE_HOME"
+    s = load_settings(cfg, env={"ARCHIVE_HOME": str(tmp_path / "from-env")}, overrides={"home": str(tmp_path / "x")})
+    assert s.home == tmp_path.resolve() / "x" and s.home_source == "the --home option"
+    other = tmp_path / "b.yaml"
+    other.write_text("workers: 2\n")  # a settings file without home: still the default
+    assert load_settings(other, env={}).home_source == DEFAULT_HOME_SOURCE
+
+
+def test_given_environment_is_the_only_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_settings(env=...) ignores the process's ARCHIVE_HOME (tests and the API pass their own)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARCHIVE_HOME", str(tmp_path / "leaked"))
+    assert load_settings(env={}).home == tmp_path.resolve() / "var"
+    assert load_settings().home == tmp_path.resolve() / "leaked"  # env=None: the process's environment
+
+
+def test_relative_home_is_resolved_against_the_current_folder(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(env={"ARCHIVE_HOME": "archives/main", "ARCHIVE_PROFILES_DIRS": "profiles"})
+    assert s.home == tmp_path.resolve() / "archives" / "main"
+    assert s.profiles_dirs == (s.home / "profiles",)  # other relative paths: against home
+
+
+def test_profile_folders_are_the_configured_ones_then_the_bundled_ones(tmp_path: Path) -> None:
+    from archive.profiles import BUNDLED_PROFILES
+
+    s = load_settings(env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_PROFILES_DIRS": f"{tmp_path / 'a'}:{tmp_path / 'b'}"})
+    assert s.all_profile_dirs == (tmp_path / "a", tmp_path / "b", BUNDLED_PROFILES)
+    assert BUNDLED_PROFILES == REPO / "archive" / "profiles" / "bundled" and (BUNDLED_PROFILES / "base.yaml").is_file()

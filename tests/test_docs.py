@@ -145,7 +145,7 @@ def test_profile_reference_is_generated_from_the_bundled_profiles() -> None:
 
 def test_every_field_of_every_bundled_profile_is_documented() -> None:
     text = _read(PROFILES_DOC)
-    profiles = ProfileRegistry([REPO / "profiles"]).all()
+    profiles = ProfileRegistry([REPO / "archive" / "profiles" / "bundled"]).all()
     assert {p.id for p in profiles} >= {"base", "heritage", "legal", "research"}
     for profile in profiles:
         heading = f"### `{profile.id}` {profile.version}"
@@ -167,7 +167,7 @@ def test_worked_example_profile_loads(tmp_path: Path) -> None:
     assert match, "docs/profiles.md: the worked example profile block was not found"
     name, body = match.group(1), textwrap.dedent(match.group(3))
     (tmp_path / f"{name}.yaml").write_text(body, encoding="utf-8")
-    profile = ProfileRegistry([tmp_path, REPO / "profiles"]).get(name)
+    profile = ProfileRegistry([tmp_path, REPO / "archive" / "profiles" / "bundled"]).get(name)
     assert profile.extends == ("base",)
     language = profile.field("language")
     assert language is not None and language.required and language.pattern  # merged with base's definition

@@ -158,6 +158,11 @@ def test_catalogued_package_missing_from_storage_is_reported(tmp_path: Path, dat
 def test_doctor_command_exit_statuses(tmp_path: Path) -> None:
     config = _config(tmp_path)
     run = CliRunner().invoke
+    nothing = run(main, ["--config", str(config), "doctor", "--json"])  # no archive there: refused, none created
+    assert nothing.exit_code == 2 and "no archive at" in json.loads(nothing.output)["message"]
+    assert not (tmp_path / "catalog.sqlite3").exists()
+    with context(config) as ctx:
+        ctx.create_archive()
     ok = run(main, ["--config", str(config), "doctor", "--json"])
     assert ok.exit_code == 0 and json.loads(ok.output)["ok"] is True
     _stored_not_catalogued(config)

@@ -175,7 +175,8 @@ def test_cli_head_and_verify(tmp_path: Path, copy_fixture) -> None:
     def cli(*args: str):
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
 
-    assert cli("ledger", "head").exit_code == 1  # empty ledger: nothing to witness yet
+    nothing = cli("ledger", "head")  # no archive at that home yet: refused, nothing created
+    assert nothing.exit_code == 2 and "no archive at" in nothing.stderr and not (tmp_path / "home").exists()
     cli("ingest", str(copy_fixture("submissions/legal-minimal")), "-p", "legal")
     head = json.loads(cli("ledger", "head", "--json").stdout)
     assert head["seq"] > 1 and len(head["hash"]) == 64

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.config import REPO_PROFILES
+from archive.profiles import BUNDLED_PROFILES
 from archive.errors import ProfileError
 from archive.model import FormatInfo
 from archive.profiles import ProfileRegistry
@@ -15,7 +15,7 @@ from archive.profiles.rules import check_format, dublin_core, resolve_access, va
 
 @pytest.fixture
 def registry() -> ProfileRegistry:
-    return ProfileRegistry([REPO_PROFILES])
+    return ProfileRegistry([BUNDLED_PROFILES])
 
 
 def test_bundled_profiles_load_and_extend_base(registry: ProfileRegistry) -> None:
@@ -102,7 +102,7 @@ def test_valid_metadata_passes_and_maps_to_dublin_core(registry: ProfileRegistry
 
 def test_every_metadata_problem_is_reported_at_once(registry: ProfileRegistry) -> None:
     p = registry.get("heritage")
-    bad = {**HERITAGE_OK, "accession_number": "17", "date": "1931-13-01", "type": "Painting",
+    bad = {**HERITAGE_OK, "accession_number": "seventeen", "date": "1931-13-01", "type": "Painting",
            "colour": "sepia", "language": "English!", "creator": 5}
     del bad["collection"]
     _, findings = validate_metadata(p, bad)
@@ -147,7 +147,9 @@ def test_format_policy(registry: ProfileRegistry) -> None:
 def test_explicit_access_level_cannot_loosen_a_legal_hold(registry: ProfileRegistry) -> None:
     p = registry.get("legal")
     assert resolve_access(p, {"legal_hold": True, "access_level": "open"}).level == "legal-hold"
+    # a submission may only tighten the profile's default: asking for open is refused (E430, in
+    # check_access) and the package would keep the default (tests/test_access_tightening.py)
     assert resolve_access(p, {"legal_hold": False, "confidentiality": "internal",
-                              "access_level": "open"}).level == "open"  # the default may be overridden
+                              "access_level": "open"}).level == "restricted"
     assert resolve_access(p, {"legal_hold": False, "confidentiality": "internal",
                               "access_level": "confidential"}).level == "confidential"

@@ -97,7 +97,7 @@ def test_cli_repair(tmp_path: Path, copy_fixture) -> None:
     fixed = cli("repair", pid, "--json")
     assert fixed.exit_code == 0, fixed.output
     data = json.loads(fixed.stdout)
-    assert data["findings"][0]["kind"] == "package-missing" and len(data["repairs"][0]["restored"]) == 9
+    assert data["findings"][0]["kind"] == "package-missing" and len(data["repairs"][0]["restored"]) == 10
     assert cli("audit", pid).exit_code == 0
     assert cli("repair", "not-a-uuid").exit_code == 1  # NotFound
     (replica / pid[:2] / pid[2:4] / pid / PDF).write_bytes(b"x")

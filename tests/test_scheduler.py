@@ -105,7 +105,7 @@ def test_sigterm_stops_the_scheduler_cleanly_between_files(tmp_path: Path, copy_
         for line in proc.stderr:
             if "audit run starting" in line or time.monotonic() > deadline:
                 break
-        time.sleep(1.0)  # a few files into the package's 9
+        time.sleep(1.0)  # a few files into the package's 10
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         rest = proc.stderr.read()
@@ -115,11 +115,11 @@ def test_sigterm_stops_the_scheduler_cleanly_between_files(tmp_path: Path, copy_
     assert "interrupted" in rest and "scheduler stopped" in rest
     audits = Audits(ctx.catalog)
     (run,) = audits.list_runs()
-    assert run.status == "interrupted" and run.finished_at is not None and 0 < run.files < 9
+    assert run.status == "interrupted" and run.finished_at is not None and 0 < run.files < 10
     state = audits.state(pid)
     assert state.cursor is not None and state.checked_at is None  # resumes there next time
     assert verify_ledger(ctx).ok
-    assert audit(ctx, due=True).files == 9 - run.files  # the next run finishes the pass, nothing re-read
+    assert audit(ctx, due=True).files == 10 - run.files  # the next run finishes the pass, nothing re-read
     ctx.close()
 
 

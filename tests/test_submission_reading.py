@@ -197,7 +197,7 @@ def test_metadata_invalid_utf8_and_size_limit(tmp_path: Path) -> None:
 def test_files_csv_cells_are_read_as_their_field_types(tmp_path: Path) -> None:
     from archive.profiles.loader import ProfileRegistry, build_profile
 
-    base = ProfileRegistry([Path(__file__).resolve().parent.parent / "profiles"]).get("base")
+    base = ProfileRegistry([Path(__file__).resolve().parent.parent / "archive" / "profiles" / "bundled"]).get("base")
     raw = {"id": "typed", "version": "1", "file_fields": {
         "pages": {"type": "integer"}, "redacted": {"type": "boolean"},
         "keywords": {"type": "string", "repeatable": True}}}

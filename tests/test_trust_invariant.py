@@ -61,12 +61,7 @@ from tests import strategies as S
 # KNOWN FAILURES: tests that fail today, marked xfail(strict=False) by `known_failure` below.
 # Remove an entry when its fix lands (the test then runs as a normal, strict test).
 # ============================================================================================
-KNOWN_FAILURES: dict[str, str] = {
-    "test_bags_are_stored_exactly_or_refused_cleanly":
-        "a bag declaring Tag-File-Character-Encoding: UTF-16 whose tag files carry no BOM: "
-        "UnicodeError from archive/packaging/bagread.py iter_lines (bagcheck._lint_manifests) escapes "
-        "as a traceback (exit 1, no JSON, no finding) instead of an E3xx finding",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 # ============================================================================================
 
 REPO = Path(__file__).resolve().parent.parent

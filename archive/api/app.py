@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from archive import __version__
 from archive.api import errors
+from archive.api.cursors import Cursors
 from archive.api.limits import RequestLimits
 from archive.api.routes import audits, files, health, packages, stats
 from archive.config import Settings, load_settings
@@ -43,6 +44,7 @@ def create_app(settings_or_ctx: Settings | ArchiveContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.verified = VerifiedFiles(ctx.settings.api_verify_ttl)
+    app.state.cursors = Cursors(ctx.settings.home)
     errors.install(app)
     app.add_middleware(RequestLimits)
     for module in (packages, files, audits, stats, health):

@@ -1,4 +1,4 @@
-"""Typed dependencies: the running archive, the verified-files memory, and the caller."""
+"""Typed dependencies: the running archive, the verified-files memory, the cursor signer, and the caller."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator, WithJsonSchema
 
+from archive.api.cursors import Cursors
 from archive.errors import AccessDenied, AuthenticationRequired
 from archive.services import tokens
 from archive.services.context import ArchiveContext
@@ -32,6 +33,11 @@ async def get_ctx(request: Request) -> ArchiveContext:
 async def get_verified(request: Request) -> VerifiedFiles:
     verified: VerifiedFiles = request.app.state.verified
     return verified
+
+
+async def get_cursors(request: Request) -> Cursors:
+    cursors: Cursors = request.app.state.cursors
+    return cursors
 
 
 async def get_caller(
@@ -69,6 +75,7 @@ def _day(value: object) -> object:
 Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
 Ctx = Annotated[ArchiveContext, Depends(get_ctx)]
 Verified = Annotated[VerifiedFiles, Depends(get_verified)]
+CursorsDep = Annotated[Cursors, Depends(get_cursors)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 

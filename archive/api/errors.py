@@ -7,6 +7,10 @@
 Validation problems (422) add ``details`` (one entry per bad parameter); rejected input adds
 ``findings``. Unknown routes (404) and wrong methods (405) use the same shape, and so does
 anything unexpected (500, with no internals in the message).
+
+A failure of the archive itself (a 5xx other than a fixity incident) tells the caller what is
+unavailable, never the internal message: that can name database hosts, files in storage or a
+driver's error. The full message is logged.
 """
 
 from __future__ import annotations
@@ -94,6 +98,28 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+#: what a caller is told of the archive's own failures (the full message is logged); the nearest
+#: class in an error's MRO wins. A FixityError keeps its message: it names the file and the
+#: incident recorded, which the caller needs, and nothing internal.
+PUBLIC_MESSAGE: dict[type[ArchiveError], str] = {
+    ArchiveError: "the archive failed; the error was logged",
+    CatalogError: "the catalog cannot be reached now; try again later (the error was logged)",
+    StorageError: "storage cannot be reached now; try again later (the error was logged)",
+}
+
+
+def public_message(exc: ArchiveError, status: int) -> str:
+    """The message a caller gets for ``exc`` answered with ``status``."""
+    if isinstance(exc, RejectedError):
+        return exc.summary
+    if status < 500 or isinstance(exc, FixityError):
+        return exc.message
+    for cls in type(exc).__mro__:
+        if cls in PUBLIC_MESSAGE:
+            return PUBLIC_MESSAGE[cls]
+    return PUBLIC_MESSAGE[ArchiveError]  # pragma: no cover - ArchiveError is in the table
+
+
 def status_for(exc: ArchiveError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -122,7 +148,7 @@ async def archive_error(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, RejectedError):
         extra["findings"] = [f.as_dict() for f in exc.findings]
-    message = exc.summary if isinstance(exc, RejectedError) else exc.message
+    message = public_message(exc, status)
     if status >= 500:
         log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
     return error_response(status, exc.code, type(exc).__name__, message, _headers(exc), **extra)

@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.access_tables import AccessLogRow, IncidentRow, TokenRow
+from archive.catalog.guard import guarded, translated
 from archive.catalog.repository import Catalog, _aware
-from archive.errors import CatalogError, NotFound
+from archive.errors import NotFound
 from archive.model import utcnow
 
 ACTION_VIEW, ACTION_FILE, ACTION_PACKAGE = "view", "file", "package"
@@ -50,13 +50,12 @@ def _token(r: TokenRow) -> TokenInfo:
 
 
 def _run(what: str, fn: Any) -> Any:
-    try:
+    with translated(what):
         return fn()
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot {what}: {exc}") from exc
 
 
 # -- tokens -----------------------------------------------------------------------------
+@guarded("store the token")
 def add_token(
     catalog: Catalog,
     token_id: str,
@@ -96,6 +95,7 @@ _TOKEN_Q = select(
 ).where(TokenRow.id == bindparam("tid"))
 
 
+@guarded("read tokens")
 def get_token(catalog: Catalog, token_id: str) -> TokenInfo | None:
     def go() -> TokenInfo | None:
         with catalog.engine.connect() as c:
@@ -105,6 +105,7 @@ def get_token(catalog: Catalog, token_id: str) -> TokenInfo | None:
     return _run("read tokens", go)
 
 
+@guarded("list tokens")
 def list_tokens(catalog: Catalog) -> list[TokenInfo]:
     def go() -> list[TokenInfo]:
         with catalog.session() as s:
@@ -113,6 +114,7 @@ def list_tokens(catalog: Catalog) -> list[TokenInfo]:
     return _run("list tokens", go)
 
 
+@guarded("revoke the token")
 def revoke_token(catalog: Catalog, token_id: str) -> TokenInfo:
     def go() -> TokenInfo:
         with catalog.session() as s, s.begin():
@@ -130,6 +132,7 @@ def revoke_token(catalog: Catalog, token_id: str) -> TokenInfo:
 _LOG_INSERT = insert(AccessLogRow)
 
 
+@guarded("record the access")
 def log_access(
     catalog: Catalog,
     *,
@@ -171,6 +174,7 @@ def log_access(
     return int(_run("record the access", go))
 
 
+@guarded("record the end of an access")
 def finish_access(catalog: Catalog, entry_id: int, bytes_sent: int, outcome: str) -> None:
     def go() -> None:
         with catalog.engine.begin() as c:
@@ -183,6 +187,7 @@ def finish_access(catalog: Catalog, entry_id: int, bytes_sent: int, outcome: str
     _run("record the end of an access", go)
 
 
+@guarded("read the access log")
 def access_entries(catalog: Catalog, package_id: str | None = None) -> list[dict[str, Any]]:
     q = select(AccessLogRow).order_by(AccessLogRow.id)
     if package_id:
@@ -213,6 +218,7 @@ def access_entries(catalog: Catalog, package_id: str | None = None) -> list[dict
 
 
 # -- incidents --------------------------------------------------------------------------
+@guarded("record the incident")
 def record_incident(
     catalog: Catalog,
     package_id: str,
@@ -241,6 +247,7 @@ def record_incident(
     return int(_run("record the incident", go))
 
 
+@guarded("read incidents")
 def incidents(catalog: Catalog, package_id: str | None = None) -> list[dict[str, Any]]:
     q = select(IncidentRow).order_by(IncidentRow.id)
     if package_id:

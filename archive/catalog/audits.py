@@ -6,14 +6,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import DateTime, and_, case, func, literal, or_, select
+from sqlalchemy import DateTime, and_, case, func, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archive.catalog.audit_tables import AuditFindingRow, AuditRunRow, PackageFixityRow
+from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog, _aware
 from archive.catalog.tables import EventRow, FileRow, PackageRow
-from archive.errors import CatalogError, NotFound
+from archive.errors import NotFound
 from archive.model import Event
 
 _TS = DateTime(timezone=True)
@@ -117,6 +118,7 @@ class Audits:
         return self.catalog.session()
 
     # -- runs ------------------------------------------------------------------
+    @guarded("start audit run {run_id}")
     def start_run(self, run_id: str, started_at: datetime, selection: str, jobs: int,
                   max_seconds: int | None, max_bytes: int | None) -> None:
         self._write(lambda s: s.add(AuditRunRow(
@@ -124,6 +126,7 @@ class Audits:
             max_seconds=max_seconds, max_bytes=max_bytes, packages=0, files=0, bytes=0, failures=0, unchecked=0,
             repaired=0, stop_reason="", notified="")), "start an audit run")
 
+    @guarded("update audit run {run_id}")
     def update_run(self, run_id: str, **values: Any) -> None:
         def apply(s: Session) -> None:
             row = s.get(AuditRunRow, run_id)
@@ -133,6 +136,7 @@ class Audits:
                 setattr(row, key, value)
         self._write(apply, f"update audit run {run_id}")
 
+    @guarded("record audit results of run {run_id}")
     def record(self, run_id: str, findings: list[Any], events: list[tuple[str, Event]],
                state: FixityState | None, counts: dict[str, int]) -> None:
         """One transaction: findings, PREMIS events, the package's fixity state, the run's counters."""
@@ -157,13 +161,15 @@ class Audits:
             with self._session() as s, s.begin():
                 apply(s)
         except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot {what}: {exc}") from exc
+            raise translate(exc, f"{what}") from exc
 
+    @guarded("list audit runs")
     def list_runs(self, limit: int = 50, offset: int = 0) -> list[AuditRun]:
         with self._session() as s:
             q = select(AuditRunRow).order_by(AuditRunRow.started_at.desc(), AuditRunRow.id).limit(limit).offset(offset)
             return [_run(r) for r in s.scalars(q)]
 
+    @guarded("count audit runs")
     def count_runs(self, since: datetime | None = None) -> int:
         q = select(func.count()).select_from(AuditRunRow)
         if since is not None:
@@ -171,6 +177,7 @@ class Audits:
         with self._session() as s:
             return int(s.scalar(q) or 0)
 
+    @guarded("count audit runs")
     def runs_since(self, since: datetime) -> dict[str, int]:
         with self._session() as s:
             row = s.execute(select(func.count(), func.coalesce(func.sum(AuditRunRow.bytes), 0),
@@ -179,11 +186,13 @@ class Audits:
                             .where(AuditRunRow.started_at >= since)).one()
         return {"runs": int(row[0]), "bytes": int(row[1]), "files": int(row[2]), "failing_runs": int(row[3] or 0)}
 
+    @guarded("list {status} audit runs")
     def runs_with_status(self, status: str) -> list[AuditRun]:
         with self._session() as s:
             q = select(AuditRunRow).where(AuditRunRow.status == status).order_by(AuditRunRow.started_at, AuditRunRow.id)
             return [_run(r) for r in s.scalars(q)]
 
+    @guarded("read audit run {run_id}")
     def get_run(self, run_id: str) -> AuditRun:
         with self._session() as s:
             row = s.get(AuditRunRow, run_id)
@@ -191,6 +200,7 @@ class Audits:
                 raise NotFound(f"no audit run {run_id}")
             return _run(row)
 
+    @guarded("read the findings of audit run {run_id}")
     def run_findings(self, run_id: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         q = select(AuditFindingRow).where(AuditFindingRow.run_id == run_id).order_by(AuditFindingRow.id)
         if limit is not None:
@@ -201,6 +211,7 @@ class Audits:
                     for r in s.scalars(q)]
 
     # -- packages --------------------------------------------------------------
+    @guarded("read package {package_id} for an audit")
     def package(self, package_id: str) -> PackageRecord:
         with self._session() as s:
             row = s.get(PackageRow, package_id)
@@ -211,22 +222,26 @@ class Audits:
             return PackageRecord(row.id, row.profile_id, _aware(row.created_at),
                                  [(p, int(n), dict(d)) for p, n, d in files], dict(row.tag_digests))
 
+    @guarded("read the fixity state of package {package_id}")
     def state(self, package_id: str) -> FixityState | None:
         with self._session() as s:
             row = s.get(PackageFixityRow, package_id)
             return _state(row) if row else None
 
+    @guarded("read fixity states")
     def states(self, package_ids: list[str]) -> dict[str, FixityState]:
         with self._session() as s:
             rows = s.scalars(select(PackageFixityRow).where(PackageFixityRow.package_id.in_(package_ids)))
             return {r.package_id: _state(r) for r in rows}
 
+    @guarded("list unfinished audit passes")
     def pending(self) -> list[str]:
         """Packages whose pass stopped part-way (resumed first), oldest pass first."""
         with self._session() as s:
             return list(s.scalars(select(PackageFixityRow.package_id).where(PackageFixityRow.cursor.is_not(None))
                                   .order_by(PackageFixityRow.pass_started_at, PackageFixityRow.package_id)))
 
+    @guarded("select packages to audit")
     def page(self, cutoffs: dict[str, datetime] | None, default_cutoff: datetime | None, exclude_run: str,
              after: tuple[datetime, str] | None, limit: int = 200) -> list[tuple[str, datetime]]:
         """Next packages by last verification, oldest first (keyset after ``after``), skipping those
@@ -242,6 +257,7 @@ class Audits:
         with self._session() as s:
             return [(pid, _aware(last)) for pid, last in s.execute(q)]
 
+    @guarded("size the audit selection")
     def selection_bytes(self, package_ids: list[str], cutoffs: dict[str, datetime] | None = None,
                         default_cutoff: datetime | None = None) -> int:
         """Bytes of the given packages, of the due ones (``cutoffs``), or of every package."""
@@ -254,15 +270,38 @@ class Audits:
         with self._session() as s:
             return int(s.scalar(q) or 0)
 
+    @guarded("look up packages")
     def known(self, package_ids: list[str]) -> set[str]:
         """Which of ``package_ids`` the catalog holds."""
         with self._session() as s:
             return set(s.scalars(select(PackageRow.id).where(PackageRow.id.in_(package_ids))))
 
+    @guarded("list the profiles in the catalog")
     def catalog_profiles(self) -> list[str]:
         with self._session() as s:
             return list(s.scalars(select(PackageRow.profile_id).distinct().order_by(PackageRow.profile_id)))
 
+    @guarded("read the packages' fixity intervals")
+    def profile_intervals(self) -> dict[str, tuple[int | None, int]]:
+        """Per profile in the catalog: the shortest fixity interval its packages recorded at ingest
+        (None: none recorded) and how many of its packages have no interval recorded."""
+        missing = func.sum(case((PackageRow.fixity_interval_days.is_(None), 1), else_=0))
+        q = (select(PackageRow.profile_id, func.min(PackageRow.fixity_interval_days), missing)
+             .group_by(PackageRow.profile_id).order_by(PackageRow.profile_id))
+        try:
+            with self._session() as s:
+                return {name: (None if days is None else int(days), int(n or 0)) for name, days, n in s.execute(q)}
+        except SQLAlchemyError as exc:
+            raise translate(exc, "read the packages' fixity intervals") from exc
+
+    @guarded("record the fixity interval of profile {profile}")
+    def record_interval(self, profile: str, days: int) -> None:
+        """Record ``days`` for the packages of ``profile`` that have no fixity interval recorded."""
+        self._write(lambda s: s.execute(update(PackageRow).where(
+            PackageRow.profile_id == profile, PackageRow.fixity_interval_days.is_(None)).values(
+            fixity_interval_days=days)), f"record the fixity interval of profile {profile}")
+
+    @guarded("list package ids")
     def iter_ids(self) -> Iterator[str]:
         """Every catalogued package id in order, paged."""
         after = ""
@@ -275,15 +314,18 @@ class Audits:
             yield from ids
             after = ids[-1]
 
+    @guarded("look up package {package_id}")
     def exists(self, package_id: str) -> bool:
         return self.catalog.exists(package_id)
 
+    @guarded("read fixity states")
     def last_fixity(self, package_ids: list[str]) -> dict[str, FixityState]:
         """Each package's fixity state; never-audited packages get an empty state (outcome "")."""
         found = self.states(package_ids)
         return {pid: found.get(pid) or FixityState(pid) for pid in package_ids}
 
     # -- coverage --------------------------------------------------------------
+    @guarded("compute audit coverage")
     def coverage(self, thresholds: dict[str, datetime], default: datetime) -> list[dict[str, Any]]:
         """Per profile: totals, what was verified since its threshold (and not failing), oldest, failures."""
         cut = case(*((PackageRow.profile_id == n, literal(t, _TS)) for n, t in thresholds.items()),
@@ -309,6 +351,7 @@ class Audits:
             out.append(item)
         return out
 
+    @guarded("list open audit failures")
     def open_failures(self, limit: int = 100) -> list[dict[str, Any]]:
         q = (select(PackageFixityRow, PackageRow.profile_id)
              .join(PackageRow, PackageRow.id == PackageFixityRow.package_id)
@@ -324,6 +367,7 @@ class Audits:
                             "findings": int(n or 0), "checked_at": _iso(st.checked_at)})
         return out
 
+    @guarded("read the fixity events of package {package_id}")
     def fixity_events(self, package_id: str) -> list[str]:
         with self._session() as s:
             return list(s.scalars(select(EventRow.outcome).where(EventRow.package_id == package_id,

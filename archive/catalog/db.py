@@ -6,14 +6,17 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.util import CommandError
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.guard import guarded, translate
 from archive.errors import CatalogError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+@guarded("open the catalog database")
 def make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
@@ -35,7 +38,7 @@ def make_engine(url: str) -> Engine:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         return create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
+    except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
         raise CatalogError(f"cannot open catalog database {redact(url)}: {exc}") from exc
 
 
@@ -55,6 +58,7 @@ def alembic_config() -> Config:
     return cfg
 
 
+@guarded("migrate the catalog")
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     try:
@@ -62,5 +66,33 @@ def migrate(engine: Engine) -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
+    except (SQLAlchemyError, CommandError) as exc:  # CommandError: e.g. migrated by a newer archive
+        raise translate(exc, f"migrate catalog {redact(str(engine.url))}") from exc
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URL (None for other URLs and in-memory databases)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+@guarded("look for the catalog")
+def catalog_exists(url: str) -> bool:
+    """Whether the catalog at ``url`` was created (its tables are there), creating nothing.
+
+    A missing SQLite file is never opened (opening would create it). Unreachable: CatalogError."""
+    if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is None:
+            return "///" in url  # sqlite:///:memory: is always there
+        if not path.is_file():
+            return False
+    engine = make_engine(url)
+    try:
+        return "packages" in inspect(engine).get_table_names()
     except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot migrate catalog {redact(str(engine.url))}: {exc}") from exc
+        raise translate(exc, f"reach catalog {redact(url)}") from exc
+    finally:
+        engine.dispose()

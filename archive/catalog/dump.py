@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy import Integer, Table, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.guard import guarded, translate
 from archive.catalog.maintenance import REBUILT
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import Base
-from archive.errors import CatalogError
 
 #: table -> why a rebuild from storage cannot restore it (it is not about what storage holds)
 NOT_REBUILT: dict[str, str] = {
@@ -54,6 +54,7 @@ def _surrogate(table: Any) -> set[str]:
     return set()
 
 
+@guarded("dump the catalog")
 def dump(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
     """Every rebuilt table's rows (normalised, sorted): equal dumps mean identical catalogs."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -68,7 +69,7 @@ def dump(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
                 rows.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
                 out[table.name] = rows
     except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot dump the catalog: {exc}") from exc
+        raise translate(exc, "dump the catalog") from exc
     return out
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.audit_tables import LedgerEntryRow
+from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog, _aware
 from archive.catalog.tables import EventRow
-from archive.errors import CatalogError
 from archive.ledger import KIND_PACKAGE, LedgerEntry
 from archive.model import Event, EventLink
 
@@ -31,13 +31,15 @@ class LedgerMirror:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
+    @guarded("read the ledger mirror")
     def last_seq(self) -> int:
         try:
             with self.catalog.session() as s:
                 return int(s.scalar(select(func.max(LedgerEntryRow.seq))) or 0)
         except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the ledger mirror: {exc}") from exc
+            raise translate(exc, "read the ledger mirror") from exc
 
+    @guarded("mirror ledger entries in the catalog")
     def add(self, entries: list[LedgerEntry]) -> None:
         try:
             with self.catalog.session() as s, s.begin():
@@ -46,8 +48,9 @@ class LedgerMirror:
                                          recorded_at=datetime.fromisoformat(e.time), line=e.line)
                           for e in entries)
         except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot mirror ledger entries in the catalog: {exc}") from exc
+            raise translate(exc, "mirror ledger entries in the catalog") from exc
 
+    @guarded("read the ledger mirror")
     def hashes(self) -> Iterator[tuple[int, str]]:
         """``(seq, hash)`` of every mirrored entry in order, paged (flat memory)."""
         after = 0
@@ -61,6 +64,7 @@ class LedgerMirror:
                 yield int(seq), digest
             after = int(rows[-1][0])
 
+    @guarded("read the ledger mirror for package {package_id}")
     def package_token(self, package_id: str) -> str | None:
         """The content token the ledger recorded for ``package_id`` at ingest (None before ledgers existed)."""
         with self.catalog.session() as s:
@@ -72,6 +76,7 @@ class LedgerMirror:
         token = json.loads(line).get("body", {}).get("token")
         return token if isinstance(token, str) else None
 
+    @guarded("read the ledgered events")
     def events_with_lines(self) -> Iterator[tuple[str, Event, str | None]]:
         """Every catalog event with the ledger line that recorded it (None: never ledgered), paged."""
         after = ""

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, aliased
 from archive.catalog.access_tables import SearchDateRow, SearchTermRow
 from archive.catalog.audit_tables import AuditFindingRow, AuditRunRow, LedgerEntryRow, PackageFixityRow
 from archive.catalog.audits import AuditRun, FixityState
+from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
-from archive.errors import CatalogError
 from archive.model import Event
 
 #: what a rebuild from storage fills, children first (the order ``wipe`` deletes in)
@@ -41,16 +41,17 @@ class Maintenance:
             with self.catalog.session() as s:
                 return query(s)
         except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot {what}: {exc}") from exc
+            raise translate(exc, f"{what}") from exc
 
     def _write(self, what: str, apply: Callable[[Session], None]) -> None:
         try:
             with self.catalog.session() as s, s.begin():
                 apply(s)
         except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot {what}: {exc}") from exc
+            raise translate(exc, f"{what}") from exc
 
     # -- doctor ------------------------------------------------------------------------------
+    @guarded("find ledgered events missing from the catalog")
     def missing_ledgered_events(self, limit: int = 10_000) -> list[str]:
         """Ledger lines of events of catalogued packages that the catalog's ``events`` lacks, in order."""
         q = (select(LedgerEntryRow.line)
@@ -60,6 +61,7 @@ class Maintenance:
              .order_by(LedgerEntryRow.seq).limit(limit))
         return self._read("find ledgered events missing from the catalog", lambda s: list(s.scalars(q)))
 
+    @guarded("find dangling ledger entries")
     def dangling_ledgered_packages(self) -> list[str]:
         """Packages the ledger recorded at ingest that are neither catalogued nor withdrawn."""
         withdrawn = aliased(LedgerEntryRow)
@@ -71,24 +73,29 @@ class Maintenance:
              .order_by(LedgerEntryRow.package_id))
         return self._read("find dangling ledger entries", lambda s: [p for p in s.scalars(q) if p])
 
+    @guarded("read the ledger mirror")
     def withdrawn(self, package_id: str) -> bool:
         q = select(func.count()).where(LedgerEntryRow.kind == "withdrawn", LedgerEntryRow.package_id == package_id)
         return bool(self._read("read the ledger mirror", lambda s: s.scalar(q)))
 
+    @guarded("read the ledger mirror")
     def last_event_seq(self, package_id: str) -> int:
         q = select(func.max(LedgerEntryRow.seq)).where(LedgerEntryRow.kind == "event",
                                                         LedgerEntryRow.package_id == package_id)
         return int(self._read("read the ledger mirror", lambda s: s.scalar(q)) or 0)
 
     # -- reindex -----------------------------------------------------------------------------
+    @guarded("count catalog rows")
     def counts(self) -> dict[str, int]:
         def count(s: Session) -> dict[str, int]:
             return {t.__tablename__: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in REBUILT}
         return self._read("count catalog rows", count)
 
+    @guarded("count catalog rows")
     def is_empty(self) -> bool:
         return not any(self.counts().values())
 
+    @guarded("empty the catalog")
     def wipe(self) -> None:
         """Delete every row a rebuild restores (API tokens, the access log and incidents are kept)."""
         def apply(s: Session) -> None:
@@ -96,17 +103,20 @@ class Maintenance:
                 s.execute(delete(table))
         self._write("empty the catalog", apply)
 
+    @guarded("read events")
     def existing_event_ids(self, ids: Iterable[str]) -> set[str]:
         wanted = list(ids)
         if not wanted:
             return set()
         return self._read("read events", lambda s: set(s.scalars(select(EventRow.id).where(EventRow.id.in_(wanted)))))
 
+    @guarded("record audit runs")
     def add_runs(self, runs: list[AuditRun]) -> None:
         if runs:
             self._write("record audit runs", lambda s: s.add_all(
                 AuditRunRow(**{f.name: getattr(r, f.name) for f in fields(AuditRun)}) for r in runs))
 
+    @guarded("record events and findings")
     def add_batch(self, events: list[tuple[str, Event]], findings: list[tuple[str, Any]]) -> None:
         """Events ``(package, event)`` and findings ``(run id, AuditFinding)`` in one transaction."""
         def apply(s: Session) -> None:
@@ -121,6 +131,7 @@ class Maintenance:
         if events or findings:
             self._write("record events and findings", apply)
 
+    @guarded("record fixity states")
     def put_fixity(self, states: list[FixityState]) -> None:
         def apply(s: Session) -> None:
             for state in states:

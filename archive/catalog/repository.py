@@ -7,11 +7,12 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterator
 
 from sqlalchemy import Engine, func, insert, select, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog import search_index
 from archive.catalog.db import make_engine, migrate, redact
+from archive.catalog.guard import guarded, translate, translated
 from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
 from archive.errors import CatalogError, NotFound
 from archive.faults import fault_point, register
@@ -71,6 +72,7 @@ def _flatten(value: Any) -> Iterator[str]:
 class Catalog:
     """A catalog database. ``Catalog(url)`` opens it and brings its schema up to date."""
 
+    @guarded("open the catalog")
     def __init__(self, url: str, engine: Engine | None = None, run_migrations: bool = True) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
@@ -78,20 +80,21 @@ class Catalog:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    @guarded("close the catalog")
     def close(self) -> None:
         self.engine.dispose()
 
     def session(self) -> Session:
+        """A new ORM session, for the catalog's own modules (whose public functions are guarded)."""
         return self._sessions()
 
+    @guarded("reach the catalog")
     def ping(self) -> None:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"catalog {redact(self.url)} does not answer: {exc}") from exc
+        with translated(f"reach the catalog {redact(self.url)}"), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     # -- writing -------------------------------------------------------------
+    @guarded("record package {pkg.id}")
     def record_package(self, pkg: Package, storage_path: str, mets_sha256: str,
                        tag_digests: dict[str, dict[str, str]]) -> None:
         """Record a stored package, its files, metadata, agents and events in one transaction."""
@@ -103,6 +106,7 @@ class Catalog:
             access_statement=pkg.access.statement, file_count=len(pkg.files), total_bytes=pkg.total_bytes,
             storage_path=storage_path, mets_sha256=mets_sha256, descriptive=pkg.metadata,
             dublin_core=pkg.dublin_core, bag_info=pkg.bag_info, tag_digests=tag_digests,
+            fixity_interval_days=pkg.fixity_interval_days,
         )
         try:
             with self.session() as s, s.begin():
@@ -126,9 +130,7 @@ class Catalog:
             if existing and existing != pkg.id:
                 raise AlreadyRecorded(f"a package with idempotency key {pkg.idempotency_key} is already recorded: "
                                       f"{existing}", existing) from exc
-            raise CatalogError(f"cannot record package {pkg.id}: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot record package {pkg.id}: {exc}") from exc
+            raise translate(exc, f"record package {pkg.id}") from exc
         fault_point("catalog.after-commit")
 
     @staticmethod
@@ -161,14 +163,12 @@ class Catalog:
                     detail=e.detail, outcome=e.outcome, outcome_detail=e.outcome_detail,
                     agents=[{"agent": link.agent, "role": link.role} for link in e.agents], objects=list(e.objects))
 
+    @guarded("record events for package {package_id}")
     def add_events(self, package_id: str, events: list[Event]) -> None:
         if not events:
             return
-        try:
-            with self.session() as s, s.begin():
-                s.execute(insert(EventRow), [self._event_values(package_id, e) for e in events])
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot record events for package {package_id}: {exc}") from exc
+        with self.session() as s, s.begin():
+            s.execute(insert(EventRow), [self._event_values(package_id, e) for e in events])
 
     # -- reading -------------------------------------------------------------
     def _row(self, s: Session, package_id: str) -> PackageRow:
@@ -177,32 +177,34 @@ class Catalog:
             raise NotFound(f"no package {package_id} in the catalog")
         return row
 
+    @guarded("look up package {package_id}")
     def exists(self, package_id: str) -> bool:
         with self.session() as s:
             return s.get(PackageRow, package_id) is not None
 
+    @guarded("look up idempotency key {key}")
     def find_by_key(self, key: str) -> str | None:
         with self.session() as s:
             return s.scalar(select(PackageRow.id).where(PackageRow.idempotency_key == key))
 
+    @guarded("read the tag digests of package {package_id}")
     def tag_digests(self, package_id: str) -> dict[str, dict[str, str]]:
         with self.session() as s:
             return dict(self._row(s, package_id).tag_digests)
 
+    @guarded("read the storage path of package {package_id}")
     def storage_path(self, package_id: str) -> str:
         with self.session() as s:
             return self._row(s, package_id).storage_path
 
+    @guarded("read package {package_id}")
     def get_package(self, package_id: str) -> Package:
-        try:
-            with self.session() as s:
-                row = self._row(s, package_id)
-                files = s.scalars(select(FileRow).where(FileRow.package_id == package_id).order_by(FileRow.path)).all()
-                agents = s.scalars(select(AgentRow).where(AgentRow.package_id == package_id).order_by(AgentRow.id)).all()
-                events = s.scalars(select(EventRow).where(EventRow.package_id == package_id)
-                                   .order_by(EventRow.occurred_at, EventRow.id)).all()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read package {package_id}: {exc}") from exc
+        with self.session() as s:
+            row = self._row(s, package_id)
+            files = s.scalars(select(FileRow).where(FileRow.package_id == package_id).order_by(FileRow.path)).all()
+            agents = s.scalars(select(AgentRow).where(AgentRow.package_id == package_id).order_by(AgentRow.id)).all()
+            events = s.scalars(select(EventRow).where(EventRow.package_id == package_id)
+                               .order_by(EventRow.occurred_at, EventRow.id)).all()
         return Package(
             id=row.id, profile_id=row.profile_id, profile_version=row.profile_version,
             created=_aware(row.created_at), metadata=row.descriptive, dublin_core=row.dublin_core,
@@ -219,26 +221,27 @@ class Catalog:
                           agents=[EventLink(agent=a["agent"], role=a["role"]) for a in e.agents],
                           objects=list(e.objects)) for e in events],
             bag_info=row.bag_info, source_name=row.source_name, idempotency_key=row.idempotency_key or "",
+            fixity_interval_days=row.fixity_interval_days,
         )
 
+    @guarded("list packages")
     def list_packages(self, profile: str | None = None, limit: int | None = None, offset: int = 0) -> list[PackageSummary]:
         q = select(PackageRow).order_by(PackageRow.created_at, PackageRow.id)
         if profile:
             q = q.where(PackageRow.profile_id == profile)
         if limit is not None:
             q = q.limit(limit).offset(offset)
-        try:
-            with self.session() as s:
-                return [PackageSummary(r.id, r.profile_id, r.profile_version, r.title, _aware(r.created_at),
-                                       r.access_level, r.embargo_until, r.file_count, r.total_bytes)
-                        for r in s.scalars(q)]
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot list packages: {exc}") from exc
+        with self.session() as s:
+            return [PackageSummary(r.id, r.profile_id, r.profile_version, r.title, _aware(r.created_at),
+                                   r.access_level, r.embargo_until, r.file_count, r.total_bytes)
+                    for r in s.scalars(q)]
 
+    @guarded("count packages")
     def count_packages(self) -> int:
         with self.session() as s:
             return s.scalar(select(func.count()).select_from(PackageRow)) or 0
 
+    @guarded("list package ids")
     def package_ids(self) -> list[str]:
         with self.session() as s:
             return list(s.scalars(select(PackageRow.id).order_by(PackageRow.id)))

@@ -6,16 +6,17 @@ files answers ``GET /packages/{id}`` as fast as one of three.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select
 
+from archive.catalog.guard import guarded, translated
 from archive.catalog.repository import Catalog, _aware
 from archive.catalog.tables import EventRow, FileRow, PackageRow
-from archive.errors import CatalogError, NotFound
+from archive.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,12 @@ class StoredFileInfo:
     puid: str | None
     format_name: str
     mime: str
+    key: int = 0  # the catalog row's key: what a page of files is continued after (see file_path)
 
 
 def _run(what: str, fn: Any) -> Any:
-    try:
+    with translated(what):
         return fn()
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot {what}: {exc}") from exc
 
 
 _INFO = (
@@ -74,6 +74,9 @@ _INFO = (
 
 # hot statements are built once; SQLAlchemy also caches their compiled SQL
 _INFO_Q = select(*_INFO).where(PackageRow.id == bindparam("pid"))
+#: which packages a caller may see, as groups of ``(profile ids, access levels)``: visible when
+#: the package's profile and level are in one group (``archive.access.policy.metadata_scope``)
+Scope = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 _META_Q = select(PackageRow.descriptive, PackageRow.dublin_core).where(PackageRow.id == bindparam("pid"))
 _FORMATS_Q = (
     select(FileRow.puid, func.min(FileRow.format_name), func.count(), func.sum(FileRow.size))
@@ -83,10 +86,42 @@ _FORMATS_Q = (
 )
 
 
-def package_info(catalog: Catalog, package_id: str) -> PackageInfo:
+def visible_conditions(levels: Collection[str] | None, visible: Scope | None) -> list[ColumnElement[bool]]:
+    """SQL conditions keeping only the packages a caller may see: at one of ``levels`` (None: any
+    level) and in one group of ``visible`` (None: any package)."""
+    conds: list[ColumnElement[bool]] = []
+    if levels is not None:
+        conds.append(PackageRow.access_level.in_(sorted(levels)))
+    if visible is not None:
+        groups = [
+            and_(PackageRow.profile_id.in_(list(ids)), PackageRow.access_level.in_(list(lv)))
+            for ids, lv in visible
+            if ids and lv
+        ]
+        conds.append(or_(*groups) if groups else false())
+    return conds
+
+
+@guarded("read package {package_id}")
+def package_info(
+    catalog: Catalog,
+    package_id: str,
+    *,
+    levels: Collection[str] | None = None,
+    visible: Scope | None = None,
+) -> PackageInfo:
+    """The package, if the catalog holds it and it is visible (``levels``, ``visible``: see
+    :func:`visible_conditions`); else ``NotFound``.
+
+    Visibility is decided inside the query, so a hidden package costs exactly what an unknown
+    id costs: the same statement, no row, the same error. Nothing of a hidden package is read,
+    and its answer cannot be told from an unknown id's by its timing.
+    """
+    query = _INFO_Q if levels is None and visible is None else _INFO_Q.where(*visible_conditions(levels, visible))
+
     def go() -> PackageInfo:
         with catalog.engine.connect() as c:
-            r = c.execute(_INFO_Q, {"pid": package_id}).one_or_none()
+            r = c.execute(query, {"pid": package_id}).one_or_none()
         if r is None:
             raise NotFound(f"no package {package_id}")
         return PackageInfo(
@@ -108,6 +143,7 @@ def package_info(catalog: Catalog, package_id: str) -> PackageInfo:
     return _run(f"read package {package_id}", go)
 
 
+@guarded("read package {package_id}")
 def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
     """Descriptive metadata, Dublin Core and the count of files per format."""
 
@@ -128,6 +164,7 @@ def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
     return _run(f"read package {package_id}", go)
 
 
+@guarded("read access levels")
 def access_levels(catalog: Catalog, package_ids: list[str]) -> dict[str, str]:
     """The access level of each of these packages the catalog holds (others are left out)."""
     ids = sorted(set(package_ids))
@@ -145,6 +182,27 @@ def access_levels(catalog: Catalog, package_ids: list[str]) -> dict[str, str]:
     return _run("read access levels", go)
 
 
+@guarded("read access levels")
+def access_of(catalog: Catalog, package_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """``(profile id, access level)`` of each of these packages the catalog holds (others are left
+    out): what the access policy needs to decide whether a caller may see a package at all."""
+    ids = sorted(set(package_ids))
+    if not ids:
+        return {}
+
+    def go() -> dict[str, tuple[str, str]]:
+        out: dict[str, tuple[str, str]] = {}
+        with catalog.engine.connect() as c:
+            for i in range(0, len(ids), 500):
+                q = select(PackageRow.id, PackageRow.profile_id, PackageRow.access_level).where(
+                    PackageRow.id.in_(ids[i : i + 500])
+                )
+                out.update({r.id: (r.profile_id, r.access_level) for r in c.execute(q)})
+        return out
+
+    return _run("read access levels", go)
+
+
 _FILE = (
     FileRow.package_id,
     FileRow.path,
@@ -153,6 +211,7 @@ _FILE = (
     FileRow.puid,
     FileRow.format_name,
     FileRow.mime,
+    FileRow.id,
 )
 
 
@@ -160,9 +219,23 @@ _FILE_Q = select(*_FILE).where(FileRow.package_id == bindparam("pid"), FileRow.p
 
 
 def _file(r: Any) -> StoredFileInfo:
-    return StoredFileInfo(r.package_id, r.path, r.size, dict(r.digests), r.puid, r.format_name, r.mime)
+    return StoredFileInfo(r.package_id, r.path, r.size, dict(r.digests), r.puid, r.format_name, r.mime, r.id)
 
 
+_FILE_PATH_Q = select(FileRow.path).where(FileRow.package_id == bindparam("pid"), FileRow.id == bindparam("key"))
+
+
+@guarded("read a file of package {package_id}")
+def file_path(catalog: Catalog, package_id: str, key: int) -> str | None:
+    """The path of the file of ``package_id`` with row key ``key`` (None: no such file, e.g. the
+    catalog was rebuilt since the key was handed out). A page cursor carries the key, not the
+    path, which can be thousands of bytes long."""
+    with catalog.engine.connect() as c:
+        path: str | None = c.execute(_FILE_PATH_Q, {"pid": package_id, "key": key}).scalar()
+    return path
+
+
+@guarded("read a file of package {package_id}")
 def stored_file(catalog: Catalog, package_id: str, path: str) -> StoredFileInfo:
     def go() -> StoredFileInfo:
         with catalog.engine.connect() as c:
@@ -174,6 +247,7 @@ def stored_file(catalog: Catalog, package_id: str, path: str) -> StoredFileInfo:
     return _run(f"read a file of package {package_id}", go)
 
 
+@guarded("list the files of package {package_id}")
 def files_page(catalog: Catalog, package_id: str, after: str | None, limit: int) -> list[StoredFileInfo]:
     """Up to ``limit`` files ordered by path, after the path ``after``."""
     q = select(*_FILE).where(FileRow.package_id == package_id)
@@ -188,6 +262,7 @@ def files_page(catalog: Catalog, package_id: str, after: str | None, limit: int)
     return _run(f"list the files of package {package_id}", go)
 
 
+@guarded("list the events of package {package_id}")
 def events_page(
     catalog: Catalog,
     package_id: str,

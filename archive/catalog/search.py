@@ -1,28 +1,28 @@
 """Search the catalog: free text, profile, any field, format, date ranges; keyset pagination.
 
-Results are ordered by ``(created_at, id)`` and paged with an opaque cursor that carries the
-last row's key, so a page never repeats or skips a package while others are being added. The
-caller's visible access levels (from :mod:`archive.access.policy`) are a filter like any other:
-a hidden package is neither listed nor counted.
+Results are ordered by ``(created_at, id)`` and paged by keyset: a page starts after the last
+row's key (``SearchQuery.after``, ``SearchPage.next_after``), so a page never repeats or skips a
+package while others are being added. The API hands that key out as a signed cursor
+(:mod:`archive.api.cursors`); the catalog never sees a cursor. The
+caller's visible access levels and profiles (from :mod:`archive.access.policy`) are a filter like
+any other: a hidden package is neither listed nor counted.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.access_tables import SearchDateRow, SearchTermRow
+from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog, PackageSummary, _aware
 from archive.catalog.search_index import prefix_bounds, words
 from archive.catalog.tables import FileRow, MetadataValueRow, PackageRow
-from archive.errors import CatalogError, InvalidRequest
+from archive.errors import InvalidRequest
 
 MAX_WORDS = 16
 
@@ -39,35 +39,18 @@ class SearchQuery:
     date_to: date | None = None
     date_field: str = "date"
     levels: frozenset[str] | None = None  # visible access levels; None: every level
+    #: visible packages as groups of (profile ids, access levels), from the profiles' narrowing of
+    #: the access matrix (archive.access.policy.metadata_scope); None: every package
+    visible: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] | None = None
     limit: int = 50
-    cursor: str | None = None
+    after: tuple[datetime, str] | None = None  # the last row of the previous page: (created_at, id)
 
 
 @dataclass
 class SearchPage:
     total: int
     items: list[PackageSummary] = field(default_factory=list)
-    next_cursor: str | None = None
-
-
-def encode_cursor(created_at: datetime, package_id: str) -> str:
-    raw = json.dumps([_aware(created_at).isoformat(), package_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, package_id = json.loads(raw)
-        when = datetime.fromisoformat(created)
-        if not isinstance(package_id, str) or "\x00" in package_id or when.tzinfo is None:
-            raise ValueError("bad cursor")
-        return when.astimezone(timezone.utc), package_id
-    # OverflowError: a forged time at the edge of the calendar with an offset past it
-    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidRequest(
-            f"cursor {cursor[:40]!r} is not one this API handed out; start again without it"
-        ) from exc
+    next_after: tuple[datetime, str] | None = None  # where the next page starts; None: no next page
 
 
 def _day_start(d: date) -> datetime:
@@ -79,6 +62,13 @@ def conditions(q: SearchQuery) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if q.levels is not None:
         conds.append(PackageRow.access_level.in_(sorted(q.levels)))
+    if q.visible is not None:
+        groups = [
+            and_(PackageRow.profile_id.in_(list(ids)), PackageRow.access_level.in_(list(levels)))
+            for ids, levels in q.visible
+            if ids and levels
+        ]
+        conds.append(or_(*groups) if groups else false())
     if q.profile:
         conds.append(PackageRow.profile_id == q.profile)
     query_words = list(dict.fromkeys(words(q.text)))
@@ -116,11 +106,12 @@ def conditions(q: SearchQuery) -> list[ColumnElement[bool]]:
     return conds
 
 
+@guarded("search the catalog")
 def search(catalog: Catalog, q: SearchQuery) -> SearchPage:
     conds = conditions(q)
     keys = select(PackageRow.id).where(*conds)
-    if q.cursor:
-        after, after_id = decode_cursor(q.cursor)
+    if q.after is not None:
+        after, after_id = q.after
         keys = keys.where(
             or_(PackageRow.created_at > after, and_(PackageRow.created_at == after, PackageRow.id > after_id))
         )
@@ -146,7 +137,7 @@ def search(catalog: Catalog, q: SearchQuery) -> SearchPage:
             total = c.execute(select(func.count()).select_from(PackageRow).where(*conds)).scalar() or 0
             rows = c.execute(page).all()
     except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot search the catalog: {exc}") from exc
+        raise translate(exc, "search the catalog") from exc
     items = [
         PackageSummary(
             r.id,
@@ -162,8 +153,8 @@ def search(catalog: Catalog, q: SearchQuery) -> SearchPage:
         for r in rows[: q.limit]
     ]
     more = len(rows) > q.limit
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
-    return SearchPage(total=total, items=items, next_cursor=next_cursor)
+    next_after = (items[-1].created_at, items[-1].id) if more and items else None
+    return SearchPage(total=total, items=items, next_after=next_after)
 
 
 def describe_query(q: SearchQuery) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from archive.catalog.access_tables import TERM_LENGTH, SearchDateRow, SearchTermRow
+from archive.catalog.guard import guarded
 from archive.catalog.tables import MetadataValueRow
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits; "_" separates words
@@ -90,6 +91,7 @@ def index_values(
     )
 
 
+@guarded("index package {package_id} for search")
 def record(conn: Connection | Session, package_id: str, values: Iterable[tuple[str, str]]) -> None:
     """Index one package inside the caller's transaction."""
     terms, dates = index_values(package_id, values)
@@ -99,6 +101,7 @@ def record(conn: Connection | Session, package_id: str, values: Iterable[tuple[s
         conn.execute(insert(SearchDateRow), dates)
 
 
+@guarded("index the catalogued packages for search")
 def backfill(conn: Connection) -> int:
     """Index every catalogued package (for migrations); returns how many packages were indexed."""
     by_package: dict[str, list[tuple[str, str]]] = {}

@@ -33,6 +33,8 @@ class PackageRow(Base):
     dublin_core: Mapped[dict[str, Any]] = mapped_column(JSON)
     bag_info: Mapped[dict[str, Any]] = mapped_column(JSON)
     tag_digests: Mapped[dict[str, Any]] = mapped_column(JSON)  # tag file -> {algorithm: digest}
+    #: the profile's fixity interval when the package was catalogued (NULL: not recorded; migration 0005)
+    fixity_interval_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class FileRow(Base):

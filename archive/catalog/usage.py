@@ -7,22 +7,19 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.access import ACTION_FILE, ACTION_PACKAGE, ACTION_VIEW
 from archive.catalog.access_tables import AccessLogRow
+from archive.catalog.guard import guarded, translated
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import PackageRow
-from archive.errors import CatalogError
 
 PERIODS = ("day", "month", "year")
 
 
 def _run(what: str, fn: Any) -> Any:
-    try:
+    with translated(what):
         return fn()
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot {what}: {exc}") from exc
 
 
 def _period(catalog: Catalog, period: str) -> ColumnElement[str]:
@@ -55,6 +52,7 @@ def _row(r: Any) -> dict[str, int]:
     }
 
 
+@guarded("compute usage statistics")
 def usage(
     catalog: Catalog,
     since: date | None,

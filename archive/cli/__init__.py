@@ -11,6 +11,7 @@ import sys
 from typing import Any, Callable
 
 import click
+from rich.markup import escape
 
 from archive import __version__
 from archive.cli import render
@@ -23,19 +24,48 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 #: commands that first remove dead processes' staging folders (the cheap part of ``archive doctor``)
 CLEAN_AT_START = frozenset({"ingest", "audit", "repair", "scheduler", "serve"})
+#: what each command needs of the archive at home (a command not listed: REQUIRE)
+CREATE, REQUIRE, STORAGE, NONE = "create", "require", "storage", "none"
+ARCHIVE_USE = {
+    "ingest": CREATE,  # the one command that makes a new archive (and says so)
+    "reindex": STORAGE, "doctor": STORAGE,  # rebuild or settle a lost catalog: storage must be there
+    "validate": NONE, "profiles": NONE, "bag": NONE,  # never touch an archive
+}
+#: commands that say on stderr which archive they write to (audit and repair put it in their summary,
+#: so that a clean audit under cron stays silent; serve and the scheduler log it themselves)
+ANNOUNCE_HOME = frozenset({"ingest", "doctor", "reindex"})
 
 
 class State:
-    def __init__(self, config: str | None, home: str | None) -> None:
+    def __init__(self, config: str | None, home: str | None, command: str | None = None) -> None:
         self.config = config
         self.home = home
+        self.command = command or ""
         self._ctx: ArchiveContext | None = None
-        self.clean_at_start = False
+        self.clean_at_start = self.command in CLEAN_AT_START
 
     @property
     def ctx(self) -> ArchiveContext:
+        """The archive the command works on: created only by ``ingest``, else it must exist already."""
         if self._ctx is None:
-            self._ctx = ArchiveContext(load_settings(self.config, overrides={"home": self.home}))
+            ctx = ArchiveContext(load_settings(self.config, overrides={"home": self.home}))
+            use = ARCHIVE_USE.get(self.command, REQUIRE)
+            created = False
+            try:
+                if use == CREATE:
+                    created = ctx.create_archive()
+                elif use in (REQUIRE, STORAGE):
+                    ctx.require_archive(storage=use == STORAGE)
+            except BaseException:
+                ctx.close()
+                raise
+            self._ctx = ctx
+            current = click.get_current_context(silent=True)
+            quiet = bool(current and current.params.get("as_json"))  # --json: stdout and stderr are for machines
+            if created and not quiet:
+                render.err.print(f"Created a new archive at {escape(ctx.where())}")
+            elif self.command in ANNOUNCE_HOME and not quiet:
+                render.err.print(f"archive home: {escape(ctx.where())}")
             if self.clean_at_start:
                 from archive.services.doctor import clean_staging
 
@@ -68,16 +98,22 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 @click.version_option(__version__, prog_name="archive")
 @click.option("--config", "config", type=click.Path(dir_okay=False), envvar="ARCHIVE_CONFIG",
               help="Settings file (YAML). Default: $ARCHIVE_CONFIG, else ./config/archive.yaml if present.")
-@click.option("--home", type=click.Path(file_okay=False), help="The archive's home folder (overrides ARCHIVE_HOME).")
+@click.option("--home", type=click.Path(file_okay=False),
+              help="The archive's home folder. Default: $ARCHIVE_HOME, else home: in the settings file, "
+              "else ./var of the current folder.")
 @click.pass_context
 def main(click_ctx: click.Context, config: str | None, home: str | None) -> None:
     """archive: a digital preservation archive.
 
     Ingest submissions as BagIt bags carrying METS + PREMIS, identify formats (PRONOM),
     keep fixity, and list, show and export what is held.
+
+    The archive lives in its home folder: --home, else $ARCHIVE_HOME, else home: in the
+    settings file, else ./var of the current folder. Only `archive ingest` creates a new
+    archive (and says where); the other commands that read or change an archive refuse a
+    home that holds none (exit 2). validate, profiles and bag need no archive.
     """
-    state = State(config, home)
-    state.clean_at_start = click_ctx.invoked_subcommand in CLEAN_AT_START
+    state = State(config, home, click_ctx.invoked_subcommand)
     click_ctx.obj = state
     click_ctx.call_on_close(state.close)
 

@@ -63,9 +63,10 @@ def _print_repairs(result: AuditResult) -> None:
                              f"{item['reason']}; nothing was changed for it")
 
 
-def _summary(result: AuditResult) -> str:
+def _summary(result: AuditResult, home: str = "") -> str:
     s = result.summary()
-    line = (f"audit run {s['id']} ({s['status']}): {s['packages']} packages, {s['files']} files, "
+    where = f" of the archive at {home}" if home else ""
+    line = (f"audit run {s['id']} ({s['status']}){where}: {s['packages']} packages, {s['files']} files, "
             f"{render.human_bytes(s['bytes'])}: {s['failures']} failures, {s['unchecked']} could not be checked")
     if s["repaired"]:
         line += f", {s['repaired']} files repaired"
@@ -74,14 +75,17 @@ def _summary(result: AuditResult) -> str:
     return line
 
 
-def _finish(result: AuditResult, as_json: bool) -> None:
+def _finish(result: AuditResult, as_json: bool, home: str = "") -> None:
     if as_json:
-        render.emit_json({"ok": result.exit_status == 0, **result.as_dict()})
+        render.emit_json({"ok": result.exit_status == 0, "home": home, **result.as_dict()})
+    elif result.nothing_to_audit:
+        where = f"the archive at {home}" if home else "the archive"
+        render.out.print(f"nothing to audit: {where} holds no packages yet")
     else:
         _print_findings(result)
         _print_repairs(result)
         if result.findings or result.repairs or render.out.is_terminal:
-            render.out.print(_summary(result))  # silent when clean under cron: cron mails only on trouble
+            render.out.print(_summary(result, home))  # silent when clean under cron: cron mails only on trouble
     if result.exit_status:
         sys.exit(result.exit_status)
 
@@ -116,7 +120,7 @@ def audit(click_ctx: click.Context, package_ids: tuple[str, ...], all_: bool, du
                         repair)
     with stop_on_signals() as stop, render.progress_bar(not as_json) as progress:
         result = run_audit(state.ctx, opts, progress, stop)
-    _finish(result, as_json)
+    _finish(result, as_json, str(state.ctx.settings.home))
 
 
 @audit.command("report")
@@ -167,7 +171,7 @@ def repair(state: State, package_id: str, as_json: bool) -> None:
         result = run_audit(state.ctx, opts, stop=stop)
     if not as_json and not result.findings:
         render.out.print(f"{package_id}: every copy verifies; nothing to repair")
-    _finish(result, as_json)
+    _finish(result, as_json, str(state.ctx.settings.home))
 
 
 @click.command()
@@ -184,6 +188,7 @@ def scheduler(state: State, once: bool, jobs: int | None, window: str | None, po
         print(f"{datetime.now().astimezone():%Y-%m-%dT%H:%M:%S%z} archive-scheduler: {message}", file=sys.stderr,
               flush=True)
 
+    log(f"archive at {state.ctx.where()}")
     with stop_on_signals() as stop:
         run_scheduler(state.ctx, stop, log, once=once, jobs=jobs, window=window, poll_seconds=poll_seconds)
 

@@ -19,7 +19,7 @@ def bag() -> None:
 
 @bag.command("validate")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--fast", is_flag=True, help="Check completeness and Payload-Oxum only, without hashing.")
+@click.option("--fast", is_flag=True, help="Check completeness, Payload-Oxum and the (small) tag files only, without hashing the payload.")
 @json_option
 @handles_errors
 def validate_cmd(path: Path, fast: bool, as_json: bool) -> None:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from archive.cli import State, handles_errors, json_option, render
+from archive.profiles.rules import decide_access
 from archive.services import ingest as ingest_service
 from archive.services import packages as package_service
 
@@ -44,6 +45,8 @@ def ingest(state: State, submission: Path, profile: str, metadata: Path | None, 
     render.err.print(f"{verb}: profile {result.profile_id} {result.profile_version}, {result.files} files, "
                      f"{render.human_bytes(result.bytes)}")
     render.err.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in result.formats.items()))
+    if result.access:
+        render.err.print(f"Access: {result.access.line()}", markup=False)
     if result.warnings:
         render.err.print(f"{len(result.warnings)} warning(s):")
         render.findings(result.warnings)
@@ -61,16 +64,21 @@ def validate(state: State, submission: Path, profile: str, metadata: Path | None
     with render.progress_bar(not as_json) as progress:
         prepared = ingest_service.validate(state.ctx, submission, profile, metadata, progress)
     formats = ingest_service.format_counts(prepared.files)
+    access = decide_access(prepared.profile, prepared.metadata)  # what ingest would give the package
     if as_json:
         render.emit_json({"ok": True, "valid": True, "profile": prepared.profile.id,
                           "profile_version": prepared.profile.version, "files": len(prepared.files),
-                          "bytes": prepared.total_bytes, "formats": formats,
+                          "bytes": prepared.total_bytes, "formats": formats, "access": access.as_dict(),
                           "findings": [w.as_dict() for w in prepared.warnings]})
         return
     render.out.print(f"[green]valid[/]: {escape(str(submission))} against profile {prepared.profile.id} "
                      f"{prepared.profile.version}: {len(prepared.files)} files, "
                      f"{render.human_bytes(prepared.total_bytes)}")
     render.out.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in formats.items()), markup=False)
+    render.out.print(f"Access: {access.line()}", markup=False)
+    note = render.guessed_note(prepared.files)
+    if note and not any(w.code == "W210" for w in prepared.warnings):  # the profile accepts guesses silently
+        render.out.print(note, markup=False)
     render.findings(prepared.warnings, render.out)
 
 
@@ -119,9 +127,7 @@ def show(state: State, package_id: str, as_json: bool) -> None:
     render.out.print(meta)
     files = Table("path", "size", "format", "sha256")
     for f in data["files"]:
-        fmt = f["format"]
-        files.add_row(escape(f["path"]), render.human_bytes(f["size"]),
-                      escape(f"{fmt['puid']} {fmt['name']}") if fmt["puid"] else "unidentified",
+        files.add_row(escape(f["path"]), render.human_bytes(f["size"]), escape(render.format_label(f["format"])),
                       f["digests"]["sha256"][:16] + "…")
     render.out.print(files)
     render.out.print(f"{len(data['events'])} PREMIS events; storage path {data['storage_path']}")

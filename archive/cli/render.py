@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archive.errors import ArchiveError, Finding, RejectedError
+from archive.formats import describe, guessed
+from archive.model import FormatInfo
 
 # Piped or logged output gets room for a full package id and a title (a terminal uses its own width).
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
@@ -29,6 +31,23 @@ def findings(items: list[Finding], console: Console = err) -> None:
         colour = "red" if f.is_error else "yellow"
         where = f"{escape(f.path)}: " if f.path else ""
         console.print(f"[{colour}]{f.severity}[/] [dim]{f.code}[/] {where}{escape(f.message)}", highlight=False)
+
+
+def format_label(fmt: dict[str, Any] | FormatInfo | None) -> str:
+    """A file's format as a person reads it; says when the PUID is only guessed from the extension."""
+    if isinstance(fmt, dict):
+        fmt = FormatInfo(**{k: v for k, v in fmt.items() if k in FormatInfo.__dataclass_fields__})
+    return describe(fmt)
+
+
+def guessed_note(files: list[Any]) -> str:
+    """'2 file(s): format guessed from the extension only (counted as unidentified): a.jpg, b.tif' ('' if none)."""
+    paths = ["".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in f.path)  # names reach a terminal
+             for f in files if f.format is not None and guessed(f.format)]
+    if not paths:
+        return ""
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return f"{len(paths)} file(s): format guessed from the extension only (counted as unidentified): {shown}"
 
 
 def error(exc: ArchiveError, as_json: bool) -> None:

@@ -53,7 +53,9 @@ def create(
     render.out.print(token)
     until = f", expires {info.as_dict()['expires']}" if info.expires_at else ""
     render.err.print(
-        f"Token {info.id} for {info.name!r} (role {info.role}{until}). Store it now: it is not shown again."
+        f"Token {info.id} for {info.name!r} (role {info.role}{until}) in the archive at {state.ctx.settings.home}. "
+        "Store it now: it is not shown again.",
+        markup=False,
     )
 
 
@@ -93,4 +95,5 @@ def revoke(state: State, token_id: str, as_json: bool) -> None:
     if as_json:
         render.emit_json({"ok": True, **info.as_dict()})
         return
-    render.out.print(f"Revoked token {info.id} ({info.name}, {info.role})")
+    render.out.print(f"Revoked token {info.id} ({info.name}, {info.role}) in the archive at {state.ctx.settings.home}",
+                     markup=False)

@@ -16,6 +16,14 @@ BASIS_SIGNATURE = "signature"
 BASIS_CONTAINER = "container"
 BASIS_EXTENSION = "extension"
 BASIS_NONE = "none"
+#: what an identification rests on: the file's bytes (signature, container) or not (extension, none)
+BASES = (BASIS_SIGNATURE, BASIS_CONTAINER, BASIS_EXTENSION, BASIS_NONE)
+BY_CONTENT = frozenset({BASIS_SIGNATURE, BASIS_CONTAINER})
+
+#: warning an engine adds when its PUID comes from the file name alone (basis "extension")
+GUESSED = "guessed from the extension only"
+#: warning an engine adds for a 0-byte file (no PUID, basis "none": there are no bytes to identify)
+EMPTY_FILE = "empty file"
 
 #: fallback Content-Type for content whose format (or its MIME type) is unknown
 OCTET_STREAM = "application/octet-stream"
@@ -55,6 +63,38 @@ def join_warnings(*parts: str) -> str:
 def also_warning(others: list[str]) -> str:
     """The warning naming the other formats that matched (see :func:`also_matched`)."""
     return _ALSO + ", ".join(others) if others else ""
+
+
+def warnings_of(info: FormatInfo) -> list[str]:
+    """The parts of ``info.warning`` (engines join them with "; ")."""
+    return [w for w in info.warning.split("; ") if w]
+
+
+def by_content(info: FormatInfo) -> bool:
+    """True when ``info`` names a PUID the file's bytes were matched to (signature or container),
+    not a guess from its name. Only these count as identified for a profile's format policy."""
+    return bool(info.puid) and info.basis in BY_CONTENT
+
+
+def guessed(info: FormatInfo) -> bool:
+    """True when ``info``'s PUID was guessed from the file's extension alone."""
+    return bool(info.puid) and info.basis == BASIS_EXTENSION
+
+
+def is_empty(info: FormatInfo) -> bool:
+    """True when the engine found a 0-byte file (see :data:`EMPTY_FILE`)."""
+    return EMPTY_FILE in warnings_of(info)
+
+
+def describe(info: FormatInfo | None) -> str:
+    """How a person reads an identification: ``fmt/18 Acrobat PDF 1.4 - Portable Document Format``,
+    ``fmt/42 JPEG File Interchange Format (guessed from the extension only)``, ``unidentified (empty file)``."""
+    if info is None:
+        return "not identified"
+    if not info.puid:
+        return "unidentified (empty file)" if is_empty(info) else "unidentified"
+    label = f"{info.puid} {info.name}".strip()
+    return f"{label} ({GUESSED})" if guessed(info) else label
 
 
 def also_matched(info: FormatInfo) -> list[str]:

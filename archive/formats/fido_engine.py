@@ -1,7 +1,13 @@
-"""opf-fido, run in-process: signatures load once per process, results come back as FormatInfo."""
+"""opf-fido, run in-process: signatures load once per process, results come back as FormatInfo.
+
+By default fido reads the signature set bundled in :mod:`archive.formats.signatures` (PRONOM
+v116, container signatures of 2023-11-27; see its PROVENANCE.md and docs/decisions/0005), not
+the older one inside the opf-fido wheel (:data:`WHEEL`).
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -11,7 +17,9 @@ from archive.formats.base import (
     BASIS_EXTENSION,
     BASIS_NONE,
     BASIS_SIGNATURE,
+    EMPTY_FILE,
     ENGINE_FIDO,
+    GUESSED,
     also_warning,
     extension_of,
     is_pronom,
@@ -21,6 +29,23 @@ from archive.model import FormatInfo
 
 _BASIS = {"signature": BASIS_SIGNATURE, "container": BASIS_CONTAINER, "extension": BASIS_EXTENSION}
 
+#: the signature folder the archive ships (the default)
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "signatures")
+#: ``signatures`` value naming the set inside the installed opf-fido wheel (PRONOM v109 for 1.6.1)
+WHEEL = "wheel"
+
+
+def signature_dir(signatures: str | None) -> str:
+    """The fido configuration folder for ``signatures``: None for the bundled set, ``"wheel"``
+    for opf-fido's own, else a folder holding a fido ``versions.xml``."""
+    if signatures is None:
+        return BUNDLED
+    if signatures == WHEEL:
+        import fido
+
+        return str(fido.CONFIG_DIR)
+    return os.path.abspath(signatures)
+
 
 class FidoEngine:
     """One loaded fido. Thread-safe (calls are serialised: fido keeps per-file state)."""
@@ -28,19 +53,24 @@ class FidoEngine:
     name = ENGINE_FIDO
 
     def __init__(self, conf_dir: str | None = None) -> None:
+        """``conf_dir``: a fido configuration folder (``versions.xml`` and the files it names);
+        None loads the bundled set (see :func:`signature_dir`)."""
+        conf = conf_dir or BUNDLED
         try:
             import fido
             from fido.versions import get_local_versions
 
             from archive.formats.fido_core import QuietFido
 
-            conf = conf_dir or fido.CONFIG_DIR
+            if not os.path.isfile(os.path.join(conf, "versions.xml")):
+                raise FileNotFoundError(f"no versions.xml in {conf}")
             versions = get_local_versions(conf)
             files = [versions.pronom_signature, versions.fido_extension_signature]
             self._fido = QuietFido(self._capture, conf, files, versions.pronom_container_signature)
         except (Exception, SystemExit) as exc:  # fido sys.exit()s on a broken signature file
             detail = "a signature file does not parse" if isinstance(exc, SystemExit) else repr(exc)
-            raise FormatError(f"cannot load fido signatures ({conf_dir or 'fido conf'}): {detail}") from exc
+            raise FormatError(f"cannot load fido signatures ({conf}): {detail}") from exc
+        self.conf_dir = conf
         self.tool_version: str = fido.__version__
         self.signature_version = (
             f"PRONOM v{versions.pronom_version}; {versions.pronom_container_signature}")
@@ -65,8 +95,9 @@ class FidoEngine:
         if reported is None:
             raise FormatError(f"fido reported nothing for {path}")
         matches, matchtype = reported
-        empty = "empty file" if size == 0 else ""
-        return self._to_info(path, matches, matchtype, join_warnings(empty, container_warning))
+        if size == 0:  # fido names an empty file after its extension: there are no bytes to identify
+            return self._info(None, BASIS_NONE, EMPTY_FILE)
+        return self._to_info(path, matches, matchtype, container_warning)
 
     def _to_info(self, path: str, matches: list[Any], matchtype: str, warning: str) -> FormatInfo:
         formats: dict[str, Any] = {}
@@ -79,8 +110,9 @@ class FidoEngine:
         # then a PRONOM PUID over fido's private "fido-fmt/..." ones, else keep fido's order
         ranked = sorted(formats, key=lambda p: (ext not in _extensions(formats[p]), not is_pronom(p)))
         best = formats[ranked[0]]
-        return self._info(ranked[0], _BASIS.get(matchtype, BASIS_SIGNATURE),
-                          join_warnings(also_warning(ranked[1:]), warning), best)
+        basis = _BASIS.get(matchtype, BASIS_EXTENSION)  # a match type we do not know is never taken for a signature
+        guess = GUESSED if basis == BASIS_EXTENSION else ""
+        return self._info(ranked[0], basis, join_warnings(guess, also_warning(ranked[1:]), warning), best)
 
     def _info(self, puid: str | None, basis: str, warning: str, fmt: Any = None) -> FormatInfo:
         return FormatInfo(
@@ -108,14 +140,14 @@ def _extensions(fmt: Any) -> set[str]:
     return {(e.text or "").lower() for e in fmt.findall("extension")}
 
 
-_engine: FidoEngine | None = None
+_engines: dict[str, FidoEngine] = {}
 _engine_lock = threading.Lock()
 
 
-def get_engine() -> FidoEngine:
-    """This process's shared FidoEngine, loaded on first use."""
-    global _engine
+def get_engine(signatures: str | None = None) -> FidoEngine:
+    """This process's shared FidoEngine for ``signatures`` (see :func:`signature_dir`), loaded on first use."""
+    conf = signature_dir(signatures)
     with _engine_lock:
-        if _engine is None:
-            _engine = FidoEngine()
-        return _engine
+        if conf not in _engines:
+            _engines[conf] = FidoEngine(conf)
+        return _engines[conf]

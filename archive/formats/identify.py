@@ -38,16 +38,21 @@ _NATIVE_BATCH = frozenset({ENGINE_SIEGFRIED})
 POOL_MIN_FILES = 256
 
 
-def load_engine(name: str) -> Engine:
-    """This process's shared engine called ``name`` ("fido" or "siegfried")."""
+def load_engine(name: str, signatures: str | None = None) -> Engine:
+    """This process's shared engine called ``name`` ("fido" or "siegfried").
+
+    ``signatures``: None for the engine's default set (fido: the set bundled with the archive;
+    siegfried: its embedded default.sig); for fido ``"wheel"`` (opf-fido's own set) or a fido
+    configuration folder; for siegfried a signature file.
+    """
     if name == ENGINE_FIDO:
         from archive.formats import fido_engine
 
-        return fido_engine.get_engine()
+        return fido_engine.get_engine(signatures)
     if name == ENGINE_SIEGFRIED:
         from archive.formats import siegfried_engine
 
-        return siegfried_engine.get_engine()
+        return siegfried_engine.get_engine(signatures)
     raise _unknown(name)
 
 
@@ -61,15 +66,17 @@ def mime_for(puid: str | None) -> str:
 
 
 class Identifier:
-    """Identify files with ``engine``; ``workers`` > 1 spreads ``identify_many`` over processes."""
+    """Identify files with ``engine``; ``workers`` > 1 spreads ``identify_many`` over processes;
+    ``signatures`` picks another signature set (see :func:`load_engine`)."""
 
-    def __init__(self, engine: str = ENGINE_FIDO, workers: int = 1) -> None:
+    def __init__(self, engine: str = ENGINE_FIDO, workers: int = 1, signatures: str | None = None) -> None:
         if engine not in ENGINES:
             raise _unknown(engine)
         if workers < 1:
             raise FormatError(f"workers must be at least 1, not {workers}")
         self.engine_name = engine
         self.workers = workers
+        self.signatures = signatures
         self._engine: Engine | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -82,7 +89,7 @@ class Identifier:
     def engine(self) -> Engine:
         """The engine loaded in this process (loaded on first use)."""
         if self._engine is None:
-            self._engine = load_engine(self.engine_name)
+            self._engine = load_engine(self.engine_name, self.signatures)
         return self._engine
 
     @property
@@ -100,7 +107,8 @@ class Identifier:
     # -- identification --------------------------------------------------------------------
     def identify(self, path: str, digest: str | None = None) -> FormatInfo:
         """Identify one file in place; with ``digest`` (sha256 hex) the answer is cached for
-        content with that digest under the same extension."""
+        content with that digest under the same extension. The cached answer is the whole
+        FormatInfo: its basis (an extension guess stays a guess) and warnings come back with it."""
         key = _key(path, digest)
         cached = self._cached(key)
         if cached is not None:
@@ -192,7 +200,7 @@ class Identifier:
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker,
-                    initargs=(self.engine_name,),
+                    initargs=(self.engine_name, self.signatures),
                 )
             return self._pool
 
@@ -229,10 +237,10 @@ def _outcome(engine: Engine, path: str) -> Outcome:
 _worker_engine: Engine | None = None
 
 
-def _init_worker(engine_name: str) -> None:
+def _init_worker(engine_name: str, signatures: str | None = None) -> None:
     """Pool initializer: load the engine once per worker process."""
     global _worker_engine
-    _worker_engine = load_engine(engine_name)
+    _worker_engine = load_engine(engine_name, signatures)
 
 
 def _work(path: str) -> Outcome:

@@ -1,4 +1,4 @@
-"""siegfried through pygfried (optional: ``pip install archive[siegfried]``)."""
+"""siegfried through pygfried (optional: ``pip install 'archive-preservation[siegfried]'``)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,24 @@ from archive.formats.base import (
     BASIS_EXTENSION,
     BASIS_NONE,
     BASIS_SIGNATURE,
+    EMPTY_FILE,
     ENGINE_SIEGFRIED,
+    GUESSED,
     join_warnings,
 )
 from archive.model import FormatInfo
 
 _EMPTY = "empty source"
+#: siegfried's own warning for an extension-only match (replaced by ours, :data:`GUESSED`)
+_EXTENSION_ONLY = "match on extension only"
 
 
 def _load() -> Any:
     try:
         import pygfried
     except ImportError as exc:
-        raise FormatError("siegfried needs pygfried: install archive[siegfried]") from exc
+        raise FormatError("siegfried needs pygfried: pip install 'archive-preservation[siegfried]' "
+                          "(in a checkout: pip install -e '.[siegfried]')") from exc
     return pygfried
 
 
@@ -33,10 +38,11 @@ class SiegfriedEngine:
 
     name = ENGINE_SIEGFRIED
 
-    def __init__(self) -> None:
+    def __init__(self, signature: str | None = None) -> None:
+        """``signature``: a siegfried signature file (made with ``roy``); None: the embedded default.sig."""
         pygfried = _load()
         try:
-            self._scanner = pygfried.Scanner()
+            self._scanner = pygfried.Scanner(signature=signature) if signature else pygfried.Scanner()
             header = self._scanner.identify_many([])  # the signature details, no files
         except Exception as exc:
             raise FormatError(f"cannot load siegfried signatures: {exc}") from exc
@@ -78,12 +84,16 @@ class SiegfriedEngine:
         if match is None and errors:  # siegfried could not read the file at all
             raise FormatError(f"cannot read {path}: {errors}")
         # an error beside a match is a damaged container or an empty file: keep it as a warning
-        note = "empty file" if errors == _EMPTY else errors
+        if errors == _EMPTY:  # siegfried may still name it after its extension: no bytes, no format
+            return self._info(None, BASIS_NONE, EMPTY_FILE, {})
         match = match or {}
         if match.get("id") in (None, "", "UNKNOWN"):
-            return self._info(None, BASIS_NONE, join_warnings(match.get("warning", ""), note), {})
-        return self._info(match["id"], _basis(match.get("basis", "")),
-                          join_warnings(match.get("warning", ""), note), match)
+            return self._info(None, BASIS_NONE, join_warnings(match.get("warning", ""), errors), {})
+        basis = _basis(match.get("basis", ""))
+        theirs = match.get("warning", "")
+        if basis == BASIS_EXTENSION:
+            theirs = join_warnings(GUESSED, "" if theirs == _EXTENSION_ONLY else theirs)
+        return self._info(match["id"], basis, join_warnings(theirs, errors), match)
 
     def _info(self, puid: str | None, basis: str, warning: str, match: dict[str, Any]) -> FormatInfo:
         return FormatInfo(
@@ -99,13 +109,22 @@ class SiegfriedEngine:
         )
 
 
+#: words of siegfried's basis text that say the file's bytes were matched (its byte, container,
+#: XML, RIFF and text matchers); anything else ("extension match pdf", a declared MIME type) is a guess
+_CONTENT_MATCHES = ("byte match", "xml match", "text match", "riff match")
+
+
 def _basis(text: str) -> str:
-    """Map siegfried's basis text ("extension match pdf; byte match at ...") to ours."""
+    """Map siegfried's basis text ("extension match pdf; byte match at ...") to ours.
+
+    Only a matcher that read the bytes makes a signature or container basis; a basis text naming
+    none of them (an extension match alone, or nothing) is an extension guess, never a signature.
+    """
     if "container" in text:
         return BASIS_CONTAINER
-    if any(k in text for k in ("byte match", "xml match", "text match")):
+    if any(k in text for k in _CONTENT_MATCHES):
         return BASIS_SIGNATURE
-    return BASIS_EXTENSION if "extension match" in text else BASIS_SIGNATURE
+    return BASIS_EXTENSION
 
 
 def _signature_version(header: dict[str, Any]) -> str:
@@ -122,14 +141,14 @@ def _signature_version(header: dict[str, Any]) -> str:
     return str(header.get("signature", ""))
 
 
-_engine: SiegfriedEngine | None = None
+_engines: dict[str, SiegfriedEngine] = {}
 _engine_lock = threading.Lock()
 
 
-def get_engine() -> SiegfriedEngine:
-    """This process's shared SiegfriedEngine, loaded on first use."""
-    global _engine
+def get_engine(signature: str | None = None) -> SiegfriedEngine:
+    """This process's shared SiegfriedEngine for ``signature`` (None: embedded), loaded on first use."""
     with _engine_lock:
-        if _engine is None:
-            _engine = SiegfriedEngine()
-        return _engine
+        key = signature or ""
+        if key not in _engines:
+            _engines[key] = SiegfriedEngine(signature)
+        return _engines[key]

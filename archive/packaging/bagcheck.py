@@ -1,14 +1,21 @@
 """Validate a BagIt bag (v0.93 to v1.0, RFC 8493) on disk, without modifying it.
 
-bagit-python does the bulk; its exceptions become :class:`~archive.errors.Finding` objects with
-stable codes (``CODES``). On top, checks for what bagit-python 1.9.0 lets through: exact
-``bagit.txt`` syntax, md5sum's ``*`` marker and ``./`` in manifest paths, repeated entries,
-Unicode/case name collisions, system junk files, weak algorithms, old versions, ``fetch.txt``.
+First the archive's own checks, reading every file through the one way in
+(:mod:`archive.submission.safeopen`, via :mod:`archive.packaging.bagread`): the whole bag is
+surveyed without following links (a link, FIFO, socket or device anywhere is ``E317``, and then
+bagit-python never opens the bag: it follows links and blocks on FIFOs); tag files are size- and
+line-bounded (``E318``); the declared encoding must be a character set (``E319``); ``bagit.txt``
+is checked to the byte; manifests, ``bag-info.txt`` and ``fetch.txt`` are parsed in one linear
+pass; every tag manifest is verified (in fast mode too: tag files are small). Then bagit-python
+does the payload: completeness, ``Payload-Oxum`` and (unless ``fast``) checksums; its
+exceptions become findings with stable codes (``CODES``). No finding quotes a line of a file:
+it names the file (escaped), the line number and what is wrong.
 """
 
 from __future__ import annotations
 
-import codecs
+import hashlib
+import logging
 import os
 import posixpath
 import re
@@ -16,14 +23,18 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import bagit
 
 from archive.bagit_paths import decode_path
-from archive.errors import ArchiveError, BagInvalid, Finding, FindingList
-from archive.fixity.hashing import SUPPORTED_ALGORITHMS, hash_file
+from archive.errors import BagInvalid, Finding, FindingList
+from archive.fixity.hashing import SUPPORTED_ALGORITHMS, hash_stream
+from archive.packaging import bagread
+from archive.packaging.bagread import BagContents, Survey
+from archive.submission.safeopen import CHUNK, UnsafeFile, open_regular, printable
 
-__all__ = ["CODES", "BagReport", "validate_bag"]
+__all__ = ["CODES", "BagContents", "BagReport", "validate_bag"]
 
 #: every finding code this module emits (E3xx error, W3xx warning)
 CODES: dict[str, str] = {
@@ -34,7 +45,11 @@ CODES: dict[str, str] = {
     "E309": "Payload-Oxum mismatch, or malformed", "E311": "file listed twice (differently, or v1.0)",
     "E312": "required algorithm has no payload manifest", "E313": "no data/ folder, or no payload manifest",
     "E314": "manifest line not 'CHECKSUM FILEPATH'", "E315": "tag file (bag-info.txt) cannot be parsed",
-    "E316": "payload manifest lists a file outside data/", "W301": "BagIt version older than 1.0",
+    "E316": "payload manifest lists a file outside data/",
+    "E317": "a link, FIFO, socket or device in the bag (never followed or opened)",
+    "E318": "tag file or manifest too large, line too long, bag too deep or big",
+    "E319": "Tag-File-Character-Encoding is no character set (base64, rot13, ...)",
+    "W301": "BagIt version older than 1.0",
     "W302": "only weak payload algorithms (md5, sha1)", "W303": "manifest paths carry md5sum's '*' marker",
     "W304": "manifest paths not canonical (e.g. './')", "W305": "payload names differ only by case",
     "W306": "payload names collide after Unicode NFC", "W307": "system files (.DS_Store, Thumbs.db, ...)",
@@ -46,7 +61,7 @@ WEAK_ALGORITHMS = frozenset({"md5", "sha1"})
 SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx",
                           ".spotlight-v100", ".trashes", ".fseventsd", ".apdisk"})
 _MANIFEST_RE = re.compile(r"(tag)?manifest-([A-Za-z0-9]+)\.txt")
-_LINE_RE = re.compile(r"\s*([0-9A-Fa-f]+)[ \t]+(.*\S)\s*")
+_HEX_RE = re.compile(r"[0-9A-Fa-f]+")
 _BAGIT_TXT = [(re.compile(r"BagIt-Version: \d+\.\d+"), "BagIt-Version: M.N"),
               (re.compile(r"Tag-File-Character-Encoding: \S+"), "Tag-File-Character-Encoding: ENCODING")]
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
@@ -55,7 +70,19 @@ _BAGIT_MESSAGES = [("unsafe", "E307"), ("multiple times", "E311"), ("invalid tag
                    ("data directory|no manifest files|to contain", "E313"), ("fetch.txt", "E308"),
                    ("payload-oxum", "E309"), ("bagit.txt|bag version|encoding", "E302")]
 #: codes where bagit-python's first-failure message repeats what our own checks already listed
-_PRECHECKED = frozenset({"E302", "E307", "E308", "E311"})
+_PRECHECKED = frozenset({"E302", "E307", "E308", "E309", "E311", "E315"})
+#: bagit-python messages that hold nothing read from a file (numbers and fixed words only)
+_SAFE_MESSAGES = re.compile(r"Payload-Oxum validation failed\. Expected \d+ files and \d+ bytes but found \d+ "
+                            r"files and \d+ bytes|Expected data directory .* does not exist|No manifest "
+                            r"files found|Fast validation requires bag-info\.txt to include Payload-Oxum")
+#: codes after which bagit-python must not open the bag at all
+_BLOCKING = frozenset({"E317", "E318", "E319"})
+
+# bagit-python logs what it finds (manifest lines among it) to stderr when nothing else is configured;
+# everything it says is reported as a finding instead
+_bagit_log = logging.getLogger("bagit")
+_bagit_log.addHandler(logging.NullHandler())
+_bagit_log.propagate = False
 
 
 @dataclass
@@ -69,6 +96,8 @@ class BagReport:
     payload_bytes: int = 0
     algorithms: list[str] = field(default_factory=list)
     path: str = ""
+    #: the bag's tags and manifest entries as read (not in ``as_dict``)
+    contents: BagContents = field(default_factory=BagContents, repr=False, compare=False)
 
     @property
     def errors(self) -> list[Finding]:
@@ -89,57 +118,86 @@ class BagReport:
             raise BagInvalid(f"bag {self.path} is invalid", self.findings)
 
 
-def validate_bag(path: str | os.PathLike[str], fast: bool = False,
-                 algorithms_required: tuple[str, ...] = ()) -> BagReport:
+@dataclass
+class _Limits:
+    tag_bytes: int
+    manifest_bytes: int
+
+
+def validate_bag(path: str | os.PathLike[str], fast: bool = False, algorithms_required: tuple[str, ...] = (), *,
+                 max_tag_bytes: int = bagread.DEFAULT_MAX_TAG_BYTES,
+                 max_manifest_bytes: int = bagread.DEFAULT_MAX_MANIFEST_BYTES,
+                 max_depth: int = bagread.DEFAULT_MAX_DEPTH, max_files: int | None = None) -> BagReport:
     """Validate the bag folder at ``path``; never raises for a bad bag, never writes to it.
 
-    ``fast``: Payload-Oxum and completeness only, no checksums. ``algorithms_required``: checksum
-    algorithms that must each have a payload manifest, e.g. ``("sha256",)``."""
+    ``fast``: Payload-Oxum and completeness of the payload, without its checksums (tag manifests
+    are still verified). ``algorithms_required``: checksum algorithms that must each have a
+    payload manifest, e.g. ``("sha256",)``. ``max_tag_bytes``: largest ``bag-info.txt``,
+    ``package-info.txt`` or ``fetch.txt``; ``max_manifest_bytes``: largest (tag) manifest;
+    ``max_depth``: most folder levels below ``data/``; ``max_files``: most files (``None``: any)."""
     root = Path(path).absolute()
     found = FindingList()
     report = BagReport(valid=False, version="", path=str(root))
-    if not root.is_dir():
-        found.error("E301", "", f"{root} {'is not a folder' if root.exists() else 'does not exist'}")
-    elif not (root / "bagit.txt").is_file():
-        found.error("E301", "bagit.txt", "not a BagIt bag: bagit.txt is missing")
-    else:
-        try:
-            _validate_folder(root, fast, algorithms_required, found, report)
-        except OSError as exc:
-            found.error("E303", "", f"cannot read the bag: {_relative(str(exc), root)}")
+    try:
+        if not root.is_dir():
+            found.error("E301", "", f"{printable(str(root))} "
+                        f"{'is not a folder' if os.path.lexists(root) else 'does not exist'}")
+        else:
+            bag = bagread.survey(root, found, max_depth, max_files)
+            bagit_txt = bag.top.get("bagit.txt")
+            if bag.truncated:
+                pass  # too many files: E318, and nothing more is read
+            elif bagit_txt is None or bagit_txt.kind == "folder":
+                found.error("E301", "bagit.txt", "not a BagIt bag: bagit.txt is missing")
+            elif bagit_txt.kind == "file":
+                _validate_folder(bag, fast, algorithms_required, _Limits(max_tag_bytes, max_manifest_bytes),
+                                 found, report)
+    except OSError as exc:  # the folder itself cannot be looked at (every file goes through safeopen)
+        found.error("E303", "", f"cannot read the bag: {exc.strerror or type(exc).__name__}")
     report.findings, report.valid = found.items, not found.errors
     return report
 
 
-def _validate_folder(root: Path, fast: bool, required: tuple[str, ...], found: FindingList,
+def _validate_folder(bag: Survey, fast: bool, required: tuple[str, ...], limits: _Limits, found: FindingList,
                      report: BagReport) -> None:
-    report.version, encoding = _check_bagit_txt(root, found)
-    version = re.fullmatch(r"(\d+)\.(\d+)", report.version)
+    raw = bagread.read_file(bag, "bagit.txt", bagread.BAGIT_TXT_BYTES, found)
+    if raw is None:
+        return
+    declared_version, declared = _check_bagit_txt(raw, found)
+    version = re.fullmatch(r"(\d{1,4})\.(\d{1,4})", declared_version)
+    report.version = declared_version if version else ""  # never what else bagit.txt says
     version_info = (int(version[1]), int(version[2])) if version else (1, 0)
-    if version_info < (1, 0):
+    if not (0, 93) <= version_info < (2, 0):
+        found.error("E302", "bagit.txt", f"BagIt-Version {report.version} is not supported (0.93 to 1.0)")
+    elif version_info < (1, 0):
         found.warning("W301", "bagit.txt", f"BagIt {report.version} predates BagIt 1.0 (RFC 8493)")
-    report.algorithms = algorithms = sorted({m[2].lower() for p in root.iterdir()
-                                             if (m := _MANIFEST_RE.fullmatch(p.name)) and not m[1]})
+    report.payload_files, report.payload_bytes = len(bag.payload), sum(bag.payload.values())
+    report.algorithms = algorithms = sorted({m[2].lower() for name in bag.tags
+                                             if (m := _MANIFEST_RE.fullmatch(name)) and not m[1]})
     for alg in sorted({a.lower() for a in required} - set(algorithms)):
         found.error("E312", f"manifest-{alg}.txt", f"no {alg} payload manifest; {alg} is required")
     if algorithms and set(algorithms) <= WEAK_ALGORITHMS:
         found.warning("W302", "", f"only weak {'/'.join(algorithms)}; RFC 8493 §2.4: use SHA-512")
-    listed = _lint_manifests(root, encoding, version_info, found)
-    on_disk = {Path(os.path.relpath(os.path.join(folder, name), root)).as_posix()
-               for folder, _dirs, names in os.walk(root / "data") for name in names}
-    report.payload_files = len(on_disk)  # dangling symlinks are counted, not sized: bagit reports them
-    report.payload_bytes = sum((root / name).stat().st_size for name in on_disk if (root / name).exists())
-    _check_names(listed | on_disk, found)
-    _check_fetch(root, encoding, on_disk, found)
-    _run_bagit(root, fast, found)
+    encoding, code, problem = bagread.text_codec(declared)
+    if encoding is None:
+        found.error(code, "bagit.txt", problem)
+        return  # no tag file can be read: bagit-python would fail on each (LookupError, TypeError)
+    contents = report.contents
+    contents.info = _read_bag_info(bag, encoding, version_info, limits.tag_bytes, found)
+    listed = _lint_manifests(bag, encoding, version_info, limits.manifest_bytes, contents, found)
+    _check_names(listed | set(bag.payload), found)
+    _check_fetch(bag, encoding, limits.tag_bytes, found)
+    _check_tag_manifests(bag, contents, found)
+    if bag.unsafe or bag.ambiguous or any(f.code in _BLOCKING for f in found.errors):
+        return  # bagit-python would follow a link, block on a FIFO or take quadratic time
+    _run_bagit(bag.root, fast, found)
 
 
-def _check_bagit_txt(root: Path, found: FindingList) -> tuple[str, str]:
+def _check_bagit_txt(raw: bytes, found: FindingList) -> tuple[str, str]:
     """RFC 8493 §2.1.1 to the byte (bagit-python strips whitespace around labels and values)."""
-    raw = (root / "bagit.txt").read_bytes()
-    if raw.startswith(codecs.BOM_UTF8):
+    if raw.startswith(b"\xef\xbb\xbf"):
         found.error("E302", "bagit.txt", "bagit.txt starts with a byte-order mark; it must not")
-    text = raw.removeprefix(codecs.BOM_UTF8).decode("utf-8", "replace")
+    text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
     if "\ufffd" in text:
         found.error("E302", "bagit.txt", "bagit.txt is not valid UTF-8")
     lines = _NEWLINE_RE.split(text.rstrip("\r\n"))
@@ -148,17 +206,29 @@ def _check_bagit_txt(root: Path, found: FindingList) -> tuple[str, str]:
             found.error("E302", "bagit.txt", f"line {number} '{form}' is missing")
         elif not pattern.fullmatch(line):
             found.error("E302", "bagit.txt", f"line {number} must be exactly '{form}' (label, colon, one "
-                        f"space, value; no other whitespace), found {line!r}")
+                        "space, value; no other whitespace)")
     if len(lines) > 2:
         found.error("E302", "bagit.txt", f"bagit.txt must have exactly two lines, found {len(lines)}")
     tags = {label.strip(): value.strip() for label, _, value in (ln.partition(":") for ln in lines)}
-    encoding = tags.get("Tag-File-Character-Encoding") or "utf-8"
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        found.error("E302", "bagit.txt", f"unknown Tag-File-Character-Encoding {encoding!r}")
-        encoding = "utf-8"
-    return tags.get("BagIt-Version", ""), encoding
+    return tags.get("BagIt-Version", ""), tags.get("Tag-File-Character-Encoding") or "utf-8"
+
+
+def _read_bag_info(bag: Survey, encoding: str, version: tuple[int, int], limit: int,
+                   found: FindingList) -> dict[str, str | list[str]]:
+    """bag-info.txt (package-info.txt before BagIt 0.96), parsed as bagit-python parses it."""
+    name = "package-info.txt" if (0, 93) <= version <= (0, 95) else "bag-info.txt"
+    if name not in bag.tags:
+        return {}
+    data = bagread.read_file(bag, name, limit, found)
+    text = None if data is None else bagread.decode_tag_file(data, encoding, name, found)
+    if text is None:
+        return {}
+    info = bagread.parse_tags(text, name, found)
+    oxum = info.get("Payload-Oxum")
+    first = oxum[0] if isinstance(oxum, list) else oxum
+    if first is not None and not re.fullmatch(r"[0-9]+\.[0-9]+", first):
+        found.error("E309", name, "Payload-Oxum must be 'OCTETS.FILES' (two whole numbers)")
+    return info
 
 
 def _bag_path(raw: str) -> str | None:
@@ -168,59 +238,66 @@ def _bag_path(raw: str) -> str | None:
     return None if path.startswith(("/", "~")) or canonical == ".." or canonical.startswith("../") else path
 
 
-def _read_lines(file: Path, encoding: str, found: FindingList) -> list[str]:
-    try:
-        raw = file.read_bytes()
-        if codecs.lookup(encoding).name == "utf-8":
-            if raw.startswith(codecs.BOM_UTF8):
-                found.warning("W309", file.name, "UTF-8 file starts with a byte-order mark")
-            encoding = "utf-8-sig"
-        return _NEWLINE_RE.split(raw.decode(encoding))
-    except (OSError, UnicodeError) as exc:
-        found.error("E314", file.name, f"cannot read {file.name} as {encoding}: {exc}")
-        return []
+def _manifest_line(line: str) -> tuple[str, str] | None:
+    """(digest, path) of a 'CHECKSUM FILEPATH' line (hex digits, spaces or tabs, a path), else None.
+
+    One pass, no backtracking (a regular expression ``\\s*([0-9A-F]+)[ \\t]+(.*\\S)\\s*`` took
+    quadratic time on a digit followed by thousands of spaces)."""
+    stripped = line.strip()
+    digits = _HEX_RE.match(stripped)
+    end = digits.end() if digits else 0
+    if not end or end == len(stripped) or stripped[end] not in " \t":
+        return None
+    return stripped[:end], stripped[end:].lstrip(" \t")
 
 
-def _lint_manifests(root: Path, encoding: str, version: tuple[int, int], found: FindingList) -> set[str]:
+def _lint_manifests(bag: Survey, encoding: str, version: tuple[int, int], limit: int, contents: BagContents,
+                    found: FindingList) -> set[str]:
     """Check every (tag)manifest line; return the canonical payload paths listed."""
     listed: set[str] = set()
-    for file in sorted(p for p in root.iterdir() if _MANIFEST_RE.fullmatch(p.name) and p.is_file()):
-        payload = not file.name.startswith("tag")
+    for name in sorted(n for n in bag.tags if _MANIFEST_RE.fullmatch(n)):
+        payload = not name.startswith("tag")
+        algorithm = _MANIFEST_RE.fullmatch(name)[2].lower()  # type: ignore[index]
+        if algorithm not in contents.algorithms:
+            contents.algorithms.append(algorithm)
         seen: dict[str, str] = {}
         starred, odd = [], []  # md5sum '*' markers, non-canonical paths
-        for number, line in enumerate(_read_lines(file, encoding, found), 1):
+        for number, line in bagread.iter_lines(bag, name, encoding, limit, found):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            match = _LINE_RE.fullmatch(line)
-            if match is None:
-                found.error("E314", file.name, f"line {number} is not 'CHECKSUM FILEPATH': {line!r}")
+            parsed = _manifest_line(line)
+            if parsed is None:
+                found.error("E314", name, f"line {number} is not 'CHECKSUM FILEPATH' (hexadecimal digits, white "
+                            "space, a path)")
                 continue
-            digest, raw = match[1].lower(), match[2]
+            digest, raw = parsed[0].lower(), parsed[1]
             if raw.startswith("*"):
-                starred.append(raw)
+                starred.append(f"{printable(raw)!r}, line {number}")
                 raw = raw[1:]
             path = _bag_path(raw)
             if path is None:
-                found.error("E307", raw, f"{file.name} line {number} points outside the bag")
+                found.error("E307", name, f"line {number} lists a path outside the bag (absolute, from '~' or "
+                            "climbing out with '..'); it is never opened")
                 continue
             canonical = posixpath.normpath(path)
             if canonical != path:
-                odd.append(f"{raw!r} stands for {canonical!r}")
+                odd.append(f"{printable(raw)!r} stands for {printable(canonical)!r}, line {number}")
             if payload and not canonical.startswith("data/"):
-                found.error("E316", canonical, f"{file.name} lists {canonical!r}, which is not in data/")
+                found.error("E316", printable(canonical), f"{name} line {number} lists a file that is not in data/")
             if canonical in seen:
                 same = seen[canonical] == digest
-                what = f"{file.name} lists it twice with {'the same' if same else 'different'} checksums"
+                what = f"{name} lists it twice with {'the same' if same else 'different'} checksums"
                 if same and version < (1, 0):
-                    found.warning("W308", canonical, what)
+                    found.warning("W308", printable(canonical), what)
                 else:
-                    found.error("E311", canonical, what)
+                    found.error("E311", printable(canonical), what)
             seen[canonical] = digest
+            contents.entries.setdefault(canonical, {})[algorithm] = digest
         if starred:
-            found.warning("W303", file.name, f"{len(starred)} path(s) start with md5sum's binary-mode '*' "
-                          f"(e.g. {starred[0]!r}); RFC 8493 §2.1.3 lines are 'CHECKSUM FILEPATH', no '*'")
+            found.warning("W303", name, f"{len(starred)} path(s) start with md5sum's binary-mode '*' "
+                          f"(e.g. {starred[0]}); RFC 8493 §2.1.3 lines are 'CHECKSUM FILEPATH', no '*'")
         if odd:
-            found.warning("W304", file.name, f"{len(odd)} path(s) are not canonical (e.g. {odd[0]})")
+            found.warning("W304", name, f"{len(odd)} path(s) are not canonical (e.g. {odd[0]})")
         listed.update(seen if payload else ())
     return listed
 
@@ -230,63 +307,93 @@ def _check_names(names: set[str], found: FindingList) -> None:
     for name in sorted(names):
         by_nfc.setdefault(unicodedata.normalize("NFC", name), set()).add(name)
         if {p.lower() for p in name.split("/")} & SYSTEM_FILES or posixpath.basename(name).startswith("._"):
-            found.warning("W307", name, "special system file: not content, and should not be archived")
+            found.warning("W307", printable(name), "special system file: not content, and should not be archived")
     by_case: dict[str, set[str]] = {}
     for nfc, variants in sorted(by_nfc.items()):
         if len(variants) > 1:
-            found.warning("W306", nfc, "equal under Unicode NFC: " + ", ".join(map(ascii, sorted(variants))))
+            found.warning("W306", printable(nfc), "equal under Unicode NFC: " + ", ".join(map(ascii, sorted(variants))))
         by_case.setdefault(nfc.casefold(), set()).add(nfc)
     for variants in by_case.values():
         if len(variants) > 1:
-            found.warning("W305", min(variants), f"names differ only by case: {', '.join(sorted(variants))}")
+            found.warning("W305", printable(min(variants)),
+                          f"names differ only by case: {printable(', '.join(sorted(variants)))}")
 
 
-def _check_fetch(root: Path, encoding: str, on_disk: set[str], found: FindingList) -> None:
-    file = root / "fetch.txt"  # never followed: it passes only if every file it lists is here
-    if not file.is_file():
-        return
-    remote: list[str] = []
+def _check_fetch(bag: Survey, encoding: str, limit: int, found: FindingList) -> None:
+    """fetch.txt is never followed: it passes only if every file it lists is here."""
+    remote: list[int] = []
     present = 0
-    for number, line in enumerate(_read_lines(file, encoding, found), 1):
+    for number, line in bagread.iter_lines(bag, "fetch.txt", encoding, limit, found, decode_code="E308"):
         parts = line.strip().split(None, 2)
         if not parts:
             continue
         if len(parts) != 3:
-            found.error("E308", "fetch.txt", f"line {number} is not 'URL LENGTH FILEPATH': {line!r}")
+            found.error("E308", "fetch.txt", f"line {number} is not 'URL LENGTH FILEPATH'")
             continue
+        url = urlparse(parts[0])
+        if not (url.scheme and url.netloc or url.scheme == "file"):
+            found.error("E308", "fetch.txt", f"line {number}: the URL is malformed (no scheme and host)")
+        if not (parts[1] == "-" or parts[1].isdigit()):
+            found.error("E308", "fetch.txt", f"line {number}: the length is neither a whole number nor '-'")
         path = _bag_path(parts[2])
         if path is None:
-            found.error("E307", parts[2], f"fetch.txt line {number} points outside the bag")
-        elif posixpath.normpath(path) in on_disk:
+            found.error("E307", "fetch.txt", f"line {number} lists a path outside the bag; it is never fetched")
+        elif posixpath.normpath(path) in bag.payload:
             present += 1
         else:
-            remote.append(f"{path} <- {parts[0]}")
+            remote.append(number)
     if remote:
-        found.error("E308", "fetch.txt", "fetch.txt lists remote files; the archive does not fetch over "
-                    f"the network ({len(remote)} not in the bag, e.g. {remote[0]})")
+        found.error("E308", "fetch.txt", "fetch.txt lists remote files; the archive does not fetch over the "
+                    f"network ({len(remote)} not in the bag, first on line {remote[0]})")
     elif present:
         found.warning("W310", "fetch.txt", f"fetch.txt lists {present} file(s), all already in the bag; "
                       "it is ignored (the archive never fetches)")
 
 
+def _check_tag_manifests(bag: Survey, contents: BagContents, found: FindingList) -> None:
+    """Verify every tag manifest entry (every version, fast or not): a listed tag file must be a
+    regular file of the bag with the listed digests. bagit-python's tag-file findings are dropped."""
+    for rel, expected in sorted(contents.tagfile_entries().items()):
+        entry = bag.tags.get(rel)
+        if entry is None:
+            if not bag.hidden(rel):  # a link or FIFO there (or on the way) is E317 already
+                found.error("E305", printable(rel), "listed in a tag manifest but missing from the bag")
+            continue
+        algorithms = [a for a in expected if a in hashlib.algorithms_guaranteed]
+        try:
+            with open_regular(entry.path, rel, identity=entry.identity) as stream:
+                hashers = {a: hashlib.new(a) for a in algorithms}
+                while chunk := stream.read(CHUNK):
+                    for h in hashers.values():
+                        h.update(chunk)
+        except UnsafeFile as exc:
+            found.error("E304", printable(rel), f"cannot verify its checksum: {exc.reason}")
+            continue
+        for alg, hasher in hashers.items():
+            if hasher.hexdigest() != expected[alg].lower():
+                found.error("E304", printable(rel), f"{alg} checksum mismatch: tagmanifest-{alg}.txt expects "
+                            f"{expected[alg].lower()}, file has {hasher.hexdigest()}")
+
+
 def _run_bagit(root: Path, fast: bool, found: FindingList) -> None:
-    """bagit-python's validation; where it stops at a first failure, finish the remaining checks."""
+    """bagit-python's validation of the payload; where it stops at a first failure, finish the rest."""
     before = {f.code for f in found.errors}
 
     def add(exc: BaseException) -> None:
-        message = _relative(str(exc), root)
         if not isinstance(exc, bagit.BagError):  # bagit-python crashed on malformed input
             if before:
                 return  # ... that our own checks already rejected
-            message = f"bagit-python failed on this bag: {type(exc).__name__}: {message}"
+            found.error("E303", "", f"cannot read the bag: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror
+                        else f"bagit-python failed on this bag ({type(exc).__name__})")
+            return
+        message = _relative(str(exc), root)
         code = next((c for pat, c in _BAGIT_MESSAGES if re.search(pat, message, re.IGNORECASE)), "E303")
         if not (code in _PRECHECKED and code in before):
-            where = re.search(r'Path "(.*?)"', message)
-            found.error(code, where[1] if where else "", message)
+            found.error(code, "", message if _SAFE_MESSAGES.fullmatch(message) else f"bagit-python: {CODES[code]}")
 
     try:
         bag = bagit.Bag(str(root))
-    except (bagit.BagError, OSError, ValueError, LookupError) as exc:
+    except (bagit.BagError, OSError, ValueError, LookupError, TypeError, RecursionError) as exc:
         add(exc)  # the bag cannot even be opened: nothing more to check with bagit-python
         return
     complete = False
@@ -301,7 +408,7 @@ def _run_bagit(root: Path, fast: bool, found: FindingList) -> None:
             _add_detail(detail, found, root)
         if exc.details and not complete:
             return  # checksum mismatches come last: bagit-python ran every check
-    except (bagit.BagError, OSError, ValueError, LookupError) as exc:
+    except (bagit.BagError, OSError, ValueError, LookupError, TypeError, RecursionError) as exc:
         add(exc)
     try:  # bagit-python stopped early (structure, fetch.txt, Payload-Oxum or completeness)
         if not complete:
@@ -310,8 +417,8 @@ def _run_bagit(root: Path, fast: bool, found: FindingList) -> None:
                     bagit.UnexpectedFile(r) for r in sorted(extra)]:
                 _add_detail(detail, found, root)
         if not fast:
-            _fixity(root, bag.entries, found)
-    except (bagit.BagError, OSError, ValueError) as exc:
+            _fixity(root, bag.payload_entries(), found)
+    except (bagit.BagError, OSError, ValueError, RecursionError) as exc:
         add(exc)
 
 
@@ -321,17 +428,20 @@ def _relative(message: str, root: Path) -> str:
 
 def _add_detail(detail: bagit.ManifestErrorDetail, found: FindingList, root: Path) -> None:
     rel = Path(str(detail.path)).as_posix()
+    if not rel.startswith("data/"):
+        return  # a tag file: verified by _check_tag_manifests
+    shown = printable(rel)
     if isinstance(detail, bagit.ChecksumMismatch):
         if re.fullmatch(r"[0-9a-f]+", str(detail.found)):
-            found.error("E304", rel, f"{detail.algorithm} checksum mismatch: manifest expects "
+            found.error("E304", shown, f"{detail.algorithm} checksum mismatch: manifest expects "
                         f"{detail.expected}, file has {detail.found}")
         else:
-            found.error("E304", rel, f"cannot verify the {detail.algorithm} checksum: "
-                        + _relative(str(detail.found), root))
+            found.error("E304", shown, f"cannot verify the {detail.algorithm} checksum: "
+                        + printable(_relative(str(detail.found), root)))
     elif isinstance(detail, bagit.FileMissing):
-        found.error("E305", rel, "listed in a manifest but missing from the bag")
+        found.error("E305", shown, "listed in a manifest but missing from the bag")
     else:  # bagit.UnexpectedFile, the only other ManifestErrorDetail
-        found.error("E306", rel, "in the payload but not listed in any manifest")
+        found.error("E306", shown, "in the payload but not listed in any manifest")
 
 
 def _fixity(root: Path, entries: dict[str, dict[str, str]], found: FindingList) -> None:
@@ -342,9 +452,10 @@ def _fixity(root: Path, entries: dict[str, dict[str, str]], found: FindingList) 
         if not algorithms or not full.is_file():
             continue  # a missing file was reported by the completeness check
         try:
-            digests = hash_file(full, algorithms)[1]
-        except ArchiveError as exc:
-            digests = {a: str(exc) for a in algorithms}
+            with open_regular(full, rel) as stream:
+                digests = hash_stream(stream, algorithms)[1]
+        except UnsafeFile as exc:
+            digests = {a: exc.reason for a in algorithms}
         for alg in algorithms:
             if hashes[alg].lower() != digests[alg]:
                 _add_detail(bagit.ChecksumMismatch(rel, alg, hashes[alg].lower(), digests[alg]), found, root)

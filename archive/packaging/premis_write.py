@@ -7,7 +7,10 @@ mapping (read back by :mod:`archive.packaging.premis_read`):
   ``size``; ``format`` with ``formatDesignation`` (name, or ``unknown``; version) and
   ``formatRegistry`` PRONOM/PUID when identified; ``formatNote`` lines ``basis: ...``,
   ``tool: ...``, ``tool version: ...``, ``signature version: ...``, ``warning: ...``;
-  ``originalName``.
+  ``originalName``. The basis says what the PUID rests on (``signature``, ``container``,
+  ``extension``, ``none``): a PUID on basis ``extension`` is a guess from the file name, and its
+  warning note starts "guessed from the extension only" (docs/formats.md); an empty file has no
+  ``formatRegistry``, basis ``none`` and the warning ``empty file``.
 * package object (``intellectualEntity``): identifier = package id, ``idempotency-key``
   identifier, ``preservationLevel`` type ``archive profile`` (value = profile id, rationale =
   ``profile version V``), ``originalName`` = source name.

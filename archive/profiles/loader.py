@@ -1,21 +1,26 @@
 """Load profiles from YAML, resolve ``extends`` and check every key.
 
 A broken profile is a :class:`ProfileError` naming the file and the key. Profiles are looked
-up by id in the configured folders (first match wins); ids are plain names, never paths.
+up by id in the configured folders (first match wins); ids are plain names, never paths. The
+bundled profiles ship inside the package (:data:`archive.profiles.bundled.BUNDLED_PROFILES`); a registry that finds no
+profile at all is :class:`NoProfiles` (a broken installation or settings, exit status 2).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
 from archive import safeyaml
-from archive.errors import ProfileError
+from archive.access import policy
+from archive.errors import ConfigError, ProfileError
 from archive.fixity import SUPPORTED_ALGORITHMS
-from archive.model import ACCESS_LEVELS
+from archive.model import ACCESS_EMBARGOED, ACCESS_LEVELS
+from archive.profiles import bundled
 from archive.profiles.model import (
     DUBLIN_CORE,
     FIELD_TYPES,
@@ -33,7 +38,7 @@ TOP_KEYS = {"id", "version", "title", "description", "extends", "checksums", "fi
             "allow_extra_fields", "access", "formats", "fields", "file_fields"}
 FIELD_KEYS = {"type", "required", "repeatable", "pattern", "vocabulary", "description", "dc", "fields"}
 FORMAT_KEYS = {"accepted", "warned", "rejected", "unidentified"}
-ACCESS_KEYS = {"default", "rules"}
+ACCESS_KEYS = {"default", "rules", "embargo_until", "submitter_may_loosen", "metadata_visible_to"}
 
 
 def check_profile_id(name: str) -> str:
@@ -42,8 +47,12 @@ def check_profile_id(name: str) -> str:
     return name
 
 
+class NoProfiles(ConfigError):
+    """No folder the archive searches holds a single profile: the installation or the settings are broken."""
+
+
 class ProfileRegistry:
-    """Finds, loads and caches profiles from a list of folders."""
+    """Finds, loads and caches profiles from a list of folders (first match wins)."""
 
     def __init__(self, dirs: Iterable[Path]) -> None:
         self.dirs = [Path(d) for d in dirs]
@@ -56,14 +65,28 @@ class ProfileRegistry:
                 found.update(p.stem for p in d.glob("*.yaml") if PROFILE_ID.fullmatch(p.stem))
         return sorted(found)
 
+    def searched(self) -> str:
+        """The folders looked in, for messages; a folder that does not exist says so."""
+        return ", ".join(f"{d}" + ("" if d.is_dir() else " (does not exist)") for d in self.dirs) or "no folder"
+
+    def _none_found(self) -> NoProfiles:
+        shipped = Path(bundled.BUNDLED_PROFILES)
+        hint = ("the bundled profiles are missing from the installed package "
+                f"({shipped}): reinstall it (pip install archive-preservation, or pip install . in a checkout)"
+                if shipped in self.dirs else "add a folder of profiles to the setting profiles_dirs")
+        return NoProfiles(f"no profiles found: looked in {self.searched()}; {hint}")
+
     def path_of(self, name: str) -> Path:
         check_profile_id(name)
         for d in self.dirs:
             candidate = d / f"{name}.yaml"
             if candidate.is_file():
                 return candidate
-        known = ", ".join(self.names()) or "none"
-        raise ProfileError(f"unknown profile {name!r}; known profiles: {known}")
+        known = self.names()
+        if not known:
+            raise self._none_found()
+        raise ProfileError(f"unknown profile {name!r}; known profiles: {', '.join(known)} "
+                           f"(looked in {self.searched()}; the setting profiles_dirs adds folders)")
 
     def get(self, name: str) -> Profile:
         if name not in self._cache:
@@ -71,7 +94,11 @@ class ProfileRegistry:
         return self._cache[name]
 
     def all(self) -> list[Profile]:
-        return [self.get(n) for n in self.names()]
+        """Every profile, loaded; raises :class:`NoProfiles` when there is none at all."""
+        names = self.names()
+        if not names:
+            raise self._none_found()
+        return [self.get(n) for n in names]
 
     def _load(self, name: str, chain: tuple[str, ...]) -> Profile:
         if name in chain:
@@ -207,16 +234,7 @@ def build_profile(raw: dict[str, Any], parent: Profile | None, where: str) -> Pr
     fields = _fields(raw.get("fields"), parent.fields if parent else (), f"{where}: fields")
     file_fields = _fields(raw.get("file_fields"), parent.file_fields if parent else (), f"{where}: file_fields")
 
-    araw = raw.get("access", {}) or {}
-    if not isinstance(araw, dict) or set(araw) - ACCESS_KEYS:
-        raise ProfileError(f"{where}: access: allowed keys are {', '.join(sorted(ACCESS_KEYS))}")
-    pa = parent.access if parent else AccessPolicy()
-    default = araw.get("default", pa.default)
-    if default not in ACCESS_LEVELS:
-        raise ProfileError(f"{where}: access: key 'default' must be one of {', '.join(ACCESS_LEVELS)}")
-    rules = pa.rules
-    if "rules" in araw:
-        rules = tuple(_access_rule(r, fields, f"{where}: access: rules[{i}]") for i, r in enumerate(araw["rules"] or []))
+    access = _access_policy(raw.get("access", {}) or {}, parent.access if parent else AccessPolicy(), fields, where)
 
     chain = ((parent.id, *parent.extends) if parent else ())
     return Profile(
@@ -224,9 +242,63 @@ def build_profile(raw: dict[str, Any], parent: Profile | None, where: str) -> Pr
         description=str(raw.get("description", "")).strip(), checksums=tuple(checksums),
         fixity_interval_days=interval,
         allow_extra_fields=_bool(raw, "allow_extra_fields", parent.allow_extra_fields if parent else False, where),
-        access=AccessPolicy(default=default, rules=rules), formats=formats, fields=fields,
+        access=access, formats=formats, fields=fields,
         file_fields=file_fields, extends=chain, source=where, raw=raw,
     )
+
+
+def _access_policy(araw: Any, pa: AccessPolicy, fields: tuple[FieldSpec, ...], where: str) -> AccessPolicy:
+    """The ``access`` mapping merged over the parent's ``pa`` (docs/profiles.md, "How extends merges")."""
+    if not isinstance(araw, dict) or set(araw) - ACCESS_KEYS:
+        raise ProfileError(f"{where}: access: allowed keys are {', '.join(sorted(ACCESS_KEYS))}")
+    default = araw.get("default", pa.default)
+    if default not in ACCESS_LEVELS:
+        raise ProfileError(f"{where}: access: key 'default' must be one of {', '.join(ACCESS_LEVELS)}")
+    rules = pa.rules
+    if "rules" in araw:
+        if not isinstance(araw["rules"], list) and araw["rules"] is not None:
+            raise ProfileError(f"{where}: access: key 'rules' must be a list of {{when: ..., level: ...}}")
+        rules = tuple(_access_rule(r, fields, f"{where}: access: rules[{i}]") for i, r in enumerate(araw["rules"] or []))
+    # the default's embargo date goes with the default: a child that sets another default drops it
+    embargo = pa.embargo_until if "default" not in araw else None
+    if "embargo_until" in araw:
+        embargo = (None if araw["embargo_until"] is None
+                   else _full_date(araw["embargo_until"], f"{where}: access: key 'embargo_until'"))
+    if embargo is not None and default != ACCESS_EMBARGOED:
+        raise ProfileError(f"{where}: access: key 'embargo_until' is only for `default: embargoed` "
+                           f"(the default is {default})")
+    loosen = pa.submitter_may_loosen
+    if "submitter_may_loosen" in araw:
+        values = araw["submitter_may_loosen"] or []
+        if not isinstance(values, list) or any(v not in ACCESS_LEVELS for v in values):
+            raise ProfileError(f"{where}: access: key 'submitter_may_loosen' must be a list of access levels "
+                               f"({', '.join(ACCESS_LEVELS)})")
+        loosen = tuple(dict.fromkeys(values))
+    visible = dict(pa.metadata_visible_to)
+    if "metadata_visible_to" in araw:
+        vraw = araw["metadata_visible_to"] or {}
+        if not isinstance(vraw, dict):
+            raise ProfileError(f"{where}: access: key 'metadata_visible_to' must map access levels to lists of roles")
+        for level, roles in vraw.items():
+            if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+                raise ProfileError(f"{where}: access: metadata_visible_to: {level!r} must be a list of roles")
+            visible[level] = tuple(dict.fromkeys(roles))
+        problem = policy.check_narrowing(visible)
+        if problem:
+            raise ProfileError(f"{where}: access: metadata_visible_to: {problem}")
+    return AccessPolicy(default=default, rules=rules, embargo_until=embargo, submitter_may_loosen=loosen,
+                        metadata_visible_to=tuple((lv, visible[lv]) for lv in ACCESS_LEVELS if lv in visible))
+
+
+def _full_date(value: Any, where: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ProfileError(f"{where} must be a full date YYYY-MM-DD, found {value!r}") from exc
 
 
 def _access_rule(raw: Any, fields: tuple[FieldSpec, ...], where: str) -> AccessRule:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 FIELD_TYPES = ("string", "text", "date", "integer", "boolean", "uri", "object")
@@ -53,8 +54,30 @@ class AccessRule:
 
 @dataclass(frozen=True)
 class AccessPolicy:
+    """How a profile decides its packages' access (docs/profiles.md, "Access").
+
+    ``default`` (with ``embargo_until`` when it is ``embargoed``) and the first matching rule are
+    the archive's decision; a submission may only tighten it, except to the levels listed in
+    ``submitter_may_loosen``. ``metadata_visible_to`` narrows the access matrix for this profile's
+    packages: level -> the roles that see their metadata at all.
+    """
+
     default: str = "open"
     rules: tuple[AccessRule, ...] = ()
+    embargo_until: date | None = None  # the default's embargo end (default embargoed only); None: no date
+    submitter_may_loosen: tuple[str, ...] = ()
+    metadata_visible_to: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def visible_to(self) -> dict[str, tuple[str, ...]] | None:
+        """The narrowing as :mod:`archive.access.policy` takes it; ``None`` when there is none."""
+        return dict(self.metadata_visible_to) or None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"default": self.default,
+                "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
+                "rules": [{"when": dict(r.when), "level": r.level} for r in self.rules],
+                "submitter_may_loosen": list(self.submitter_may_loosen),
+                "metadata_visible_to": {level: list(roles) for level, roles in self.metadata_visible_to}}
 
 
 @dataclass(frozen=True)
@@ -90,8 +113,7 @@ class Profile:
             "checksums": list(self.checksums),
             "fixity_interval_days": self.fixity_interval_days,
             "allow_extra_fields": self.allow_extra_fields,
-            "access": {"default": self.access.default,
-                       "rules": [{"when": dict(r.when), "level": r.level} for r in self.access.rules]},
+            "access": self.access.as_dict(),
             "formats": {"accepted": list(self.formats.accepted), "warned": list(self.formats.warned),
                         "rejected": list(self.formats.rejected), "unidentified": self.formats.unidentified},
             "fields": {f.name: f.as_dict() for f in self.fields},

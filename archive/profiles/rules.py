@@ -7,15 +7,35 @@ hears about every problem at once.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from archive.access import policy
 from archive.errors import Finding, error, warning
-from archive.model import ACCESS_EMBARGOED, Access, FormatInfo
+from archive.model import ACCESS_EMBARGOED, ACCESS_OPEN, Access, FormatInfo
 from archive.profiles.model import FieldSpec, Profile
+from archive.safeyaml import key_identity, key_text, shown
+from archive.safeyaml import label as key_label
 
 PARTIAL_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?(/\d{4}(-\d{2}(-\d{2})?)?)?")
+DATE_FORMS = "YYYY, YYYY-MM, YYYY-MM-DD, or a range of those such as 1951/1958"
+
+
+def _kind(value: Any) -> str:
+    """``value`` in words with a short, escaped excerpt: "the number 1962", "the text 'abc'"."""
+    if isinstance(value, bool):
+        return f"the boolean {shown(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {shown(value)}"
+    if isinstance(value, date):
+        return f"the date {shown(value)}"
+    if isinstance(value, str):
+        return f"the text {shown(value)}"
+    if value is None:
+        return "no value (null)"
+    return shown(value)
 
 
 def _check_date(value: Any) -> tuple[str | None, str]:
@@ -23,6 +43,10 @@ def _check_date(value: Any) -> tuple[str | None, str]:
         return value.date().isoformat(), ""
     if isinstance(value, date):
         return value.isoformat(), ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 1 <= value <= 9999:  # an unquoted year in YAML is a number: 1962 is the date "1962"
+            return f"{value:04d}", ""
+        return None, f"expected a date ({DATE_FORMS}), found the number {shown(value)}, which is not a year (1 to 9999)"
     if isinstance(value, str) and PARTIAL_DATE.fullmatch(value.strip()):
         text = value.strip()
         for part in text.split("/"):
@@ -30,9 +54,23 @@ def _check_date(value: Any) -> tuple[str | None, str]:
             try:
                 date(pieces[0], pieces[1] if len(pieces) > 1 else 1, pieces[2] if len(pieces) > 2 else 1)
             except ValueError:
-                return None, f"{text!r} is not a real date"
+                return None, f"{shown(text)} is not a real date"
         return text, ""
-    return None, f"expected a date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY/YYYY), found {value!r}"
+    return None, f"expected a date ({DATE_FORMS}), found {_kind(value)}"
+
+
+def _quote_hint(value: Any) -> str:
+    """Why a YAML value that is not text was given, and how to make it text."""
+    if isinstance(value, bool):
+        return ("; YAML reads an unquoted yes, no, on, off, true or false as true/false: put quotes around "
+                "the value (\"no\")")
+    if isinstance(value, int) and len(str(value)) <= 20:
+        return f"; put quotes around it in YAML (\"{value}\") to give it as text"
+    if isinstance(value, float):
+        return "; put quotes around the value, as written, to give it as text"
+    if isinstance(value, date):
+        return f"; put quotes around it in YAML (\"{value.isoformat()}\") to give it as text"
+    return ""
 
 
 def _check_scalar(spec: FieldSpec, value: Any, where: str, out: list[Finding]) -> Any:
@@ -42,8 +80,7 @@ def _check_scalar(spec: FieldSpec, value: Any, where: str, out: list[Finding]) -
         return None
     if t in ("string", "text", "uri"):
         if not isinstance(value, str):
-            hint = " (put quotes around it in YAML)" if isinstance(value, (int, float, date)) else ""
-            out.append(error("E403", where, f"expected text, found {type(value).__name__} {value!r}{hint}"))
+            out.append(error("E403", where, f"expected text, found {_kind(value)}{_quote_hint(value)}"))
             return None
         if t == "string" and ("\n" in value.strip()):
             out.append(error("E403", where, "expected a single line of text; use a text field for paragraphs"))
@@ -55,7 +92,7 @@ def _check_scalar(spec: FieldSpec, value: Any, where: str, out: list[Finding]) -
         if t == "uri":
             parsed = urlparse(value)
             if not parsed.scheme or not (parsed.netloc or parsed.path):
-                out.append(error("E404", where, f"expected an absolute URI, found {value!r}"))
+                out.append(error("E404", where, f"expected an absolute URI, found {shown(value)}"))
                 return None
     elif t == "date":
         normalised, problem = _check_date(value)
@@ -65,17 +102,19 @@ def _check_scalar(spec: FieldSpec, value: Any, where: str, out: list[Finding]) -
         value = normalised
     elif t == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            out.append(error("E403", where, f"expected a whole number, found {value!r}"))
+            out.append(error("E403", where, f"expected a whole number, found {_kind(value)}"))
             return None
     elif t == "boolean":
         if not isinstance(value, bool):
-            out.append(error("E403", where, f"expected true or false, found {value!r}"))
+            out.append(error("E403", where, f"expected true or false, found {_kind(value)}"))
             return None
     if spec.vocabulary and str(value) not in spec.vocabulary:
-        out.append(error("E405", where, f"{value!r} is not one of: {', '.join(spec.vocabulary)}"))
+        out.append(error("E405", where, f"{shown(value)} is not one of: {', '.join(spec.vocabulary)}"))
         return None
     if spec.pattern and not re.fullmatch(spec.pattern, str(value)):
-        out.append(error("E406", where, f"{value!r} does not match the pattern {spec.pattern}"))
+        wanted = f"{spec.description.strip().rstrip('.')} (pattern: {spec.pattern})" if spec.description \
+            else f"the pattern {spec.pattern}"
+        out.append(error("E406", where, f"{shown(value)} does not have the expected form: {wanted}"))
         return None
     return value
 
@@ -83,7 +122,8 @@ def _check_scalar(spec: FieldSpec, value: Any, where: str, out: list[Finding]) -
 def _check_value(spec: FieldSpec, value: Any, where: str, out: list[Finding], allow_extra: bool) -> Any:
     if spec.type == "object":
         if not isinstance(value, dict):
-            out.append(error("E403", where, f"expected a mapping of {', '.join(f.name for f in spec.fields)}"))
+            out.append(error("E403", where, f"expected a mapping of {', '.join(f.name for f in spec.fields)}, "
+                             f"found {_kind(value)}"))
             return None
         checked, found = check_fields(spec.fields, value, allow_extra, where)
         out.extend(found)
@@ -91,18 +131,40 @@ def _check_value(spec: FieldSpec, value: Any, where: str, out: list[Finding], al
     return _check_scalar(spec, value, where, out)
 
 
+def _near(key: Any, names: dict[str, FieldSpec]) -> str | None:
+    """The field ``key`` was probably meant to be (other case, spaces, hyphens), if any."""
+    text = re.sub(r"[\s-]+", "_", key_identity(key).lower())
+    return text if text in names and text != key else None
+
+
 def check_fields(specs: tuple[FieldSpec, ...], data: dict[str, Any], allow_extra: bool,
                  prefix: str = "") -> tuple[dict[str, Any], list[Finding]]:
-    """Check ``data`` against field specs; return the normalised values and every finding."""
+    """Check ``data`` against field specs; return the normalised values and every finding.
+
+    Keys are names as text (``str``); an extra key kept under ``allow_extra`` that would land on
+    a name already taken (``1`` and ``"1"``) is ``E418``, never a silent overwrite. Messages show
+    values only as short, escaped excerpts.
+    """
     out: list[Finding] = []
     result: dict[str, Any] = {}
     by_name = {s.name: s for s in specs}
-    for key in data:
+    kept: dict[str, Any] = {}
+    for key, given in data.items():
         if key not in by_name:
-            where = f"{prefix}.{key}" if prefix else str(key)
-            if allow_extra:
-                result[str(key)] = data[key]
-                out.append(warning("W401", where, "is not a field of the profile; kept as given"))
+            where = f"{prefix}.{key_label(key)}" if prefix else key_label(key)
+            near = _near(key, by_name)
+            if near and not allow_extra:
+                out.append(error("E401", where, f"unknown field; did you mean {near!r}?"))
+            elif allow_extra:
+                name = key_text(key)
+                if key_identity(key) in kept or name in by_name:
+                    out.append(error("E418", where, f"names the same field as {shown(kept.get(key_identity(key), name))}; "
+                                     "give each field once"))
+                    continue
+                kept[key_identity(key)] = key
+                result[name] = given
+                out.append(warning("W401", where, "is not a field of the profile; kept as given"
+                                   + (f" (did you mean {near!r}?)" if near else "")))
             else:
                 out.append(error("E401", where, f"unknown field; the profile's fields are: {', '.join(by_name)}"))
     for spec in specs:
@@ -130,7 +192,8 @@ def check_fields(specs: tuple[FieldSpec, ...], data: dict[str, Any], allow_extra
 
 def validate_metadata(profile: Profile, data: Any, source: str = "metadata") -> tuple[dict[str, Any], list[Finding]]:
     if not isinstance(data, dict):
-        return {}, [error("E400", source, "descriptive metadata must be a mapping of field names to values")]
+        return {}, [error("E400", source, f"descriptive metadata must be a mapping of field names to values, "
+                          f"found {_kind(data)}")]
     checked, findings = check_fields(profile.fields, data, profile.allow_extra_fields)
     findings = [Finding(f.code, f.severity, f"{source}: {f.path}", f.message) for f in findings]
     return checked, findings
@@ -160,43 +223,177 @@ def dublin_core(profile: Profile, metadata: dict[str, Any]) -> dict[str, list[st
     return dc
 
 
-#: access levels from least to most restrictive
-RESTRICTIVENESS = ("open", "embargoed", "restricted", "confidential", "legal-hold")
+#: access levels from least to most restrictive: the order of the access matrix
+RESTRICTIVENESS = policy.ORDER
+
+#: why a package has its access (AccessOutcome.basis)
+BASIS_DEFAULT = "profile-default"  # the profile's access.default
+BASIS_RULE = "profile-rule"  # the first of the profile's access.rules that matched (a legal hold, ...)
+BASIS_TIGHTENED = "submitter-tightened"  # the submission asked for tighter access than the profile's
+BASIS_LOOSENED = "submitter-loosened"  # looser, to a level the profile's submitter_may_loosen allows
+BASIS_STORED = "already-stored"  # ingest found this submission stored already: the stored package's access
+_NO_DATE = date.max.toordinal() + 1  # an embargo without an end is the tightest embargo
 
 
-def resolve_access(profile: Profile, metadata: dict[str, Any]) -> Access:
-    """The package's access: the profile's default, or its first matching rule; an explicit
-    ``access_level`` overrides the default but can never loosen what a rule imposes (a legal
-    hold stays a legal hold whatever the submitter writes)."""
-    level = profile.access.default
-    ruled: str | None = None
-    for rule in profile.access.rules:
-        if all(metadata.get(k) == v for k, v in rule.when):
-            ruled = level = rule.level
-            break
-    if metadata.get("access_level"):
-        level = metadata["access_level"]
-        if ruled and RESTRICTIVENESS.index(ruled) > RESTRICTIVENESS.index(level):
-            level = ruled
-    embargo: date | None = None
-    if metadata.get("embargo_until"):
-        text = str(metadata["embargo_until"])
-        try:
-            embargo = date.fromisoformat(text)
-        except ValueError:
-            embargo = None
-        if embargo and level in ("open", ACCESS_EMBARGOED):
-            level = ACCESS_EMBARGOED
+def access_key(level: str, embargo_until: date | None) -> tuple[int, int]:
+    """How tight an access is, as a key: the larger the key, the tighter the access.
+
+    Levels follow :data:`archive.access.policy.ORDER` (open < embargoed < restricted <
+    confidential < legal-hold). Two embargoes compare by their end: the later one is tighter,
+    and one without a date (files withheld until a date is set) is tighter than any date. The
+    date does not matter at other levels. An unknown level counts as tighter than every other.
+    """
+    rank = policy.rank(level)
+    if rank is None:
+        return (len(RESTRICTIVENESS), 0)
+    if level == ACCESS_EMBARGOED:
+        return (rank, embargo_until.toordinal() if embargo_until else _NO_DATE)
+    return (rank, 0)
+
+
+def is_looser(level: str, embargo_until: date | None, than: str, than_embargo: date | None) -> bool:
+    """Whether access ``level`` (until ``embargo_until``) shows more than ``than`` (until ``than_embargo``)."""
+    return access_key(level, embargo_until) < access_key(than, than_embargo)
+
+
+def describe_access(level: str, embargo_until: date | None) -> str:
+    if level == ACCESS_EMBARGOED:
+        return f"embargoed until {embargo_until.isoformat()}" if embargo_until else "embargoed without an end date"
+    return level
+
+
+@dataclass(frozen=True)
+class AccessOutcome:
+    """The access a package gets, and why: what ``archive validate`` and ``ingest`` print."""
+
+    access: Access
+    basis: str  # one of the BASIS_* values
+    reason: str  # for people: which default, rule or submitted field decided
+    findings: tuple[Finding, ...] = ()  # E430-E433 refusals, W430; empty when nothing is wrong
+
+    def as_dict(self) -> dict[str, Any]:
+        until = self.access.embargo_until
+        return {"level": self.access.level, "embargo_until": until.isoformat() if until else None,
+                "basis": self.basis, "reason": self.reason}
+
+    @classmethod
+    def stored(cls, access: Access) -> AccessOutcome:
+        """The access of a package already stored (ingest of the same submission again)."""
+        return cls(access, BASIS_STORED, "the access the package already stored for this submission has")
+
+    def line(self) -> str:
+        """One line for people: ``restricted: the default of profile legal``."""
+        return f"{describe_access(self.access.level, self.access.embargo_until)}: {self.reason}"
+
+
+def _full_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None  # E408 says so (check_access)
+
+
+def _rule_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def decide_access(profile: Profile, metadata: dict[str, Any], source: str = "metadata") -> AccessOutcome:
+    """The package's access, why, and the findings of a submission that asks for looser access.
+
+    The archive decides: the profile's ``access.default`` (with its ``embargo_until``), or the
+    level of the first ``access.rules`` entry whose ``when`` matches. A submission's
+    ``access_level`` / ``embargo_until`` may only **tighten** that (see :func:`access_key`).
+    Looser is refused, and the profile's access kept: ``E431`` against a rule's level (a legal
+    hold stays a legal hold), else ``E430`` (a looser level) or ``E432`` (an embargo that ends
+    sooner), unless the level asked for is in the profile's ``submitter_may_loosen`` (never
+    against a rule). ``E433``: a level the archive does not know. ``W430``: an ``embargo_until``
+    on a restricted or tighter package, where it has no effect.
+    """
+    pa = profile.access
     statement = ""
     for key in ("rights_statement", "licence", "rights"):
         if metadata.get(key):
             statement = str(metadata[key])
             break
-    return Access(level=level, embargo_until=embargo, statement=statement)
+    level, embargo = pa.default, (pa.embargo_until if pa.default == ACCESS_EMBARGOED else None)
+    basis, why = BASIS_DEFAULT, f"the default of profile {profile.id}"
+    for i, rule in enumerate(pa.rules, 1):
+        if all(metadata.get(k) == v for k, v in rule.when):
+            level, embargo, basis = rule.level, None, BASIS_RULE
+            when = " and ".join(f"{k} is {_rule_text(v)}" for k, v in rule.when)
+            why = f"rule {i} of profile {profile.id} ({when})"
+            break
+
+    def outcome(lv: str, until: date | None, b: str, reason: str, *found: Finding) -> AccessOutcome:
+        return AccessOutcome(Access(lv, until if lv == ACCESS_EMBARGOED else None, statement), b, reason, found)
+
+    asked_level = metadata.get("access_level") or None
+    asked_until = _full_date(metadata.get("embargo_until"))
+    if asked_level is None and asked_until is None:
+        return outcome(level, embargo, basis, why)
+    if asked_level is not None and not isinstance(asked_level, str):
+        asked_level = str(asked_level)
+    field = "access_level" if asked_level else "embargo_until"
+    notes: list[Finding] = []
+    implied = ""
+    if asked_level in (None, ACCESS_OPEN) and asked_until is not None:
+        asked_level, field = ACCESS_EMBARGOED, "embargo_until"  # an embargo on an open package
+        asked_text = f"embargo_until {asked_until.isoformat()}"
+        implied = " (an embargo: files released on that date)"
+    elif asked_level == ACCESS_EMBARGOED:
+        asked_text = f"access_level embargoed until {asked_until.isoformat() if asked_until else '(no date)'}"
+    else:
+        asked_text = f"access_level {asked_level}"
+        if asked_until is not None and asked_level in RESTRICTIVENESS:
+            notes.append(warning("W430", f"{source}: embargo_until",
+                                 f"embargo_until {asked_until.isoformat()} has no effect on a {asked_level} package: "
+                                 "its files are not released on that date (the date stays in the descriptive "
+                                 "metadata only)"))
+    where = f"{source}: {field}"
+    current = describe_access(level, embargo)
+    if asked_level not in RESTRICTIVENESS:
+        return outcome(level, embargo, basis, why, error(
+            "E433", where, f"{asked_level!r} is not an access level; use one of {', '.join(RESTRICTIVENESS)}"), *notes)
+    asked_embargo = asked_until if asked_level == ACCESS_EMBARGOED else None
+    asked_key, profile_key = access_key(asked_level, asked_embargo), access_key(level, embargo)
+    if asked_key == profile_key:
+        return outcome(level, embargo, basis, f"{why}; the submission asks for the same", *notes)
+    if asked_key > profile_key:
+        return outcome(asked_level, asked_embargo, BASIS_TIGHTENED,
+                       f"the submission's {asked_text} tightens {current}, {why}", *notes)
+    order = " < ".join(RESTRICTIVENESS)
+    if basis == BASIS_RULE:
+        return outcome(level, embargo, basis, why, error(
+            "E431", where, f"{asked_text}{implied} would loosen {current}, which {why} imposes; a submission may "
+            f"tighten the level a rule gives, never loosen it ({order})"), *notes)
+    if asked_level in pa.submitter_may_loosen:
+        return outcome(asked_level, asked_embargo, BASIS_LOOSENED,
+                       f"the submission's {asked_text} loosens {current}, {why}, which the profile allows "
+                       f"(submitter_may_loosen: {', '.join(pa.submitter_may_loosen)})", *notes)
+    allowed = (f"lets submitters loosen it to {', '.join(pa.submitter_may_loosen)} only" if pa.submitter_may_loosen
+               else "does not let submitters loosen it (access.submitter_may_loosen)")
+    if asked_level == level == ACCESS_EMBARGOED:
+        return outcome(level, embargo, basis, why, error(
+            "E432", where, f"{asked_text}{implied} ends sooner than {current}, {why}; a submission may lengthen an "
+            f"embargo, not shorten it, and profile {profile.id} {allowed}"), *notes)
+    return outcome(level, embargo, basis, why, error(
+        "E430", where, f"{asked_text}{implied} would loosen {current}, {why}; a submission may only tighten its "
+        f"profile's access ({order}), and profile {profile.id} {allowed}"), *notes)
 
 
-def check_access(metadata: dict[str, Any], source: str = "metadata") -> list[Finding]:
-    """Consistency of the access fields between themselves."""
+def resolve_access(profile: Profile, metadata: dict[str, Any]) -> Access:
+    """The package's access (:func:`decide_access` without the reason): never looser than the
+    profile's, unless the profile allows it."""
+    return decide_access(profile, metadata).access
+
+
+def check_access(metadata: dict[str, Any], source: str = "metadata", profile: Profile | None = None) -> list[Finding]:
+    """Consistency of the access fields between themselves and, given the ``profile``, that
+    they do not loosen the access the profile gives (:func:`decide_access`)."""
     out: list[Finding] = []
     level = metadata.get("access_level")
     until = metadata.get("embargo_until")
@@ -207,12 +404,41 @@ def check_access(metadata: dict[str, Any], source: str = "metadata") -> list[Fin
             date.fromisoformat(str(until))
         except ValueError:
             out.append(error("E408", f"{source}: embargo_until", f"expected a full date YYYY-MM-DD, found {until!r}"))
+    if profile is not None:
+        out.extend(decide_access(profile, metadata, source).findings)
     return out
 
 
+#: identification bases that rest on no byte of the file (archive.formats.base BASIS_EXTENSION, BASIS_NONE)
+_NOT_BY_CONTENT = ("extension", "none")
+#: the warning engines give a 0-byte file (archive.formats.base EMPTY_FILE)
+_EMPTY_FILE = "empty file"
+
+
 def check_format(profile: Profile, path: str, fmt: FormatInfo) -> Finding | None:
-    """Judge one file's identified format against the profile's format policy."""
+    """Judge one file's identified format against the profile's format policy.
+
+    Only a PUID the file's bytes were matched to (basis ``signature`` or ``container``; an
+    unrecorded basis is taken as given) counts as identified. A PUID guessed from the extension
+    alone is unidentified: error ``E210`` under ``unidentified: reject``, warning ``W210`` under
+    ``warn``, nothing under ``accept``. An empty file has no format to identify: warning ``W211``
+    under ``reject`` and ``warn`` (zero bytes carry no format to preserve, so it is never an
+    error), nothing under ``accept``. See docs/formats.md.
+    """
     policy = profile.formats
+    if _EMPTY_FILE in fmt.warning.split("; "):
+        if policy.unidentified == "accept":
+            return None
+        return warning("W211", path, "empty file (0 bytes): there is no content whose format could be identified")
+    if fmt.puid and fmt.basis in _NOT_BY_CONTENT:
+        guess = f"{fmt.puid}, {fmt.name}" if fmt.name else fmt.puid
+        if policy.unidentified == "accept":
+            return None
+        if policy.unidentified == "reject":
+            return error("E210", path, f"format guessed from the extension only ({guess}), not identified from the "
+                         "file's content, and the profile rejects unidentified files")
+        return warning("W210", path, f"format guessed from the extension only ({guess}): no signature matched "
+                       "the file's content, so it counts as unidentified")
     if not fmt.identified:
         if policy.unidentified == "reject":
             return error("E201", path, "format could not be identified and the profile rejects unidentified files")

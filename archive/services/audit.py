@@ -23,11 +23,12 @@ from archive.audit.check import FileOutcome
 from archive.audit.findings import AuditFinding, finding
 from archive.audit.notify import notify
 from archive.catalog.audits import Audits
-from archive.errors import NotFound, ProfileError, StorageError
+from archive.catalog.ledger_mirror import LedgerMirror
+from archive.errors import NotFound, StorageError
 from archive.faults import fault_point, register
 from archive.ledger import KIND_AUDIT_RUN
 from archive.model import utcnow
-from archive.services import ledgering
+from archive.services import fixity_intervals, ledgering
 from archive.services.audit_package import PackageAudit, audit_package
 from archive.services.context import ArchiveContext
 from archive.services.ledger_codec import findings_in, findings_out, run_options
@@ -71,6 +72,8 @@ class AuditResult:
     notified: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # jobs, max_seconds, max_bytes (ledgered)
     run_findings: list[AuditFinding] = field(default_factory=list)  # findings of no package event (orphans)
+    #: a fresh archive: nothing was catalogued, stored or ledgered yet, so no run was recorded
+    nothing_to_audit: bool = False
 
     @property
     def outcome(self) -> str:
@@ -102,6 +105,7 @@ class AuditResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"run": self.summary(), "exit_status": self.exit_status, "notified": self.notified,
+                "nothing_to_audit": self.nothing_to_audit,
                 "findings": [f.as_dict() for f in self.findings], "repairs": [r.as_dict() for r in self.repairs]}
 
 
@@ -140,14 +144,8 @@ def close_stale_runs(ctx: ArchiveContext, audits: Audits, now: datetime, dry_run
 
 
 def _cutoffs(ctx: ArchiveContext, audits: Audits, now: datetime) -> dict[str, datetime]:
-    out = {}
-    for name in audits.catalog_profiles():
-        try:
-            days = ctx.profiles.get(name).fixity_interval_days
-        except ProfileError:
-            days = DEFAULT_INTERVAL_DAYS
-        out[name] = now - timedelta(days=days)
-    return out
+    """Per profile: packages last checked before this are due (intervals as the catalog recorded them)."""
+    return {name: now - timedelta(days=days) for name, days in fixity_intervals.intervals(ctx, audits).items()}
 
 
 def select(ctx: ArchiveContext, audits: Audits, opts: AuditOptions, started: datetime, run_id: str) -> Iterator[str]:
@@ -191,8 +189,10 @@ def find_orphans(ctx: ArchiveContext, audits: Audits, now: datetime) -> Iterator
                             yield finding(orphan, storage.name, "", "orphan",
                                           f"package folder {storage.path_of(orphan)} is not in the catalog")
                     batch = []
-        except OSError as exc:
-            yield finding("", storage.name, "", "unreadable", f"cannot list storage {storage.root}: {exc.strerror}")
+        except (OSError, StorageError) as exc:  # StorageError: the listing itself was refused
+            cause = exc.__cause__ if isinstance(exc, StorageError) else exc
+            why = getattr(cause, "strerror", None) or str(exc)
+            yield finding("", storage.name, "", "unreadable", f"cannot list storage {storage.root}: {why}")
 
 
 def _check_ids(audits: Audits, ctx: ArchiveContext, ids: list[str]) -> None:
@@ -205,11 +205,31 @@ def _check_ids(audits: Audits, ctx: ArchiveContext, ids: list[str]) -> None:
             raise NotFound(f"no package {pid} in the catalog or in storage")
 
 
+def is_fresh(ctx: ArchiveContext, audits: Audits) -> bool:
+    """Nothing catalogued, audited, ledgered or stored yet: the archive of a first ``archive ingest``
+    that stored nothing (or of no ingest at all). Its primary storage root may not exist yet."""
+    if ctx.catalog.count_packages() or audits.count_runs() or LedgerMirror(ctx.catalog).last_seq():
+        return False
+    if os.path.lexists(ctx.ledger.path):
+        return False  # a ledger whose mirror is empty: a lost catalog, for `archive reindex`
+    return not any(storage.reachable() and next(iter(storage.iter_package_ids()), None)
+                   for storage in ctx.all_storage)
+
+
+def _nothing_to_audit(selection: str, now: datetime) -> AuditResult:
+    return AuditResult("", now, selection, finished_at=now, status="complete", nothing_to_audit=True)
+
+
 def run_audit(ctx: ArchiveContext, opts: AuditOptions, progress: Progress = lambda s, d, t: None,
               stop: threading.Event | None = None, now: datetime | None = None) -> AuditResult:
     """Run one audit; never raises for what it finds (see :class:`AuditResult`), only when it cannot run."""
     audits = Audits(ctx.catalog)
     _check_ids(audits, ctx, opts.package_ids)
+    if not opts.package_ids and is_fresh(ctx, audits):
+        # clean, and nothing to record: no run, no ledger entry (the ledger is made by the first ingest)
+        return _nothing_to_audit(opts.selection or ("due" if opts.due else "all"), now or utcnow())
+    if opts.due:  # before a run starts: refuse when an interval is unknown, record those read from profiles
+        fixity_intervals.intervals(ctx, audits, record=True)
     clock = (lambda: now) if now else utcnow
     ctx.ledger.check_writable()
     with audit_lock(ctx):

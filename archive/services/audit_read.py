@@ -10,8 +10,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from archive.catalog.audits import Audits
-from archive.errors import ProfileError
 from archive.model import utcnow
+from archive.services import fixity_intervals
 from archive.services.audit import DEFAULT_INTERVAL_DAYS
 from archive.services.context import ArchiveContext
 
@@ -39,13 +39,8 @@ def last_fixity_outcomes(ctx: ArchiveContext, package_ids: list[str]) -> dict[st
 
 
 def _intervals(ctx: ArchiveContext, names: list[str]) -> dict[str, int]:
-    out = {}
-    for name in names:
-        try:
-            out[name] = ctx.profiles.get(name).fixity_interval_days
-        except ProfileError:
-            out[name] = DEFAULT_INTERVAL_DAYS
-    return out
+    """Each catalogued profile's interval as recorded at ingest (refuses when one is unknown)."""
+    return fixity_intervals.intervals(ctx, Audits(ctx.catalog))
 
 
 def coverage_report(ctx: ArchiveContext, since: date | datetime | None = None,

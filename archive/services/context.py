@@ -1,11 +1,18 @@
-"""The running archive: settings plus the adapters built from them, opened lazily."""
+"""The running archive: settings plus the adapters built from them, opened lazily.
+
+Opening the catalog creates it (and the home folder) when it is not there yet. Only a command
+that means to make a new archive (``archive ingest``) may do that: it calls :meth:`create_archive`;
+the others call :meth:`require_archive` first, which refuses with :class:`ArchiveNotFound` naming
+the home it looked at, so a mistyped or unset ``ARCHIVE_HOME`` never becomes a new, empty archive.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from archive.config import Settings
+from archive.config import DEFAULT_HOME_SOURCE, Settings
+from archive.errors import CatalogError, ConfigError, StorageError
 from archive.profiles import ProfileRegistry
 from archive.storage import LocalStorage
 
@@ -13,6 +20,10 @@ if TYPE_CHECKING:
     from archive.catalog import Catalog
     from archive.formats import Identifier
     from archive.ledger import Ledger
+
+
+class ArchiveNotFound(ConfigError):
+    """The home (and catalog) the settings name hold no archive; nothing was created."""
 
 
 class ArchiveContext:
@@ -24,6 +35,57 @@ class ArchiveContext:
     @cached_property
     def profiles(self) -> ProfileRegistry:
         return ProfileRegistry(self.settings.all_profile_dirs)
+
+    # -- is there an archive at home? ----------------------------------------------
+    def where(self) -> str:
+        """``<home> (home from <source>)``, for messages."""
+        return f"{self.settings.home} (home from {self.settings.home_source})"
+
+    def archive_exists(self) -> bool:
+        """The catalog has been created (its tables are there); creates nothing. CatalogError: unreachable."""
+        from archive.catalog.db import catalog_exists
+
+        return catalog_exists(self.settings.database_url)
+
+    def require_archive(self, storage: bool = False) -> None:
+        """Refuse (ArchiveNotFound, exit status 2) unless the catalog exists; ``storage``: the primary
+        storage root will do instead (reindex and doctor rebuild or settle a lost catalog, and report an
+        unreachable catalog themselves)."""
+        from archive.catalog.db import redact
+
+        s = self.settings
+        try:
+            if self.archive_exists():
+                return
+        except CatalogError:
+            if storage:
+                return
+            raise
+        if storage and s.storage.is_dir():
+            return
+        if not s.home.is_dir():
+            problem = "the folder does not exist"
+        elif storage:
+            problem = f"it holds neither a catalog ({redact(s.database_url)}) nor a storage folder ({s.storage})"
+        else:
+            problem = f"it holds no catalog ({redact(s.database_url)})"
+        hint = ("; nothing chose a home, so the current folder's ./var was looked at"
+                if s.home_source == DEFAULT_HOME_SOURCE else "")
+        raise ArchiveNotFound(
+            f"no archive at {self.where()}: {problem}{hint}. Set ARCHIVE_HOME (or --home, or home: in the "
+            "settings file) to the folder of an existing archive; `archive ingest` creates a new one. "
+            "Nothing was created.")
+
+    def create_archive(self) -> bool:
+        """Make sure an archive is there (home, storage roots, catalog); True when it was just created."""
+        existed = self.archive_exists()
+        try:
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the archive's home {self.where()}: {exc.strerror}") from exc
+        self.storage.ensure()  # a storage root that cannot be written fails here, before the catalog exists
+        self.catalog.ping()  # opening creates and migrates the catalog
+        return not existed
 
     @cached_property
     def catalog(self) -> "Catalog":

@@ -39,14 +39,17 @@ from archive.model import (
     Agent,
     Event,
     EventLink,
+    SUBMISSION_FOLDER,
     FileRecord,
     Package,
+    SubmittedFile,
     utcnow,
 )
 from archive.packaging.bagwrite import merge_bag_info, payload_oxum, tag_lines, write_tag_files
 from archive.packaging.mets_validate import assert_valid_mets
 from archive.packaging.mets_write import write_mets
 from archive.profiles.bagit_profile import profile_identifier
+from archive.profiles.rules import AccessOutcome, decide_access
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import ledgered
 from archive.services.prepare import Prepared, Progress, _no_progress, prepare
@@ -69,18 +72,21 @@ class IngestResult:
     formats: dict[str, int]
     warnings: list[Finding] = field(default_factory=list)
     storage_path: str = ""
+    access: AccessOutcome | None = None  # the package's access level and why
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.package_id, "created": self.created, "profile": self.profile_id,
                 "profile_version": self.profile_version, "files": self.files, "bytes": self.bytes,
                 "formats": self.formats, "warnings": [w.as_dict() for w in self.warnings],
-                "storage_path": self.storage_path}
+                "storage_path": self.storage_path, "access": self.access.as_dict() if self.access else None}
 
 
-def _fingerprint(profile_id: str, metadata: dict[str, Any], files: list[FileRecord]) -> str:
+def _fingerprint(profile_id: str, metadata: dict[str, Any], files: list[FileRecord],
+                 submitted: list[SubmittedFile]) -> str:
     """A digest of what makes two submissions the same: profile, metadata, every file's content
-    and per-file metadata. Values go through JSON first, so a package read back from the catalog
-    gives the digest its submission gave."""
+    and per-file metadata, and what the submission brought beside its payload (a bag's tag
+    files). Values go through JSON first, so a package read back from the catalog gives the
+    digest its submission gave."""
     def canonical(value: Any) -> str:
         return json.dumps(json.loads(json.dumps(value, sort_keys=True, default=str)), sort_keys=True)
 
@@ -90,12 +96,21 @@ def _fingerprint(profile_id: str, metadata: dict[str, Any], files: list[FileReco
         h.update(b"\0" + f.path.encode() + b"\0" + f.digests["sha256"].encode())
         if f.metadata:
             h.update(b"\0" + canonical(f.metadata).encode())
+    for t in sorted(submitted, key=lambda t: t.path):
+        h.update(b"\1" + t.path.encode() + b"\0" + t.digests.get("sha256", "").encode())
     return "sha256:" + h.hexdigest()
 
 
 def idempotency_key(prepared: Prepared) -> str:
     """The key of a submission ingested without ``--key``: its content fingerprint."""
-    return _fingerprint(prepared.profile.id, prepared.metadata, prepared.files)
+    return _fingerprint(prepared.profile.id, prepared.metadata, prepared.files, prepared.submitted)
+
+
+def _submitted_of(ctx: ArchiveContext, package_id: str) -> list[SubmittedFile]:
+    """What a stored package's submission brought beside its payload, from the catalog's tag digests."""
+    prefix = f"{SUBMISSION_FOLDER}/"
+    return [SubmittedFile(name[len(prefix):], 0, digests) for name, digests in ctx.catalog.tag_digests(package_id).items()
+            if name.startswith(prefix)]
 
 
 def _same_or_refuse(ctx: ArchiveContext, existing: str, key: str, prepared: Prepared) -> IngestResult:
@@ -106,7 +121,7 @@ def _same_or_refuse(ctx: ArchiveContext, existing: str, key: str, prepared: Prep
     would silently lose the correction.
     """
     pkg = ctx.catalog.get_package(existing)
-    if _fingerprint(pkg.profile_id, pkg.metadata, pkg.files) == idempotency_key(prepared):
+    if _fingerprint(pkg.profile_id, pkg.metadata, pkg.files, _submitted_of(ctx, existing)) == idempotency_key(prepared):
         return _existing(ctx, existing)
     raise SubmissionRejected(f"submission {printable(prepared.source_name)} was rejected", [error(
         "E160", "--key", f"the key {printable(key)!r} was used for package {existing}, whose content or metadata "
@@ -205,7 +220,7 @@ def _package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person:
                   events=_events(ctx, p, package_id, person), agents=_agents(ctx, person),
                   bag_info=_bag_info(ctx, p, package_id, now.date().isoformat()),
                   source_name=p.source_name, idempotency_key=key,
-                  fixity_interval_days=p.profile.fixity_interval_days)
+                  fixity_interval_days=p.profile.fixity_interval_days, submitted=p.submitted)
     try:
         tag_lines(pkg.bag_info)
         mets = write_mets(pkg)
@@ -219,7 +234,7 @@ def _package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person:
 def _existing(ctx: ArchiveContext, package_id: str) -> IngestResult:
     pkg = ctx.catalog.get_package(package_id)
     return IngestResult(package_id, False, pkg.profile_id, pkg.profile_version, len(pkg.files), pkg.total_bytes,
-                        format_counts(pkg.files), [], package_relpath(package_id))
+                        format_counts(pkg.files), [], package_relpath(package_id), AccessOutcome.stored(pkg.access))
 
 
 def _roll_back(ctx: ArchiveContext, package_id: str) -> None:
@@ -257,7 +272,8 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         with open(bag / METS_NAME, "xb") as fh:
             fh.write(mets)
         fault_point("mets.written")
-        tag_digests = write_tag_files(bag, pkg.files, p.profile.checksums, pkg.bag_info, [METS_NAME])
+        tag_digests = write_tag_files(bag, pkg.files, p.profile.checksums, pkg.bag_info,
+                                      [METS_NAME, *(f.bag_path for f in pkg.submitted)])
         fault_point("bag.tagfiles-written")
         progress("storing", 0, 1)
         storage.claim(work, package_id)
@@ -284,7 +300,8 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         progress("done", 1, 1)
         fault_point("ingest.before-cleanup")
         return IngestResult(package_id, True, p.profile.id, p.profile.version, len(p.files), p.total_bytes,
-                            format_counts(p.files), p.warnings, package_relpath(package_id))
+                            format_counts(p.files), p.warnings, package_relpath(package_id),
+                            decide_access(p.profile, p.metadata))
     finally:
         storage.discard(work)
 

@@ -51,8 +51,11 @@ def event_items(package_id: str, events: list[Event], **extra: Any) -> list[Item
 
 def package_item(pkg: Package, tag_digests: dict[str, dict[str, str]]) -> Item:
     token = package_token(((f.path, f.size, f.digests) for f in pkg.files), tag_digests)
-    return (KIND_PACKAGE, {"package": pkg.id, "profile": pkg.profile_id, "files": len(pkg.files),
-                           "bytes": pkg.total_bytes, "token": token})
+    body = {"package": pkg.id, "profile": pkg.profile_id, "files": len(pkg.files), "bytes": pkg.total_bytes,
+            "token": token}
+    if pkg.fixity_interval_days is not None:  # so that `archive reindex` restores it without the profile
+        body["fixity_interval_days"] = pkg.fixity_interval_days
+    return (KIND_PACKAGE, body)
 
 
 def append(ctx: ArchiveContext, items: list[Item]) -> list[LedgerEntry]:

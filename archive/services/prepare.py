@@ -8,7 +8,6 @@ escapes or bytes that are not UTF-8, and findings are printed, logged and stored
 from __future__ import annotations
 
 import os
-import stat
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,18 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.errors import ArchiveError, Finding, FindingList, SubmissionRejected
+from archive.errors import ArchiveError, Finding, FindingList, SubmissionRejected, error
 from archive.fixity import copy_and_hash
 from archive.fixity.hashing import hash_stream
-from archive.model import Access, FileRecord
-from archive.packaging.bagcheck import validate_bag
+from archive.model import SUBMISSION_FOLDER, Access, FileRecord, SubmittedFile
+from archive.packaging.bagcheck import BagContents, BagReport, validate_bag
 from archive.bagit_paths import decode_path
 from archive.profiles.model import Profile
 from archive.profiles.rules import check_access, check_format, dublin_core, resolve_access, validate_metadata
 from archive.services.context import ArchiveContext
 from archive.submission.extract import Limits, extract_archive, is_archive_file
 from archive.submission.metadata import read_files_csv, read_metadata_file
-from archive.submission.scan import METADATA_NAMES, Scan, ScannedFile, printable, scan_folder
+from archive.submission.safeopen import UnsafeFile
+from archive.submission.scan import FILES_CSV, METADATA_NAMES, Scan, ScannedFile, printable, scan_folder
 
 Progress = Callable[[str, int, int], None]
 
@@ -47,6 +47,8 @@ class Prepared:
     findings: FindingList
     is_bag: bool = False
     submitted_bag_info: dict[str, list[str]] = field(default_factory=dict)
+    #: what the submission brought beside its payload, copied to ``<bag>/submission/``
+    submitted: list[SubmittedFile] = field(default_factory=list)
     bag_algorithms: list[str] = field(default_factory=list)
     copied_to: Path | None = None
 
@@ -91,7 +93,7 @@ def _open_submission(ctx: ArchiveContext, path: Path, work: Path, found: Finding
         if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
             return children[0]
         return dest
-    found.error("E102", str(path), "a submission is a folder, a .zip, a .tar or a .tar.gz")
+    found.error("E102", str(path), "a submission is a folder, a BagIt bag, a .zip, a .7z, a .tar, a .tar.gz or a .tgz")
     return None
 
 
@@ -112,7 +114,7 @@ def _read_metadata(ctx: ArchiveContext, scan: Scan, metadata_file: Path | None, 
         return {}
     checked, problems = validate_metadata(profile, raw, label)
     found.extend(problems)
-    found.extend(check_access(checked, label))
+    found.extend(check_access(checked, label, profile))  # E43x: a submission may only tighten access
     return checked
 
 
@@ -127,17 +129,14 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
 def _read_once(f: ScannedFile, algorithms: list[str], target: Path | None) -> tuple[int, dict[str, str]]:
     """Hash (and copy to ``target``) one submitted file, refusing it if it changes meanwhile.
 
-    Opened without following links and without blocking; the file's size, modification time,
-    change time and inode are taken from the open descriptor before the first byte is read and
-    again after the last: an overwrite in place, even one keeping the size and resetting the
-    modification time, moves the change time, so a torn copy (half old, half new bytes) can
-    never be stored as if it were the file.
+    Opened through the one way in (:meth:`ScannedFile.open`: no link followed, never blocking,
+    the very file that was listed). Its size, modification time, change time and inode are
+    taken from the open descriptor before the first byte is read and again after the last: an
+    overwrite in place, even one keeping the size and resetting the modification time, moves
+    the change time, so a torn copy (half old, half new bytes) is never stored as the file.
     """
-    fd = os.open(f.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb", buffering=0) as src:
+    with f.open() as src:
         before = os.fstat(src.fileno())
-        if not stat.S_ISREG(before.st_mode):
-            raise _Changed("is no longer a regular file")
         if before.st_size != f.size:
             raise _Changed(f"changed since it was listed ({f.size} bytes listed, {before.st_size} now)")
         if target is None:
@@ -152,20 +151,25 @@ def _read_once(f: ScannedFile, algorithms: list[str], target: Path | None) -> tu
     return size, digests
 
 
+def _read_finding(f: ScannedFile, exc: Exception) -> Finding:
+    """The finding for a file that could not be read whole and unchanged."""
+    if isinstance(exc, _Changed):
+        return error("E141", f.path, f"{exc}; the archive stores a file only as one whole version: "
+                     "submit it again once nothing writes to it")
+    if isinstance(exc, UnsafeFile):
+        return exc.as_finding(label=f.path)
+    if isinstance(exc, OSError):
+        return error("E139", f.path, f"cannot read: {exc.strerror or exc}")
+    return error("E139", f.path, f"cannot read: {getattr(exc, 'message', exc)}")
+
+
 def _hash_files(files: list[ScannedFile], algorithms: list[str], dest: Path | None, workers: int,
                 progress: Progress, found: FindingList) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
     def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
         try:
             size, digests = _read_once(f, algorithms, None if dest is None else dest / f.path)
-        except _Changed as exc:
-            found.error("E141", f.path, f"{exc}; the archive stores a file only as one whole version: "
-                        "submit it again once nothing writes to it")
-            return None
-        except OSError as exc:  # one unreadable file must not hide the others
-            found.error("E139", f.path, f"cannot read: {exc.strerror or exc}")
-            return None
-        except ArchiveError as exc:
-            found.error("E139", f.path, f"cannot read: {exc.message}")
+        except (_Changed, OSError, ArchiveError) as exc:  # one unreadable file must not hide the others
+            found.extend([_read_finding(f, exc)])
             return None
         return f, size, digests
 
@@ -179,15 +183,40 @@ def _hash_files(files: list[ScannedFile], algorithms: list[str], dest: Path | No
     return results
 
 
-def _open_bag(root: Path, found: FindingList) -> Any:
-    """The submitted bag, read once (tags, manifests) for all that follows; None if unreadable."""
-    import bagit
+def _beside_payload(scan: Scan) -> list[ScannedFile]:
+    """What the submission holds outside its payload: a bag's tag files and tag folders (its
+    metadata.yaml included), or a folder's metadata.yaml/.json and metadata/files.csv."""
+    if scan.is_bag:
+        return list(scan.tag_files)
+    kept = []
+    for source, rel in ((scan.metadata_file, None), (scan.files_csv, FILES_CSV)):
+        if source is not None:
+            rel = rel or source.name
+            st = source.lstat()
+            kept.append(ScannedFile(path=rel, source=source, size=st.st_size, original_name=rel,
+                                    identity=(st.st_dev, st.st_ino)))
+    return kept
 
-    try:
-        return bagit.Bag(str(root))
-    except (bagit.BagError, OSError, UnicodeDecodeError) as exc:
-        found.error("E150", "bagit.txt", f"cannot read the submitted bag: {exc}")
-        return None
+
+def _keep_submitted(files: list[ScannedFile], algorithms: list[str], dest: Path | None,
+                    found: FindingList) -> list[SubmittedFile]:
+    """Read (and with ``dest``, copy) every file beside the payload, as carefully as the payload:
+    nothing a submission brings is dropped without a word (docs/aip.md, ``submission/``)."""
+    kept: list[SubmittedFile] = []
+    for f in sorted(files, key=lambda f: f.path):
+        try:
+            size, digests = _read_once(f, algorithms, None if dest is None else dest / f.path)
+        except (_Changed, OSError, ArchiveError) as exc:
+            found.extend([_read_finding(f, exc)])
+            continue
+        kept.append(SubmittedFile(path=f.path, size=size, digests=digests))
+    return kept
+
+
+def _open_bag(report: BagReport, found: FindingList) -> BagContents:
+    """The submitted bag's tags and manifest entries as ``validate_bag`` read them: once, through
+    the one way in (bagit-python does not read the submitted bag a second time)."""
+    return report.contents
 
 
 def _bag_info(bag: Any) -> dict[str, list[str]]:
@@ -218,18 +247,20 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
     root = _open_submission(ctx, submission, work, found)
     if root is None:
         raise _rejected(str(submission), found)
-    scan = scan_folder(root, ctx.settings.max_files)
+    scan = scan_folder(root, ctx.settings.max_files, max_depth=ctx.settings.max_depth,
+                       max_path_bytes=ctx.settings.max_path_bytes)
     found.extend(scan.findings.items)
     metadata = _read_metadata(ctx, scan, metadata_file, profile, found)
     algorithms = list(profile.checksums)
     submitted_info: dict[str, list[str]] = {}
     submitted_bag = None
     if scan.is_bag:
-        report = validate_bag(root, fast=True)
+        report = validate_bag(root, fast=True, max_tag_bytes=ctx.settings.max_metadata_bytes,
+                              max_depth=ctx.settings.max_depth, max_files=ctx.settings.max_files)
         for f in report.findings:
             found.extend([Finding(f.code, f.severity, f"bag: {f.path}" if f.path else "bag", f.message)])
         if report.valid:
-            submitted_bag = _open_bag(root, found)
+            submitted_bag = _open_bag(report, found)
             submitted_info = _bag_info(submitted_bag) if submitted_bag is not None else {}
             for algo in report.algorithms:
                 if algo not in algorithms and algo in ("md5", "sha1", "sha256", "sha512"):
@@ -271,11 +302,13 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
             found.extend([problem])
     for r in records:  # profile digests only are kept; extra ones served verification
         r.digests = {a: r.digests[a] for a in profile.checksums}
+    submitted = _keep_submitted(_beside_payload(scan), list(profile.checksums),
+                                dest.parent / SUBMISSION_FOLDER if dest is not None else None, found)
 
     prepared = Prepared(profile=profile, source_name=submission.name, metadata=metadata,
                         dublin_core=dublin_core(profile, metadata), access=resolve_access(profile, metadata),
                         files=records, findings=_printable(found), is_bag=scan.is_bag,
-                        submitted_bag_info=submitted_info, bag_algorithms=bag_algorithms,
+                        submitted_bag_info=submitted_info, bag_algorithms=bag_algorithms, submitted=submitted,
                         copied_to=dest.parent if dest is not None else None)
     if found.errors:
         raise _rejected(submission.name, found)

@@ -34,7 +34,9 @@ from archive.ledger import (
     LedgerFormatError,
     parse_line,
 )
+from archive.model import Package
 from archive.services.context import ArchiveContext
+from archive.services.fixity_intervals import profile_interval
 from archive.services.ledger_codec import event_in, findings_in, fixity_in, run_in
 from archive.services.stored import read_stored
 from archive.storage import package_relpath
@@ -73,6 +75,7 @@ class ReindexReport:
 @dataclass
 class _LedgerFacts:
     tokens: dict[str, str] = field(default_factory=dict)
+    intervals: dict[str, int] = field(default_factory=dict)  # package -> fixity interval recorded at ingest
     withdrawn: set[str] = field(default_factory=set)
     runs: dict[str, AuditRun] = field(default_factory=dict)
     run_findings: dict[str, list[Any]] = field(default_factory=dict)
@@ -94,6 +97,9 @@ def _read_ledger(ctx: ArchiveContext, report: ReindexReport) -> _LedgerFacts:
         pid = entry.package_id or ""
         if entry.kind == KIND_PACKAGE and isinstance(entry.body.get("token"), str):
             facts.tokens[pid] = entry.body["token"]
+            days = entry.body.get("fixity_interval_days")
+            if isinstance(days, int) and not isinstance(days, bool) and days > 0:
+                facts.intervals[pid] = days
         elif entry.kind == KIND_WITHDRAWN:
             facts.withdrawn.add(pid)
         elif entry.kind == KIND_AUDIT_RUN and (run := run_in(entry.body)) is not None:
@@ -130,12 +136,23 @@ def _packages(ctx: ArchiveContext, facts: _LedgerFacts, verify: bool, report: Re
         if token is not None and token != stored.token:
             report.problem(pid, "its files or METS differ from what the ledger recorded at ingest "
                            "(the next audit reports E609)")
+        _restore_interval(ctx, facts, stored.package, report)
         ctx.catalog.record_package(stored.package, package_relpath(pid), stored.mets_sha256, stored.tag_digests)
         done.add(pid)
         report.packages += 1
         report.files += len(stored.package.files)
         report.events += len(stored.package.events)
     return done
+
+
+def _restore_interval(ctx: ArchiveContext, facts: _LedgerFacts, pkg: Package, report: ReindexReport) -> None:
+    """The fixity interval ingest recorded (the ledger), else that of the profile the METS names."""
+    days = facts.intervals.get(pkg.id) or profile_interval(ctx, pkg.profile_id)
+    if days is None:
+        report.problem(pkg.id, f"its fixity interval is unknown: the ledger does not record it and profile "
+                       f"{pkg.profile_id!r} is not found (looked in {ctx.profiles.searched()}); `archive audit "
+                       "--due` refuses until the setting profiles_dirs names the profile's folder")
+    pkg.fixity_interval_days = days
 
 
 def _runs(maint: Maintenance, facts: _LedgerFacts, report: ReindexReport) -> None:

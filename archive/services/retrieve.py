@@ -1,8 +1,10 @@
 """Retrieve: authorise a caller for a package, then find what may be served, and only that.
 
 Every route, search and download passes through :func:`authorise`, which asks the one access
-policy (:mod:`archive.access.policy`). A hidden package raises the same :class:`NotFound` as a
-package that does not exist. A file is served only if the catalog lists it; its location is
+policy (:mod:`archive.access.policy`) with the package's profile's narrowing of it
+(``access.metadata_visible_to``; a profile the archive cannot load hides its packages from all
+but archivists and admins). A hidden package raises the same :class:`NotFound` as a package that
+does not exist; a search filters with :func:`search_scope`, built from the same narrowings. A file is served only if the catalog lists it; its location is
 built from the catalog's path, never from the request, and the stored file must still be the
 one the catalog describes (see :mod:`archive.services.verification`).
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 from archive.access import policy
 from archive.catalog import retrieval
 from archive.catalog.retrieval import PackageInfo
-from archive.errors import AccessDenied, FixityError, InvalidRequest, NotFound
+from archive.errors import AccessDenied, ConfigError, FixityError, InvalidRequest, NotFound, ProfileError
 from archive.services.context import ArchiveContext
 from archive.services.usage import Caller, incident
 from archive.services.verification import Signature, VerifiedFiles, hash_whole, pick, signature
@@ -57,6 +59,39 @@ def check_package_id(package_id: str) -> str:
     return package_id
 
 
+def profile_visibility(ctx: ArchiveContext, profile_id: str) -> policy.VisibleTo | None:
+    """The narrowing of the access matrix that profile ``profile_id`` gives its packages now.
+
+    ``None``: it narrows nothing. A profile that cannot be loaded (unknown, removed, broken)
+    gives :data:`~archive.access.policy.HIDE_ALL`: its packages are hidden from all but
+    archivists and admins until it can be read again (fail closed).
+    """
+    try:
+        return ctx.profiles.get(profile_id).access.visible_to()
+    except (ProfileError, ConfigError):
+        return policy.HIDE_ALL
+
+
+def search_scope(ctx: ArchiveContext, caller: Caller) -> policy.Scope | None:
+    """The packages whose metadata ``caller`` may see, as a search filter (None: all of them)."""
+    if caller.role in policy.SEE_ALL:
+        return None
+    known = {}
+    for name in ctx.profiles.names():
+        visible_to = profile_visibility(ctx, name)
+        if visible_to is not policy.HIDE_ALL:
+            known[name] = visible_to
+    return policy.metadata_scope(caller.role, known, ctx.settings.api_anonymous)
+
+
+def decide(ctx: ArchiveContext, caller: Caller, profile_id: str, level: str, embargo_until: date | None,
+           today: date | None = None) -> policy.Decision:
+    """What ``caller`` may see of a package of ``profile_id`` at ``level``: the one policy, with the
+    profile's narrowing."""
+    return policy.decide(caller.role, level, embargo_until, today or today_utc(), ctx.settings.api_anonymous,
+                         profile_visibility(ctx, profile_id))
+
+
 def authorise(
     ctx: ArchiveContext, caller: Caller, package_id: str, need: str = METADATA, today: date | None = None
 ) -> tuple[PackageInfo, policy.Decision]:
@@ -66,10 +101,11 @@ def authorise(
     files and they are withheld.
     """
     check_package_id(package_id)
-    info = retrieval.package_info(ctx.catalog, package_id)
-    decision = policy.decide(
-        caller.role, info.access_level, info.embargo_until, today or today_utc(), ctx.settings.api_anonymous
-    )
+    # visibility is decided inside the query: a hidden package is read exactly as an unknown id is
+    # (same statement, no row), so neither its answer nor its timing tells that it exists
+    levels = policy.metadata_levels(caller.role, ctx.settings.api_anonymous)
+    info = retrieval.package_info(ctx.catalog, package_id, levels=levels, visible=search_scope(ctx, caller))
+    decision = decide(ctx, caller, info.profile_id, info.access_level, info.embargo_until, today)
     if decision.hidden:
         raise NotFound(f"no package {package_id}")  # the very message an unknown id gets
     if need == FILES and not decision.files:
@@ -83,8 +119,8 @@ def check_path(path: str) -> str:
         raise InvalidRequest(f"file path is {len(path)} characters long; at most {MAX_PATH} are accepted")
     if "\x00" in path:
         raise InvalidRequest("file path contains a NUL character")
-    if "\\" in path:
-        raise InvalidRequest("file path contains a backslash; paths are '/'-separated")
+    # a backslash is an ordinary character of a POSIX name (the scanner accepts it): only an exact
+    # catalogued path is ever served, from the location the catalog records, so it is looked up as is
     segments = path.split("/")
     if any(seg in ("", ".", "..") for seg in segments):
         raise InvalidRequest("file path has an empty, '.' or '..' segment; name a file the package lists")

@@ -20,6 +20,7 @@ from archive.ledger import KIND_WITHDRAWN
 from archive.model import utcnow
 from archive.services import ledgering
 from archive.services.context import ArchiveContext
+from archive.services.fixity_intervals import profile_interval
 from archive.services.replicate import replicate_package
 from archive.services.stored import StoredPackage, read_stored
 from archive.storage import LocalStorage, package_relpath
@@ -143,6 +144,8 @@ def settle_uncatalogued(ctx: ArchiveContext, report: DoctorReport, package_id: s
                f"{len(pkg.files)} files)", "catalogued from its METS", source_name)
     if report.dry_run:
         return
+    if pkg.fixity_interval_days is None:  # the METS does not carry it; unknown profile: audits --due refuse
+        pkg.fixity_interval_days = profile_interval(ctx, pkg.profile_id)
     if token is None:  # write-ahead, as an ingest does
         ledgering.append(ctx, [ledgering.package_item(pkg, stored.tag_digests),
                                *ledgering.event_items(pkg.id, pkg.events)])

@@ -6,6 +6,10 @@ Packages are built in ``<root>/.staging/`` (same filesystem) and renamed into pl
 sees a whole package or none. A package, once there, is never overwritten. Each staging folder
 is locked by its owner for its whole life (:mod:`archive.storage.staging`), so ``archive doctor``
 removes only the leftovers of processes that died.
+
+Every public method raises :class:`StorageError` (never a bare ``OSError``) when the file system
+refuses: a root that is unmounted, unreadable or full is "storage cannot be reached", exit status 3
+in the CLI and 503 in the API (``tests/test_boundaries.py`` injects ``OSError`` into each one).
 """
 
 from __future__ import annotations
@@ -70,25 +74,38 @@ class LocalStorage:
     def path_of(self, package_id: str) -> Path:
         return self.root / package_relpath(package_id)
 
+    def _unreadable(self, exc: OSError, what: str = "read") -> StorageError:
+        return StorageError(f"storage {self.name} at {self.root} cannot be {what}: {exc.strerror or exc}")
+
     def exists(self, package_id: str) -> bool:
-        return self.path_of(package_id).is_dir()
+        path = self.path_of(package_id)
+        try:
+            return path.is_dir()
+        except OSError as exc:  # is_dir answers False for a missing path; this is a refusal (EACCES, EIO)
+            raise self._unreadable(exc) from exc
 
     def reachable(self) -> bool:
-        return self.root.is_dir() and os.access(self.root, os.R_OK | os.X_OK)
+        try:
+            return self.root.is_dir() and os.access(self.root, os.R_OK | os.X_OK)
+        except OSError:
+            return False
 
     def iter_package_ids(self) -> Iterator[str]:
         """Every package folder in storage (staging excluded)."""
-        if not self.root.is_dir():
-            return
-        for a in sorted(os.listdir(self.root)):
-            if len(a) != 2 or a == STAGING:
-                continue
-            pa = self.root / a
-            for b in sorted(os.listdir(pa)) if pa.is_dir() else []:
-                pb = pa / b
-                for name in sorted(os.listdir(pb)) if pb.is_dir() else []:
-                    if UUID_RE.fullmatch(name) and name.startswith(a + b):
-                        yield name
+        try:
+            if not self.root.is_dir():
+                return
+            for a in sorted(os.listdir(self.root)):
+                if len(a) != 2 or a == STAGING:
+                    continue
+                pa = self.root / a
+                for b in sorted(os.listdir(pa)) if pa.is_dir() else []:
+                    pb = pa / b
+                    for name in sorted(os.listdir(pb)) if pb.is_dir() else []:
+                        if UUID_RE.fullmatch(name) and name.startswith(a + b):
+                            yield name
+        except OSError as exc:
+            raise self._unreadable(exc, "listed") from exc
 
     # -- staging and commit ----------------------------------------------
     def new_staging(self, label: str = "") -> Path:
@@ -104,11 +121,17 @@ class LocalStorage:
 
     def claim(self, staging: Path, package_id: str) -> None:
         """Record in ``staging``'s lock that its owner is about to store ``package_id`` (see doctor)."""
-        staging_area.write_claim(self._locks[staging], {"pid": os.getpid(), "package": package_id})
+        try:
+            staging_area.write_claim(self._locks[staging], {"pid": os.getpid(), "package": package_id})
+        except OSError as exc:
+            raise self._unreadable(exc, "written") from exc
 
     def staging_leftovers(self) -> list[Path]:
         staging = self.root / STAGING
-        return sorted(staging.iterdir()) if staging.is_dir() else []
+        try:
+            return sorted(staging.iterdir()) if staging.is_dir() else []
+        except OSError as exc:
+            raise self._unreadable(exc) from exc
 
     def discard(self, staging: Path) -> None:
         """Remove a staging folder (holding its lock while removing), then release the lock."""
@@ -124,9 +147,11 @@ class LocalStorage:
     def commit(self, staging_bag: Path, package_id: str) -> Path:
         """Rename a finished bag from staging into place; never replaces an existing package."""
         target = self.path_of(package_id)
-        if target.exists():
-            raise StorageError(f"package {package_id} already exists in storage {self.name}; packages are write-once")
         try:
+            if os.path.lexists(target):
+                raise StorageError(
+                    f"package {package_id} already exists in storage {self.name}; packages are write-once"
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()  # the bag's bytes reach the disk before the package becomes visible
             fault_point("storage.before-rename")
@@ -140,13 +165,17 @@ class LocalStorage:
     def remove_package(self, package_id: str) -> None:
         """Only for an ingest rolling back the package it has just stored and not catalogued."""
         target = self.path_of(package_id)
-        if target.exists():
-            trash = self.new_staging(f"rollback-{package_id}")
-            try:
-                os.rename(target, trash / "bag")
-                _fsync_dir(target.parent)
-            finally:
-                self.discard(trash)
+        if not os.path.lexists(target):
+            return
+        trash = self.new_staging(f"rollback-{package_id}")
+        try:
+            os.rename(target, trash / "bag")
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot roll back package {package_id} in storage {self.name}: "
+                               f"{exc.strerror or exc}") from exc
+        finally:
+            self.discard(trash)
 
     def quarantine_package(self, package_id: str, label: str) -> Path:
         """Move a whole package folder to ``.quarantine/<id>/<label>/`` (kept, never deleted)."""

@@ -1,35 +1,70 @@
 """Walk a submission folder read-only, never following links, and check every name.
 
 The result lists the payload files (with NFC-normalised, '/'-separated paths), the metadata
-files found beside the payload, and every problem as a Finding. The metadata files and a bag's
-``data/`` folder get the same care as the payload: a link there is reported, never followed.
-Names in findings go through :func:`printable`, so no name can drive a terminal.
+files found beside the payload, a bag's tag files, and every problem as a Finding. The walk
+(:func:`archive.submission.safeopen.walk_tree`) has no recursion and covers the whole tree: in a
+bag, every entry beside ``data/`` too (``bag-info.txt``, manifests, ``fetch.txt``, tag folders
+such as ``metadata/`` or ``logs/``), so a link, FIFO, socket or device anywhere is a finding
+before anything is opened. Names in findings go through :func:`printable`, so no name can
+drive a terminal.
 """
 
 from __future__ import annotations
 
-import os
-import stat
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from archive.bagit_paths import manifest_path_problem
+from archive.bagit_paths import manifest_path_problem, tag_path_problem
 from archive.errors import FindingList
+from archive.submission.safeopen import TreeEntry, lexists_regular, open_regular, printable, walk_tree
+
+__all__ = ["FILES_CSV", "METADATA_NAMES", "Scan", "ScannedFile", "name_problem", "printable", "scan_folder"]
 
 METADATA_NAMES = ("metadata.yaml", "metadata.yml", "metadata.json")
 FILES_CSV = "metadata/files.csv"
 SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini", "._.DS_Store"}
-MAX_DEPTH = 64
-MAX_PATH_BYTES = 1024
+#: the defaults of the settings ``max_depth`` and ``max_path_bytes``
+MAX_DEPTH = 512
+MAX_PATH_BYTES = 3072
+
+_SPECIAL = {"fifo": "a FIFO", "socket": "a socket", "device": "a device file", "other": "a special file"}
 
 
-@dataclass
 class ScannedFile:
-    path: str  # NFC, relative to the payload root, '/'-separated
-    source: Path  # where to read it
-    size: int
-    original_name: str  # as found on disk (may differ from path by normalisation)
+    """One file of the submission, as listed (a ``Path`` is made only when ``source`` is asked for:
+    a scan of 100,000 files keeps strings, not path objects)."""
+
+    __slots__ = ("_source", "identity", "original_name", "path", "size")
+
+    def __init__(self, path: str, source: str | Path, size: int, original_name: str,
+                 identity: tuple[int, int] = (0, 0)) -> None:
+        self.path = path  # NFC, '/'-separated; relative to the payload root (a tag file: to the bag root)
+        self._source = str(source)  # where to read it
+        self.size = size
+        self.original_name = original_name  # as found on disk (may differ from path by normalisation)
+        self.identity = identity  # (device, inode) when listed
+
+    @property
+    def source(self) -> Path:
+        return Path(self._source)
+
+    def __repr__(self) -> str:
+        return f"ScannedFile(path={self.path!r}, size={self.size})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScannedFile) and (self.path, self._source, self.size, self.original_name,
+                                                   self.identity) == (other.path, other._source, other.size,
+                                                                      other.original_name, other.identity)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def open(self) -> BinaryIO:
+        """The file opened through the one way in (no link followed, never blocking, the very
+        file that was listed, refused if it grows): raises ``safeopen.UnsafeFile``."""
+        return open_regular(self._source, self.path, identity=self.identity if self.identity != (0, 0) else None)
 
 
 @dataclass
@@ -41,156 +76,172 @@ class Scan:
     metadata_file: Path | None = None
     files_csv: Path | None = None
     findings: FindingList = field(default_factory=FindingList)
+    #: a bag's files that are not under ``data/``, relative to the bag root ('bag-info.txt',
+    #: 'tagmanifest-sha256.txt', 'metadata/rights.csv', ...); empty for a folder that is no bag
+    tag_files: list[ScannedFile] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
 
 
-def printable(text: str) -> str:
-    """``text`` safe to show anywhere: undecodable bytes, control and format characters escaped.
-
-    ``café.txt`` stays as it is; ``a\\x1b[2Jb`` (a terminal escape), a line break, a
-    right-to-left override or a byte that is not UTF-8 come out as Python escapes.
-    """
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-def _regular_file(path: Path, label: str, out: FindingList) -> Path | None:
-    """``path`` if it is a regular file; a link or special file there is a finding; absent is None."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        out.error("E139", label, f"cannot read: {exc.strerror}")
-        return None
-    if stat.S_ISLNK(mode):
-        out.error("E137", label, "is a symbolic link; links are not followed or accepted")
-    elif stat.S_ISREG(mode):
-        return path
-    elif not stat.S_ISDIR(mode):
-        out.error("E138", label, "is a FIFO, socket or device file, not a regular file")
-    return None
-
-
-def _real_folder(path: Path, label: str, out: FindingList) -> bool:
-    """True if ``path`` is a folder and not a link to one (a link is a finding)."""
-    if path.is_symlink():
-        out.error("E137", label, "is a symbolic link to a folder; links are not followed or accepted")
-        return False
-    return path.is_dir()
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def name_problem(name: str) -> tuple[str, str] | None:
     """(code, message) when a single path component is unacceptable, else None."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
+    if _SURROGATE.search(name):  # os.fsdecode's escapes for bytes that are not UTF-8
         return "E130", "name is not valid UTF-8"
-    bad = [c for c in name if (ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F or 0xFFFE <= ord(c) <= 0xFFFF]
-    if bad:
+    if _CONTROL.search(name):
+        bad = _CONTROL.findall(name)
         return "E131", f"name contains control character(s) {', '.join(repr(c) for c in bad)}"
     return None
 
 
-def scan_folder(root: Path, max_files: int, is_bag: bool | None = None) -> Scan:
+def scan_folder(root: Path, max_files: int, is_bag: bool | None = None, *, max_depth: int = MAX_DEPTH,
+                max_path_bytes: int = MAX_PATH_BYTES) -> Scan:
+    """List and check the submission folder ``root`` (a bag if it holds a regular ``bagit.txt``).
+
+    ``max_depth``: most folder levels below the payload root (a bag's tag folders: below the
+    bag root); ``max_path_bytes``: longest path, in UTF-8 bytes. The walk stops once more than
+    ``max_files`` files are found (``E124``)."""
     root = Path(root)
     if is_bag is None:
-        is_bag = (root / "bagit.txt").is_file() and not (root / "bagit.txt").is_symlink()
-    payload_root = root / "data" if is_bag else root
-    scan = Scan(root=root, is_bag=is_bag, payload_root=payload_root)
+        is_bag = lexists_regular(root / "bagit.txt")
+    scan = Scan(root=root, is_bag=is_bag, payload_root=root / "data" if is_bag else root)
+    walker = _Walker(scan, max_files, max_depth, max_path_bytes)
+    for entry in walk_tree(root, walker.descend):
+        if not walker.add(entry):
+            break
     out = scan.findings
-    for name in METADATA_NAMES:
-        candidate = _regular_file(root / name, name, out)
-        if candidate is not None:
-            if scan.metadata_file is not None:
-                out.error("E140", name, f"both {scan.metadata_file.name} and {name} are present; keep one")
-            else:
-                scan.metadata_file = candidate
-    if _real_folder(root / "metadata", "metadata", out):
-        scan.files_csv = _regular_file(root / FILES_CSV, FILES_CSV, out)
-    if is_bag and payload_root.is_symlink():
-        out.error("E137", "data", "the bag's data/ folder is a symbolic link; links are not followed or accepted")
-        return scan
-    if is_bag and not payload_root.is_dir():
+    if is_bag and not walker.saw_data and not walker.stopped:
         out.error("E150", "data", "the bag has no data/ payload folder")
-        return scan
-
-    # only the metadata files themselves are left out; anything else in metadata/ is payload
-    skip_top = set() if is_bag else {*METADATA_NAMES, FILES_CSV}
-    seen_nfc: dict[str, str] = {}
-    seen_fold: dict[str, str] = {}
-    _walk(payload_root, "", 0, scan, max_files, skip_top, seen_nfc, seen_fold)
-    if not scan.files and not out.errors:
+    elif not scan.files and not out.errors:
         out.error("E136", "", "the submission holds no files")
     return scan
 
 
-def _walk(folder: Path, prefix: str, depth: int, scan: Scan, max_files: int, skip_top: set[str],
-          seen_nfc: dict[str, str], seen_fold: dict[str, str]) -> None:
-    out = scan.findings
-    if depth > MAX_DEPTH:
-        out.error("E134", prefix, f"folders are nested more than {MAX_DEPTH} levels deep")
-        return
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        out.error("E139", prefix or ".", f"cannot read folder: {exc.strerror}")
-        return
-    for entry in entries:
-        raw_rel = f"{prefix}{entry.name}"
-        if depth <= 1 and raw_rel in skip_top and not entry.is_dir(follow_symlinks=False):
-            continue
-        shown = printable(raw_rel)
+class _Walker:
+    """Judges each entry of the walk: payload, tag file, metadata file, or a finding."""
+
+    def __init__(self, scan: Scan, max_files: int, max_depth: int, max_path_bytes: int) -> None:
+        self.scan, self.out = scan, scan.findings
+        self.max_files, self.max_depth, self.max_path_bytes = max_files, max_depth, max_path_bytes
+        self.saw_data = self.stopped = False
+        # per zone (payload, tag): NFC path -> name as found; case-folded path -> NFC path
+        self.seen = {"payload": ({}, {}), "tag": ({}, {})}
+        self.refused: set[str] = set()  # folders not entered
+
+    def _zone(self, entry: TreeEntry) -> tuple[str, str, int]:
+        """(``payload`` or ``tag``, the path as on disk relative to the payload root (a tag file: to
+        the bag root), the folder level of the entry's parent there)."""
+        if not self.scan.is_bag:
+            return "payload", entry.rel, entry.depth
+        if entry.rel.startswith("data/"):
+            return "payload", entry.rel[5:], entry.depth - 1
+        return "tag", entry.rel, entry.depth
+
+    def descend(self, entry: TreeEntry) -> bool:
+        if entry.rel in self.refused:
+            return False
+        if self.scan.is_bag and entry.rel == "data":
+            return True
+        _zone, raw, level = self._zone(entry)
+        if level + 1 > self.max_depth:
+            self.out.error("E134", printable(raw), f"folders are nested more than {self.max_depth} levels deep "
+                           "(setting max_depth)")
+            return False
+        return True
+
+    def _metadata(self, entry: TreeEntry) -> bool:
+        """True if ``entry`` is the submission's descriptive metadata (it is then not payload)."""
+        if entry.rel in METADATA_NAMES and entry.kind != "folder":
+            if entry.kind == "file":
+                if self.scan.metadata_file is not None:
+                    self.out.error("E140", entry.rel, f"both {self.scan.metadata_file.name} and {entry.rel} are "
+                                   "present; keep one")
+                else:
+                    self.scan.metadata_file = Path(entry.path)
+            return True
+        if entry.rel == FILES_CSV and entry.kind != "folder":
+            if entry.kind == "file":
+                self.scan.files_csv = Path(entry.path)
+            return True
+        return False
+
+    def add(self, entry: TreeEntry) -> bool:
+        """Judge one entry; False when the walk should stop (too many files)."""
+        scan, out = self.scan, self.out
+        if entry.kind == "unreadable":
+            self.out.error("E139", printable(entry.rel) or ".", entry.error)
+            return True
+        zone, raw, _level = self._zone(entry)
+        shown = printable(raw) if not raw.isascii() or not raw.isprintable() else raw
+        is_metadata = self._metadata(entry) if entry.depth <= 1 else False
+        if is_metadata and not scan.is_bag and entry.kind == "file":
+            return True  # a folder's metadata files are not payload
+        if scan.is_bag and entry.rel == "data":
+            if entry.kind == "folder":
+                self.saw_data = True
+            elif entry.kind == "link":
+                self.saw_data = True
+                self.refused.add(entry.rel)
+                out.error("E137", "data", "the bag's data/ folder is a symbolic link; links are not followed or accepted")
+            return True
         problem = name_problem(entry.name)
         if problem:
             out.error(problem[0], shown, problem[1])
-            continue
-        rel = unicodedata.normalize("NFC", raw_rel)
-        if len(rel.encode("utf-8")) > MAX_PATH_BYTES:
-            out.error("E134", shown[:120] + "…", f"path is longer than {MAX_PATH_BYTES} bytes")
-            continue
-        if rel in seen_nfc:
-            out.error("E132", shown, f"collides with {seen_nfc[rel]!r} after Unicode NFC normalisation "
-                      f"(code points: {raw_rel!a} and {seen_nfc[rel]!a})")
-            continue
-        seen_nfc[rel] = raw_rel
-        folded = rel.casefold()
+            self.refused.add(entry.rel)
+            return True
+        nfc = raw if raw.isascii() or unicodedata.is_normalized("NFC", raw) else unicodedata.normalize("NFC", raw)
+        if len(nfc) * 4 > self.max_path_bytes and len(nfc.encode("utf-8")) > self.max_path_bytes:
+            out.error("E134", shown[:120] + "…", f"path is longer than {self.max_path_bytes} bytes (setting "
+                      "max_path_bytes)")
+            self.refused.add(entry.rel)
+            return True
+        seen_nfc, seen_fold = self.seen[zone]
+        if nfc in seen_nfc:
+            out.error("E132", shown, f"collides with {printable(seen_nfc[nfc])!r} after Unicode NFC "
+                      f"normalisation (code points: {raw!a} and {seen_nfc[nfc]!a})")
+            self.refused.add(entry.rel)
+            return True
+        seen_nfc[nfc] = raw
+        folded = nfc.casefold()
         if folded in seen_fold:
-            out.warning("W133", shown, f"differs from {seen_fold[folded]!r} only by case; the two collide on macOS and Windows")
+            out.warning("W133", shown, f"differs from {printable(seen_fold[folded])!r} only by case; the two "
+                        "collide on macOS and Windows")
         else:
-            seen_fold[folded] = rel
-        if any(c in entry.name for c in "\n\r"):
+            seen_fold[folded] = nfc
+        if "\n" in entry.name or "\r" in entry.name:
             out.warning("W131", shown, "name contains a line break; it is percent-encoded in the manifests (RFC 8493)")
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError as exc:
-            out.error("E139", shown, f"cannot read: {exc.strerror}")
-            continue
-        mode = st.st_mode
-        if stat.S_ISLNK(mode):
+        if entry.kind == "link":
             out.error("E137", shown, "is a symbolic link; links are not followed or accepted")
-        elif stat.S_ISDIR(mode):
-            _walk(Path(entry.path), rel + "/", depth + 1, scan, max_files, skip_top, seen_nfc, seen_fold)
-        elif stat.S_ISREG(mode):
-            last = entry.name[-1]
-            if last.isspace() and last not in "\r\n":  # CR and LF are percent-encoded; the rest is stripped
-                out.error("E135", shown, f"file name ends with white space (U+{ord(last):04X}); BagIt manifest "
-                          "readers strip it from the line, so the stored bag could not be verified: rename the file")
-            problem = manifest_path_problem(rel)
-            if problem:
-                out.error("E133", shown, problem)
-            if st.st_nlink > 1:
-                out.warning("W139", shown, f"is a hard link ({st.st_nlink} names for the same file); its bytes are copied")
-            if entry.name in SYSTEM_FILES:
-                out.warning("W138", shown, "is an operating-system file, probably not meant to be preserved")
-            scan.files.append(ScannedFile(path=rel, source=Path(entry.path), size=st.st_size, original_name=raw_rel))
-            if len(scan.files) == max_files + 1:
-                out.error("E124", "", f"the submission holds more than {max_files} files")
+        elif entry.kind == "folder":
+            pass
+        elif entry.kind != "file":
+            out.error("E138", shown, f"is {_SPECIAL[entry.kind]}, not a regular file; it is not opened")
         else:
-            kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device file"
-            out.error("E138", shown, f"is a {kind}, not a regular file")
+            return self._file(entry, zone, nfc, raw, shown)
+        return True
+
+    def _file(self, entry: TreeEntry, zone: str, rel: str, raw: str, shown: str) -> bool:
+        scan, out = self.scan, self.out
+        last = entry.name[-1]
+        if last.isspace() and last not in "\r\n":  # CR and LF are percent-encoded; the rest is stripped
+            out.error("E135", shown, f"file name ends with white space (U+{ord(last):04X}); BagIt manifest "
+                      "readers strip it from the line, so the stored bag could not be verified: rename the file")
+        problem = manifest_path_problem(rel) if zone == "payload" else tag_path_problem(rel)
+        if problem:
+            out.error("E133", shown, problem)
+        if entry.nlink > 1:
+            out.warning("W139", shown, f"is a hard link ({entry.nlink} names for the same file); its bytes are copied")
+        if entry.name in SYSTEM_FILES:
+            out.warning("W138", shown, "is an operating-system file, probably not meant to be preserved")
+        found = ScannedFile(rel, entry.path, entry.size, raw, entry.identity)
+        (scan.files if zone == "payload" else scan.tag_files).append(found)
+        if len(scan.files) + len(scan.tag_files) > self.max_files:
+            out.error("E124", "", f"the submission holds more than {self.max_files} files")
+            self.stopped = True
+            return False
+        return True

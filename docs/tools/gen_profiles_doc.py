@@ -1,4 +1,4 @@
-"""Write the profile reference in docs/profiles.md from the bundled profiles in profiles/.
+"""Write the profile reference in docs/profiles.md from the bundled profiles in archive/profiles/bundled/.
 
     .venv/bin/python docs/tools/gen_profiles_doc.py           rewrite the generated section
     .venv/bin/python docs/tools/gen_profiles_doc.py --check   exit 1 if the section is out of date
@@ -22,7 +22,7 @@ from archive.profiles import ProfileRegistry  # noqa: E402
 from archive.profiles.model import FieldSpec, Profile  # noqa: E402
 
 DOC = REPO / "docs" / "profiles.md"
-PROFILES_DIR = REPO / "profiles"
+PROFILES_DIR = REPO / "archive" / "profiles" / "bundled"
 BEGIN = "<!-- BEGIN GENERATED PROFILE REFERENCE (docs/tools/gen_profiles_doc.py) -->"
 END = "<!-- END GENERATED PROFILE REFERENCE -->"
 
@@ -137,6 +137,24 @@ def _access(profile: Profile) -> str:
     return "; ".join(f"({i}) {r}" for i, r in enumerate(rules, 1)) if rules else "none"
 
 
+def _access_default(profile: Profile) -> str:
+    until = profile.access.embargo_until
+    return f"`{profile.access.default}`" + (f" until {until.isoformat()}" if until else "")
+
+
+def _loosen(profile: Profile) -> str:
+    levels = profile.access.submitter_may_loosen
+    return ", ".join(f"`{v}`" for v in levels) if levels else "nothing: a submission may only tighten it"
+
+
+def _visible(profile: Profile) -> str:
+    narrowed = profile.access.metadata_visible_to
+    if not narrowed:
+        return "as the access matrix says (docs/access.md)"
+    shown = "; ".join(f"`{level}`: {', '.join(roles) or 'nobody'} only" for level, roles in narrowed)
+    return f"{shown}; other levels as the access matrix says"
+
+
 def _yaml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -160,8 +178,10 @@ def render_profile(profile: Profile, by_id: dict[str, Profile]) -> list[str]:
         f"| checksums | {', '.join(profile.checksums)} |",
         f"| fixity_interval_days | {profile.fixity_interval_days} |",
         f"| allow_extra_fields | {EXTRA[profile.allow_extra_fields]} |",
-        f"| access default | `{profile.access.default}` |",
+        f"| access default | {_access_default(profile)} |",
         f"| access rules | {_access(profile)} |",
+        f"| submitters may loosen access to | {_loosen(profile)} |",
+        f"| metadata visible to | {_visible(profile)} |",
         "",
     ]
     lines += _format_policy(profile)
@@ -175,7 +195,7 @@ def render_profile(profile: Profile, by_id: dict[str, Profile]) -> list[str]:
 def render(profiles: list[Profile]) -> str:
     """The generated reference section, without the markers."""
     by_id = {p.id: p for p in profiles}
-    lines = ["", "This section is generated from `profiles/*.yaml` by `docs/tools/gen_profiles_doc.py`; "
+    lines = ["", "This section is generated from `archive/profiles/bundled/*.yaml` by `docs/tools/gen_profiles_doc.py`; "
              "do not edit it by hand.", ""]
     lines += ["| profile | version | extends | fields | file fields | access default | fixity every "
               "| unidentified |", "|---|---|---|---|---|---|---|---|"]

@@ -21,7 +21,7 @@ from archive.api.deps import CallerDep, Ctx, require
 from archive.api.schemas import AuditRunDetail, AuditRuns
 from archive.catalog import retrieval
 from archive.errors import InvalidRequest
-from archive.services import audit_read
+from archive.services import audit_read, retrieve
 from archive.services.context import ArchiveContext
 from archive.services.usage import Caller
 
@@ -42,14 +42,21 @@ WITHHELD = "withheld: the package is hidden from this role"
 
 def get_run(ctx: ArchiveContext, run_id: str, limit: int, offset: int, caller: Caller) -> dict[str, Any]:
     run = audit_read.get_audit_run(ctx, run_id, limit, offset)
-    visible = policy.metadata_levels(caller.role, ctx.settings.api_anonymous)
-    if visible is None:  # archivists and admins see every package
+    if caller.role in policy.SEE_ALL:  # archivists and admins see every package
         return run
     findings = run["findings"]
-    levels = retrieval.access_levels(ctx.catalog, [f["package"] for f in findings if f["package"]])
+    access = retrieval.access_of(ctx.catalog, [f["package"] for f in findings if f["package"]])
+
+    def visible(package_id: str) -> bool:
+        if package_id not in access:
+            return False  # no longer catalogued: nothing to show of it
+        profile_id, level = access[package_id]
+        visible_to = retrieve.profile_visibility(ctx, profile_id)
+        return policy.sees_metadata(caller.role, level, ctx.settings.api_anonymous, visible_to)
+
     run["findings"] = [
         f
-        if not f["package"] or levels.get(f["package"]) in visible
+        if not f["package"] or visible(f["package"])
         else {**f, "path": "", "message": WITHHELD, "expected": None, "found": None}
         for f in findings
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from archive.api import errors, serving
 from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, PackageId, Verified
@@ -14,17 +15,39 @@ from archive.services.usage import ACTION_FILE
 
 router = APIRouter(tags=["files"])
 
-_ENCODED = (b"%2f", b"%5c", b"%00")
+_ENCODED = (b"%2f", b"%00")
+
+
+class StoredPathConvertor(Convertor[str]):
+    """Any file path the catalog may list, line breaks included.
+
+    Starlette's ``path`` convertor matches ``.*``, and ``.`` stops at a line feed: a stored file
+    whose name holds one (legal, and kept byte for byte: RFC 8493 percent-encodes it in the
+    manifests) could never be fetched. This one matches every character; what the path may hold
+    is :func:`archive.services.retrieve.check_path`'s to say, and only catalogued paths are served.
+    """
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("stored_path", StoredPathConvertor())
 
 
 def reject_encoded_separators(request: Request) -> None:
-    """``%2F``, ``%5C`` and ``%00`` in the raw path would smuggle separators past routing: refuse them."""
+    """``%2F`` and ``%00`` in the raw path would smuggle a separator or a NUL past routing: refuse them.
+
+    (No stored name holds either; ``%5C``, a backslash, is a character of some names, and is
+    looked up like any other.)"""
     raw = request.scope.get("raw_path") or b""
     lowered = raw.lower()
     if any(token in lowered for token in _ENCODED):
-        raise InvalidRequest(
-            "the file path contains an encoded '/', '\\' or NUL; name the file with plain '/'"
-        )
+        raise InvalidRequest("the file path contains an encoded '/' or NUL; name the file with plain '/'")
 
 
 async def conditional_headers(
@@ -91,7 +114,10 @@ def get_file(
     package_id: PackageId,
     path: Annotated[
         str,
-        Path(description="The file's path under the bag's `data/` folder, as `/files` lists it."),
+        Path(
+            description="The file's path under the bag's `data/` folder, as `/files` lists it, "
+            "percent-encoded (`%0A` for a line feed, `%25` for `%`; `/` between folders)."
+        ),
     ],
 ) -> Response:
     reject_encoded_separators(request)
@@ -99,7 +125,7 @@ def get_file(
     return serving.serve_file(request, ctx, verified, caller, entry, ACTION_FILE)
 
 
-ROUTE = "/packages/{package_id}/files/{path:path}"
+ROUTE = "/packages/{package_id}/files/{path:stored_path}"
 router.add_api_route(
     ROUTE,
     get_file,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -14,7 +13,7 @@ from pydantic import Field
 
 from archive.access import policy
 from archive.api import errors, serving
-from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, Day, PackageId, Verified
+from archive.api.deps import OPTIONAL_TOKEN, CallerDep, CursorsDep, Ctx, Day, PackageId, Verified
 from archive.api.routes.audits import last_audit
 from archive.api.routes.files import conditional_headers, stored_bytes
 from archive.api.schemas import EventsPage, FilesPage, PackageDetail, PackageList
@@ -78,6 +77,7 @@ async def list_packages(
     request: Request,
     ctx: Ctx,
     caller: CallerDep,
+    cursors: CursorsDep,
     q: Annotated[
         str,
         Query(
@@ -135,16 +135,15 @@ async def list_packages(
         date_from=date_from,
         date_to=date_to,
         levels=policy.metadata_levels(caller.role, ctx.settings.api_anonymous),
+        visible=retrieve.search_scope(ctx, caller),
         limit=limit,
-        cursor=cursor,
+        after=cursors.packages_after(cursor),
     )
     page = search.search(ctx.catalog, query)
     today = today_utc()
     items = []
     for p in page.items:
-        decision = policy.decide(
-            caller.role, p.access_level, p.embargo_until, today, ctx.settings.api_anonymous
-        )
+        decision = retrieve.decide(ctx, caller, p.profile_id, p.access_level, p.embargo_until, today)
         if decision.hidden:  # the SQL filter and the policy disagree: never show it
             continue
         item = p.as_dict()
@@ -156,7 +155,7 @@ async def list_packages(
             "total": page.total,
             "count": len(items),
             "limit": limit,
-            "next_cursor": page.next_cursor,
+            "next_cursor": cursors.packages_next(page.next_after),
             "query": search.describe_query(query),
             "packages": items,
         }
@@ -219,20 +218,6 @@ def get_mets(
     return serving.serve_file(request, ctx, verified, caller, entry, "view")
 
 
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _unb64(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidRequest("cursor is not one this API handed out; start again without it") from exc
-    if "\x00" in text:  # never handed out, and PostgreSQL refuses NUL in strings
-        raise InvalidRequest("cursor is not one this API handed out; start again without it")
-    return text
-
-
 @router.get(
     "/packages/{package_id}/events",
     summary="The package's PREMIS events (JSON), oldest first",
@@ -243,23 +228,18 @@ def _unb64(cursor: str) -> str:
 async def get_events(
     ctx: Ctx,
     caller: CallerDep,
+    cursors: CursorsDep,
     package_id: PackageId,
     limit: PageLimit = 1000,
     cursor: Cursor = None,
     type: Annotated[str | None, Query(max_length=64, description="Only events of this PREMIS type.")] = None,
 ) -> JSONResponse:
     retrieve.authorise(ctx, caller, package_id, METADATA)
-    after = None
-    if cursor:
-        when, _, event_id = _unb64(cursor).partition(" ")
-        try:
-            after = (datetime.fromisoformat(when), event_id)
-        except ValueError as exc:
-            raise InvalidRequest("cursor is not one this API handed out; start again without it") from exc
+    after = cursors.events_after(package_id, cursor)
     events = retrieval.events_page(ctx.catalog, package_id, after, limit + 1, type)
     more = len(events) > limit
     events = events[:limit]
-    nxt = _b64(f"{events[-1]['datetime']} {events[-1]['id']}") if more else None
+    nxt = cursors.events_next(package_id, events[-1]["datetime"], events[-1]["id"]) if more else None
     return JSONResponse(
         {"package_id": package_id, "count": len(events), "next_cursor": nxt, "events": events}
     )
@@ -275,12 +255,14 @@ async def get_events(
 async def get_files(
     ctx: Ctx,
     caller: CallerDep,
+    cursors: CursorsDep,
     package_id: PackageId,
     limit: PageLimit = 1000,
     cursor: Cursor = None,
 ) -> JSONResponse:
     info, decision = retrieve.authorise(ctx, caller, package_id, METADATA)
-    files = retrieval.files_page(ctx.catalog, package_id, _unb64(cursor) if cursor else None, limit + 1)
+    after = cursors.files_after(package_id, cursor, lambda key: retrieval.file_path(ctx.catalog, package_id, key))
+    files = retrieval.files_page(ctx.catalog, package_id, after, limit + 1)
     more = len(files) > limit
     files = files[:limit]
     return JSONResponse(
@@ -289,14 +271,14 @@ async def get_files(
             "total": info.file_count,
             "count": len(files),
             "files_available": decision.files,
-            "next_cursor": _b64(files[-1].path) if more else None,
+            "next_cursor": cursors.files_next(package_id, files[-1].key) if more else None,
             "files": [
                 {
                     "path": f.path,
                     "size": f.size,
                     "digests": f.digests,
                     "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None},
-                    "href": f"/packages/{package_id}/files/{f.path}",
+                    "href": f"/packages/{package_id}/files/{quote(f.path)}",
                 }
                 for f in files
             ],

@@ -1,0 +1,12 @@
+import hashlib
+from pathlib import Path
+
+from tests.hostile_cases import write_bag
+
+
+def build(dest: Path) -> Path:
+    bag = write_bag(dest / "bag", {"ok.txt": b"fine\n"})
+    lines = [f"{hashlib.sha256((bag / n).read_bytes()).hexdigest()}  {n}\n" for n in ("bagit.txt", "bag-info.txt")]
+    lines.append(f"{hashlib.sha256(b'').hexdigest()}  metadata/rights.csv\n")
+    (bag / "tagmanifest-sha256.txt").write_text("".join(lines))
+    return bag
