@@ -376,3 +376,22 @@ def test_a_package_whose_profile_cannot_be_loaded_is_hidden_from_readers(archive
         listed = {p["id"] for p in c.get("/packages", headers=archive.headers("researcher")).json()["packages"]}
         assert pid not in listed and archive.packages["legal"] not in listed
         assert c.get(f"/packages/{pid}", headers=archive.headers("archivist")).status_code == 200
+
+
+def test_the_search_filter_hides_legal_packages_on_every_catalog_engine(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The (profile, level) groups of the search filter as SQL, on SQLite and (when configured) PostgreSQL."""
+    from archive.services import tokens
+
+    ids = {}
+    for name, profile in (("heritage-minimal", "heritage"), ("legal-minimal", "legal")):
+        shutil.copytree(REPO / "tests" / "data" / "submissions" / name, tmp_path / name)
+        ids[profile] = ingest(ctx, tmp_path / name, profile).package_id
+    with TestClient(create_app(ctx)) as c:
+        for role, expected in (("researcher", {ids["heritage"]}), ("archivist", set(ids.values()))):
+            _, token = tokens.create(ctx, role, role)
+            h = {"Authorization": f"Bearer {token}"}
+            for params in ({}, {"q": "test"}, {"profile": "legal"}, {"field": "custodian=Test Custodian"}):
+                body = c.get("/packages", params=params, headers=h).json()
+                listed = {p["id"] for p in body["packages"]}
+                assert listed <= expected and body["total"] == len(listed), (role, params)
+            assert {p["id"] for p in c.get("/packages", headers=h).json()["packages"]} == expected

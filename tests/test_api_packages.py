@@ -216,7 +216,8 @@ def test_file_list_with_pagination(client: TestClient, archive: ApiArchive) -> N
     assert (
         tif["size"] == 1120 and len(tif["digests"]["sha256"]) == 64 and len(tif["digests"]["sha512"]) == 128
     )
-    assert tif["format"] == {"puid": "fmt/353", "name": "Tagged Image File Format", "mime": "image/tiff"}
+    assert tif["format"] == {"puid": "fmt/353", "name": "Tagged Image File Format", "mime": "image/tiff",
+                             "basis": "signature"}
 
 
 @pytest.mark.parametrize(

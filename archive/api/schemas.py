@@ -149,6 +149,9 @@ class FileFormat(_Doc):
     puid: str | None
     name: str
     mime: str | None
+    #: what the identification rests on: ``signature``, ``container``, ``extension`` (a guess from
+    #: the file name only: the format policy counts it as unidentified) or ``none``
+    basis: str | None = None
 
 
 class FileEntry(_Doc):

@@ -48,6 +48,8 @@ class StoredFileInfo:
     format_name: str
     mime: str
     key: int = 0  # the catalog row's key: what a page of files is continued after (see file_path)
+    #: what the identification rests on: signature, container, extension (a guess) or none
+    basis: str = ""
 
 
 def _run(what: str, fn: Any) -> Any:
@@ -212,6 +214,7 @@ _FILE = (
     FileRow.format_name,
     FileRow.mime,
     FileRow.id,
+    FileRow.basis,
 )
 
 
@@ -219,7 +222,8 @@ _FILE_Q = select(*_FILE).where(FileRow.package_id == bindparam("pid"), FileRow.p
 
 
 def _file(r: Any) -> StoredFileInfo:
-    return StoredFileInfo(r.package_id, r.path, r.size, dict(r.digests), r.puid, r.format_name, r.mime, r.id)
+    return StoredFileInfo(r.package_id, r.path, r.size, dict(r.digests), r.puid, r.format_name, r.mime, r.id,
+                          r.basis or "")
 
 
 _FILE_PATH_Q = select(FileRow.path).where(FileRow.package_id == bindparam("pid"), FileRow.id == bindparam("key"))

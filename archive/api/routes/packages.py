@@ -277,7 +277,8 @@ async def get_files(
                     "path": f.path,
                     "size": f.size,
                     "digests": f.digests,
-                    "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None},
+                    "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None,
+                               "basis": f.basis or None},
                     "href": f"/packages/{package_id}/files/{quote(f.path)}",
                 }
                 for f in files
