@@ -136,7 +136,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     prefix = base.name.rstrip("0123456789")
     numbered = sorted((int(p.name[len(prefix):]), p) for p in base.parent.glob(f"{prefix}*")
                       if p.name[len(prefix):].isdigit())
-    doomed += [p for _, p in numbered[:-3] if p != base]
+    # an old folder whose session still runs keeps its .lock (as pytest's own clean-up respects)
+    doomed += [p for _, p in numbered[:-3] if p != base and not (p / ".lock").exists()]
     doomed += list(base.parent.glob("garbage-*"))  # what an interrupted removal left
     for path in doomed:
         try:
