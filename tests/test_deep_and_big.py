@@ -81,3 +81,26 @@ def test_mets_of_a_hundred_thousand_files_writes_validates_and_reads_back() -> N
     mets = write_mets(pkg)
     assert validate_mets(mets) == []
     assert len(read_mets(mets).files) == 100_000
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_file_submission_ingests(sqlite_ctx, tmp_path: Path) -> None:
+    """The class that passed ``validate`` and then died in METS validation (55,000-70,000 files):
+    100,000 files in 100 folders are stored, the bag is complete, its METS valid and read back,
+    and the catalog lists every file."""
+    sub = tmp_path / "big"
+    shutil.copytree(DATA / "submissions" / "heritage-minimal", sub)
+    for folder in range(100):
+        box = sub / f"box-{folder:03d}"
+        box.mkdir()
+        for item in range(1000):
+            (box / f"item-{item:04d}.txt").write_bytes(b"record %d/%d\n" % (folder, item))
+    result = ingest(sqlite_ctx, sub, "heritage")
+    assert result.created and result.files == 100_002
+    bag = sqlite_ctx.storage.path_of(result.package_id)
+    bagit.Bag(str(bag)).validate(fast=True)
+    mets = (bag / "mets.xml").read_bytes()
+    assert validate_mets(mets) == []
+    assert len(read_mets(mets).files) == 100_002
+    stored = sqlite_ctx.catalog.get_package(result.package_id)
+    assert len(stored.files) == 100_002 and stored.file("box-099/item-0999.txt") is not None

@@ -322,3 +322,32 @@ def test_every_tag_file_name_the_scan_accepts_round_trips_through_both_readers(
     report = validate_bag(bag)
     assert report.valid, report.errors
     assert stored in report.contents.tagfile_entries()
+
+
+@settings(max_examples=40, deadline=None)
+@given(links=st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=8))
+def test_hard_links_outside_the_submission_are_refused(tmp_path_factory, links) -> None:
+    """E143 exactly for the files with a name outside the submission; links all inside stay W139."""
+    import os
+
+    from archive.submission.scan import scan_folder
+
+    tmp = tmp_path_factory.mktemp("links")
+    outside, root = tmp / "outside", tmp / "sub"
+    outside.mkdir()
+    root.mkdir()
+    targets = []
+    for i in range(4):
+        (root / f"f{i}.txt").write_text(f"file {i}\n")
+        targets.append(root / f"f{i}.txt")
+    expect_outside: set[str] = set()
+    for n, (target, out) in enumerate(links):
+        where = (outside if out else root) / f"link{n}.txt"
+        os.link(targets[target], where)
+        if out:
+            expect_outside.add(f"f{target}.txt")
+    scan = scan_folder(root, 1000)
+    refused = {f.path.split("/")[-1] for f in scan.findings.errors if f.code == "E143"}
+    named = {p for p in refused if p.startswith("f")}
+    assert named == expect_outside
+    assert {f.code for f in scan.findings.errors} <= {"E143"}

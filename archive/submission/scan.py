@@ -114,6 +114,7 @@ def scan_folder(root: Path, max_files: int, is_bag: bool | None = None, *, max_d
     for entry in walk_tree(root, walker.descend):
         if not walker.add(entry):
             break
+    walker.check_hard_links()
     out = scan.findings
     if is_bag and not walker.saw_data and not walker.stopped:
         out.error("E150", "data", "the bag has no data/ payload folder")
@@ -132,6 +133,8 @@ class _Walker:
         # per zone (payload, tag): NFC path -> name as found; case-folded path -> NFC path
         self.seen = {"payload": ({}, {}), "tag": ({}, {})}
         self.refused: set[str] = set()  # folders not entered
+        # (device, inode) of files with more than one name -> (their link count, the names seen here)
+        self.linked: dict[tuple[int, int], tuple[int, list[str]]] = {}
 
     def _zone(self, entry: TreeEntry) -> tuple[str, str, int]:
         """(``payload`` or ``tag``, the path as on disk relative to the payload root (a tag file: to
@@ -178,6 +181,8 @@ class _Walker:
             return True
         zone, raw, _level = self._zone(entry)
         shown = printable(raw) if not raw.isascii() or not raw.isprintable() else raw
+        if entry.kind == "file" and entry.nlink > 1:
+            self.linked.setdefault(entry.identity, (entry.nlink, []))[1].append(printable(entry.rel))
         is_metadata = self._metadata(entry) if entry.depth <= 1 else False
         if is_metadata and not scan.is_bag and entry.kind == "file":
             return True  # a folder's metadata files are not payload
@@ -224,6 +229,24 @@ class _Walker:
         else:
             return self._file(entry, zone, nfc, raw, shown)
         return True
+
+    def check_hard_links(self) -> None:
+        """E143 for a hard link whose other names are not all inside the submission.
+
+        Such a file's bytes are also a file somewhere else on this system (a link to a password
+        file is as outside as a symbolic one), and nothing outside a submission may reach
+        storage. A hard link whose names all lie inside stays a warning (``W139``): its bytes are
+        copied once per name.
+        """
+        if self.stopped:
+            return  # the walk did not see every name
+        for nlink, names in self.linked.values():
+            if len(names) < nlink:
+                others = nlink - len(names)
+                for name in names:
+                    self.out.error("E143", name, f"is a hard link, and {others} of its {nlink} names lie outside "
+                                   "the submission: its bytes are a file elsewhere on this system; copy the file "
+                                   "into the submission instead of linking it")
 
     def _file(self, entry: TreeEntry, zone: str, rel: str, raw: str, shown: str) -> bool:
         scan, out = self.scan, self.out
