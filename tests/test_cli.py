@@ -383,3 +383,14 @@ def test_catalog_migration_adds_the_interval_column(tmp_path: Path) -> None:
     engine = create_engine(url)
     assert "fixity_interval_days" in {c["name"] for c in inspect(engine).get_columns("packages")}
     engine.dispose()
+
+
+def test_names_and_values_are_printed_literally_never_as_emoji(tmp_path: Path) -> None:
+    """rich turns ``:x:`` into an emoji by default: a file name or value must come out as it is."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "metadata.yaml").write_text("title: 'Report :x: :smile: [bold]draft[/bold]'\n", encoding="utf-8")
+    (sub / "a:x:b.txt").write_text("plain text\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(sub), "--profile", "base"])
+    assert "a:x:b.txt" in result.output, result.output
+    assert "\u274c" not in result.output and "\U0001f604" not in result.output

@@ -18,8 +18,8 @@ from archive.model import FormatInfo
 
 # Piped or logged output gets room for a full package id and a title (a terminal uses its own width).
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
-out = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, emoji=False, soft_wrap=True, width=_PIPE_WIDTH)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:

@@ -182,7 +182,7 @@ class _Walker:
         zone, raw, _level = self._zone(entry)
         shown = printable(raw) if not raw.isascii() or not raw.isprintable() else raw
         if entry.kind == "file" and entry.nlink > 1:
-            self.linked.setdefault(entry.identity, (entry.nlink, []))[1].append(printable(entry.rel))
+            self.linked.setdefault(entry.identity, (entry.nlink, []))[1].append(entry.rel)
         is_metadata = self._metadata(entry) if entry.depth <= 1 else False
         if is_metadata and not scan.is_bag and entry.kind == "file":
             return True  # a folder's metadata files are not payload
@@ -240,13 +240,20 @@ class _Walker:
         """
         if self.stopped:
             return  # the walk did not see every name
+        refused: set[str] = set()
         for nlink, names in self.linked.values():
             if len(names) < nlink:
                 others = nlink - len(names)
+                refused.update(names)
                 for name in names:
-                    self.out.error("E143", name, f"is a hard link, and {others} of its {nlink} names lie outside "
-                                   "the submission: its bytes are a file elsewhere on this system; copy the file "
-                                   "into the submission instead of linking it")
+                    self.out.error("E143", printable(name), f"is a hard link, and {others} of its {nlink} names lie "
+                                   "outside the submission: its bytes are a file elsewhere on this system; copy the "
+                                   "file into the submission instead of linking it")
+        # a refused metadata file is not read at all: its bytes may be another file's (no excerpt may show)
+        if self.scan.metadata_file is not None and self.scan.metadata_file.name in refused:
+            self.scan.metadata_file = None
+        if self.scan.files_csv is not None and FILES_CSV in refused:
+            self.scan.files_csv = None
 
     def _file(self, entry: TreeEntry, zone: str, rel: str, raw: str, shown: str) -> bool:
         scan, out = self.scan, self.out
