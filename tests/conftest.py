@@ -129,7 +129,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     base = getattr(factory, "_basetemp", None) if factory is not None else None
     if base is None or not Path(base).is_dir():
         return
-    from archive.storage.remove import remove_tree
+    from archive.tree_removal import remove_tree
 
     base = Path(base)
     doomed = [] if os.environ.get("ARCHIVE_KEEP_TEST_TMP") else list(base.iterdir())

@@ -11,7 +11,7 @@ from archive.fixity import copy_and_hash
 from archive.services.context import ArchiveContext
 from archive.services.replicate import expected_digests
 from archive.storage.local import check_package_id
-from archive.storage.remove import remove_tree
+from archive.tree_removal import remove_tree
 
 
 def _check_id(package_id: str) -> None:

@@ -24,7 +24,7 @@ from archive.errors import FixityError, StorageError
 from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
 from archive.storage import staging as staging_area
-from archive.storage.remove import remove_tree
+from archive.tree_removal import remove_tree
 
 register("storage.before-rename", "storage.after-rename", "repair.after-quarantine")
 

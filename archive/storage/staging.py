@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.storage.remove import remove_tree
+from archive.tree_removal import remove_tree
 
 LOCK_NAME = ".lock"
 TMP_PREFIX = ".tmp-"

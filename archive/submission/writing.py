@@ -4,9 +4,9 @@ Only names :mod:`archive.submission.members` accepted reach here, as keys (``a/b
 ``..``, no absolute path, no empty part). Folders are made one ``mkdir`` at a time without
 recursion (``Path.mkdir(parents=True)`` recurses once per missing level), an existing entry on
 the way must be a real folder (never a link), and a file is created with ``O_EXCL |
-O_NOFOLLOW``: nothing is overwritten and nothing is written through a link. Everything created
-is remembered in order, so that a refused archive is removed exactly, deepest first, without
-walking (or recursing over) the tree.
+O_NOFOLLOW``: nothing is overwritten and nothing is written through a link. The extraction
+folder starts empty, so a refused archive is taken back by emptying it with the archive's one
+tree removal (:func:`archive.tree_removal.remove_tree`: no recursion, links never entered).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from archive.tree_removal import remove_tree
 from archive.submission.members import Limits
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -47,11 +48,10 @@ class Budget:
 
 
 class Tree:
-    """The extraction folder: what was made in it, in order."""
+    """The extraction folder (empty when extraction starts)."""
 
     def __init__(self, dest: Path) -> None:
         self.root = os.fspath(dest)
-        self.created: list[tuple[str, bool]] = []  # (path, is a folder)
 
     def _path(self, parts: list[str]) -> str:
         return self.root + "/" + "/".join(parts)
@@ -73,27 +73,23 @@ class Tree:
                 continue
             except FileExistsError:
                 self._must_be_folder(path)
-            else:
-                self.created.append((path, True))
             break
         for below in range(depth + 1, len(parts) + 1):
-            path = self._path(parts[:below])
-            os.mkdir(path, 0o755)
-            self.created.append((path, True))
+            os.mkdir(self._path(parts[:below]), 0o755)
 
     def new_file(self, parts: list[str]) -> BinaryIO:
         """A new, empty regular file at ``parts`` (its folder made first), open for writing."""
         self.make_dirs(parts[:-1])
         path = self._path(parts)
         fd = os.open(path, _NEW_FILE, 0o644)
-        self.created.append((path, False))
         return cast(BinaryIO, os.fdopen(fd, "wb"))
 
     def discard(self) -> None:
-        """Remove everything made here, newest first (children before their folders)."""
-        for path, is_dir in reversed(self.created):
+        """Remove everything made here: the folder is left as empty as extraction found it."""
+        with os.scandir(self.root) as entries:
+            names = [entry.name for entry in entries]
+        for name in names:
             try:
-                os.rmdir(path) if is_dir else os.unlink(path)
+                remove_tree(os.path.join(self.root, name))
             except OSError:
-                pass
-        self.created.clear()
+                pass  # inside a staging folder: removed with it

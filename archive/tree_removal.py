@@ -2,9 +2,10 @@
 
 ``shutil.rmtree`` recurses once per level, so a tree deeper than the interpreter's recursion
 limit (a real 1,000-level transfer) raises ``RecursionError`` half-way and leaves the rest.
-This walks with an explicit stack of open folder descriptors and removes entries relative to
-them (``dir_fd``), so neither the depth nor the length of the full path matters, and a
-symbolic link is unlinked as a name, never entered.
+This walks holding one folder descriptor at a time (``..`` leads back up) and removes entries
+relative to it (``dir_fd``), so neither the depth nor the length of the full path matters, and
+a symbolic link is unlinked as a name, never entered. Shared by storage (staging, rollback),
+extraction (a refused archive) and export.
 """
 
 from __future__ import annotations
