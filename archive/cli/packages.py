@@ -9,7 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from archive.cli import State, handles_errors, json_option, render
-from archive.profiles.rules import decide_access
 from archive.services import ingest as ingest_service
 from archive.services import packages as package_service
 
@@ -64,7 +63,7 @@ def validate(state: State, submission: Path, profile: str, metadata: Path | None
     with render.progress_bar(not as_json) as progress:
         prepared = ingest_service.validate(state.ctx, submission, profile, metadata, progress)
     formats = ingest_service.format_counts(prepared.files)
-    access = decide_access(prepared.profile, prepared.metadata)  # what ingest would give the package
+    access = prepared.access_outcome  # what ingest would give the package
     if as_json:
         render.emit_json({"ok": True, "valid": True, "profile": prepared.profile.id,
                           "profile_version": prepared.profile.version, "files": len(prepared.files),

@@ -9,7 +9,7 @@ check afterwards (see docs/decisions/0001-bag-writing.md).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from archive.bagit_paths import decode_path, encode_path, manifest_path_problem  # noqa: F401 (re-exported)
 from archive.errors import PackagingError
@@ -53,11 +53,13 @@ def _write(path: Path, text: str) -> None:
 
 
 def write_tag_files(bag: Path, files: Iterable[FileRecord], algorithms: Iterable[str],
-                    bag_info: dict[str, list[str]], extra_tag_files: Iterable[str] = ()) -> dict[str, dict[str, str]]:
+                    bag_info: dict[str, list[str]], extra_tag_files: Iterable[str] = (),
+                    known: Mapping[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
     """Write bagit.txt, bag-info.txt, payload manifests and tag manifests; return tag-file digests.
 
     ``extra_tag_files`` are tag files already written into the bag (e.g. ``mets.xml``); they
-    are covered by the tag manifests.
+    are covered by the tag manifests. ``known`` gives digests already computed while such a
+    file was copied (a submitted bag's tag files): they are not hashed again.
     """
     algorithms = list(algorithms)
     files = list(files)
@@ -71,8 +73,9 @@ def write_tag_files(bag: Path, files: Iterable[FileRecord], algorithms: Iterable
         tag_names = ["bagit.txt", "bag-info.txt", *[f"manifest-{a}.txt" for a in algorithms], *extra_tag_files]
         tag_digests: dict[str, dict[str, str]] = {}
         for name in tag_names:
-            _, digests = hash_file(bag / name, algorithms)
-            tag_digests[name] = digests
+            given = (known or {}).get(name, {})
+            tag_digests[name] = ({a: given[a] for a in algorithms} if all(a in given for a in algorithms)
+                                 else hash_file(bag / name, algorithms)[1])
         for algo in algorithms:
             lines = [f"{tag_digests[n][algo]}  {encode_path(n)}\n" for n in sorted(tag_names)]
             _write(bag / f"tagmanifest-{algo}.txt", "".join(lines))

@@ -49,7 +49,7 @@ from archive.packaging.bagwrite import merge_bag_info, payload_oxum, tag_lines, 
 from archive.packaging.mets_validate import assert_valid_mets
 from archive.packaging.mets_write import write_mets
 from archive.profiles.bagit_profile import profile_identifier
-from archive.profiles.rules import AccessOutcome, decide_access
+from archive.profiles.rules import AccessOutcome
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import ledgered
 from archive.services.prepare import Prepared, Progress, _no_progress, prepare
@@ -273,7 +273,8 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
             fh.write(mets)
         fault_point("mets.written")
         tag_digests = write_tag_files(bag, pkg.files, p.profile.checksums, pkg.bag_info,
-                                      [METS_NAME, *(f.bag_path for f in pkg.submitted)])
+                                      [METS_NAME, *(f.bag_path for f in pkg.submitted)],
+                                      known={f.bag_path: f.digests for f in pkg.submitted})
         fault_point("bag.tagfiles-written")
         progress("storing", 0, 1)
         storage.claim(work, package_id)
@@ -300,8 +301,7 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         progress("done", 1, 1)
         fault_point("ingest.before-cleanup")
         return IngestResult(package_id, True, p.profile.id, p.profile.version, len(p.files), p.total_bytes,
-                            format_counts(p.files), p.warnings, package_relpath(package_id),
-                            decide_access(p.profile, p.metadata))
+                            format_counts(p.files), p.warnings, package_relpath(package_id), p.access_outcome)
     finally:
         storage.discard(work)
 

@@ -22,7 +22,14 @@ from archive.model import SUBMISSION_FOLDER, Access, FileRecord, SubmittedFile
 from archive.packaging.bagcheck import BagContents, BagReport, validate_bag
 from archive.bagit_paths import decode_path
 from archive.profiles.model import Profile
-from archive.profiles.rules import check_access, check_format, dublin_core, resolve_access, validate_metadata
+from archive.profiles.rules import (
+    AccessOutcome,
+    check_access,
+    check_format,
+    decide_access,
+    dublin_core,
+    validate_metadata,
+)
 from archive.services.context import ArchiveContext
 from archive.submission.extract import Limits, extract_archive, is_archive_file
 from archive.submission.metadata import read_files_csv, read_metadata_file
@@ -45,6 +52,8 @@ class Prepared:
     access: Access
     files: list[FileRecord]
     findings: FindingList
+    #: the access decision with its reason (what validate and ingest print); ``access`` is its level
+    access_outcome: AccessOutcome | None = None
     is_bag: bool = False
     submitted_bag_info: dict[str, list[str]] = field(default_factory=dict)
     #: what the submission brought beside its payload, copied to ``<bag>/submission/``
@@ -305,8 +314,9 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
     submitted = _keep_submitted(_beside_payload(scan), list(profile.checksums),
                                 dest.parent / SUBMISSION_FOLDER if dest is not None else None, found)
 
+    decision = decide_access(profile, metadata)
     prepared = Prepared(profile=profile, source_name=submission.name, metadata=metadata,
-                        dublin_core=dublin_core(profile, metadata), access=resolve_access(profile, metadata),
+                        dublin_core=dublin_core(profile, metadata), access=decision.access, access_outcome=decision,
                         files=records, findings=_printable(found), is_bag=scan.is_bag,
                         submitted_bag_info=submitted_info, bag_algorithms=bag_algorithms, submitted=submitted,
                         copied_to=dest.parent if dest is not None else None)

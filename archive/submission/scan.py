@@ -133,7 +133,8 @@ class _Walker:
         # per zone (payload, tag): NFC path -> name as found; case-folded path -> NFC path
         self.seen = {"payload": ({}, {}), "tag": ({}, {})}
         self.refused: set[str] = set()  # folders not entered
-        # (device, inode) of files with more than one name -> (their link count, the names seen here)
+        # (device, inode) of files with more than one name -> (their link count, the names seen here,
+        # as findings name them: relative to the payload root, a bag's tag files to the bag root)
         self.linked: dict[tuple[int, int], tuple[int, list[str]]] = {}
 
     def _zone(self, entry: TreeEntry) -> tuple[str, str, int]:
@@ -182,7 +183,7 @@ class _Walker:
         zone, raw, _level = self._zone(entry)
         shown = printable(raw) if not raw.isascii() or not raw.isprintable() else raw
         if entry.kind == "file" and entry.nlink > 1:
-            self.linked.setdefault(entry.identity, (entry.nlink, []))[1].append(entry.rel)
+            self.linked.setdefault(entry.identity, (entry.nlink, []))[1].append(raw)
         is_metadata = self._metadata(entry) if entry.depth <= 1 else False
         if is_metadata and not scan.is_bag and entry.kind == "file":
             return True  # a folder's metadata files are not payload
@@ -231,7 +232,7 @@ class _Walker:
         return True
 
     def check_hard_links(self) -> None:
-        """E143 for a hard link whose other names are not all inside the submission.
+        """E143 for a hard link whose other names are not all inside the submission, else W139.
 
         Such a file's bytes are also a file somewhere else on this system (a link to a password
         file is as outside as a symbolic one), and nothing outside a submission may reach
@@ -242,13 +243,17 @@ class _Walker:
             return  # the walk did not see every name
         refused: set[str] = set()
         for nlink, names in self.linked.values():
-            if len(names) < nlink:
-                others = nlink - len(names)
-                refused.update(names)
+            if len(names) >= nlink:
                 for name in names:
-                    self.out.error("E143", printable(name), f"is a hard link, and {others} of its {nlink} names lie "
-                                   "outside the submission: its bytes are a file elsewhere on this system; copy the "
-                                   "file into the submission instead of linking it")
+                    self.out.warning("W139", printable(name), f"is a hard link ({nlink} names for the same file, all "
+                                     "in the submission); its bytes are copied for each name")
+                continue
+            others = nlink - len(names)
+            refused.update(names)
+            for name in names:
+                self.out.error("E143", printable(name), f"is a hard link, and {others} of its {nlink} names lie "
+                               "outside the submission: its bytes are a file elsewhere on this system; copy the "
+                               "file into the submission instead of linking it")
         # a refused metadata file is not read at all: its bytes may be another file's (no excerpt may show)
         if self.scan.metadata_file is not None and self.scan.metadata_file.name in refused:
             self.scan.metadata_file = None
@@ -264,8 +269,6 @@ class _Walker:
         problem = manifest_path_problem(rel) if zone == "payload" else tag_path_problem(rel)
         if problem:
             out.error("E133", shown, problem)
-        if entry.nlink > 1:
-            out.warning("W139", shown, f"is a hard link ({entry.nlink} names for the same file); its bytes are copied")
         if entry.name in SYSTEM_FILES:
             out.warning("W138", shown, "is an operating-system file, probably not meant to be preserved")
         found = ScannedFile(rel, entry.path, entry.size, raw, entry.identity)
