@@ -49,17 +49,20 @@ class Prepared:
     source_name: str
     metadata: dict[str, Any]
     dublin_core: dict[str, list[str]]
-    access: Access
+    #: the access decision with its reason (what validate and ingest print)
+    access_outcome: AccessOutcome
     files: list[FileRecord]
     findings: FindingList
-    #: the access decision with its reason (what validate and ingest print); ``access`` is its level
-    access_outcome: AccessOutcome | None = None
     is_bag: bool = False
     submitted_bag_info: dict[str, list[str]] = field(default_factory=dict)
     #: what the submission brought beside its payload, copied to ``<bag>/submission/``
     submitted: list[SubmittedFile] = field(default_factory=list)
     bag_algorithms: list[str] = field(default_factory=list)
     copied_to: Path | None = None
+
+    @property
+    def access(self) -> Access:
+        return self.access_outcome.access
 
     @property
     def warnings(self) -> list[Finding]:
@@ -314,9 +317,8 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
     submitted = _keep_submitted(_beside_payload(scan), list(profile.checksums),
                                 dest.parent / SUBMISSION_FOLDER if dest is not None else None, found)
 
-    decision = decide_access(profile, metadata)
     prepared = Prepared(profile=profile, source_name=submission.name, metadata=metadata,
-                        dublin_core=dublin_core(profile, metadata), access=decision.access, access_outcome=decision,
+                        dublin_core=dublin_core(profile, metadata), access_outcome=decide_access(profile, metadata),
                         files=records, findings=_printable(found), is_bag=scan.is_bag,
                         submitted_bag_info=submitted_info, bag_algorithms=bag_algorithms, submitted=submitted,
                         copied_to=dest.parent if dest is not None else None)
