@@ -91,6 +91,21 @@ def write_metadata(root: Path) -> None:
     (root / "metadata.yaml").write_text(METADATA_YAML, encoding="utf-8")
 
 
+#: a profile that refuses every file it cannot identify from its content
+STRICT_FORMATS = "id: strict-formats\nversion: '1'\nextends: heritage\nformats:\n  unidentified: reject\n"
+
+
+def own_profile_submission(dest: Path, profile_id: str, profile_yaml: str, metadata: str | None = None) -> Path:
+    """``dest/profiles/<id>.yaml`` (the case's ``profiles_dirs: [../build/profiles]``) and an empty
+    submission folder ``dest/submission`` with valid metadata (or ``metadata``); returns the folder."""
+    (dest / "profiles").mkdir(parents=True, exist_ok=True)
+    (dest / "profiles" / f"{profile_id}.yaml").write_text(profile_yaml, encoding="utf-8")
+    root = dest / "submission"
+    root.mkdir()
+    (root / "metadata.yaml").write_text(METADATA_YAML if metadata is None else metadata, encoding="utf-8")
+    return root
+
+
 def _member_data(member: dict[str, Any]) -> bytes:
     if "zeros" in member:
         return bytes(int(member["zeros"]))

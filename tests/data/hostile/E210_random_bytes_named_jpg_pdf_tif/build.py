@@ -1,17 +1,10 @@
 import random
 from pathlib import Path
 
-from tests.hostile_cases import write_metadata
-
-STRICT = "id: strict-formats\nversion: '1'\nextends: heritage\nformats:\n  unidentified: reject\n"
-
+from tests.hostile_cases import STRICT_FORMATS, own_profile_submission
 
 def build(dest: Path) -> Path:
-    (dest / "profiles").mkdir()
-    (dest / "profiles" / "strict-formats.yaml").write_text(STRICT)
-    root = dest / "submission"
-    root.mkdir()
-    write_metadata(root)
+    root = own_profile_submission(dest, "strict-formats", STRICT_FORMATS)
     rng = random.Random(210)  # the same bytes on every run
     for name in ("photo.jpg", "report.pdf", "scan.tif"):
         (root / name).write_bytes(rng.randbytes(4096))

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+from tests.hostile_cases import own_profile_submission
+
 PROFILE = """id: closed
 version: "1.0.0"
 extends: base
@@ -11,11 +13,7 @@ access:
 
 
 def build(dest: Path) -> Path:
-    (dest / "profiles").mkdir(parents=True)
-    (dest / "profiles" / "closed.yaml").write_text(PROFILE, encoding="utf-8")
-    root = dest / "submission"
-    root.mkdir()
-    (root / "metadata.yaml").write_text("title: Papers, closed by deed of gift\nembargo_until: 2027-01-01\n",
-                                        encoding="utf-8")
+    root = own_profile_submission(dest, "closed", PROFILE,
+                                  "title: Papers, closed by deed of gift\nembargo_until: 2027-01-01\n")
     (root / "letter.txt").write_text("Dear archivist,\n", encoding="utf-8")
     return root

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+from tests.hostile_cases import own_profile_submission
+
 PROFILE = """id: widened
 version: "1.0.0"
 extends: base
@@ -11,10 +13,6 @@ fields:
 
 
 def build(dest: Path) -> Path:
-    (dest / "profiles").mkdir(parents=True)
-    (dest / "profiles" / "widened.yaml").write_text(PROFILE, encoding="utf-8")
-    root = dest / "submission"
-    root.mkdir()
-    (root / "metadata.yaml").write_text("title: Something secret\naccess_level: secret\n", encoding="utf-8")
+    root = own_profile_submission(dest, "widened", PROFILE, "title: Something secret\naccess_level: secret\n")
     (root / "note.txt").write_text("nothing to see\n", encoding="utf-8")
     return root
