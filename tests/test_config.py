@@ -109,3 +109,15 @@ def test_profile_folders_are_the_configured_ones_then_the_bundled_ones(tmp_path:
     s = load_settings(env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_PROFILES_DIRS": f"{tmp_path / 'a'}:{tmp_path / 'b'}"})
     assert s.all_profile_dirs == (tmp_path / "a", tmp_path / "b", BUNDLED_PROFILES)
     assert BUNDLED_PROFILES == REPO / "archive" / "profiles" / "bundled" and (BUNDLED_PROFILES / "base.yaml").is_file()
+
+
+def test_adapter_limits_default_to_the_settings_defaults() -> None:
+    """Called without settings (``archive bag validate``, a library user), scan, extraction and bag
+    reading apply the same depth and path limits as the settings' defaults."""
+    from archive.config import SETTINGS
+    from archive.packaging import bagread
+    from archive.submission import members, scan
+
+    defaults = {s.name: s.default for s in SETTINGS}
+    assert scan.MAX_DEPTH == bagread.DEFAULT_MAX_DEPTH == members.Limits(1, 1).max_depth == defaults["max_depth"]
+    assert scan.MAX_PATH_BYTES == members.Limits(1, 1).max_path_bytes == defaults["max_path_bytes"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from archive.bagit_paths import OTHER_LINE_BREAKS
 from archive.errors import FindingList
 from archive.submission.safeopen import CHUNK, TreeEntry, UnsafeFile, open_regular, printable, walk_tree
+from archive.submission.scan import MAX_DEPTH
 
 #: longest line of any tag file or manifest, in characters (RFC 8493 recommends 79 and
 #: continuation lines for longer values; bagit-python's reader is quadratic in a line's length)
@@ -31,7 +32,7 @@ DEFAULT_MAX_TAG_BYTES = 10 * 1024 * 1024
 #: largest manifest or tag manifest (they grow with the number of files: about 200 bytes a file)
 DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024**3
 #: deepest folder nesting looked into (the default of the setting max_depth)
-DEFAULT_MAX_DEPTH = 512
+DEFAULT_MAX_DEPTH = MAX_DEPTH
 #: largest bagit.txt (two short lines)
 BAGIT_TXT_BYTES = 64 * 1024
 #: text codecs Python has that are not character sets (they transform text, or refuse it)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from archive.errors import Finding, error
-from archive.submission.scan import name_problem, printable
+from archive.submission.scan import MAX_DEPTH, MAX_PATH_BYTES, name_problem, printable
 
 #: a member or archive may always expand to this many bytes, whatever its ratio: a small file
 #: of zeros compresses a thousand times and is no bomb
@@ -48,8 +48,8 @@ class Limits:
     max_bytes: int
     max_files: int
     max_expansion_ratio: int = 0
-    max_depth: int = 512
-    max_path_bytes: int = 3072
+    max_depth: int = MAX_DEPTH
+    max_path_bytes: int = MAX_PATH_BYTES
 
     @property
     def max_members(self) -> int:
