@@ -20,7 +20,6 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from archive import safeyaml
-
 from archive.errors import ConfigError
 
 #: Settings.home_source when nothing chose the home: the folder ``var`` of the current folder

@@ -173,9 +173,9 @@ def timed(
 
 def bench_download(args: argparse.Namespace, work: Path) -> None:
     from archive.config import load_settings
-    from archive.services import tokens
     from archive.services.context import ArchiveContext
-    from archive.services.ingest import ingest
+    from archive.services.ingest.run import ingest
+    from archive.services.retrieve import tokens
 
     size = args.size_mib * 2**20
     home = work / "download-home"

@@ -73,8 +73,8 @@ def _package(i: int, rng: random.Random) -> Any:
 def build_catalog(home: Path, count: int, database_url: str = "") -> tuple[list[str], str]:
     """A catalog of ``count`` synthetic packages (reused when it already holds them): ids and a token."""
     from archive.config import load_settings
-    from archive.services import tokens
     from archive.services.context import ArchiveContext
+    from archive.services.retrieve import tokens
 
     overrides = {"home": str(home), **({"database_url": database_url} if database_url else {})}
     settings = load_settings(env={}, overrides=overrides)

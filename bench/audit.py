@@ -71,7 +71,7 @@ class StubIdentifier:
 def build(home: Path, work: Path, files: int, packages: int, total: int) -> None:
     from archive.config import load_settings
     from archive.services.context import ArchiveContext
-    from archive.services.ingest import ingest
+    from archive.services.ingest.run import ingest
 
     ctx = ArchiveContext(load_settings(None, env={}, overrides={"home": str(home), "verify_after_store": False,
                                                                 "workers": 2}))
@@ -124,7 +124,7 @@ def child_hashlib(home: Path, jobs: int) -> dict[str, float]:
 
 def child_audit(home: Path, jobs: int) -> dict[str, float]:
     from archive.config import load_settings
-    from archive.services.audit import AuditOptions, run_audit
+    from archive.services.audit.run import AuditOptions, run_audit
     from archive.services.context import ArchiveContext
 
     ctx = ArchiveContext(load_settings(None, env={}, overrides={"home": str(home)}))

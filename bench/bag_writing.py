@@ -25,8 +25,8 @@ import bagit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from archive.fixity import hash_file  # noqa: E402
 from archive.model import FileRecord  # noqa: E402
-from archive.packaging.bagwrite import write_tag_files  # noqa: E402
-from archive.services.replicate import verify_stored_bag  # noqa: E402
+from archive.packaging.bag.write import write_tag_files  # noqa: E402
+from archive.services.copies import verify_stored_bag  # noqa: E402
 
 ALGOS = ["sha256", "sha512"]
 

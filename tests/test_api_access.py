@@ -25,10 +25,10 @@ from archive.api import create_app
 from archive.api.routes.audits import WITHHELD
 from archive.profiles import ProfileRegistry
 from archive.profiles.bundled import BUNDLED_PROFILES
-from archive.services.audit import AuditOptions, run_audit
+from archive.services.audit.run import AuditOptions, run_audit
 from archive.services.context import ArchiveContext
-from archive.services.ingest import ingest
-from tests.api_support import LEVELS, ROLES, ApiArchive, build_archive
+from archive.services.ingest.run import ingest
+from tests.support.api import LEVELS, ROLES, ApiArchive, build_archive
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -380,7 +380,7 @@ def test_a_package_whose_profile_cannot_be_loaded_is_hidden_from_readers(archive
 
 def test_the_search_filter_hides_legal_packages_on_every_catalog_engine(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The (profile, level) groups of the search filter as SQL, on SQLite and (when configured) PostgreSQL."""
-    from archive.services import tokens
+    from archive.services.retrieve import tokens
 
     ids = {}
     for name, profile in (("heritage-minimal", "heritage"), ("legal-minimal", "legal")):

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from archive.api import create_app
 from archive.api.cursors import SECRET_FILE, Cursors, load_or_create_secret
 from archive.errors import InvalidRequest
-from tests.api_support import ApiArchive, build_archive
+from tests.support.api import ApiArchive, build_archive
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from archive.api import create_app
 from archive.api.zipstream import ZipWriter, zip_size
-from archive.catalog import access as access_catalog
+from archive.catalog import callers
 from archive.services.context import ArchiveContext
-from tests.api_support import ApiArchive, build_archive
+from tests.support.api import ApiArchive, build_archive
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_downloads_are_recorded_and_counted(tmp_path: Path) -> None:
             "/stats", headers=a.headers("archivist"), params={"from": "2025-02-01", "to": "2025-01-01"}
         )
     with ArchiveContext(a.settings) as ctx:
-        log = access_catalog.access_entries(ctx.catalog)
+        log = callers.access_entries(ctx.catalog)
     downloads = [e for e in log if e["action"] == "package"]
     assert len(downloads) == 1
     d = downloads[0]

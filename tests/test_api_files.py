@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from archive.api import create_app
 from archive.api.serving import StreamAborted
-from archive.catalog import access as access_catalog
+from archive.catalog import callers
 from archive.services.context import ArchiveContext
-from archive.services.ingest import ingest
-from tests.api_support import ApiArchive, build_archive, raw_request, research_submission
+from archive.services.ingest.run import ingest
 from tests.conftest import make_settings
+from tests.support.api import ApiArchive, build_archive, raw_request, research_submission
 
 BIG = os.urandom(300_000)  # larger than the chunk size the tests use (64 KiB): streamed in several reads
 
@@ -180,7 +180,7 @@ def test_download_is_recorded_head_and_304_are_not(tmp_path: Path) -> None:
             == 304
         )
     with ArchiveContext(a.settings) as ctx:
-        log = [e for e in access_catalog.access_entries(ctx.catalog, pid) if e["action"] == "file"]
+        log = [e for e in callers.access_entries(ctx.catalog, pid) if e["action"] == "file"]
     assert [(e["range"], e["bytes_planned"], e["bytes_sent"], e["outcome"]) for e in log] == [
         ("", size, size, "complete"),
         ("bytes=10-19", 10, 10, "complete"),
@@ -203,7 +203,7 @@ def big(tmp_path: Path):
 
 def _incidents(settings) -> list[dict]:  # type: ignore[no-untyped-def]
     with ArchiveContext(settings) as ctx:
-        return access_catalog.incidents(ctx.catalog)
+        return callers.incidents(ctx.catalog)
 
 
 def _flip(path: Path, at: int) -> None:
@@ -233,7 +233,7 @@ def test_corrupted_big_file_aborts_the_stream_and_records_an_incident(big) -> No
     incidents = _incidents(settings)
     assert [(i["path"], i["kind"]) for i in incidents] == [("data/dump.bin", "digest-mismatch")]
     with ArchiveContext(settings) as ctx:
-        entry = [e for e in access_catalog.access_entries(ctx.catalog, pid) if e["action"] == "file"][-1]
+        entry = [e for e in callers.access_entries(ctx.catalog, pid) if e["action"] == "file"][-1]
     assert entry["outcome"] == "failed" and entry["bytes_sent"] == len(r.body)
 
 
@@ -326,7 +326,7 @@ def test_accel_redirect_hands_over_after_authorising_and_recording(tmp_path: Pat
         hidden = c.get(f"/packages/{a.packages['restricted']}/files/x.eml")
         assert hidden.status_code == 404 and "x-accel-redirect" not in hidden.headers
     with ArchiveContext(a.settings) as ctx:
-        log = [e for e in access_catalog.access_entries(ctx.catalog, pid) if e["action"] == "file"]
+        log = [e for e in callers.access_entries(ctx.catalog, pid) if e["action"] == "file"]
     assert [(e["outcome"], e["range"], e["bytes_planned"]) for e in log] == [("delegated", "bytes=0-9", 10)]
 
 
@@ -373,7 +373,7 @@ def _scanner_accepts(path: str) -> bool:
     """Whether the submission scanner would store a file at ``path`` (mirrors archive/submission/scan.py)."""
     import unicodedata
 
-    from archive.bagit_paths import manifest_path_problem
+    from archive.packaging.bag.paths import manifest_path_problem
     from archive.submission.scan import name_problem
 
     segments = path.split("/")

@@ -35,9 +35,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
 
 from archive.api import create_app
-from archive.services.audit import AuditOptions, run_audit
+from archive.services.audit.run import AuditOptions, run_audit
 from archive.services.context import ArchiveContext
-from tests.api_support import LEVELS, ROLES, ApiArchive, build_archive
+from tests.support.api import LEVELS, ROLES, ApiArchive, build_archive
 
 EXAMPLES = 8  # per operation, role and generation mode: 80 per operation
 POSITIVE_STATUSES = ["2xx", "304", "400", "401", "403", "404", "416"]

@@ -1,6 +1,6 @@
 """Hostile callers: nothing a caller may not see leaves the API, whatever they send.
 
-An archive with a package at every access level (tests/api_support.py) plus a *canary* package
+An archive with a package at every access level (tests/support/api.py) plus a *canary* package
 at each protected level (restricted, embargoed until 2999, confidential, legal-hold) whose file
 bytes, file name, digest and title are unique markers. Every route is called with no token; an
 expired, a revoked, a malformed and a forged token; a token of each role; with the ids of hidden
@@ -38,16 +38,15 @@ from archive.access import policy
 from archive.api import create_app
 from archive.api.limits import MAX_HEADER_BYTES, MAX_HEADERS, MAX_PATH_BYTES, MAX_QUERY_BYTES
 from archive.api.routes.audits import WITHHELD
-from archive.catalog import access as access_catalog
-from archive.catalog import retrieval
-from archive.catalog.access_tables import TokenRow
+from archive.catalog import callers, retrieval
+from archive.catalog.tables import TokenRow
 from archive.cli import main
 from archive.errors import AuthenticationRequired
-from archive.services import tokens as token_service
-from archive.services.audit import AuditOptions, run_audit
+from archive.services.audit.run import AuditOptions, run_audit
 from archive.services.context import ArchiveContext
-from archive.services.ingest import ingest
-from tests.api_support import LEVELS, ApiArchive, build_archive, raw_request, research_submission
+from archive.services.ingest.run import ingest
+from archive.services.retrieve import tokens as token_service
+from tests.support.api import LEVELS, ApiArchive, build_archive, raw_request, research_submission
 
 PROTECTED = {  # canary level -> metadata line that gives it
     "restricted": "access_level: restricted\n",
@@ -667,8 +666,8 @@ def test_no_token_or_secret_is_ever_logged_or_recorded(
         assert not leaked, (record.name, rendered[:300])
     # nor in the catalog's access log, its incidents, or the usage statistics
     with ArchiveContext(h.archive.settings) as ctx:
-        log = access_catalog.access_entries(ctx.catalog)
-        incidents = access_catalog.incidents(ctx.catalog)
+        log = callers.access_entries(ctx.catalog)
+        incidents = callers.incidents(ctx.catalog)
         with ctx.catalog.engine.connect() as conn:
             stored = [str(v) for row in conn.execute(text("SELECT * FROM api_tokens")) for v in row]
     assert log and any(e["token_id"] == h.archive.token_ids["researcher"] for e in log)

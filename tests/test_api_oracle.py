@@ -25,10 +25,10 @@ from sqlalchemy import event
 
 from archive.api import create_app
 from archive.errors import NotFound
-from archive.services import retrieve
 from archive.services.context import ArchiveContext
-from archive.services.usage import Caller
-from tests.api_support import LEVELS, ApiArchive, build_archive
+from archive.services.retrieve import packages as retrieve
+from archive.services.retrieve.usage import Caller
+from tests.support.api import LEVELS, ApiArchive, build_archive
 
 #: levels hidden from each role (docs/access.md), for the cases below
 HIDDEN_FROM = {

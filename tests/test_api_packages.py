@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from archive.api import create_app
-from archive.services import tokens
-from archive.services.ingest import ingest
-from tests.api_support import ApiArchive, build_archive, research_submission
+from archive.services.ingest.run import ingest
+from archive.services.retrieve import tokens
 from tests.conftest import DATA
+from tests.support.api import ApiArchive, build_archive, research_submission
 
 
 def _ingest_mix(ctx, tmp: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]

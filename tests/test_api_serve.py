@@ -16,7 +16,7 @@ import bagit
 import httpx
 import pytest
 
-from tests.api_support import build_archive
+from tests.support.api import build_archive
 
 
 def _free_port() -> int:

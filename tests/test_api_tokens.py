@@ -15,7 +15,7 @@ from archive.api.errors import STATUS
 from archive.cli import main
 from archive.errors import ArchiveError
 from archive.services.context import ArchiveContext
-from tests.api_support import ApiArchive, build_archive
+from tests.support.api import ApiArchive, build_archive
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_every_archive_error_maps_to_a_status() -> None:
 
 
 def test_audits_routes_read_audit_runs(archive: ApiArchive) -> None:
-    from archive.services.audit import AuditOptions, run_audit
+    from archive.services.audit.run import AuditOptions, run_audit
 
     with TestClient(create_app(archive.settings)) as client:
         h = archive.headers("auditor")

@@ -16,9 +16,9 @@ from archive.audit.findings import KINDS
 from archive.catalog.audits import Audits
 from archive.catalog.tables import FileRow
 from archive.cli import main
-from archive.services.audit import AuditOptions, select
-from archive.services.audit_read import coverage_report, get_audit_run, last_fixity_outcomes, list_audit_runs
-from tests.audit_support import DAMAGE, PDF, TIF, audit, forged, later, rewrite_consistently, stored
+from archive.services.audit.report import coverage_report, get_audit_run, last_fixity_outcomes, list_audit_runs
+from archive.services.audit.run import AuditOptions, select
+from tests.support.audit import DAMAGE, PDF, TIF, audit, forged, later, rewrite_consistently, stored
 
 
 def test_clean_audit_records_a_fixity_event_per_package_and_a_run(rctx, copy_fixture) -> None:
@@ -296,7 +296,7 @@ def test_nothing_to_audit_is_not_said_when_storage_is_gone(tmp_path: Path) -> No
 
 
 def test_a_first_audit_after_the_first_ingest_records_a_run(rctx, copy_fixture) -> None:
-    from archive.services.audit import is_fresh
+    from archive.services.audit.run import is_fresh
 
     assert is_fresh(rctx, Audits(rctx.catalog))
     assert audit(rctx, all=True).nothing_to_audit

@@ -19,7 +19,7 @@ import bagit
 import pytest
 
 from archive.errors import BagInvalid
-from archive.packaging.bagcheck import CODES, BagReport, validate_bag
+from archive.packaging.bag.check import CODES, BagReport, validate_bag
 
 SUITE = Path(__file__).parent / "data" / "bagit-conformance-suite"
 HELLO = hashlib.sha256(b"hello\n").hexdigest()

@@ -1,4 +1,4 @@
-"""Hostile bags against the bag check (archive/packaging/bagcheck.py) and the whole command line.
+"""Hostile bags against the bag check (archive/packaging/bag/check.py) and the whole command line.
 
 * a link, FIFO, socket or device anywhere in a bag is refused before bagit-python opens anything,
   and no byte of what a link points at (a canary holding a random secret, /proc/self/environ)
@@ -30,11 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive.cli import main
-from archive.packaging import bagcheck
-from archive.packaging.bagcheck import CODES, BagReport, validate_bag
-from archive.packaging.bagread import MAX_LINE_CHARS
+from archive.packaging.bag import check as bagcheck
+from archive.packaging.bag.check import CODES, BagReport, validate_bag
+from archive.packaging.bag.read import MAX_LINE_CHARS
 from archive.submission.scan import scan_folder
-from tests.hostile_cases import HOSTILE, load_cases, write_bag
+from tests.support.hostile_cases import HOSTILE, load_cases, write_bag
 from tests.test_safeopen import make_deep, no_hang, remove_deep
 
 CANARY_CASES = [c for c in load_cases() if c.spec.get("canary")]

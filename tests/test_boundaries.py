@@ -70,7 +70,7 @@ CATALOG_PURE = {
     "dump.unaccounted_tables": "compares table names",
 }
 #: modules of archive.catalog that declare tables or are the mechanism itself
-_NOT_ADAPTERS = {"guard", "tables", "audit_tables", "access_tables", "migrations"}
+_NOT_ADAPTERS = {"guard", "tables", "migrations"}
 
 
 def _catalog_callables() -> dict[str, Callable[..., Any]]:
@@ -146,7 +146,7 @@ def _finding() -> Any:
 
 def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
     """One call per guarded catalog function, with arguments that make it reach the database."""
-    from archive.catalog import access, dump, retrieval, search, search_index, usage
+    from archive.catalog import callers, dump, retrieval, search, search_index, usage
     from archive.catalog.audits import Audits, FixityState
     from archive.catalog.ledger_mirror import LedgerMirror
     from archive.catalog.maintenance import Maintenance
@@ -181,16 +181,16 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         "retrieval.file_path": lambda c: retrieval.file_path(c, PID, 1),
         "retrieval.files_page": lambda c: retrieval.files_page(c, PID, None, 10),
         "retrieval.events_page": lambda c: retrieval.events_page(c, PID, None, 10),
-        "access.add_token": lambda c: access.add_token(c, "tid", "name", "researcher", "salt", "digest"),
-        "access.get_token": lambda c: access.get_token(c, "tid"),
-        "access.list_tokens": lambda c: access.list_tokens(c),
-        "access.revoke_token": lambda c: access.revoke_token(c, "tid"),
-        "access.log_access": lambda c: access.log_access(c, token_id=None, caller="x", role="anonymous",
+        "callers.add_token": lambda c: callers.add_token(c, "tid", "name", "researcher", "salt", "digest"),
+        "callers.get_token": lambda c: callers.get_token(c, "tid"),
+        "callers.list_tokens": lambda c: callers.list_tokens(c),
+        "callers.revoke_token": lambda c: callers.revoke_token(c, "tid"),
+        "callers.log_access": lambda c: callers.log_access(c, token_id=None, caller="x", role="anonymous",
                                                          action="view", package_id=PID, profile_id="heritage"),
-        "access.finish_access": lambda c: access.finish_access(c, 1, 10, "complete"),
-        "access.access_entries": lambda c: access.access_entries(c),
-        "access.record_incident": lambda c: access.record_incident(c, PID, "data/a.txt", "missing", "gone"),
-        "access.incidents": lambda c: access.incidents(c),
+        "callers.finish_access": lambda c: callers.finish_access(c, 1, 10, "complete"),
+        "callers.access_entries": lambda c: callers.access_entries(c),
+        "callers.record_incident": lambda c: callers.record_incident(c, PID, "data/a.txt", "missing", "gone"),
+        "callers.incidents": lambda c: callers.incidents(c),
         "usage.usage": lambda c: usage.usage(c, None, None, "day"),
         "search.search": lambda c: search.search(c, search.SearchQuery(text="word")),
         "dump.dump": lambda c: dump.dump(c),
@@ -373,7 +373,7 @@ def test_a_programming_error_is_not_disguised_as_a_database_failure(catalog_file
 @pytest.fixture
 def broken_catalog_archive(tmp_path: Path) -> Iterator[Any]:
     """An archive with one open package whose catalog then fails on every statement."""
-    from tests.api_support import build_archive
+    from tests.support.api import build_archive
 
     yield build_archive(tmp_path, ("open",))
 
@@ -533,7 +533,7 @@ KNOWN_LEAKS: dict[tuple[str, str], str] = {}
 def stored_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real stored bag (copied), and its METS, made by a real ingest."""
     from archive.services.context import ArchiveContext
-    from archive.services.ingest import ingest
+    from archive.services.ingest.run import ingest
     from tests.conftest import DATA, make_settings
 
     tmp = tmp_path_factory.mktemp("bag")
@@ -547,7 +547,10 @@ def stored_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _packaging_calls(bag: Path, tmp: Path) -> dict[str, Callable[[], Any]]:
-    from archive.packaging import bagcheck, mets_read, mets_validate, mets_write
+    from archive.packaging.bag import check as bagcheck
+    from archive.packaging.mets import read as mets_read
+    from archive.packaging.mets import validate as mets_validate
+    from archive.packaging.mets import write as mets_write
 
     mets = (bag / "mets.xml").read_bytes()
 
@@ -581,7 +584,7 @@ def lxml_failing(make: Callable[[], BaseException]) -> Iterator[None]:
     """Every entry point of lxml.etree the packaging code calls raises ``make()``."""
     from lxml import etree
 
-    from archive.packaging import mets_validate
+    from archive.packaging.mets import validate as mets_validate
 
     names = ("fromstring", "parse", "XML", "XMLSchema", "tostring", "SubElement", "Element", "ElementTree", "XMLParser")
     saved = {n: getattr(etree, n) for n in names}

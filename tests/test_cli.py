@@ -281,7 +281,7 @@ def test_audit_uses_the_interval_recorded_at_ingest_without_the_profile(tmp_path
     from datetime import timedelta
 
     from archive.model import utcnow
-    from archive.services.audit import AuditOptions, run_audit
+    from archive.services.audit.run import AuditOptions, run_audit
 
     archivist, cron, run = two_shells
     sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")

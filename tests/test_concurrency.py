@@ -21,12 +21,12 @@ import httpx
 import pytest
 
 from archive.catalog.repository import Catalog
-from archive.services import tokens
-from archive.services.audit import AuditOptions, run_audit
-from archive.services.doctor import run_doctor
-from archive.services.ingest import ingest
+from archive.services.audit.run import AuditOptions, run_audit
+from archive.services.ingest.run import ingest
 from archive.services.ledgering import verify_ledger
-from tests.crash_support import ARCHIVE, context, run_cli, staging_entries, write_config
+from archive.services.recovery.doctor import run_doctor
+from archive.services.retrieve import tokens
+from tests.support.crash import ARCHIVE, context, run_cli, staging_entries, write_config
 
 SUB = Path(__file__).parent / "data" / "submissions" / "heritage-minimal"
 

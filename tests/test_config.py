@@ -115,7 +115,7 @@ def test_adapter_limits_default_to_the_settings_defaults() -> None:
     """Called without settings (``archive bag validate``, a library user), scan, extraction and bag
     reading apply the same depth and path limits as the settings' defaults."""
     from archive.config import SETTINGS
-    from archive.packaging import bagread
+    from archive.packaging.bag import read as bagread
     from archive.submission import members, scan
 
     defaults = {s.name: s.default for s in SETTINGS}

@@ -18,14 +18,14 @@ import pytest
 
 from archive import faults
 from archive.catalog.dump import dump
-from archive.services.audit import AuditOptions, run_audit
-from archive.services.doctor import run_doctor
-from archive.services.ingest import ingest
+from archive.services.audit.run import AuditOptions, run_audit
+from archive.services.ingest.run import ingest
 from archive.services.ledgering import verify_ledger
-from tests.audit_support import TIF, flip_byte
-from tests.crash_support import context, run_cli, run_forked, staging_entries, write_config
+from archive.services.recovery.doctor import run_doctor
+from tests.support.audit import TIF, flip_byte
+from tests.support.crash import context, run_cli, run_forked, staging_entries, write_config
 
-for _module in ("archive.cli", "archive.formats.identify", "archive.services.doctor", "archive.services.reindex"):
+for _module in ("archive.cli", "archive.formats.identify", "archive.services.recovery.doctor", "archive.services.recovery.reindex"):
     importlib.import_module(_module)  # importing a module registers its fault points
 
 SUB = Path(__file__).parent / "data" / "submissions" / "heritage-minimal"

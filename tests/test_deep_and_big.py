@@ -10,9 +10,9 @@ from pathlib import Path
 import bagit
 import pytest
 
-from archive.packaging.mets_read import read_mets
-from archive.packaging.mets_validate import validate_mets
-from archive.services.ingest import ingest
+from archive.packaging.mets.read import read_mets
+from archive.packaging.mets.validate import validate_mets
+from archive.services.ingest.run import ingest
 from tests.conftest import DATA
 
 
@@ -71,7 +71,7 @@ def test_mets_of_a_hundred_thousand_files_writes_validates_and_reads_back() -> N
     from datetime import datetime, timezone
 
     from archive.model import Access, FileRecord, Package
-    from archive.packaging.mets_write import write_mets
+    from archive.packaging.mets.write import write_mets
 
     files = [FileRecord(path=f"box-{i // 1000:03d}/item-{i:06d}.txt", size=10,
                         digests={"sha256": f"{i:064x}", "sha512": f"{i:0128x}"}) for i in range(100_000)]

@@ -14,12 +14,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from archive.cli import main
-from archive.services.doctor import run_doctor
-from archive.services.ingest import ingest
+from archive.services.ingest.run import ingest
+from archive.services.recovery.doctor import run_doctor
 from archive.storage.local import STAGING
 from archive.storage.staging import TMP_PREFIX
-from tests.audit_support import TIF, flip_byte
-from tests.crash_support import context, run_forked, staging_entries, write_config
+from tests.support.audit import TIF, flip_byte
+from tests.support.crash import context, run_forked, staging_entries, write_config
 
 SUB = Path(__file__).parent / "data" / "submissions" / "heritage-minimal"
 
@@ -104,7 +104,7 @@ def test_uncatalogued_package_with_one_damaged_copy_is_catalogued_from_the_good_
         assert actions[("uncatalogued-package", "replica1")] == "catalogued from its METS"
         assert len(list((ctx.storage.root / ".quarantine" / pid).rglob("*.tif"))) == 1
         assert run_doctor(ctx).exit_status == 0
-        from archive.services.audit import AuditOptions, run_audit
+        from archive.services.audit.run import AuditOptions, run_audit
 
         assert run_audit(ctx, AuditOptions(all=True)).exit_status == 0
 

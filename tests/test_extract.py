@@ -31,7 +31,7 @@ from archive.submission import extract, sevenzip
 from archive.submission.extract import Limits, extract_archive
 from archive.submission.members import RATIO_GRACE_BYTES, Member
 from archive.submission.writing import Budget
-from tests.hostile_cases import METADATA_YAML, ZipEntry, load_cases, write_zip
+from tests.support.hostile_cases import METADATA_YAML, ZipEntry, load_cases, write_zip
 
 LIMITS = Limits(max_bytes=10_000_000, max_files=1000, max_expansion_ratio=200)
 #: the settings' defaults (archive/config.py)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import archive.services.prepare as prepare_module
+import archive.services.ingest.prepare as prepare_module
 from archive.errors import SubmissionRejected
-from archive.services.ingest import ingest, validate
+from archive.services.ingest.run import ingest, validate
 from tests.conftest import DATA, nothing_stored
 
 SUB = "submissions/heritage-minimal"

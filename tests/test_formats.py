@@ -538,8 +538,8 @@ def test_extension_guess_in_premis_catalog_and_cli(tmp_path: Path, monkeypatch: 
     from click.testing import CliRunner
 
     from archive.cli import main
-    from archive.packaging.mets_read import read_mets
-    from tests.hostile_cases import METADATA_YAML
+    from archive.packaging.mets.read import read_mets
+    from tests.support.hostile_cases import METADATA_YAML
 
     monkeypatch.chdir(tmp_path)
     sub = tmp_path / "build" / "guesses"

@@ -21,11 +21,11 @@ from click.testing import CliRunner, Result
 
 from archive.cli import main
 from archive.config import load_settings
-from archive.packaging.bagcheck import validate_bag
-from archive.packaging.mets_read import read_mets
+from archive.packaging.bag.check import validate_bag
+from archive.packaging.mets.read import read_mets
 from archive.services.context import ArchiveContext
 from tests.conftest import nothing_stored
-from tests.hostile_cases import HOSTILE, Case, load_cases
+from tests.support.hostile_cases import HOSTILE, Case, load_cases
 
 REJECTED = load_cases()
 ACCEPTED = load_cases("accepted")

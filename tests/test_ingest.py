@@ -12,10 +12,10 @@ import bagit_profile
 import pytest
 
 from archive.errors import ProfileError, StorageError, SubmissionRejected
-from archive.packaging.mets_read import read_mets
-from archive.packaging.mets_validate import validate_mets
+from archive.packaging.mets.read import read_mets
+from archive.packaging.mets.validate import validate_mets
 from archive.profiles.bagit_profile import profile_identifier, to_bagit_profile
-from archive.services.ingest import ingest, validate
+from archive.services.ingest.run import ingest, validate
 from tests.conftest import nothing_stored, tree_state
 
 HERITAGE = "examples/heritage-harbour-photographs"
@@ -235,7 +235,7 @@ def test_failure_after_storage_rolls_back(ctx, copy_fixture, monkeypatch) -> Non
 
 
 def test_export_copies_a_bag_that_validates(ctx, copy_fixture, tmp_path: Path) -> None:
-    from archive.services.packages import export
+    from archive.services.retrieve.export import export
 
     result = ingest(ctx, copy_fixture("submissions/heritage-minimal"), "heritage")
     dest = export(ctx, result.package_id, tmp_path / "out")

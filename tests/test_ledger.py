@@ -15,9 +15,9 @@ from archive.catalog.tables import EventRow
 from archive.cli import main
 from archive.errors import CatalogError
 from archive.ledger import GENESIS, Ledger, parse_line, verify
-from archive.services.ingest import ingest
+from archive.services.ingest.run import ingest
 from archive.services.ledgering import verify_ledger
-from tests.audit_support import audit, stored
+from tests.support.audit import audit, stored
 
 
 def _lines(path: Path) -> list[str]:

@@ -43,11 +43,11 @@ from archive.model import (
     FormatInfo,
     Package,
 )
-from archive.packaging.mets_common import DCMES, DCTERMS_ONLY, METS_NS, PREMIS_NS, XLINK_NS
-from archive.packaging.mets_read import read_mets
-from archive.packaging.mets_validate import assert_valid_mets, load_schema, validate_mets
-from archive.packaging.mets_write import write_mets
-from archive.packaging.schemas import ENTRY_SCHEMA, SCHEMA_DIR
+from archive.packaging.mets.common import DCMES, DCTERMS_ONLY, METS_NS, PREMIS_NS, XLINK_NS
+from archive.packaging.mets.read import read_mets
+from archive.packaging.mets.schemas import ENTRY_SCHEMA, SCHEMA_DIR
+from archive.packaging.mets.validate import assert_valid_mets, load_schema, validate_mets
+from archive.packaging.mets.write import write_mets
 
 PKG_ID = "5f0c6a5e-3b0e-4d4c-9f0e-2c8f6f1d7a10"
 NS = {"mets": METS_NS, "premis": PREMIS_NS, "xlink": XLINK_NS}
@@ -595,7 +595,7 @@ def test_reader_rejects_non_mets(data: bytes) -> None:
 
 
 def test_bundled_schemas_load_from_the_package() -> None:
-    bundled = importlib.resources.files("archive.packaging.schemas")
+    bundled = importlib.resources.files("archive.packaging.mets.schemas")
     expected = {
         "archive_aip.xsd",
         "mets_premis_wrapper.xsd",
@@ -613,7 +613,7 @@ def test_bundled_schemas_load_from_the_package() -> None:
     }
     assert expected <= {entry.name for entry in bundled.iterdir()}
     package_dir = Path(archive.__file__).resolve().parent
-    assert SCHEMA_DIR == package_dir / "packaging" / "schemas"
+    assert SCHEMA_DIR == package_dir / "packaging" / "mets" / "schemas"
     assert ENTRY_SCHEMA.is_file()
     # every import/include points at a sibling file: nothing could be fetched even if asked
     xs = "{http://www.w3.org/2001/XMLSchema}"

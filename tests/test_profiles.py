@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.profiles import BUNDLED_PROFILES
 from archive.errors import ProfileError
 from archive.model import FormatInfo
-from archive.profiles import ProfileRegistry
+from archive.profiles import BUNDLED_PROFILES, ProfileRegistry
 from archive.profiles.rules import check_format, dublin_core, resolve_access, validate_metadata
 
 

@@ -31,13 +31,13 @@ from hypothesis import strategies as st
 
 from archive.errors import StorageError
 from archive.fixity.hashing import SUPPORTED_ALGORITHMS, copy_and_hash, hash_file, hash_stream
-from archive.packaging.bagcheck import _bag_path, validate_bag
-from archive.bagit_paths import decode_path, encode_path, manifest_path_problem
-from archive.services.ingest import ingest
+from archive.packaging.bag.check import _bag_path, validate_bag
+from archive.packaging.bag.paths import decode_path, encode_path, manifest_path_problem
+from archive.services.ingest.run import ingest
 from archive.storage.local import LocalStorage, package_relpath
 from archive.submission.extract import Limits, extract_archive
 from archive.submission.scan import printable, scan_folder
-from tests.hostile_cases import METADATA_YAML
+from tests.support.hostile_cases import METADATA_YAML
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=12, deadline=None,
@@ -117,7 +117,7 @@ def test_our_validator_reads_back_what_our_writer_encodes(parts: list[str]) -> N
 
 
 # Names the archive accepts (see submission/scan.py): no "/", no control characters but CR and LF,
-# no white space at the end, no literal %25/%0A/%0D (see archive/bagit_paths.py).
+# no white space at the end, no literal %25/%0A/%0D (see archive/packaging/bag/paths.py).
 awkward_names = st.text(
     st.characters(exclude_categories=["Cs", "Cc", "Co", "Cn"], exclude_characters="/")
     | st.sampled_from(["\n", "\r", "\t", " ", "é", "\u0301", "\u202e", "\\", "*", "#", "~", ":", "\ufeff", "%"]),

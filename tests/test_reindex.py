@@ -14,14 +14,14 @@ from sqlalchemy import create_engine, text
 
 from archive.catalog.dump import NOT_REBUILT, dump, unaccounted_tables
 from archive.cli import main
-from archive.services.audit import AuditOptions, run_audit
+from archive.services.audit.run import AuditOptions, run_audit
 from archive.services.context import ArchiveContext
-from archive.services.doctor import run_doctor
-from archive.services.ingest import ingest
+from archive.services.ingest.run import ingest
 from archive.services.ledgering import verify_ledger
-from archive.services.reindex import CatalogNotEmpty, reindex
-from tests.audit_support import TIF, flip_byte
+from archive.services.recovery.doctor import run_doctor
+from archive.services.recovery.reindex import CatalogNotEmpty, reindex
 from tests.conftest import DATA, REPO, make_settings
+from tests.support.audit import TIF, flip_byte
 
 VARIED = [("examples/heritage-harbour-photographs", "heritage"), ("examples/legal-contract-dispute", "legal"),
           ("examples/research-coastal-sensors", "research"), ("submissions/research-bag", "research"),

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from archive.catalog.audits import Audits
 from archive.cli import main
 from archive.services.ledgering import verify_ledger
-from tests.audit_support import DAMAGE, PDF, TIF, audit, stored
 from tests.conftest import tree_state
+from tests.support.audit import DAMAGE, PDF, TIF, audit, stored
 
 REPAIRABLE = sorted(DAMAGE)
 

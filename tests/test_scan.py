@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from archive.bagit_paths import OTHER_LINE_BREAKS
 from archive.fixity.hashing import copy_and_hash
 from archive.model import FileRecord
-from archive.packaging.bagcheck import validate_bag
-from archive.packaging.bagwrite import write_tag_files
+from archive.packaging.bag.check import validate_bag
+from archive.packaging.bag.paths import OTHER_LINE_BREAKS
+from archive.packaging.bag.write import write_tag_files
 from archive.submission.scan import Scan, scan_folder
-from tests.hostile_cases import write_bag, write_metadata
+from tests.support.hostile_cases import write_bag, write_metadata
 from tests.test_safeopen import SECRET, no_hang
 
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -26,11 +26,11 @@ from archive.audit.window import parse_window
 from archive.catalog.audits import Audits
 from archive.cli import main
 from archive.errors import ConfigError
+from archive.services.audit.scheduler import SchedulerState, scheduler_pass
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import verify_ledger
-from archive.services.scheduler import SchedulerState, scheduler_pass
-from tests.audit_support import DAMAGE, audit, stored
 from tests.conftest import REPO, make_settings
+from tests.support.audit import DAMAGE, audit, stored
 
 
 def test_window_parsing_and_crossing_midnight() -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from archive.cli import main
 from archive.storage.local import STAGING
 from archive.tree_removal import remove_tree
-from tests.crash_support import write_config
+from tests.support.crash import write_config
 
 SUB = Path(__file__).parent / "data" / "submissions" / "heritage-minimal"
 

@@ -12,10 +12,10 @@ import bagit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.packaging.mets_read import read_mets
-from tests.audit_support import audit
-from archive.services.ingest import ingest
+from archive.packaging.mets.read import read_mets
+from archive.services.ingest.run import ingest
 from tests.conftest import DATA
+from tests.support.audit import audit
 
 HERITAGE_META = (DATA / "submissions" / "heritage-minimal" / "metadata.yaml").read_bytes()
 

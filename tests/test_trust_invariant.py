@@ -1,6 +1,6 @@
 """The trust invariant: what every submission nobody here wrote must satisfy (generated, hypothesis).
 
-For every generated submission (tests/strategies.py), ingested through the real CLI with
+For every generated submission (tests/support/strategies.py), ingested through the real CLI with
 ``--json`` into a fresh archive home:
 
 * EITHER it is **stored byte-exact**: exit 0; the stored ``data/`` holds exactly the submitted
@@ -25,7 +25,7 @@ Two narrower properties, separate so that each failure names its own layer:
 
 * ``test_metadata_is_never_guessed``: metadata with a key given twice (different values) or a
   files.csv column given twice (different cells) is refused; the access level recorded is
-  exactly the one the metadata states (``Metadata.allowed_access`` in tests/strategies.py);
+  exactly the one the metadata states (``Metadata.allowed_access`` in tests/support/strategies.py);
 * ``test_a_bag_that_contradicts_itself_is_never_accepted``: wrong digests, missing or extra
   files, failing tag manifests, a wrong Payload-Oxum, manifest paths outside the bag.
 
@@ -55,7 +55,7 @@ import bagit
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
-from tests import strategies as S
+from tests.support import strategies as S
 
 # ============================================================================================
 # KNOWN FAILURES: tests that fail today, marked xfail(strict=False) by `known_failure` below.
@@ -375,7 +375,7 @@ def check_stored(ex: Example, built: S.Built, run: Run) -> str:
     check_common(checked, built.secret, "archive bag validate")
     if checked.exit_code != 0:
         raise violated("bag-validate", "archive bag validate rejects the stored bag", checked)
-    from archive.packaging.mets_validate import validate_mets
+    from archive.packaging.mets.validate import validate_mets
 
     problems = validate_mets((stored / "mets.xml").read_bytes())
     if problems:

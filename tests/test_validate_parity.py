@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive.errors import SubmissionRejected
-from archive.services.ingest import ingest, validate
+from archive.services.ingest.run import ingest, validate
 from tests.conftest import DATA, nothing_stored
 
 SUB = DATA / "submissions" / "heritage-minimal"

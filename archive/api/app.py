@@ -14,7 +14,7 @@ from archive.api.limits import RequestLimits
 from archive.api.routes import audits, files, health, packages, stats
 from archive.config import Settings, load_settings
 from archive.services.context import ArchiveContext
-from archive.services.verification import VerifiedFiles
+from archive.services.retrieve.verified import VerifiedFiles
 
 DESCRIPTION = """Find, read and download what the archive holds, within each caller's access rights.
 

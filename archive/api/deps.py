@@ -12,10 +12,10 @@ from pydantic import BeforeValidator, WithJsonSchema
 
 from archive.api.cursors import Cursors
 from archive.errors import AccessDenied, AuthenticationRequired
-from archive.services import tokens
 from archive.services.context import ArchiveContext
-from archive.services.usage import Caller
-from archive.services.verification import VerifiedFiles
+from archive.services.retrieve import tokens
+from archive.services.retrieve.usage import Caller
+from archive.services.retrieve.verified import VerifiedFiles
 
 # declared for the OpenAPI document ("Authorize" in /docs); the header itself is read below
 _bearer = HTTPBearer(auto_error=False, description="An API token from `archive tokens create`.")

@@ -23,11 +23,11 @@ from fastapi.responses import StreamingResponse
 from archive.api.ranges import ByteRange, none_match, parse_range, range_allowed
 from archive.api.zipstream import ZipWriter, zip_size
 from archive.errors import FixityError
-from archive.services import retrieve
 from archive.services.context import ArchiveContext
-from archive.services.retrieve import Servable
-from archive.services.usage import Caller, finish_download, start_download
-from archive.services.verification import StreamCheck, VerifiedFiles, pick, signature
+from archive.services.retrieve import packages as retrieve
+from archive.services.retrieve.packages import Servable
+from archive.services.retrieve.usage import Caller, finish_download, start_download
+from archive.services.retrieve.verified import StreamCheck, VerifiedFiles, pick, signature
 
 _RFC9530 = {"sha256": "sha-256", "sha512": "sha-512"}
 

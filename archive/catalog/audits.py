@@ -10,10 +10,9 @@ from sqlalchemy import DateTime, and_, case, func, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archive.catalog.audit_tables import AuditFindingRow, AuditRunRow, PackageFixityRow
 from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog, _aware
-from archive.catalog.tables import EventRow, FileRow, PackageRow
+from archive.catalog.tables import AuditFindingRow, AuditRunRow, EventRow, FileRow, PackageFixityRow, PackageRow
 from archive.errors import NotFound
 from archive.model import Event
 

@@ -9,10 +9,9 @@ from typing import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive.catalog.audit_tables import LedgerEntryRow
 from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog, _aware
-from archive.catalog.tables import EventRow
+from archive.catalog.tables import EventRow, LedgerEntryRow
 from archive.ledger import KIND_PACKAGE, LedgerEntry
 from archive.model import Event, EventLink
 

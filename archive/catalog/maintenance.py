@@ -11,12 +11,22 @@ from sqlalchemy import and_, delete, exists, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
-from archive.catalog.access_tables import SearchDateRow, SearchTermRow
-from archive.catalog.audit_tables import AuditFindingRow, AuditRunRow, LedgerEntryRow, PackageFixityRow
 from archive.catalog.audits import AuditRun, FixityState
 from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog
-from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
+from archive.catalog.tables import (
+    AgentRow,
+    AuditFindingRow,
+    AuditRunRow,
+    EventRow,
+    FileRow,
+    LedgerEntryRow,
+    MetadataValueRow,
+    PackageFixityRow,
+    PackageRow,
+    SearchDateRow,
+    SearchTermRow,
+)
 from archive.model import Event
 
 #: what a rebuild from storage fills, children first (the order ``wipe`` deletes in)

@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive.catalog.access_tables import SearchDateRow, SearchTermRow
 from archive.catalog.guard import guarded, translate
 from archive.catalog.repository import Catalog, PackageSummary, _aware
 from archive.catalog.search_index import prefix_bounds, words
-from archive.catalog.tables import FileRow, MetadataValueRow, PackageRow
+from archive.catalog.tables import FileRow, MetadataValueRow, PackageRow, SearchDateRow, SearchTermRow
 from archive.errors import InvalidRequest
 
 MAX_WORDS = 16

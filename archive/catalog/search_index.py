@@ -17,9 +17,8 @@ from typing import Any, Iterable
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
-from archive.catalog.access_tables import TERM_LENGTH, SearchDateRow, SearchTermRow
 from archive.catalog.guard import guarded
-from archive.catalog.tables import MetadataValueRow
+from archive.catalog.tables import TERM_LENGTH, MetadataValueRow, SearchDateRow, SearchTermRow
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits; "_" separates words
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")

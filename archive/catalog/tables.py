@@ -1,11 +1,27 @@
-"""The catalog's tables. All SQL lives in ``archive.catalog``; nothing else imports SQLAlchemy."""
+"""The catalog's tables, all of them, on one ``Base``. All SQL lives in ``archive.catalog``; nothing else imports SQLAlchemy.
+
+Packages and their files, metadata, agents and events (migration 0001); fixity audits and the
+ledger's mirror (0002); API tokens, the access log, incidents and the search index (0003).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -94,3 +110,166 @@ class EventRow(Base):
     outcome_detail: Mapped[str] = mapped_column(Text, default="")
     agents: Mapped[list[Any]] = mapped_column(JSON)
     objects: Mapped[list[Any]] = mapped_column(JSON)
+
+
+# -- fixity audits and the ledger's mirror (migration 0002) --
+
+
+class AuditRunRow(Base):
+    """One run of ``archive audit`` (or of the scheduler, or of a repair)."""
+
+    __tablename__ = "audit_runs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | complete | budget | interrupted
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # success | failure | could-not-check
+    selection: Mapped[str] = mapped_column(String(32))  # ids | all | due | repair
+    jobs: Mapped[int] = mapped_column(Integer, default=1)
+    max_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    packages: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    unchecked: Mapped[int] = mapped_column(Integer, default=0)
+    repaired: Mapped[int] = mapped_column(Integer, default=0)
+    stop_reason: Mapped[str] = mapped_column(Text, default="")
+    notified: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditFindingRow(Base):
+    """One problem found by a run (no foreign key to packages: orphans are not in the catalog)."""
+
+    __tablename__ = "audit_findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("audit_runs.id", ondelete="CASCADE"), index=True)
+    package_id: Mapped[str] = mapped_column(String(36), index=True)
+    copy: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    expected: Mapped[dict[str, Any]] = mapped_column()
+    found: Mapped[dict[str, Any]] = mapped_column()
+
+
+class PackageFixityRow(Base):
+    """Where each package stands: last complete pass over every copy, and a pass in progress."""
+
+    __tablename__ = "package_fixity"
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    failed_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    pass_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)  # {"copy", "after"}
+    pass_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    pass_unchecked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LedgerEntryRow(Base):
+    """The catalog's mirror of the ledger in storage: the exact line of each entry."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_package_kind", "package_id", "kind"),)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    package_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    event_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    line: Mapped[str] = mapped_column(Text)
+
+
+# -- retrieval: tokens, the access log, incidents, the search index (migration 0003) --
+
+#: search terms compare byte by byte (code point order) on every database, so that a prefix
+#: query ``term >= 'harb' AND term < 'harc'`` can use the index
+TERM_TYPE = String(64).with_variant(String(64, collation="C"), "postgresql")
+TERM_LENGTH = 64
+
+
+class TokenRow(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    salt: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: refused from this moment on (NULL: never expires); migration 0004
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AccessLogRow(Base):
+    """One recorded access: a metadata view, a file download or a package (zip) download."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_package_time", "package_id", "occurred_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    token_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    caller: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # view | file | package
+    package_id: Mapped[str] = mapped_column(String(36))
+    profile_id: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text, default="")
+    byte_range: Mapped[str] = mapped_column(String(64), default="")  # "" for a whole file
+    bytes_planned: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome: Mapped[str] = mapped_column(String(16))  # started | complete | aborted | delegated | failed
+
+
+class IncidentRow(Base):
+    """Stored bytes found not to match the catalog (or missing) while serving them."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    package_id: Mapped[str] = mapped_column(String(36), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))  # missing | size-mismatch | digest-mismatch | unreadable
+    detail: Mapped[str] = mapped_column(Text, default="")
+    token_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    caller: Mapped[str] = mapped_column(String(128), default="")
+
+
+class SearchTermRow(Base):
+    """One normalised word of a package's descriptive metadata (free-text search)."""
+
+    __tablename__ = "search_terms"
+    term: Mapped[str] = mapped_column(TERM_TYPE, primary_key=True)
+    package_id: Mapped[str] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SearchDateRow(Base):
+    """A date or date range found in one descriptive field (date-range search)."""
+
+    __tablename__ = "search_dates"
+    __table_args__ = (Index("ix_search_dates_field_start", "field", "start"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(128))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+
+
+#: search and access filters read these columns only: an index that covers them lets a count or a
+#: page of keys be answered from the index, without reading the (wide, JSON-laden) package rows
+PACKAGES_RETRIEVAL_INDEX = Index(
+    "ix_packages_retrieval",
+    PackageRow.id,
+    PackageRow.access_level,
+    PackageRow.profile_id,
+    PackageRow.created_at,
+)

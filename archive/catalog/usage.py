@@ -8,11 +8,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 
-from archive.catalog.access import ACTION_FILE, ACTION_PACKAGE, ACTION_VIEW
-from archive.catalog.access_tables import AccessLogRow
+from archive.catalog.callers import ACTION_FILE, ACTION_PACKAGE, ACTION_VIEW
 from archive.catalog.guard import guarded, translated
 from archive.catalog.repository import Catalog
-from archive.catalog.tables import PackageRow
+from archive.catalog.tables import AccessLogRow, PackageRow
 
 PERIODS = ("day", "month", "year")
 

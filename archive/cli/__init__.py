@@ -67,7 +67,7 @@ class State:
             elif self.command in ANNOUNCE_HOME and not quiet:
                 render.err.print(f"archive home: {escape(ctx.where())}")
             if self.clean_at_start:
-                from archive.services.doctor import clean_staging
+                from archive.services.recovery.doctor import clean_staging
 
                 clean_staging(self._ctx)  # never raises for what it finds; `archive doctor` reports it
         return self._ctx
@@ -119,29 +119,12 @@ def main(click_ctx: click.Context, config: str | None, home: str | None) -> None
 
 
 def _register() -> None:
-    from archive.cli import bags, packages, profiles_cmd
+    from archive.cli import audit, bags, ledger, packages, profiles, recovery, serve, tokens
 
-    main.add_command(packages.ingest)
-    main.add_command(packages.validate)
-    main.add_command(packages.show)
-    main.add_command(packages.list_)
-    main.add_command(packages.export)
-    main.add_command(bags.bag)
-    main.add_command(profiles_cmd.profiles)
-    from archive.cli import audit_cmd, ledger_cmd
-
-    main.add_command(audit_cmd.audit)
-    main.add_command(audit_cmd.repair)
-    main.add_command(audit_cmd.scheduler)
-    main.add_command(ledger_cmd.ledger)
-    from archive.cli import serve_cmd, tokens_cmd
-
-    main.add_command(serve_cmd.serve)
-    main.add_command(tokens_cmd.tokens)
-    from archive.cli import maintenance_cmd
-
-    main.add_command(maintenance_cmd.doctor)
-    main.add_command(maintenance_cmd.reindex)
+    for command in (packages.ingest, packages.validate, packages.show, packages.list_, packages.export,
+                    bags.bag, profiles.profiles, audit.audit, audit.repair, audit.scheduler, ledger.ledger,
+                    serve.serve, tokens.tokens, recovery.doctor, recovery.reindex):
+        main.add_command(command)
 
 
 _register()

@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 
 from archive.cli import EXIT_REJECTED, handles_errors, json_option, render
-from archive.packaging.bagcheck import validate_bag
+from archive.packaging.bag.check import validate_bag
 
 
 @click.group()

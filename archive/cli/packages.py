@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from archive.cli import State, handles_errors, json_option, render
-from archive.services import ingest as ingest_service
-from archive.services import packages as package_service
+from archive.services.ingest import run as ingest_service
+from archive.services.retrieve import export as package_service
 
 submission_arg = click.argument("submission", type=click.Path(path_type=Path))
 profile_opt = click.option("--profile", "-p", required=True, help="Profile the submission is checked against.")

@@ -1,1 +1,1 @@
-"""Packaging: BagIt validation and (later) METS/PREMIS package building."""
+"""Packaging: the BagIt bag (``bag/``) and the METS + PREMIS document (``mets/``) every package is."""

@@ -1,1 +1,1 @@
-"""Use cases: ingest, validate, show/list/export. They orchestrate the adapters; they never print."""
+"""Use cases, one folder per journey (ingest, audit, retrieve, recovery); they orchestrate the adapters and never print."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from archive.bagit_paths import manifest_path_problem, tag_path_problem
 from archive.errors import FindingList
+from archive.packaging.bag.paths import manifest_path_problem, tag_path_problem
 from archive.submission.safeopen import TreeEntry, lexists_regular, open_regular, printable, walk_tree
 
 __all__ = ["FILES_CSV", "METADATA_NAMES", "Scan", "ScannedFile", "name_problem", "printable", "scan_folder"]

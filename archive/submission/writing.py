@@ -17,8 +17,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from archive.tree_removal import remove_tree
 from archive.submission.members import Limits
+from archive.tree_removal import remove_tree
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 

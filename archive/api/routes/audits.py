@@ -1,7 +1,7 @@
 """/audits for auditors, archivists and admins; and the "last audit" of a package.
 
 A small adapter stands between the routes and where audit results live: the fixity audits'
-read service (:mod:`archive.services.audit_read`, over ``archive.catalog.audits``). Audit
+read service (:mod:`archive.services.audit.report`, over ``archive.catalog.audits``). Audit
 results name packages by id only, for every package (auditors check the whole archive), and
 carry no descriptive metadata: a finding in a package the caller may not see has its path,
 message and digests withheld (a file's name, or its digest, can tell what a confidential
@@ -21,9 +21,10 @@ from archive.api.deps import CallerDep, Ctx, require
 from archive.api.schemas import AuditRunDetail, AuditRuns
 from archive.catalog import retrieval
 from archive.errors import InvalidRequest
-from archive.services import audit_read, retrieve
+from archive.services.audit import report as audit_report
 from archive.services.context import ArchiveContext
-from archive.services.usage import Caller
+from archive.services.retrieve import packages as retrieve
+from archive.services.retrieve.usage import Caller
 
 router = APIRouter(tags=["audits"])
 
@@ -34,14 +35,14 @@ MAX_OFFSET = 10_000_000
 
 # -- adapter ------------------------------------------------------------------------------
 def list_runs(ctx: ArchiveContext, limit: int, offset: int) -> dict[str, Any]:
-    return audit_read.list_audit_runs(ctx, limit, offset)
+    return audit_report.list_audit_runs(ctx, limit, offset)
 
 
 WITHHELD = "withheld: the package is hidden from this role"
 
 
 def get_run(ctx: ArchiveContext, run_id: str, limit: int, offset: int, caller: Caller) -> dict[str, Any]:
-    run = audit_read.get_audit_run(ctx, run_id, limit, offset)
+    run = audit_report.get_audit_run(ctx, run_id, limit, offset)
     if caller.role in policy.SEE_ALL:  # archivists and admins see every package
         return run
     findings = run["findings"]
@@ -65,7 +66,7 @@ def get_run(ctx: ArchiveContext, run_id: str, limit: int, offset: int, caller: C
 
 def last_audit(ctx: ArchiveContext, package_id: str) -> dict[str, Any] | None:
     """The package's fixity state: last outcome (None if never audited), when checked and verified."""
-    state = audit_read.last_fixity_outcomes(ctx, [package_id]).get(package_id)
+    state = audit_report.last_fixity_outcomes(ctx, [package_id]).get(package_id)
     if state is None:
         return None
     return {k: v for k, v in state.items() if k != "package"}

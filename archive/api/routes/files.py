@@ -10,8 +10,8 @@ from starlette.convertors import Convertor, register_url_convertor
 from archive.api import errors, serving
 from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, PackageId, Verified
 from archive.errors import InvalidRequest
-from archive.services import retrieve
-from archive.services.usage import ACTION_FILE
+from archive.services.retrieve import packages as retrieve
+from archive.services.retrieve.usage import ACTION_FILE
 
 router = APIRouter(tags=["files"])
 
@@ -24,7 +24,7 @@ class StoredPathConvertor(Convertor[str]):
     Starlette's ``path`` convertor matches ``.*``, and ``.`` stops at a line feed: a stored file
     whose name holds one (legal, and kept byte for byte: RFC 8493 percent-encodes it in the
     manifests) could never be fetched. This one matches every character; what the path may hold
-    is :func:`archive.services.retrieve.check_path`'s to say, and only catalogued paths are served.
+    is :func:`archive.services.retrieve.packages.check_path`'s to say, and only catalogued paths are served.
     """
 
     regex = "(?s:.*)"

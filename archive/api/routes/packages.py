@@ -13,16 +13,16 @@ from pydantic import Field
 
 from archive.access import policy
 from archive.api import errors, serving
-from archive.api.deps import OPTIONAL_TOKEN, CallerDep, CursorsDep, Ctx, Day, PackageId, Verified
+from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, CursorsDep, Day, PackageId, Verified
 from archive.api.routes.audits import last_audit
 from archive.api.routes.files import conditional_headers, stored_bytes
 from archive.api.schemas import EventsPage, FilesPage, PackageDetail, PackageList
 from archive.catalog import retrieval, search
 from archive.catalog.search import SearchQuery
 from archive.errors import InvalidRequest
-from archive.services import retrieve
-from archive.services.retrieve import METADATA, today_utc
-from archive.services.usage import record_view
+from archive.services.retrieve import packages as retrieve
+from archive.services.retrieve.packages import METADATA, today_utc
+from archive.services.retrieve.usage import record_view
 
 router = APIRouter(tags=["packages"])
 

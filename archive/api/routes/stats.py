@@ -10,7 +10,7 @@ from archive.access import policy
 from archive.api import errors
 from archive.api.deps import CallerDep, Ctx, Day, require
 from archive.api.schemas import Stats
-from archive.services import usage
+from archive.services.retrieve import usage
 
 router = APIRouter(tags=["stats"])
 

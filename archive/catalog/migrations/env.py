@@ -2,8 +2,6 @@
 
 from alembic import context
 
-import archive.catalog.access_tables  # noqa: F401  (retrieval tables join Base.metadata)
-from archive.catalog import audit_tables  # noqa: F401  (registers the audit tables on Base)
 from archive.catalog.tables import Base
 
 connection = context.config.attributes.get("connection")

@@ -2,11 +2,10 @@
 
 Revision ID: 0002
 Revises: 0001
-Written by hand: only the tables of archive/catalog/audit_tables.py.
+Written by hand: only the audit and ledger-mirror tables (now in archive/catalog/tables.py).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'

@@ -2,7 +2,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML
+from tests.support.hostile_cases import METADATA_YAML
 
 
 def build(dest: Path) -> Path:

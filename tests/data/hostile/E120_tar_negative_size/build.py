@@ -2,7 +2,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML
+from tests.support.hostile_cases import METADATA_YAML
 
 
 def header_with(info: tarfile.TarInfo, size_field: bytes) -> bytes:

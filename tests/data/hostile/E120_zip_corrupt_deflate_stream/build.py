@@ -1,7 +1,7 @@
 import zlib
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML, ZipEntry, write_zip
+from tests.support.hostile_cases import METADATA_YAML, ZipEntry, write_zip
 
 GARBAGE = b"\xff" * 64  # BTYPE 11: a reserved deflate block type
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import py7zr
 
-from tests.hostile_cases import METADATA_YAML
+from tests.support.hostile_cases import METADATA_YAML
 
 PLACEHOLDER = "xx/xx/hostile-corpus-escape.txt"
 EVIL = "../../hostile-corpus-escape.txt"

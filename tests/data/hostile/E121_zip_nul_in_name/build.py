@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML, ZipEntry, write_zip
+from tests.support.hostile_cases import METADATA_YAML, ZipEntry, write_zip
 
 
 def build(dest: Path) -> Path:

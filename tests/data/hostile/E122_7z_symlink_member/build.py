@@ -3,7 +3,7 @@ from pathlib import Path
 
 import py7zr
 
-from tests.hostile_cases import write_metadata
+from tests.support.hostile_cases import write_metadata
 
 
 def build(dest: Path) -> Path:

@@ -1,7 +1,7 @@
 import zipfile
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML
+from tests.support.hostile_cases import METADATA_YAML
 
 
 def build(dest: Path) -> Path:

@@ -3,7 +3,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
-from tests.hostile_cases import crc32_append_zeros, deflate_zeros
+from tests.support.hostile_cases import crc32_append_zeros, deflate_zeros
 
 SIZE = 4 << 30
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML, ZipEntry, crc32_append_zeros, deflate_zeros, write_zip
+from tests.support.hostile_cases import METADATA_YAML, ZipEntry, crc32_append_zeros, deflate_zeros, write_zip
 
 SIZE = 4 << 30
 

@@ -4,7 +4,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML, ZipEntry, deflate_zeros, write_zip
+from tests.support.hostile_cases import METADATA_YAML, ZipEntry, deflate_zeros, write_zip
 
 FILES = 200
 KERNEL = 1 << 20  # bytes of zeros every entry ends in

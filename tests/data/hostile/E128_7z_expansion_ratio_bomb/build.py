@@ -2,7 +2,7 @@ from pathlib import Path
 
 import py7zr
 
-from tests.hostile_cases import METADATA_YAML
+from tests.support.hostile_cases import METADATA_YAML
 
 
 def build(dest: Path) -> Path:

@@ -4,7 +4,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML, crc32_append_zeros, deflate_zeros
+from tests.support.hostile_cases import METADATA_YAML, crc32_append_zeros, deflate_zeros
 
 SIZE = 40 << 20
 

@@ -1,7 +1,7 @@
 import os
 from pathlib import Path
 
-from tests.hostile_cases import write_metadata
+from tests.support.hostile_cases import write_metadata
 
 
 def build(dest: Path) -> Path:

@@ -2,7 +2,7 @@ import os
 import stat
 from pathlib import Path
 
-from tests.hostile_cases import write_metadata
+from tests.support.hostile_cases import write_metadata
 
 
 def build(dest: Path) -> Path:

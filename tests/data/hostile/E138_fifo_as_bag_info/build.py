@@ -1,7 +1,7 @@
 import os
 from pathlib import Path
 
-from tests.hostile_cases import write_bag
+from tests.support.hostile_cases import write_bag
 
 
 def build(dest: Path) -> Path:

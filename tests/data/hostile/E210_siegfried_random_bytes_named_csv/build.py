@@ -1,7 +1,8 @@
 import random
 from pathlib import Path
 
-from tests.hostile_cases import STRICT_FORMATS, own_profile_submission
+from tests.support.hostile_cases import STRICT_FORMATS, own_profile_submission
+
 
 def build(dest: Path) -> Path:
     root = own_profile_submission(dest, "strict-formats", STRICT_FORMATS)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import sparse_file, write_metadata
+from tests.support.hostile_cases import sparse_file, write_metadata
 
 LIMIT = 200_000_000
 

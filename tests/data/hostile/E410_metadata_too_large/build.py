@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import sparse_file
+from tests.support.hostile_cases import sparse_file
 
 LIMIT = 300_000_000
 

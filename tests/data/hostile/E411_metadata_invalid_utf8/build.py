@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import METADATA_YAML
+from tests.support.hostile_cases import METADATA_YAML
 
 
 def build(dest: Path) -> Path:

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import own_profile_submission
+from tests.support.hostile_cases import own_profile_submission
 
 PROFILE = """id: closed
 version: "1.0.0"

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import write_metadata
+from tests.support.hostile_cases import write_metadata
 
 NAMES = ["50% off.txt", "My%20File.txt", "100%.txt"]
 

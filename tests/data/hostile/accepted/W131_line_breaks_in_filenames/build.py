@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tests.hostile_cases import write_metadata
+from tests.support.hostile_cases import write_metadata
 
 NAMES = ["line\nbreak.txt", "carriage\rreturn.txt", "both\r\nat once.txt"]
 

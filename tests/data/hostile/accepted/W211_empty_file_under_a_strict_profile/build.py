@@ -2,7 +2,8 @@ import struct
 import zlib
 from pathlib import Path
 
-from tests.hostile_cases import STRICT_FORMATS, own_profile_submission
+from tests.support.hostile_cases import STRICT_FORMATS, own_profile_submission
+
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

@@ -1,0 +1,270 @@
+"""Tokens, the access log and incidents: who called, what they took, what went wrong.
+
+Usage statistics over the access log are in :mod:`archive.catalog.usage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from archive.catalog.guard import guarded, translated
+from archive.catalog.repository import Catalog, _aware
+from archive.catalog.tables import AccessLogRow, IncidentRow, TokenRow
+from archive.errors import NotFound
+from archive.model import utcnow
+
+ACTION_VIEW, ACTION_FILE, ACTION_PACKAGE = "view", "file", "package"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    name: str
+    role: str
+    salt: str
+    digest: str
+    created_at: datetime
+    revoked_at: datetime | None
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and _aware(now) >= _aware(self.expires_at)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "created": _aware(self.created_at).isoformat(),
+            "revoked": _aware(self.revoked_at).isoformat() if self.revoked_at else None,
+            "expires": _aware(self.expires_at).isoformat() if self.expires_at else None,
+        }
+
+
+def _token(r: TokenRow) -> TokenInfo:
+    return TokenInfo(r.id, r.name, r.role, r.salt, r.digest, r.created_at, r.revoked_at, r.expires_at)
+
+
+def _run(what: str, fn: Any) -> Any:
+    with translated(what):
+        return fn()
+
+
+# -- tokens -----------------------------------------------------------------------------
+@guarded("store the token")
+def add_token(
+    catalog: Catalog,
+    token_id: str,
+    name: str,
+    role: str,
+    salt: str,
+    digest: str,
+    expires_at: datetime | None = None,
+) -> TokenInfo:
+    row = TokenRow(
+        id=token_id,
+        name=name,
+        role=role,
+        salt=salt,
+        digest=digest,
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+
+    def go() -> TokenInfo:
+        with catalog.session() as s, s.begin():
+            s.add(row)
+        return _token(row)
+
+    return _run("store the token", go)
+
+
+_TOKEN_Q = select(
+    TokenRow.id,
+    TokenRow.name,
+    TokenRow.role,
+    TokenRow.salt,
+    TokenRow.digest,
+    TokenRow.created_at,
+    TokenRow.revoked_at,
+    TokenRow.expires_at,
+).where(TokenRow.id == bindparam("tid"))
+
+
+@guarded("read tokens")
+def get_token(catalog: Catalog, token_id: str) -> TokenInfo | None:
+    def go() -> TokenInfo | None:
+        with catalog.engine.connect() as c:
+            row = c.execute(_TOKEN_Q, {"tid": token_id}).one_or_none()
+        return TokenInfo(*row) if row else None
+
+    return _run("read tokens", go)
+
+
+@guarded("list tokens")
+def list_tokens(catalog: Catalog) -> list[TokenInfo]:
+    def go() -> list[TokenInfo]:
+        with catalog.session() as s:
+            return [_token(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.created_at, TokenRow.id))]
+
+    return _run("list tokens", go)
+
+
+@guarded("revoke the token")
+def revoke_token(catalog: Catalog, token_id: str) -> TokenInfo:
+    def go() -> TokenInfo:
+        with catalog.session() as s, s.begin():
+            row = s.get(TokenRow, token_id)
+            if row is None:
+                raise NotFound(f"no token {token_id!r}; `archive tokens list` shows the ids")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            return _token(row)
+
+    return _run("revoke the token", go)
+
+
+# -- access log -------------------------------------------------------------------------
+_LOG_INSERT = insert(AccessLogRow)
+
+
+@guarded("record the access")
+def log_access(
+    catalog: Catalog,
+    *,
+    token_id: str | None,
+    caller: str,
+    role: str,
+    action: str,
+    package_id: str,
+    profile_id: str,
+    path: str = "",
+    byte_range: str = "",
+    bytes_planned: int = 0,
+    outcome: str = "started",
+) -> int:
+    """Record one access (before its bytes are sent); returns the entry's id for :func:`finish_access`."""
+    now = utcnow()
+    values = dict(
+        occurred_at=now,
+        finished_at=now if outcome != "started" else None,
+        token_id=token_id,
+        caller=caller[:128],
+        role=role,
+        action=action,
+        package_id=package_id,
+        profile_id=profile_id,
+        path=path,
+        byte_range=byte_range[:64],
+        bytes_planned=bytes_planned,
+        bytes_sent=bytes_planned if outcome == "complete" else 0,
+        outcome=outcome,
+    )
+
+    def go() -> int:
+        with catalog.engine.begin() as c:
+            key = c.execute(_LOG_INSERT, values).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    return int(_run("record the access", go))
+
+
+@guarded("record the end of an access")
+def finish_access(catalog: Catalog, entry_id: int, bytes_sent: int, outcome: str) -> None:
+    def go() -> None:
+        with catalog.engine.begin() as c:
+            c.execute(
+                update(AccessLogRow)
+                .where(AccessLogRow.id == entry_id)
+                .values(bytes_sent=bytes_sent, outcome=outcome, finished_at=utcnow())
+            )
+
+    _run("record the end of an access", go)
+
+
+@guarded("read the access log")
+def access_entries(catalog: Catalog, package_id: str | None = None) -> list[dict[str, Any]]:
+    q = select(AccessLogRow).order_by(AccessLogRow.id)
+    if package_id:
+        q = q.where(AccessLogRow.package_id == package_id)
+
+    def go() -> list[dict[str, Any]]:
+        with catalog.session() as s:
+            return [
+                {
+                    "id": r.id,
+                    "occurred": _aware(r.occurred_at).isoformat(),
+                    "token_id": r.token_id,
+                    "caller": r.caller,
+                    "role": r.role,
+                    "action": r.action,
+                    "package_id": r.package_id,
+                    "profile": r.profile_id,
+                    "path": r.path,
+                    "range": r.byte_range,
+                    "bytes_planned": r.bytes_planned,
+                    "bytes_sent": r.bytes_sent,
+                    "outcome": r.outcome,
+                }
+                for r in s.scalars(q)
+            ]
+
+    return _run("read the access log", go)
+
+
+# -- incidents --------------------------------------------------------------------------
+@guarded("record the incident")
+def record_incident(
+    catalog: Catalog,
+    package_id: str,
+    path: str,
+    kind: str,
+    detail: str,
+    token_id: str | None = None,
+    caller: str = "",
+) -> int:
+    row = IncidentRow(
+        occurred_at=utcnow(),
+        package_id=package_id,
+        path=path,
+        kind=kind,
+        detail=detail,
+        token_id=token_id,
+        caller=caller[:128],
+    )
+
+    def go() -> int:
+        with catalog.session() as s, s.begin():
+            s.add(row)
+            s.flush()
+            return row.id
+
+    return int(_run("record the incident", go))
+
+
+@guarded("read incidents")
+def incidents(catalog: Catalog, package_id: str | None = None) -> list[dict[str, Any]]:
+    q = select(IncidentRow).order_by(IncidentRow.id)
+    if package_id:
+        q = q.where(IncidentRow.package_id == package_id)
+
+    def go() -> list[dict[str, Any]]:
+        with catalog.session() as s:
+            return [
+                {
+                    "id": r.id,
+                    "occurred": _aware(r.occurred_at).isoformat(),
+                    "package_id": r.package_id,
+                    "path": r.path,
+                    "kind": r.kind,
+                    "detail": r.detail,
+                }
+                for r in s.scalars(q)
+            ]
+
+    return _run("read incidents", go)

@@ -1,0 +1,286 @@
+"""Write a :class:`~archive.model.Package` as a METS 1.12.1 document carrying PREMIS 3.
+
+Layout (documented with an example in ``docs/aip.md``)::
+
+    mets:mets OBJID=<package id> TYPE="AIP"
+      metsHdr CREATEDATE        organisation agent(s) + the archive software
+      dmdSec dmd-dc             simple Dublin Core (<simpledc> of dc:/dcterms: elements)
+      dmdSec dmd-profile        the profile's fields as typed field/value XML (archive-profile)
+      dmdSec dmd-file-NNNNNN    per-file metadata, only for files that have some
+      amdSec amd
+        techMD techmd-package   PREMIS intellectualEntity: package id, profile, source, idempotency key
+        techMD techmd-file-N    PREMIS file object: identifier, fixity, size, format, original name
+        rightsMD rightsmd-access PREMIS rights: access level, embargo, statement
+        sourceMD sourcemd-bag-info  bag-info tags (only if the package has any)
+        digiprovMD digiprovmd-event-N / digiprovmd-agent-N   PREMIS events, then agents
+      fileSec / fileGrp USE="submission" / file submitted-NNNNNN   what the submission brought beside
+                                its payload, kept under submission/ (a submitted bag's tag files)
+      fileSec / fileGrp USE="original" / file file-NNNNNN + FLocat xlink:href=<percent-encoded bag path>
+      structMap TYPE="physical"  div per folder, fptr per file
+
+IDs come from positions (``file-000001``), never from names, so any Unicode path is safe.
+Text that XML 1.0 cannot carry is refused with :class:`PackagingError` (see ``archive.packaging.mets.common``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from lxml import etree
+
+import archive
+from archive.errors import PackagingError
+from archive.model import AGENT_ORGANIZATION, FileRecord, Package
+from archive.packaging.mets import premis_write
+from archive.packaging.mets.common import (
+    ARC_NS,
+    CHECKSUM_PREFERENCE,
+    DC_NS,
+    DCMES,
+    DCTERMS_NS,
+    DCTERMS_ONLY,
+    DIGEST_LABELS,
+    NSMAP,
+    OTHERMDTYPE_BAG_INFO,
+    OTHERMDTYPE_FILE,
+    OTHERMDTYPE_PROFILE,
+    SUBMISSION_USE,
+    XLINK_NS,
+    M,
+    check_payload_path,
+    check_text,
+    join_ids,
+    q,
+    sub,
+)
+from archive.packaging.mets.values import encode_fields
+
+__all__ = ["dc_element_name", "file_id", "write_mets"]
+
+SOFTWARE_NAME = "archive"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+DMD_DC = "dmd-dc"
+DMD_PROFILE = "dmd-profile"
+TECHMD_PACKAGE = "techmd-package"
+RIGHTSMD_ACCESS = "rightsmd-access"
+SOURCEMD_BAG_INFO = "sourcemd-bag-info"
+
+
+def file_id(index: int) -> str:
+    """The METS ID of the file at 0-based ``index``: ``file-000001`` for the first."""
+    return f"file-{index + 1:06d}"
+
+
+def dc_element_name(key: str) -> str:
+    """Clark name for a Dublin Core key: DCMES names -> ``dc:``, other DCMI terms -> ``dcterms:``.
+
+    Keys are canonical: ``title`` (not ``dc:title``), ``abstract`` (not ``dcterms:abstract``),
+    and ``dcterms:title`` only for the dcterms twin of a DCMES element.
+    """
+    if key in DCMES:
+        return q(DC_NS, key)
+    if key in DCTERMS_ONLY:
+        return q(DCTERMS_NS, key)
+    if key.startswith("dcterms:") and key[len("dcterms:") :] in DCMES:
+        return q(DCTERMS_NS, key[len("dcterms:") :])
+    hint = key.split(":", 1)[-1]
+    if hint in DCMES or hint in DCTERMS_ONLY:
+        raise PackagingError(f"Dublin Core key {key!r}: write it as {hint!r}")
+    raise PackagingError(f"Dublin Core key {key!r} is not a DCMES element or DCMI term")
+
+
+def _md_wrap(section: etree._Element, mdtype: str, other: str = "", version: str = "") -> etree._Element:
+    """Add ``mdWrap/xmlData`` to a metadata section and return the ``xmlData`` element."""
+    attrib = {"MDTYPE": mdtype}
+    if other:
+        attrib["OTHERMDTYPE"] = other
+    if version:
+        attrib["MDTYPEVERSION"] = version
+    wrap = sub(section, M("mdWrap"), **attrib)
+    return sub(wrap, M("xmlData"))
+
+
+def _section(
+    parent: etree._Element, tag: str, section_id: str, mdtype: str, other: str = ""
+) -> etree._Element:
+    version = "3.0" if mdtype.startswith("PREMIS") else ""
+    return _md_wrap(sub(parent, M(tag), ID=section_id), mdtype, other, version)
+
+
+def _check_package(package: Package) -> None:
+    check_text(package.id, "package id")
+    if not package.id:
+        raise PackagingError("package id is empty")
+    seen: set[str] = set()
+    for record in package.files:
+        check_payload_path(record.path, f"file {record.path!r}")
+        if record.path in seen:
+            raise PackagingError(f"file {record.path!r} is listed twice")
+        seen.add(record.path)
+
+
+def _header(root: etree._Element, package: Package) -> None:
+    header = sub(root, M("metsHdr"), CREATEDATE=premis_write.iso(package.created, "package created"))
+    for agent in package.agents:
+        if agent.type == AGENT_ORGANIZATION:
+            el = sub(header, M("agent"), ROLE="CREATOR", TYPE="ORGANIZATION")
+            sub(el, M("name"), agent.name, f"agent {agent.identifier!r} name")
+    software = sub(header, M("agent"), ROLE="CREATOR", TYPE="OTHER", OTHERTYPE="SOFTWARE")
+    sub(software, M("name"), SOFTWARE_NAME)
+    sub(software, M("note"), f"{SOFTWARE_NAME} {archive.__version__}")
+
+
+def _dmd_secs(root: etree._Element, package: Package, ids: list[str]) -> None:
+    xml_data = _section(root, "dmdSec", DMD_DC, "DC")
+    container = sub(xml_data, "simpledc")
+    for key, values in package.dublin_core.items():
+        name = dc_element_name(key)
+        for value in values:
+            sub(container, name, value, f"Dublin Core {key}")
+    xml_data = _section(root, "dmdSec", DMD_PROFILE, "OTHER", OTHERMDTYPE_PROFILE)
+    profile = sub(
+        xml_data,
+        q(ARC_NS, "profileMetadata"),
+        profile=package.profile_id,
+        profileVersion=package.profile_version,
+    )
+    encode_fields(profile, package.metadata, "metadata")
+    for fid, record in zip(ids, package.files):
+        if record.metadata:
+            xml_data = _section(root, "dmdSec", f"dmd-{fid}", "OTHER", OTHERMDTYPE_FILE)
+            holder = sub(xml_data, q(ARC_NS, "fileMetadata"))
+            encode_fields(holder, record.metadata, f"file {record.path!r} metadata")
+
+
+def _amd_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
+    amd = sub(root, M("amdSec"), ID="amd")
+    premis_write.package_object(_section(amd, "techMD", TECHMD_PACKAGE, "PREMIS:OBJECT"), package)
+    for fid, record in zip(ids, package.files):
+        premis_write.file_object(_section(amd, "techMD", f"techmd-{fid}", "PREMIS:OBJECT"), record)
+    rights = _section(amd, "rightsMD", RIGHTSMD_ACCESS, "PREMIS:RIGHTS")
+    premis_write.rights_element(rights, package.access, package)
+    if package.bag_info:
+        xml_data = _section(amd, "sourceMD", SOURCEMD_BAG_INFO, "OTHER", OTHERMDTYPE_BAG_INFO)
+        encode_fields(sub(xml_data, q(ARC_NS, "bagInfo")), package.bag_info, "bag-info")
+    for n, event in enumerate(package.events, start=1):
+        xml_data = _section(amd, "digiprovMD", f"digiprovmd-event-{n:06d}", "PREMIS:EVENT")
+        premis_write.event_element(xml_data, event, package.id)
+    for n, agent in enumerate(package.agents, start=1):
+        xml_data = _section(amd, "digiprovMD", f"digiprovmd-agent-{n:06d}", "PREMIS:AGENT")
+        premis_write.agent_element(xml_data, agent)
+
+
+def _checksum(record: FileRecord) -> dict[str, str]:
+    for algorithm in CHECKSUM_PREFERENCE:
+        if algorithm in record.digests:
+            digest = check_text(record.digests[algorithm], f"file {record.path!r} {algorithm} digest")
+            return {"CHECKSUM": digest, "CHECKSUMTYPE": DIGEST_LABELS[algorithm]}
+    return {}
+
+
+def submitted_id(index: int) -> str:
+    return f"submitted-{index + 1:06d}"
+
+
+def _submitted_group(file_sec: etree._Element, package: Package) -> None:
+    """fileGrp USE="submission": the files the submission brought beside its payload."""
+    group = sub(file_sec, M("fileGrp"), USE=SUBMISSION_USE)
+    seen: set[str] = set()
+    for n, record in enumerate(package.submitted):
+        check_payload_path(record.path, f"submitted file {record.path!r}")
+        if record.path in seen:
+            raise PackagingError(f"submitted file {record.path!r} is listed twice")
+        seen.add(record.path)
+        attrib = {"ID": submitted_id(n), "SIZE": str(record.size)}
+        for algorithm in CHECKSUM_PREFERENCE:
+            if algorithm in record.digests:
+                attrib |= {"CHECKSUM": record.digests[algorithm], "CHECKSUMTYPE": DIGEST_LABELS[algorithm]}
+                break
+        el = sub(group, M("file"), where=f"submitted file {record.path!r}", **attrib)
+        locat = sub(el, M("FLocat"), LOCTYPE="URL")
+        locat.set(q(XLINK_NS, "type"), "simple")
+        locat.set(q(XLINK_NS, "href"), quote(record.bag_path, safe="/"))
+
+
+def _file_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
+    if not package.files and not package.submitted:
+        return  # fileSec needs at least one fileGrp with content to be useful; a METS may omit it
+    file_sec = sub(root, M("fileSec"))
+    if package.submitted:
+        _submitted_group(file_sec, package)
+    if not package.files:
+        return
+    group = sub(file_sec, M("fileGrp"), USE="original")
+    for fid, record in zip(ids, package.files):
+        attrib = {"ID": fid, "SIZE": str(record.size), "ADMID": f"techmd-{fid}", **_checksum(record)}
+        if record.format is not None and record.format.mime:
+            attrib["MIMETYPE"] = record.format.mime
+        if record.metadata:
+            attrib["DMDID"] = f"dmd-{fid}"
+        el = sub(group, M("file"), where=f"file {record.path!r}", **attrib)
+        locat = sub(el, M("FLocat"), LOCTYPE="URL")
+        locat.set(q(XLINK_NS, "type"), "simple")
+        locat.set(q(XLINK_NS, "href"), quote(record.bag_path, safe="/"))
+
+
+def _folder_tree(package: Package, ids: list[str]) -> dict[str, Any]:
+    """``{"files": [file ids], "dirs": {name: subtree}}`` in first-seen order."""
+    tree: dict[str, Any] = {"files": [], "dirs": {}}
+    for fid, record in zip(ids, package.files):
+        node = tree
+        for segment in record.path.split("/")[:-1]:
+            node = node["dirs"].setdefault(segment, {"files": [], "dirs": {}})
+        node["files"].append(fid)
+    return tree
+
+
+def _emit_div(div: etree._Element, node: dict[str, Any]) -> None:
+    """One div per folder, nested as the folders are; a stack, not recursion (any depth)."""
+    stack = [(div, node)]
+    while stack:
+        parent, here = stack.pop()
+        for fid in here["files"]:  # METS wants fptr before child divs
+            sub(parent, M("fptr"), FILEID=fid)
+        children = [(sub(parent, M("div"), TYPE="folder", LABEL=name), child) for name, child in here["dirs"].items()]
+        stack.extend(reversed(children))
+
+
+def _struct_map(root: etree._Element, package: Package, ids: list[str]) -> None:
+    struct = sub(root, M("structMap"), TYPE="physical")
+    admids = [TECHMD_PACKAGE, RIGHTSMD_ACCESS] + ([SOURCEMD_BAG_INFO] if package.bag_info else [])
+    top = sub(
+        struct,
+        M("div"),
+        TYPE="package",
+        LABEL=package.source_name or package.id,
+        DMDID=join_ids([DMD_DC, DMD_PROFILE]),
+        ADMID=join_ids(admids),
+    )
+    _emit_div(top, _folder_tree(package, ids))
+
+
+def write_mets(package: Package) -> bytes:
+    """Serialise ``package`` as a pretty-printed UTF-8 METS document.
+
+    Raises :class:`PackagingError` for anything that cannot be represented faithfully: text with
+    characters XML 1.0 forbids, naive datetimes, unsafe or duplicate paths, unknown Dublin Core
+    keys or access levels, metadata values of unsupported types.
+    """
+    _check_package(package)
+    ids = [file_id(i) for i in range(len(package.files))]
+    root = etree.Element(M("mets"), nsmap=NSMAP)
+    root.set("OBJID", package.id)
+    root.set("TYPE", "AIP")
+    if package.source_name:
+        root.set("LABEL", check_text(package.source_name, "source name"))
+    _header(root, package)
+    _dmd_secs(root, package, ids)
+    _amd_sec(root, package, ids)
+    _file_sec(root, package, ids)
+    _struct_map(root, package, ids)
+    try:
+        body: bytes = etree.tostring(root, encoding="UTF-8", pretty_print=True)
+    except (ValueError, UnicodeError) as exc:  # belt and braces: check_text should have caught it
+        raise PackagingError(f"METS could not be serialised: {exc}") from exc
+    return XML_DECLARATION + body

@@ -1,0 +1,161 @@
+"""Repair: replace damaged or missing files of one copy with bytes from a copy that still verifies.
+
+Every byte copied in is verified against the catalog's digests while copying; the damaged entry
+is moved to ``<root>/.quarantine/`` (kept as evidence), never deleted; the repaired copy is then
+checked again. Nothing changes for a file no other copy holds intact: that is said plainly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from archive.audit.budget import Budget
+from archive.audit.check import CopyResult, Expected, check_copy, expected_entries, find_extras
+from archive.audit.findings import REPAIRABLE, AuditFinding, finding
+from archive.catalog.audits import Audits, FixityState, PackageRecord
+from archive.errors import ArchiveError
+from archive.faults import fault_point, register
+from archive.model import EVENT_REPLICATION, OUTCOME_FAILURE, OUTCOME_SUCCESS, Event
+from archive.services import ledgering
+from archive.services.audit.package import AGENTS, CopyChecks, PackageAudit, check_copies, fixity_event
+from archive.services.context import ArchiveContext
+from archive.services.ledgering import fixity_out
+from archive.storage import LocalStorage
+
+register("repair.before-record")
+
+
+@dataclass
+class RepairResult:
+    package_id: str
+    restored: list[dict[str, str]] = field(default_factory=list)  # copy, path, source
+    quarantined: list[dict[str, str]] = field(default_factory=list)  # copy, path
+    unrepairable: list[dict[str, str]] = field(default_factory=list)  # copy, path, reason
+    remaining: list[AuditFinding] = field(default_factory=list)  # failures after the repair
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.restored or self.quarantined)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"package": self.package_id, "restored": self.restored, "quarantined": self.quarantined,
+                "unrepairable": self.unrepairable, "remaining": [f.as_dict() for f in self.remaining]}
+
+
+def _good(checks: CopyChecks, path: str, exclude: str) -> str | None:
+    for name, check in checks.items():
+        if name != exclude and isinstance(check, CopyResult) and path in check.verified:
+            return name
+    return None
+
+
+def _fresh_checks(ctx: ArchiveContext, rec: PackageRecord) -> tuple[CopyChecks, list[AuditFinding]]:
+    scratch = PackageAudit(rec.id)
+    check_copies(ctx, rec, Budget(), None, (0, None), scratch, lambda o: None)
+    return scratch.checks, scratch.findings
+
+
+def _fix_copy(storage: LocalStorage, rec: PackageRecord, problems: list[AuditFinding], checks: CopyChecks,
+              by_name: dict[str, LocalStorage], label: str, result: RepairResult) -> list[str]:
+    """Restore or quarantine what ``problems`` name in one copy; return the payload paths touched."""
+    entries = {e.path: e for e in expected_entries(rec.files, rec.tag_digests)}
+    if checks.get(storage.name) == "missing":
+        return _rebuild(storage, rec, entries, checks, by_name, result)
+    todo = sorted({f.path for f in problems if f.kind != "extra"})
+    touched = []
+    for path in todo:
+        source = _good(checks, path, storage.name)
+        if source is None:
+            result.unrepairable.append({"copy": storage.name, "path": path,
+                                        "reason": "no other copy of this file still verifies"})
+            continue
+        e = entries[path]
+        try:
+            storage.restore_file(rec.id, path, by_name[source].path_of(rec.id) / path, e.digests, e.size, label)
+        except ArchiveError as exc:
+            result.unrepairable.append({"copy": storage.name, "path": path, "reason": exc.message})
+            continue
+        result.restored.append({"copy": storage.name, "path": path, "source": source})
+        touched.append(path)
+    for f in problems:
+        if f.kind == "extra":
+            try:
+                storage.quarantine(rec.id, f.path, label)
+                result.quarantined.append({"copy": storage.name, "path": f.path})
+                touched.append(f.path)
+            except ArchiveError as exc:
+                result.unrepairable.append({"copy": storage.name, "path": f.path, "reason": exc.message})
+    return touched
+
+
+def _rebuild(storage: LocalStorage, rec: PackageRecord, entries: dict[str, Expected], checks: CopyChecks,
+             by_name: dict[str, LocalStorage], result: RepairResult) -> list[str]:
+    """A copy whose whole package is missing: rebuilt in staging from good copies, then renamed in."""
+    sources = {path: _good(checks, path, storage.name) for path in entries}
+    lacking = sorted(p for p, src in sources.items() if src is None)
+    if lacking:
+        result.unrepairable.extend({"copy": storage.name, "path": p, "reason": "no other copy of this file still "
+                                    "verifies, so the missing package cannot be rebuilt"} for p in lacking)
+        return []
+    plan = [(p, by_name[str(src)].path_of(rec.id) / p, entries[p].digests, entries[p].size) for p, src in sources.items()]
+    try:
+        storage.restore_package(rec.id, plan)
+    except ArchiveError as exc:
+        result.unrepairable.append({"copy": storage.name, "path": "", "reason": exc.message})
+        return []
+    result.restored.extend({"copy": storage.name, "path": p, "source": str(src)} for p, src in sources.items())
+    return list(entries)
+
+
+def repair_package(ctx: ArchiveContext, audits: Audits, run_id: str, audit: PackageAudit,
+                   clock: Callable[[], datetime]) -> RepairResult:
+    """Repair every copy of ``audit.package_id`` from copies that verify, then check them again and record."""
+    rec = audits.package(audit.package_id)
+    checks, findings = (audit.checks, audit.findings) if audit.whole_pass else _fresh_checks(ctx, rec)
+    result = RepairResult(rec.id)
+    by_name = {s.name: s for s in ctx.all_storage}
+    label = f"{clock():%Y%m%dT%H%M%SZ}-{run_id[:8]}"
+    events: list[Event] = []
+    for name, storage in by_name.items():
+        problems = [f for f in findings if f.copy == name and f.kind in REPAIRABLE]
+        if not problems and checks.get(name) != "missing":
+            continue
+        before = len(result.restored)
+        touched = _fix_copy(storage, rec, problems, checks, by_name, label, result)
+        if not touched:
+            continue
+        restored = result.restored[before:]
+        sources = ", ".join(sorted({r["source"] for r in restored})) or "-"
+        bad = [u for u in result.unrepairable if u["copy"] == name]
+        events.append(Event(str(uuid.uuid4()), EVENT_REPLICATION, clock(),
+                            f"Repair in audit run {run_id}: {len(restored)} file(s) of copy {name} restored from "
+                            f"{sources}, each verified against the catalog's digests while copying; "
+                            f"damaged or unexpected entries moved to {storage.root}/.quarantine/{rec.id}/{label}",
+                            OUTCOME_FAILURE if bad else OUTCOME_SUCCESS,
+                            "\n".join(f"{r['path']} <- {r['source']}" for r in restored)[:8000],
+                            list(AGENTS), [rec.id, *sorted({p[5:] for p in touched if p.startswith("data/")})]))
+        entries = expected_entries(rec.files, rec.tag_digests)
+        bag = storage.path_of(rec.id)
+        recheck = check_copy(bag, entries, rec.id, name, Budget())
+        recheck.findings[:0] = [finding(rec.id, name, path, "extra", why)
+                                for path, why in find_extras(bag, {e.path for e in entries})]
+        checks[name] = recheck
+        findings = [f for f in findings if f.copy != name] + recheck.findings
+        events.append(fixity_event(rec.id, f"Re-verification of copy {name} after repair (audit run {run_id})",
+                                   recheck.findings, run_id, clock()))
+    result.remaining = [f for f in findings if f.is_failure]
+    if not events:
+        return result
+    state = audits.state(rec.id) or FixityState(rec.id)
+    if not result.remaining and not any(not f.is_failure for f in findings):
+        now = clock()
+        state.outcome, state.checked_at, state.verified_at, state.cursor = "success", now, now, None
+        state.pass_failed = state.pass_unchecked = False
+    state.run_id = run_id
+    ledgering.append(ctx, ledgering.event_items(rec.id, events, run=run_id, fixity=fixity_out(state)))
+    fault_point("repair.before-record")
+    audits.record(run_id, [], [(rec.id, e) for e in events], state, {"repaired": len(result.restored)})
+    return result

@@ -1,0 +1,1 @@
+"""Recovery: read a package from storage alone, settle what a crash left, rebuild the catalog."""

@@ -1,0 +1,75 @@
+"""Reading what the archive holds: describe a package, export its bag."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from archive.errors import ArchiveError, FixityError, NotFound, StorageError
+from archive.fixity import copy_and_hash
+from archive.services.context import ArchiveContext
+from archive.services.copies import expected_digests
+from archive.storage.local import check_package_id
+from archive.tree_removal import remove_tree
+
+
+def _check_id(package_id: str) -> None:
+    try:
+        check_package_id(package_id)
+    except StorageError as exc:
+        raise NotFound(f"{package_id!r} is not a package identifier (a UUID)") from exc
+
+
+def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
+    _check_id(package_id)
+    pkg = ctx.catalog.get_package(package_id)
+    return {
+        "id": pkg.id, "title": pkg.metadata.get("title", ""), "profile": pkg.profile_id,
+        "profile_version": pkg.profile_version, "created": pkg.created.isoformat(),
+        "source_name": pkg.source_name, "idempotency_key": pkg.idempotency_key,
+        "access": {"level": pkg.access.level,
+                   "embargo_until": pkg.access.embargo_until.isoformat() if pkg.access.embargo_until else None,
+                   "statement": pkg.access.statement},
+        "metadata": pkg.metadata, "dublin_core": pkg.dublin_core, "bag_info": pkg.bag_info,
+        "files_count": len(pkg.files), "bytes": pkg.total_bytes,
+        "files": [{"path": f.path, "size": f.size, "digests": f.digests, "original_name": f.original_name,
+                   "metadata": f.metadata, "format": asdict(f.format) if f.format else None} for f in pkg.files],
+        "events": [{"id": e.identifier, "type": e.type, "datetime": e.datetime.isoformat(), "detail": e.detail,
+                    "outcome": e.outcome, "outcome_detail": e.outcome_detail,
+                    "agents": [asdict(a) for a in e.agents], "objects": e.objects} for e in pkg.events],
+        "agents": [asdict(a) for a in pkg.agents],
+        "storage_path": ctx.catalog.storage_path(package_id),
+    }
+
+
+def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
+    """Copy the stored bag to ``dest`` (must not exist), checking each payload file against the catalog."""
+    _check_id(package_id)
+    pkg = ctx.catalog.get_package(package_id)
+    tag_digests = ctx.catalog.tag_digests(package_id)
+    source = ctx.storage.path_of(package_id)
+    if not source.is_dir():
+        raise StorageError(f"package {package_id} is in the catalog but missing from storage {ctx.storage.root}")
+    if dest.exists():
+        raise ArchiveError(f"{dest} already exists; export writes a new folder")
+    tmp = dest.with_name(f".{dest.name}.partial")
+    expected = expected_digests(pkg.files, tag_digests)
+    try:
+        for rel, digests in expected.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(source / rel, "rb") as src:
+                _, found = copy_and_hash(src, target, list(digests), fsync=False)
+            if found != digests:
+                raise FixityError(f"stored file {rel} of package {package_id} does not match the catalog's digests")
+        tmp.rename(dest)
+    except OSError as exc:
+        raise StorageError(f"cannot export package {package_id} to {dest}: {exc}") from exc
+    finally:
+        try:
+            remove_tree(tmp)
+        except OSError:
+            pass  # a hidden .partial folder; the next export of the same package refuses to reuse it
+    return dest
+

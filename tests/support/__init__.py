@@ -1,0 +1,1 @@
+"""Helpers the tests share: archives to test against, hostile inputs, hypothesis strategies."""
