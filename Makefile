@@ -44,7 +44,8 @@ demo: $(VENV)/.installed
 	  if [ "$(DEMO_SERVE)" = "1" ]; then exec $(BIN)/archive serve --port $(DEMO_PORT); fi
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check --select F,E9 archive bench tests
+	$(BIN)/ruff check archive bench tests
+	$(BIN)/ruff format --check archive bench tests
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test

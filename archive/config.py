@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -42,46 +43,87 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("home", "path", Path("var"),
-            "Folder holding the archive's state; other relative paths are resolved against it."),
+    Setting(
+        "home", "path", Path("var"), "Folder holding the archive's state; other relative paths are resolved against it."
+    ),
     Setting("database_url", "str", "", "SQLAlchemy URL of the catalog. Empty: sqlite:///<home>/catalog.sqlite3."),
     Setting("storage", "path", "storage", "Primary storage root, where packages are kept (write-once)."),
     Setting("replicas", "paths", (), "Further storage roots that receive a copy of every package."),
     Setting("profiles_dirs", "paths", (), "Extra folders searched for profile YAML files, before the bundled ones."),
-    Setting("organisation", "str", "Example Organisation",
-            "Source-Organization written into every bag and the organisation agent in PREMIS."),
+    Setting(
+        "organisation",
+        "str",
+        "Example Organisation",
+        "Source-Organization written into every bag and the organisation agent in PREMIS.",
+    ),
     Setting("agent", "str", _default_user, "The person recorded as submitting agent (overridden by --agent)."),
     Setting("identify_engine", "str", "fido", "Format identification engine: fido or siegfried."),
-    Setting("workers", "int", lambda: max(1, min(os.cpu_count() or 1, 4)),
-            "Processes used for format identification and hashing."),
+    Setting(
+        "workers",
+        "int",
+        lambda: max(1, min(os.cpu_count() or 1, 4)),
+        "Processes used for format identification and hashing.",
+    ),
     Setting("verify_after_store", "bool", True, "Re-read every stored file and compare digests before cataloguing."),
-    Setting("max_metadata_bytes", "int", 10 * 1024 * 1024, "Largest metadata.yaml/.json/files.csv accepted; also bounds a submitted bag's bag-info.txt, package-info.txt and fetch.txt."),
+    Setting(
+        "max_metadata_bytes",
+        "int",
+        10 * 1024 * 1024,
+        "Largest metadata.yaml/.json/files.csv accepted; also bounds a submitted bag's bag-info.txt, "
+        "package-info.txt and fetch.txt.",
+    ),
     Setting("max_expanded_bytes", "int", 64 * 1024**3, "Largest total size a .zip/.tar submission may expand to."),
     Setting("max_files", "int", 1_000_000, "Most files a submission may hold."),
-    Setting("max_expansion_ratio", "int", 200,
-            "Largest ratio of expanded size to compressed size a .zip/.tar.gz/.7z submission (or one member) "
-            "may have; larger is refused as a compression bomb (0: no ratio limit, the total still applies)."),
+    Setting(
+        "max_expansion_ratio",
+        "int",
+        200,
+        "Largest ratio of expanded size to compressed size a .zip/.tar.gz/.7z submission (or one member) "
+        "may have; larger is refused as a compression bomb (0: no ratio limit, the total still applies).",
+    ),
     Setting("max_depth", "int", 512, "Deepest folder nesting a submission may have (levels below its root)."),
     Setting("max_path_bytes", "int", 3072, "Longest path, in UTF-8 bytes, of a file inside a submission."),
-    Setting("api_anonymous", "bool", True,
-            "Callers without a token may see open packages and embargoed packages' metadata (see docs/access.md)."),
-    Setting("api_accel_redirect", "str", "",
-            "nginx internal location (e.g. /_archive_storage/) mapped to the storage root: when set, the API "
-            "authorises and records each file download and nginx sends the bytes (X-Accel-Redirect)."),
+    Setting(
+        "api_anonymous",
+        "bool",
+        True,
+        "Callers without a token may see open packages and embargoed packages' metadata (see docs/access.md).",
+    ),
+    Setting(
+        "api_accel_redirect",
+        "str",
+        "",
+        "nginx internal location (e.g. /_archive_storage/) mapped to the storage root: when set, the API "
+        "authorises and records each file download and nginx sends the bytes (X-Accel-Redirect).",
+    ),
     Setting("api_chunk_size", "int", 1024 * 1024, "Bytes read and sent per step when the API streams a file itself."),
-    Setting("api_verify_ttl", "int", 86400,
-            "Seconds a stored file, once verified against the catalog's digests, is served without re-hashing "
-            "while its size, inode and change time stay the same (0: hash on every download)."),
+    Setting(
+        "api_verify_ttl",
+        "int",
+        86400,
+        "Seconds a stored file, once verified against the catalog's digests, is served without re-hashing "
+        "while its size, inode and change time stay the same (0: hash on every download).",
+    ),
     Setting("audit_jobs", "int", 1, "Threads hashing in parallel during an audit (overridden by --jobs)."),
     Setting("audit_max_seconds", "int", 0, "Time budget of one scheduled audit run, in seconds (0: no limit)."),
     Setting("audit_max_bytes", "int", 0, "Bytes one scheduled audit window may read (0: no limit)."),
-    Setting("audit_window", "str", "", "Daily local time window for scheduled audits, e.g. 01:00-05:00 (empty: any time)."),
+    Setting(
+        "audit_window", "str", "", "Daily local time window for scheduled audits, e.g. 01:00-05:00 (empty: any time)."
+    ),
     Setting("scheduler_poll_seconds", "int", 300, "How often the scheduler wakes to look for due audits."),
-    Setting("orphan_grace_seconds", "int", 3600,
-            "A package folder unknown to the catalog is reported as an orphan only when older than this."),
+    Setting(
+        "orphan_grace_seconds",
+        "int",
+        3600,
+        "A package folder unknown to the catalog is reported as an orphan only when older than this.",
+    ),
     Setting("notify_webhook", "str", "", "URL that receives a JSON POST with the findings of every failing audit run."),
-    Setting("notify_command", "str", "",
-            "Shell command run once per failing audit run, the findings as JSON on its standard input."),
+    Setting(
+        "notify_command",
+        "str",
+        "",
+        "Shell command run once per failing audit run, the findings as JSON on its standard input.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -183,8 +225,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> Settings:
+def load_settings(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
     """Build Settings from defaults, a YAML file, ``ARCHIVE_*`` variables and explicit overrides."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}

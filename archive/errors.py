@@ -26,29 +26,29 @@ Third-party exceptions are translated where the library is called (``raise ... f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 __all__ = [
-    "ArchiveError",
-    "ConfigError",
-    "NotFound",
-    "AuthenticationRequired",
-    "AccessDenied",
-    "InvalidRequest",
-    "ProfileError",
-    "RejectedError",
-    "SubmissionRejected",
-    "BagInvalid",
-    "FormatError",
-    "PackagingError",
-    "MetadataError",
-    "StorageError",
-    "FixityError",
-    "CatalogError",
-    "Finding",
     "ERROR",
     "WARNING",
+    "AccessDenied",
+    "ArchiveError",
+    "AuthenticationRequired",
+    "BagInvalid",
+    "CatalogError",
+    "ConfigError",
+    "Finding",
+    "FixityError",
+    "FormatError",
+    "InvalidRequest",
+    "MetadataError",
+    "NotFound",
+    "PackagingError",
+    "ProfileError",
+    "RejectedError",
+    "StorageError",
+    "SubmissionRejected",
 ]
 
 ERROR = "error"

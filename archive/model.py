@@ -8,7 +8,7 @@ is the truth; the catalog is an index rebuilt from it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 #: PREMIS event types used by the archive (Library of Congress eventType vocabulary labels)
@@ -39,7 +39,7 @@ OUTCOME_WARNING = "warning"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True)

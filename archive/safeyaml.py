@@ -38,8 +38,12 @@ EXCERPT = 40
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
-_REFUSED_TAGS = {"tag:yaml.org,2002:set": "!!set", "tag:yaml.org,2002:omap": "!!omap",
-                 "tag:yaml.org,2002:pairs": "!!pairs", "tag:yaml.org,2002:binary": "!!binary"}
+_REFUSED_TAGS = {
+    "tag:yaml.org,2002:set": "!!set",
+    "tag:yaml.org,2002:omap": "!!omap",
+    "tag:yaml.org,2002:pairs": "!!pairs",
+    "tag:yaml.org,2002:binary": "!!binary",
+}
 
 
 def shown(value: Any, limit: int = EXCERPT) -> str:
@@ -114,14 +118,21 @@ class Duplicate:
         """The problem in words, for a finding on ``path``."""
         one_line = self.line == self.first_line and self.column and self.first_column
         where = (f" on line {self.line}" + (f", column {self.column}" if one_line else "")) if self.line else ""
-        there = (f" on line {self.first_line}" + (f", column {self.first_column}" if one_line else "")
-                 ) if self.first_line else ""
+        there = (
+            (f" on line {self.first_line}" + (f", column {self.first_column}" if one_line else ""))
+            if self.first_line
+            else ""
+        )
         if self.same_spelling:
-            return (f"is given twice, first{there} and again{where}; give each key once (the archive "
-                    "does not guess which value was meant)")
-        return (f"{shown(key_text(self.key))}{where} names the same key as {shown(key_text(self.first))}{there} "
-                "(names are compared as text, ignoring surrounding spaces and Unicode normalisation); "
-                "give each key once")
+            return (
+                f"is given twice, first{there} and again{where}; give each key once (the archive "
+                "does not guess which value was meant)"
+            )
+        return (
+            f"{shown(key_text(self.key))}{where} names the same key as {shown(key_text(self.first))}{there} "
+            "(names are compared as text, ignoring surrounding spaces and Unicode normalisation); "
+            "give each key once"
+        )
 
 
 class UnsafeYAML(ValueError):
@@ -135,8 +146,10 @@ class DuplicateKeys(UnsafeYAML):
     def __init__(self, duplicates: list[Duplicate], data: Any = None) -> None:
         self.duplicates = duplicates
         self.data = data
-        super().__init__("; ".join(f"{d.path}: {d.describe()}" for d in duplicates[:10])
-                         + (f"; and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""))
+        super().__init__(
+            "; ".join(f"{d.path}: {d.describe()}" for d in duplicates[:10])
+            + (f"; and {len(duplicates) - 10} more" if len(duplicates) > 10 else "")
+        )
 
 
 def _line(node: Node) -> int:
@@ -151,8 +164,9 @@ class _StrictLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise UnsafeYAML(f"line {event.start_mark.line + 1}: YAML aliases (*{shown(event.anchor)}) are not "
-                             "accepted")
+            raise UnsafeYAML(
+                f"line {event.start_mark.line + 1}: YAML aliases (*{shown(event.anchor)}) are not accepted"
+            )
         self._depth += 1
         if self._depth > MAX_DEPTH:
             event = self.peek_event()
@@ -166,24 +180,31 @@ class _StrictLoader(yaml.SafeLoader):
         text = str(self.construct_scalar(node))
         digits = text.replace("_", "").lstrip("+-")
         if ":" in digits:
-            raise UnsafeYAML(f"line {_line(node)}: {shown(text)} is a base-60 number in YAML 1.1 "
-                             f"({shown(super().construct_yaml_int(node))}); put quotes around it if it is text")
+            raise UnsafeYAML(
+                f"line {_line(node)}: {shown(text)} is a base-60 number in YAML 1.1 "
+                f"({shown(super().construct_yaml_int(node))}); put quotes around it if it is text"
+            )
         if len(digits) > 1 and digits[0] == "0" and digits[1] not in "bx":
-            raise UnsafeYAML(f"line {_line(node)}: {shown(text)} is an octal number in YAML 1.1 "
-                             f"({shown(super().construct_yaml_int(node))}); put quotes around it if it is text, "
-                             "or write it without leading zeros")
+            raise UnsafeYAML(
+                f"line {_line(node)}: {shown(text)} is an octal number in YAML 1.1 "
+                f"({shown(super().construct_yaml_int(node))}); put quotes around it if it is text, "
+                "or write it without leading zeros"
+            )
         return int(super().construct_yaml_int(node))
 
     def construct_yaml_float(self, node: Any) -> float:
         text = str(self.construct_scalar(node))
         if ":" in text:
-            raise UnsafeYAML(f"line {_line(node)}: {shown(text)} is a base-60 number in YAML 1.1; "
-                             "put quotes around it if it is text")
+            raise UnsafeYAML(
+                f"line {_line(node)}: {shown(text)} is a base-60 number in YAML 1.1; put quotes around it if it is text"
+            )
         return float(super().construct_yaml_float(node))
 
     def refuse_tag(self, node: Any) -> Any:
-        raise UnsafeYAML(f"line {_line(node)}: the tag {_REFUSED_TAGS[node.tag]} is not accepted; values are "
-                         "text, numbers, true/false, dates, lists and mappings")
+        raise UnsafeYAML(
+            f"line {_line(node)}: the tag {_REFUSED_TAGS[node.tag]} is not accepted; values are "
+            "text, numbers, true/false, dates, lists and mappings"
+        )
 
     def find_duplicates(self, root: Node) -> list[Duplicate]:
         """Every key repeated in a mapping of the tree under ``root`` (walked without recursion)."""
@@ -207,13 +228,23 @@ class _StrictLoader(yaml.SafeLoader):
                 try:
                     hash(key)
                 except TypeError:
-                    raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
-                                                            "found unhashable key", key_node.start_mark) from None
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
+                    ) from None
                 child = f"{path}.{label(key)}" if path else label(key)
                 seen = by_value.get(key) or by_text.get(key_identity(key))
                 if seen is not None:
-                    found.append(Duplicate(short_path(child), key, seen[0], _line(key_node), _line(seen[1]),
-                                           key_node.start_mark.column + 1, seen[1].start_mark.column + 1))
+                    found.append(
+                        Duplicate(
+                            short_path(child),
+                            key,
+                            seen[0],
+                            _line(key_node),
+                            _line(seen[1]),
+                            key_node.start_mark.column + 1,
+                            seen[1].start_mark.column + 1,
+                        )
+                    )
                 # a repeat is remembered too: "0" and false do not collide, but 0 after both does, with either
                 by_value.setdefault(key, (key, key_node))
                 by_text.setdefault(key_identity(key), (key, key_node))

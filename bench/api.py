@@ -99,9 +99,7 @@ def ensure_nginx() -> str:
 def wait_http(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        r = subprocess.run(
-            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url], capture_output=True, text=True
-        )
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url], capture_output=True, text=True)
         if r.stdout == "200":
             return
         time.sleep(0.2)
@@ -119,7 +117,7 @@ def serve(
 ) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     env.update(env_extra or {})
-    log = open(work / f"{name}.log", "wb")
+    log = open(work / f"{name}.log", "wb")  # noqa: SIM115 (lives as long as the server)
     proc = subprocess.Popen(
         [
             str(ARCHIVE),
@@ -214,9 +212,7 @@ def bench_download(args: argparse.Namespace, work: Path) -> None:
             env_extra={"ARCHIVE_API_ACCEL_REDIRECT": "/_archive_storage/"},
         )
         port = free_port()
-        archive_conf = (
-            (REPO / "docs" / "nginx-archive.conf").read_text().replace("/srv/archive/storage", str(storage))
-        )
+        archive_conf = (REPO / "docs" / "nginx-archive.conf").read_text().replace("/srv/archive/storage", str(storage))
         archive_conf = archive_conf.replace("127.0.0.1:8000", f"127.0.0.1:{accel_port}")
         (work / "nginx-tmp").mkdir(exist_ok=True)
         (work / "nginx-tmp").chmod(0o777)
@@ -229,7 +225,7 @@ def bench_download(args: argparse.Namespace, work: Path) -> None:
                 archive_conf="\n".join("        " + line for line in archive_conf.splitlines()),
             )
         )
-        nginx_log = open(work / "nginx.out", "wb")
+        nginx_log = open(work / "nginx.out", "wb")  # noqa: SIM115 (lives as long as nginx)
         proc = subprocess.Popen(
             [nginx, "-c", str(conf), "-p", str(work), "-e", str(work / "nginx-error.log")],
             stdout=nginx_log,
@@ -247,15 +243,9 @@ def bench_download(args: argparse.Namespace, work: Path) -> None:
         base = timed("nginx alone (baseline)", f"{front}/direct/{rel}", args.runs, None, 200, size)
         timed("API direct, cold (hashed while streaming)", f"{direct}{file_path}", 1, token, 200, size)
         warm = timed("API direct, warm (verified)", f"{direct}{file_path}", args.runs, token, 200, size)
-        timed(
-            "API direct, Range 0-(half)", f"{direct}{file_path}", args.runs, token, 206, half, f"0-{half - 1}"
-        )
-        timed(
-            "API + nginx X-Accel-Redirect, cold (verified first)", f"{front}{file_path}", 1, token, 200, size
-        )
-        accel = timed(
-            "API + nginx X-Accel-Redirect, warm", f"{front}{file_path}", args.runs, token, 200, size
-        )
+        timed("API direct, Range 0-(half)", f"{direct}{file_path}", args.runs, token, 206, half, f"0-{half - 1}")
+        timed("API + nginx X-Accel-Redirect, cold (verified first)", f"{front}{file_path}", 1, token, 200, size)
+        accel = timed("API + nginx X-Accel-Redirect, warm", f"{front}{file_path}", args.runs, token, 200, size)
         timed(
             "API + nginx X-Accel-Redirect, Range 0-(half)",
             f"{front}{file_path}",

@@ -6,17 +6,73 @@ import asyncio
 import random
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 #: subject terms shared by many packages (a search for one matches a large share of the catalog)
-COMMON = (
-    "harbour quay lighthouse herring fishing pier salinity estuary sensor temperature contract invoice "
-    "delivery buoy mooring photograph negative glass archive survey coastal marsh tide storm river bridge "
-    "railway station market church school letter diary map chart census ledger"
-).split()
-_SYLLABLES = "ka lo mi ne ru sa te vi wo za bre cla dri fen gor hul jas kin lum mor".split()
+COMMON = [
+    "harbour",
+    "quay",
+    "lighthouse",
+    "herring",
+    "fishing",
+    "pier",
+    "salinity",
+    "estuary",
+    "sensor",
+    "temperature",
+    "contract",
+    "invoice",
+    "delivery",
+    "buoy",
+    "mooring",
+    "photograph",
+    "negative",
+    "glass",
+    "archive",
+    "survey",
+    "coastal",
+    "marsh",
+    "tide",
+    "storm",
+    "river",
+    "bridge",
+    "railway",
+    "station",
+    "market",
+    "church",
+    "school",
+    "letter",
+    "diary",
+    "map",
+    "chart",
+    "census",
+    "ledger",
+]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "te",
+    "vi",
+    "wo",
+    "za",
+    "bre",
+    "cla",
+    "dri",
+    "fen",
+    "gor",
+    "hul",
+    "jas",
+    "kin",
+    "lum",
+    "mor",
+]
 #: a larger vocabulary for titles and descriptions, drawn with a Zipf-like frequency
 VOCABULARY = sorted({a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES[:13]})[:5000]
 _WEIGHTS = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
@@ -121,9 +177,7 @@ async def _client(
         writer.close()
 
 
-def load(
-    port: int, token: str, make_path: Callable[[], str], clients: int, seconds: float
-) -> dict[str, float]:
+def load(port: int, token: str, make_path: Callable[[], str], clients: int, seconds: float) -> dict[str, float]:
     """``clients`` keep-alive connections asking one after another for ``seconds`` (after a 1 s warm-up)."""
 
     async def run(duration: float) -> tuple[list[float], list[int], float]:
@@ -131,9 +185,7 @@ def load(
         errors: list[int] = []
         start = time.perf_counter()
         until = start + duration
-        await asyncio.gather(
-            *(_client(port, token, make_path, until, latencies, errors) for _ in range(clients))
-        )
+        await asyncio.gather(*(_client(port, token, make_path, until, latencies, errors) for _ in range(clients)))
         return latencies, errors, time.perf_counter() - start
 
     asyncio.run(run(1.0))

@@ -73,8 +73,9 @@ def build(home: Path, work: Path, files: int, packages: int, total: int) -> None
     from archive.services.context import ArchiveContext
     from archive.services.ingest.run import ingest
 
-    ctx = ArchiveContext(load_settings(None, env={}, overrides={"home": str(home), "verify_after_store": False,
-                                                                "workers": 2}))
+    ctx = ArchiveContext(
+        load_settings(None, env={}, overrides={"home": str(home), "verify_after_store": False, "workers": 2})
+    )
     ctx.__dict__["identifier"] = StubIdentifier()
     block = os.urandom(CHUNK)
     per = files // packages
@@ -146,8 +147,9 @@ def peak_rss_mb() -> float:
 
 
 def measure(kind: str, home: Path, jobs: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(home), str(jobs)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(home), str(jobs)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -169,13 +171,17 @@ def report(label: str, home: Path) -> None:
             base = rows[("hashlib", jobs)]
             ratio = f"{(r['bytes'] / r['seconds']) / (base['bytes'] / base['seconds']):.2f}x"
         name = f"{kind} --jobs {jobs}"
-        print(f"   {name:22} {mbs:8.0f} {r['files'] / r['seconds']:9.0f} {r['seconds']:8.2f} "
-              f"{r['maxrss_mb']:7.0f} MB  {ratio}")
+        print(
+            f"   {name:22} {mbs:8.0f} {r['files'] / r['seconds']:9.0f} {r['seconds']:8.2f} "
+            f"{r['maxrss_mb']:7.0f} MB  {ratio}"
+        )
     a1, a2 = rows[("audit", 1)], rows[("audit", 2)]
     h1 = rows[("hashlib", 1)]
-    print(f"   audit --jobs 2 / --jobs 1: {a1['seconds'] / a2['seconds']:.2f}x;  "
-          f"audit --jobs 1 / hashlib 1 thread: {h1['seconds'] / a1['seconds']:.2f}x;  "
-          f"{a1['files']} files, {a1['bytes'] / 1e9:.2f} GB read per audit")
+    print(
+        f"   audit --jobs 2 / --jobs 1: {a1['seconds'] / a2['seconds']:.2f}x;  "
+        f"audit --jobs 1 / hashlib 1 thread: {h1['seconds'] / a1['seconds']:.2f}x;  "
+        f"{a1['files']} files, {a1['bytes'] / 1e9:.2f} GB read per audit"
+    )
 
 
 def main() -> None:
@@ -197,9 +203,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="archive-bench-audit-", dir=args.workdir))
     print(f"workdir {work}; {os.cpu_count()} cores; {args.gb} GB per archive")
     try:
-        for label, files, packages in ((f"(a) {args.large} large files", args.large, 1),
-                                       (f"(b) {args.small} small files in {args.packages} packages",
-                                        args.small, args.packages)):
+        for label, files, packages in (
+            (f"(a) {args.large} large files", args.large, 1),
+            (f"(b) {args.small} small files in {args.packages} packages", args.small, args.packages),
+        ):
             home = work / label.split()[0].strip("()")
             t0 = time.perf_counter()
             build(home, work, files, packages, total)

@@ -23,10 +23,10 @@ from pathlib import Path
 import bagit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from archive.fixity import hash_file  # noqa: E402
-from archive.model import FileRecord  # noqa: E402
-from archive.packaging.bag.write import write_tag_files  # noqa: E402
-from archive.services.copies import verify_stored_bag  # noqa: E402
+from archive.fixity import hash_file
+from archive.model import FileRecord
+from archive.packaging.bag.write import write_tag_files
+from archive.services.copies import verify_stored_bag
 
 ALGOS = ["sha256", "sha512"]
 
@@ -54,8 +54,10 @@ def main() -> None:
         src = work / "src"
         make_payload(src, args.files, args.kb, args.large_mb)
         # the digests the archive already has from its copy pass
-        records = [FileRecord(path=str(p.relative_to(src / "data")), size=p.stat().st_size,
-                              digests=hash_file(p, ALGOS)[1]) for p in sorted((src / "data").iterdir())]
+        records = [
+            FileRecord(path=str(p.relative_to(src / "data")), size=p.stat().st_size, digests=hash_file(p, ALGOS)[1])
+            for p in sorted((src / "data").iterdir())
+        ]
         a = work / "a"
         shutil.copytree(src / "data", a)
         os.sync()

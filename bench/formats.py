@@ -35,13 +35,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archive.formats import ENGINE_FIDO, ENGINES, Identifier, also_matched, by_content, guessed  # noqa: E402
-from archive.model import FormatInfo  # noqa: E402
+from archive.formats import ENGINE_FIDO, ENGINES, Identifier, also_matched, by_content, guessed
+from archive.model import FormatInfo
 
 BASELINE = {"exact": 1915, "among_several": 15, "other_puid": 38, "no_match": 23}
 STATUSES = ("exact", "among_several", "other_puid", "no_match")
-RANDOM_EXTENSIONS = ("jpg", "pdf", "tif", "png", "gif", "doc", "docx", "xlsx", "zip", "mp3", "wav", "xml",
-                     "html", "txt", "csv", "odt", "mp4", "avi", "psd", "eps")
+RANDOM_EXTENSIONS = (
+    "jpg",
+    "pdf",
+    "tif",
+    "png",
+    "gif",
+    "doc",
+    "docx",
+    "xlsx",
+    "zip",
+    "mp3",
+    "wav",
+    "xml",
+    "html",
+    "txt",
+    "csv",
+    "odt",
+    "mp4",
+    "avi",
+    "psd",
+    "eps",
+)
 
 
 def status(expected: str, info: FormatInfo) -> str:
@@ -57,10 +77,10 @@ def _label(signatures: str | None) -> str:
     return "default" if signatures is None else signatures
 
 
-def run(engine: str, signatures: str | None, corpus: Path, rows: list[dict[str, str]], workers: int,
-        misses: bool) -> tuple[dict[str, int], dict[str, int]]:
-    items = [(str(corpus / r["path"]), hashlib.sha256((corpus / r["path"]).read_bytes()).hexdigest())
-             for r in rows]
+def run(
+    engine: str, signatures: str | None, corpus: Path, rows: list[dict[str, str]], workers: int, misses: bool
+) -> tuple[dict[str, int], dict[str, int]]:
+    items = [(str(corpus / r["path"]), hashlib.sha256((corpus / r["path"]).read_bytes()).hexdigest()) for r in rows]
     with Identifier(engine, workers=workers, signatures=signatures) as ident:
         t0 = time.perf_counter()
         infos = ident.identify_many(items)
@@ -69,13 +89,15 @@ def run(engine: str, signatures: str | None, corpus: Path, rows: list[dict[str, 
         t0 = time.perf_counter()
         ident.identify_many(items)
         warm = time.perf_counter() - t0
-        print(f"== {engine} {ident.tool_version}, signatures {_label(signatures)}: {ident.signature_version}; "
-              f"workers={workers}")
+        print(
+            f"== {engine} {ident.tool_version}, signatures {_label(signatures)}: {ident.signature_version}; "
+            f"workers={workers}"
+        )
     counts = dict.fromkeys(STATUSES, 0)
     honest = dict.fromkeys(STATUSES, 0)  # what the format policy sees: an extension guess is no match
     split: Counter[tuple[str, str]] = Counter()
     top1 = agree = 0
-    for row, info in zip(rows, infos):
+    for row, info in zip(rows, infos, strict=False):
         st = status(row["expected_puid"], info)
         counts[st] += 1
         split[st, "content" if by_content(info) else "extension" if guessed(info) else "none"] += 1
@@ -88,10 +110,14 @@ def run(engine: str, signatures: str | None, corpus: Path, rows: list[dict[str, 
     n = len(rows)
     print(f"   {'status':13} {'all':>5} {'bytes':>6} {'ext.':>5}  {'policy':>6}  (fido 1.6.1 v109 recorded)")
     for st in STATUSES:
-        print(f"   {st:13} {counts[st]:5} {split[st, 'content']:6} {split[st, 'extension']:5}  {honest[st]:6}  "
-              f"({BASELINE[st]})")
-    print(f"   of {n}: 'bytes' rest on a signature or container, 'ext.' on the extension alone; "
-          "'policy' counts guesses as no match")
+        print(
+            f"   {st:13} {counts[st]:5} {split[st, 'content']:6} {split[st, 'extension']:5}  {honest[st]:6}  "
+            f"({BASELINE[st]})"
+        )
+    print(
+        f"   of {n}: 'bytes' rest on a signature or container, 'ext.' on the extension alone; "
+        "'policy' counts guesses as no match"
+    )
     print(f"   chosen PUID == expected: {top1} / {n}")
     if engine == ENGINE_FIDO:
         print(f"   same PUID set as the recorded fido 1.6.1 v109 answer: {agree} / {n}")
@@ -116,25 +142,30 @@ def random_bytes(engine: str, signatures: str | None, count: int, seed: int = 20
 
             core = ident.engine._fido  # type: ignore[attr-defined]
             true = 0
-            for path, info in zip(paths, infos):
+            for path, info in zip(paths, infos, strict=False):
                 if info.basis == "signature":
                     data = path.read_bytes()
                     with contextlib.redirect_stderr(io.StringIO()):  # fido prints refused regexes
-                        found = Fido.match_formats(core, data[:core.bufsize], data[-core.bufsize:])
+                        found = Fido.match_formats(core, data[: core.bufsize], data[-core.bufsize :])
                     true += info.puid in {core.get_puid(f) for f, _ in found}
             confirmed = f" ({true} confirmed by stock fido's matcher)"
-        print(f"   random bytes x{count}: signature {bases['signature']}{confirmed}, container {bases['container']}, "
-              f"extension guess {bases['extension']}, none {bases['none']}; "
-              f"counted identified by the policy: {sum(by_content(i) for i in infos)}")
+        print(
+            f"   random bytes x{count}: signature {bases['signature']}{confirmed}, container {bases['container']}, "
+            f"extension guess {bases['extension']}, none {bases['none']}; "
+            f"counted identified by the policy: {sum(by_content(i) for i in infos)}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, required=True, help="the format-skeletons folder")
     parser.add_argument("--engine", choices=[*ENGINES, "both"], default="both")
-    parser.add_argument("--fido-signatures", nargs="+", default=["wheel", "bundled"],
-                        help="fido signature sets: 'wheel', 'bundled' or a fido conf folder (first = baseline)")
+    parser.add_argument(
+        "--fido-signatures",
+        nargs="+",
+        default=["wheel", "bundled"],
+        help="fido signature sets: 'wheel', 'bundled' or a fido conf folder (first = baseline)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--random", type=int, default=300, help="random-bytes files per engine (0: skip)")
     parser.add_argument("--misses", action="store_true", help="list every file that is not exact")
@@ -155,8 +186,12 @@ def main() -> None:
         if base is None:
             base = (counts, honest)
         else:
-            print("   vs the first run: " + ", ".join(
-                f"{st} {counts[st] - base[0][st]:+d} (policy {honest[st] - base[1][st]:+d})" for st in STATUSES))
+            print(
+                "   vs the first run: "
+                + ", ".join(
+                    f"{st} {counts[st] - base[0][st]:+d} (policy {honest[st] - base[1][st]:+d})" for st in STATUSES
+                )
+            )
 
 
 if __name__ == "__main__":

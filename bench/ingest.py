@@ -43,7 +43,10 @@ def make_small(root: Path, count: int, size: int) -> None:
         kind = i % 4
         body = os.urandom(size)
         if kind == 0:
-            name, content = f"table-{i}.csv", ("id,value\n" + "\n".join(f"{j},{b}" for j, b in enumerate(body[:size // 8]))).encode()[:size]
+            name, content = (
+                f"table-{i}.csv",
+                ("id,value\n" + "\n".join(f"{j},{b}" for j, b in enumerate(body[: size // 8]))).encode()[:size],
+            )
         elif kind == 1:
             name, content = f"doc-{i}.pdf", b"%PDF-1.4\n" + body[: size - 20] + b"\n%%EOF\n"
         elif kind == 2:
@@ -85,7 +88,9 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, 
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+        raise SystemExit(
+            f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return elapsed, max(peak, before), proc.stdout
 
@@ -120,15 +125,37 @@ def bench(label: str, source: Path, work: Path, engines: list[str]) -> list[dict
         home = work / f"home-{engine}"
         env = {**os.environ, "ARCHIVE_HOME": str(home), "ARCHIVE_IDENTIFY_ENGINE": engine, "ARCHIVE_WORKERS": "2"}
         drop_caches()
-        t_ingest, rss, out = run([str(BIN / "archive"), "--config", str(work / "settings.yaml"), "ingest",
-                                  str(source), "--profile", "research", "--json"], env)
+        t_ingest, rss, out = run(
+            [
+                str(BIN / "archive"),
+                "--config",
+                str(work / "settings.yaml"),
+                "ingest",
+                str(source),
+                "--profile",
+                "research",
+                "--json",
+            ],
+            env,
+        )
         result = json.loads(out)
         assert result["files"] == files, (result["files"], files)
-        rows.append({"scenario": label, "engine": engine, "files": files, "MB": round(mb, 1),
-                     "ingest_s": round(t_ingest, 2), "files_per_s": round(files / t_ingest, 1),
-                     "MB_per_s": round(mb / t_ingest, 1), "peak_rss_MiB": round(rss / 1024, 1),
-                     "bagit_s": round(t_bagit, 2), "hashlib_s": round(t_hash, 2),
-                     "vs_bagit": round(t_bagit / t_ingest, 2), "vs_hashlib": round(t_hash / t_ingest, 2)})
+        rows.append(
+            {
+                "scenario": label,
+                "engine": engine,
+                "files": files,
+                "MB": round(mb, 1),
+                "ingest_s": round(t_ingest, 2),
+                "files_per_s": round(files / t_ingest, 1),
+                "MB_per_s": round(mb / t_ingest, 1),
+                "peak_rss_MiB": round(rss / 1024, 1),
+                "bagit_s": round(t_bagit, 2),
+                "hashlib_s": round(t_hash, 2),
+                "vs_bagit": round(t_bagit / t_ingest, 2),
+                "vs_hashlib": round(t_hash / t_ingest, 2),
+            }
+        )
         shutil.rmtree(home, ignore_errors=True)
     return rows
 
@@ -162,8 +189,20 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
-    cols = ["scenario", "engine", "files", "MB", "ingest_s", "files_per_s", "MB_per_s", "peak_rss_MiB",
-            "bagit_s", "hashlib_s", "vs_bagit", "vs_hashlib"]
+    cols = [
+        "scenario",
+        "engine",
+        "files",
+        "MB",
+        "ingest_s",
+        "files_per_s",
+        "MB_per_s",
+        "peak_rss_MiB",
+        "bagit_s",
+        "hashlib_s",
+        "vs_bagit",
+        "vs_hashlib",
+    ]
     print(" | ".join(cols))
     for r in rows:
         print(" | ".join(str(r[c]) for c in cols))

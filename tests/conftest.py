@@ -102,8 +102,11 @@ def nothing_stored(ctx: ArchiveContext) -> bool:
 @pytest.fixture
 def rctx(archive_home: Path, database_url: str, tmp_path: Path):
     """An archive with one replica (orphans reported at once), on SQLite and PostgreSQL when configured."""
-    context = ArchiveContext(make_settings(archive_home, database_url=database_url,
-                                           replicas=[str(tmp_path / "replica")], orphan_grace_seconds=0))
+    context = ArchiveContext(
+        make_settings(
+            archive_home, database_url=database_url, replicas=[str(tmp_path / "replica")], orphan_grace_seconds=0
+        )
+    )
     yield context
     context.close()
 
@@ -123,7 +126,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     Tests build trees deeper than the interpreter's recursion limit (1,000-level transfers, crash
     leftovers); pytest removes old temporary folders with ``shutil.rmtree``, which recurses and
     crashes. This removes this run's folders, and the old numbered ones pytest is about to
-    delete (all but the newest three, and the ``garbage-`` folders of interrupted removals), first. ``ARCHIVE_KEEP_TEST_TMP=1`` keeps this run's.
+    delete (all but the newest three, and the ``garbage-`` folders of interrupted removals),
+    first. ``ARCHIVE_KEEP_TEST_TMP=1`` keeps this run's.
     """
     factory = getattr(session.config, "_tmp_path_factory", None)
     base = getattr(factory, "_basetemp", None) if factory is not None else None
@@ -134,8 +138,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     base = Path(base)
     doomed = [] if os.environ.get("ARCHIVE_KEEP_TEST_TMP") else list(base.iterdir())
     prefix = base.name.rstrip("0123456789")
-    numbered = sorted((int(p.name[len(prefix):]), p) for p in base.parent.glob(f"{prefix}*")
-                      if p.name[len(prefix):].isdigit())
+    numbered = sorted(
+        (int(p.name[len(prefix) :]), p) for p in base.parent.glob(f"{prefix}*") if p.name[len(prefix) :].isdigit()
+    )
     # an old folder whose session still runs keeps its .lock (as pytest's own clean-up respects)
     doomed += [p for _, p in numbered[:-3] if p != base and not (p / ".lock").exists()]
     doomed += list(base.parent.glob("garbage-*"))  # what an interrupted removal left

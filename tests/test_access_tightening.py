@@ -49,8 +49,9 @@ ORDER = policy.ORDER
 REFUSALS = {"E430", "E431", "E432", "E433"}
 
 
-def profile(access: dict[str, Any], parent: Profile | None = BASE, fields: dict[str, Any] | None = None,
-            pid: str = "p") -> Profile:
+def profile(
+    access: dict[str, Any], parent: Profile | None = BASE, fields: dict[str, Any] | None = None, pid: str = "p"
+) -> Profile:
     raw: dict[str, Any] = {"id": pid, "version": "1.0.0", "access": access}
     if fields:
         raw["fields"] = fields
@@ -85,14 +86,17 @@ HERITAGE = REGISTRY.get("heritage")
 INTERNAL = {"legal_hold": False, "confidentiality": "internal"}
 
 
-@pytest.mark.parametrize("asked, code", [
-    ({"access_level": "open"}, "E430"),
-    ({"access_level": "embargoed", "embargo_until": "2030-01-01"}, "E430"),
-    ({"embargo_until": "2030-01-01"}, "E430"),  # an embargo would release a restricted package's files
-    ({"access_level": "open", "confidentiality": "confidential"}, "E431"),
-    ({"access_level": "restricted", "confidentiality": "privileged"}, "E431"),
-    ({"access_level": "confidential", "legal_hold": True}, "E431"),
-])
+@pytest.mark.parametrize(
+    "asked, code",
+    [
+        ({"access_level": "open"}, "E430"),
+        ({"access_level": "embargoed", "embargo_until": "2030-01-01"}, "E430"),
+        ({"embargo_until": "2030-01-01"}, "E430"),  # an embargo would release a restricted package's files
+        ({"access_level": "open", "confidentiality": "confidential"}, "E431"),
+        ({"access_level": "restricted", "confidentiality": "privileged"}, "E431"),
+        ({"access_level": "confidential", "legal_hold": True}, "E431"),
+    ],
+)
 def test_a_legal_submission_cannot_loosen_its_access(asked: dict[str, Any], code: str) -> None:
     metadata = {**INTERNAL, **asked}
     outcome = decide_access(LEGAL, metadata, "metadata.yaml")
@@ -112,12 +116,21 @@ def test_a_submission_may_tighten_and_hears_why() -> None:
     assert hold.reason == "rule 1 of profile legal (legal_hold is true)"
     default = decide_access(LEGAL, INTERNAL)
     assert (default.access.level, default.basis, default.reason) == (
-        "restricted", BASIS_DEFAULT, "the default of profile legal")
-    assert default.as_dict() == {"level": "restricted", "embargo_until": None, "basis": BASIS_DEFAULT,
-                                 "reason": "the default of profile legal"}
+        "restricted",
+        BASIS_DEFAULT,
+        "the default of profile legal",
+    )
+    assert default.as_dict() == {
+        "level": "restricted",
+        "embargo_until": None,
+        "basis": BASIS_DEFAULT,
+        "reason": "the default of profile legal",
+    }
     embargo = decide_access(HERITAGE, {"embargo_until": "2031-01-01"})
-    assert embargo.line() == ("embargoed until 2031-01-01: the submission's embargo_until 2031-01-01 "
-                              "tightens open, the default of profile heritage")
+    assert embargo.line() == (
+        "embargoed until 2031-01-01: the submission's embargo_until 2031-01-01 "
+        "tightens open, the default of profile heritage"
+    )
 
 
 def test_an_embargo_date_without_effect_is_a_warning_and_not_recorded() -> None:
@@ -171,7 +184,9 @@ def _asked(metadata: dict[str, Any]) -> tuple[str, date | None] | None:
 
 @settings(max_examples=600, deadline=None)
 @given(cases())
-def test_access_is_never_looser_than_the_profile_unless_it_allows_it(case: tuple[Profile, dict[str, Any], bool]) -> None:
+def test_access_is_never_looser_than_the_profile_unless_it_allows_it(
+    case: tuple[Profile, dict[str, Any], bool],
+) -> None:
     p, metadata, ruled = case
     pa = p.access
     if ruled:
@@ -209,15 +224,24 @@ def test_access_is_never_looser_than_the_profile_unless_it_allows_it(case: tuple
 
 # -- the profile keys ------------------------------------------------------------------------
 def test_profile_keys_load_and_inherit_through_extends() -> None:
-    parent = profile({"default": "embargoed", "embargo_until": "2040-01-01", "submitter_may_loosen": ["embargoed"],
-                      "metadata_visible_to": {"restricted": ["archivist", "admin"]}}, pid="parent")
+    parent = profile(
+        {
+            "default": "embargoed",
+            "embargo_until": "2040-01-01",
+            "submitter_may_loosen": ["embargoed"],
+            "metadata_visible_to": {"restricted": ["archivist", "admin"]},
+        },
+        pid="parent",
+    )
     assert parent.access.embargo_until == date(2040, 1, 1)
     child = profile({"metadata_visible_to": {"embargoed": ["researcher", "auditor"]}}, parent, pid="child")
     assert child.access.default == "embargoed" and child.access.embargo_until == date(2040, 1, 1)
     assert child.access.submitter_may_loosen == ("embargoed",)
     assert child.access.visible_to() == {"embargoed": ("researcher", "auditor"), "restricted": ("archivist", "admin")}
     reset = profile({"default": "restricted", "submitter_may_loosen": []}, parent, pid="reset")
-    assert reset.access.embargo_until is None and reset.access.submitter_may_loosen == ()  # the date went with the default
+    assert (
+        reset.access.embargo_until is None and reset.access.submitter_may_loosen == ()
+    )  # the date went with the default
     shown = child.as_dict()["access"]
     assert shown["submitter_may_loosen"] == ["embargoed"] and shown["embargo_until"] == "2040-01-01"
     # a shorter embargo is allowed by the parent's list, and inherited by the child
@@ -225,18 +249,21 @@ def test_profile_keys_load_and_inherit_through_extends() -> None:
     assert errors(decide_access(reset, {"embargo_until": "2030-01-01"})) == {"E430"}
 
 
-@pytest.mark.parametrize("access, message", [
-    ({"default": "open", "embargo_until": "2040-01-01"}, "only for `default: embargoed`"),
-    ({"default": "embargoed", "embargo_until": "2040-13-01"}, "full date"),
-    ({"submitter_may_loosen": ["public"]}, "submitter_may_loosen"),
-    ({"submitter_may_loosen": "open"}, "submitter_may_loosen"),
-    ({"metadata_visible_to": {"restricted": ["visitor"]}}, "not a role"),
-    ({"metadata_visible_to": {"secret": ["archivist"]}}, "not an access level"),
-    ({"metadata_visible_to": {"confidential": ["researcher"]}}, "not widen"),
-    ({"metadata_visible_to": {"embargoed": ["archivist"]}}, "looser"),  # researchers would see restricted ones
-    ({"metadata_visible_to": ["archivist"]}, "map access levels"),
-    ({"grant": True}, "allowed keys"),
-])
+@pytest.mark.parametrize(
+    "access, message",
+    [
+        ({"default": "open", "embargo_until": "2040-01-01"}, "only for `default: embargoed`"),
+        ({"default": "embargoed", "embargo_until": "2040-13-01"}, "full date"),
+        ({"submitter_may_loosen": ["public"]}, "submitter_may_loosen"),
+        ({"submitter_may_loosen": "open"}, "submitter_may_loosen"),
+        ({"metadata_visible_to": {"restricted": ["visitor"]}}, "not a role"),
+        ({"metadata_visible_to": {"secret": ["archivist"]}}, "not an access level"),
+        ({"metadata_visible_to": {"confidential": ["researcher"]}}, "not widen"),
+        ({"metadata_visible_to": {"embargoed": ["archivist"]}}, "looser"),  # researchers would see restricted ones
+        ({"metadata_visible_to": ["archivist"]}, "map access levels"),
+        ({"grant": True}, "allowed keys"),
+    ],
+)
 def test_profile_keys_refuse_what_they_cannot_mean(access: dict[str, Any], message: str) -> None:
     with pytest.raises(ProfileError, match=message):
         profile(access)
@@ -296,8 +323,12 @@ def test_validate_and_ingest_print_the_access_and_why(cli, tmp_path: Path) -> No
     assert shown.exit_code == 0, shown.output
     assert "Access: restricted: the default of profile legal" in shown.stdout
     data = json.loads(cli("validate", str(sub), "--profile", "legal", "--json").stdout)
-    assert data["access"] == {"level": "restricted", "embargo_until": None, "basis": "profile-default",
-                              "reason": "the default of profile legal"}
+    assert data["access"] == {
+        "level": "restricted",
+        "embargo_until": None,
+        "basis": "profile-default",
+        "reason": "the default of profile legal",
+    }
     stored = cli("ingest", str(sub), "--profile", "legal")
     assert stored.exit_code == 0, stored.output
     assert "Access: restricted: the default of profile legal" in stored.stderr

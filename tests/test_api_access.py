@@ -111,9 +111,7 @@ def test_hidden_and_unknown_packages_answer_the_same(client: TestClient, archive
     a = client.get(f"/packages/{hidden}/files/x.eml", headers=archive.headers("researcher"))
     b = client.get(f"/packages/{unknown}/files/x.eml", headers=archive.headers("researcher"))
     assert a.status_code == b.status_code == 404
-    assert a.json()["error"]["message"].replace(hidden, "ID") == b.json()["error"]["message"].replace(
-        unknown, "ID"
-    )
+    assert a.json()["error"]["message"].replace(hidden, "ID") == b.json()["error"]["message"].replace(unknown, "ID")
 
 
 def test_search_totals_count_only_visible_packages(client: TestClient, archive: ApiArchive) -> None:
@@ -143,9 +141,7 @@ def test_anonymous_callers_need_a_token_when_the_setting_says_so(archive: ApiArc
         ("admin", 200, 200),
     ],
 )
-def test_audits_and_stats_by_role(
-    client: TestClient, archive: ApiArchive, role: str, audits: int, stats: int
-) -> None:
+def test_audits_and_stats_by_role(client: TestClient, archive: ApiArchive, role: str, audits: int, stats: int) -> None:
     assert client.get("/audits", headers=archive.headers(role)).status_code == audits
     assert client.get("/stats", headers=archive.headers(role)).status_code == stats
 
@@ -258,8 +254,9 @@ LEGAL_SEARCHES = [
 
 
 class LegalArchive:
-    def __init__(self, archive: ApiArchive, ids: list[str], paths: dict[str, list[str]], digests: list[str],
-                 run_id: str) -> None:
+    def __init__(
+        self, archive: ApiArchive, ids: list[str], paths: dict[str, list[str]], digests: list[str], run_id: str
+    ) -> None:
         self.archive, self.ids, self.paths, self.digests, self.run_id = archive, ids, paths, digests, run_id
 
 
@@ -272,18 +269,33 @@ def legal(tmp_path_factory: pytest.TempPathFactory) -> LegalArchive:
     with ArchiveContext(archive.settings) as ctx:
         matter = ingest(ctx, example, "legal", agent="api-tests").package_id
         ids = [archive.packages["legal"], matter]
-        paths = {pid: sorted(p.relative_to(ctx.storage.path_of(pid) / "data").as_posix()
-                             for p in (ctx.storage.path_of(pid) / "data").rglob("*") if p.is_file()) for pid in ids}
-        digests = [hashlib.sha256((ctx.storage.path_of(pid) / "data" / path).read_bytes()).hexdigest()
-                   for pid in ids for path in paths[pid]]
+        paths = {
+            pid: sorted(
+                p.relative_to(ctx.storage.path_of(pid) / "data").as_posix()
+                for p in (ctx.storage.path_of(pid) / "data").rglob("*")
+                if p.is_file()
+            )
+            for pid in ids
+        }
+        digests = [
+            hashlib.sha256((ctx.storage.path_of(pid) / "data" / path).read_bytes()).hexdigest()
+            for pid in ids
+            for path in paths[pid]
+        ]
         run_id = run_audit(ctx, AuditOptions(all=True)).run_id
     return LegalArchive(archive, ids, paths, digests, run_id)
 
 
 def _package_urls(legal: LegalArchive, pid: str) -> list[str]:
     base = f"/packages/{pid}"
-    return [base, f"{base}/mets", f"{base}/events", f"{base}/files", f"{base}/download",
-            *(f"{base}/files/{quote(path)}" for path in legal.paths[pid])]
+    return [
+        base,
+        f"{base}/mets",
+        f"{base}/events",
+        f"{base}/files",
+        f"{base}/download",
+        *(f"{base}/files/{quote(path)}" for path in legal.paths[pid]),
+    ]
 
 
 def _blob(r) -> str:  # type: ignore[no-untyped-def]
@@ -304,7 +316,8 @@ def test_no_legal_metadata_reaches_a_reader(legal: LegalArchive, role: str) -> N
                 assert r.json()["error"]["message"] == f"no package {pid}"  # what an unknown id gets
                 twin = c.get(url.replace(pid, unknown), headers=h)
                 assert twin.status_code == 404 and twin.json() == {
-                    "error": {**r.json()["error"], "message": f"no package {unknown}"}}
+                    "error": {**r.json()["error"], "message": f"no package {unknown}"}
+                }
                 assert not [m for m in forbidden if m in _blob(r)], (role, url)
                 assert c.head(url, headers=h).status_code in (404, 405)
         for params in LEGAL_SEARCHES:

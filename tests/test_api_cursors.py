@@ -95,9 +95,18 @@ def test_altered_and_borrowed_cursors_are_refused(client: TestClient, archive: A
     for kind, url in pages.items():
         cursor = cursors[kind]
         payload, tag = cursor.split(".")
-        for bad in (cursor[:-1], cursor + "A", payload, f"{payload}.", f".{tag}", f"{payload}.{tag[::-1]}",
-                    f"{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{tag}", cursor.replace(".", ".."),
-                    cursor.upper(), " " + cursor):
+        for bad in (
+            cursor[:-1],
+            cursor + "A",
+            payload,
+            f"{payload}.",
+            f".{tag}",
+            f"{payload}.{tag[::-1]}",
+            f"{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{tag}",
+            cursor.replace(".", ".."),
+            cursor.upper(),
+            " " + cursor,
+        ):
             if bad != cursor:
                 _refused(client.get(url, params={"cursor": bad}))
         for other_kind, other_cursor in cursors.items():  # a cursor of another kind of page
@@ -157,19 +166,26 @@ _ALPHABET = st.characters(codec="utf-8", exclude_characters="\x00")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(["packages", "events", "files"]),
-       cursor=st.one_of(
-           st.text(_ALPHABET, min_size=1, max_size=80),
-           st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=", min_size=1, max_size=200),
-           st.binary(max_size=120).map(lambda b: base64.urlsafe_b64encode(b).decode()),
-           st.tuples(st.binary(max_size=60), st.binary(min_size=16, max_size=16)).map(
-               lambda p: base64.urlsafe_b64encode(p[0]).decode().rstrip("=") + "."
-               + base64.urlsafe_b64encode(p[1]).decode().rstrip("=")),
-       ))
+@given(
+    kind=st.sampled_from(["packages", "events", "files"]),
+    cursor=st.one_of(
+        st.text(_ALPHABET, min_size=1, max_size=80),
+        st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=", min_size=1, max_size=200),
+        st.binary(max_size=120).map(lambda b: base64.urlsafe_b64encode(b).decode()),
+        st.tuples(st.binary(max_size=60), st.binary(min_size=16, max_size=16)).map(
+            lambda p: (
+                base64.urlsafe_b64encode(p[0]).decode().rstrip("=")
+                + "."
+                + base64.urlsafe_b64encode(p[1]).decode().rstrip("=")
+            )
+        ),
+    ),
+)
 @example(kind="packages", cursor="W10.AAAAAAAAAAAAAAAAAAAAAA")
 @example(kind="files", cursor="WyIxIl0.AAAAAAAAAAAAAAAAAAAAAA")
-def test_no_cursor_the_api_did_not_hand_out_is_accepted(client: TestClient, archive: ApiArchive, kind: str,
-                                                        cursor: str) -> None:
+def test_no_cursor_the_api_did_not_hand_out_is_accepted(
+    client: TestClient, archive: ApiArchive, kind: str, cursor: str
+) -> None:
     r = client.get(_pages(archive)[kind], params={"cursor": cursor})
     assert r.status_code == 400, (kind, cursor, r.status_code, r.text[:200])
     assert r.json()["error"]["code"] == "E005" and r.json()["error"]["status"] == 400
@@ -177,13 +193,14 @@ def test_no_cursor_the_api_did_not_hand_out_is_accepted(client: TestClient, arch
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["packages", "events", "files"]), data=st.data())
-def test_no_change_to_a_handed_out_cursor_is_accepted(client: TestClient, archive: ApiArchive, kind: str,
-                                                      data: st.DataObject) -> None:
+def test_no_change_to_a_handed_out_cursor_is_accepted(
+    client: TestClient, archive: ApiArchive, kind: str, data: st.DataObject
+) -> None:
     url = _pages(archive)[kind]
     cursor = _first_cursor(client, url)
     at = data.draw(st.integers(0, len(cursor) - 1))
     replacement = data.draw(st.text(_ALPHABET, min_size=0, max_size=3))
-    changed = cursor[:at] + replacement + cursor[at + 1:]
+    changed = cursor[:at] + replacement + cursor[at + 1 :]
     if changed == cursor:
         return
     _refused(client.get(url, params={"cursor": changed}))

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import zipfile
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bagit
@@ -63,7 +63,7 @@ def test_embargo_lifted_package_downloads_for_anonymous(archive: ApiArchive) -> 
 
 @pytest.mark.parametrize("limit", [0, 100])
 def test_zip_writer_zip64_and_predicted_size(limit: int, tmp_path: Path) -> None:
-    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     files = [(f"p/data/{i:03}-é.bin", os.urandom(i * 37)) for i in range(12)]
     writer = ZipWriter(when, zip64_limit=limit)
     out = io.BytesIO()
@@ -85,7 +85,7 @@ def test_zip_writer_zip64_and_predicted_size(limit: int, tmp_path: Path) -> None
 
 
 def test_zip_of_many_entries_uses_zip64_end_records() -> None:
-    when = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2025, 1, 1, tzinfo=UTC)
     writer = ZipWriter(when)
     out = io.BytesIO()
     for i in range(70_000):  # more than a 16-bit count
@@ -112,9 +112,7 @@ def test_downloads_are_recorded_and_counted(tmp_path: Path) -> None:
         by_profile = c.get("/stats", headers=a.headers("archivist"), params={"profile": "heritage"}).json()
         other_profile = c.get("/stats", headers=a.headers("archivist"), params={"profile": "legal"}).json()
         bad = c.get("/stats", headers=a.headers("archivist"), params={"period": "week"})
-        reversed_ = c.get(
-            "/stats", headers=a.headers("archivist"), params={"from": "2025-02-01", "to": "2025-01-01"}
-        )
+        reversed_ = c.get("/stats", headers=a.headers("archivist"), params={"from": "2025-02-01", "to": "2025-01-01"})
     with ArchiveContext(a.settings) as ctx:
         log = callers.access_entries(ctx.catalog)
     downloads = [e for e in log if e["action"] == "package"]
@@ -135,9 +133,7 @@ def test_downloads_are_recorded_and_counted(tmp_path: Path) -> None:
     assert per_package[pid]["title"].startswith("(open)")
     assert per_package[other] == {**per_package[other], "views": 1, "downloads": 0, "bytes": 0}
     assert {p["profile"]: p["downloads"] for p in stats["by_profile"]} == {"heritage": 2}
-    assert len(stats["by_period"]) == 1 and stats["by_period"][0]["period"] == datetime.now(
-        timezone.utc
-    ).strftime("%Y-%m-%d")
+    assert len(stats["by_period"]) == 1 and stats["by_period"][0]["period"] == datetime.now(UTC).strftime("%Y-%m-%d")
     assert by_profile["totals"] == stats["totals"]  # both packages are heritage ones
     assert other_profile["totals"] == {"views": 0, "downloads": 0, "partial": 0, "bytes": 0}
     assert bad.status_code == 422 and reversed_.status_code == 400

@@ -79,9 +79,7 @@ def test_head_sends_headers_only(client: TestClient, archive: ApiArchive) -> Non
         ("Bytes = 5-5", 5, 6),
     ],
 )
-def test_single_range_is_206(
-    client: TestClient, archive: ApiArchive, spec: str, start: int, end: int | None
-) -> None:
+def test_single_range_is_206(client: TestClient, archive: ApiArchive, spec: str, start: int, end: int | None) -> None:
     body = _stored(archive)
     r = client.get(_url(archive), headers={"Range": spec})
     expected = body[start:end]
@@ -92,9 +90,7 @@ def test_single_range_is_206(
     assert r.headers["repr-digest"].startswith("sha-256=:")  # the digest of the whole representation
 
 
-@pytest.mark.parametrize(
-    "spec", ["bytes=99999-", "bytes=-0", "bytes=abc", "bytes=9-2", "bytes=-", "bytes=1-2-3"]
-)
+@pytest.mark.parametrize("spec", ["bytes=99999-", "bytes=-0", "bytes=abc", "bytes=9-2", "bytes=-", "bytes=1-2-3"])
 def test_unsatisfiable_or_malformed_range_is_416(client: TestClient, archive: ApiArchive, spec: str) -> None:
     r = client.get(_url(archive), headers={"Range": spec})
     assert r.status_code == 416
@@ -103,9 +99,7 @@ def test_unsatisfiable_or_malformed_range_is_416(client: TestClient, archive: Ap
 
 
 @pytest.mark.parametrize("spec", ["bytes=0-1,5-6", "items=0-5"])
-def test_multiple_ranges_and_other_units_are_ignored(
-    client: TestClient, archive: ApiArchive, spec: str
-) -> None:
+def test_multiple_ranges_and_other_units_are_ignored(client: TestClient, archive: ApiArchive, spec: str) -> None:
     r = client.get(_url(archive), headers={"Range": spec})
     assert r.status_code == 200 and r.content == _stored(archive)
 
@@ -175,10 +169,7 @@ def test_download_is_recorded_head_and_304_are_not(tmp_path: Path) -> None:
         size = len(c.get(f"/packages/{pid}/files/finding-aid.pdf", headers=h).content)
         c.get(f"/packages/{pid}/files/finding-aid.pdf", headers={**h, "Range": "bytes=10-19"})
         etag = c.head(f"/packages/{pid}/files/finding-aid.pdf", headers=h).headers["etag"]
-        assert (
-            c.get(f"/packages/{pid}/files/finding-aid.pdf", headers={**h, "If-None-Match": etag}).status_code
-            == 304
-        )
+        assert c.get(f"/packages/{pid}/files/finding-aid.pdf", headers={**h, "If-None-Match": etag}).status_code == 304
     with ArchiveContext(a.settings) as ctx:
         log = [e for e in callers.access_entries(ctx.catalog, pid) if e["action"] == "file"]
     assert [(e["range"], e["bytes_planned"], e["bytes_sent"], e["outcome"]) for e in log] == [
@@ -277,9 +268,7 @@ def test_missing_or_wrong_size_is_an_incident(big, damage: str, kind: str) -> No
         r = c.get(f"/packages/{pid}/files/dump.bin")
         assert r.status_code == 500 and r.json()["error"]["code"] == "E600"
         assert b"root:" not in r.content
-    z = raw_request(
-        create_app(settings), f"/packages/{pid}/download"
-    )  # tag files go first: starts, then aborts
+    z = raw_request(create_app(settings), f"/packages/{pid}/download")  # tag files go first: starts, then aborts
     assert z.status == 200 and isinstance(z.error, StreamAborted)
     assert len(z.body) < int(z.headers["content-length"])
     assert kind in {i["kind"] for i in _incidents(settings)}
@@ -289,9 +278,7 @@ def test_memory_stays_flat_for_a_large_file(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home")
     payload = os.urandom(1024 * 1024) * 40  # 40 MiB
     with ArchiveContext(settings) as ctx:
-        pid = ingest(
-            ctx, research_submission(tmp_path, "large", {"large.bin": payload}), "research"
-        ).package_id
+        pid = ingest(ctx, research_submission(tmp_path, "large", {"large.bin": payload}), "research").package_id
     app = create_app(settings)
     for url in (f"/packages/{pid}/files/large.bin", f"/packages/{pid}/download"):
         tracemalloc.start()
@@ -312,16 +299,12 @@ def test_accel_redirect_hands_over_after_authorising_and_recording(tmp_path: Pat
         r = c.get(f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=0-9"})
         assert r.status_code == 200 and r.content == b""
         assert (
-            r.headers["x-accel-redirect"]
-            == f"/_archive_storage/{pid[:2]}/{pid[2:4]}/{pid}/data/HHM_2024_900_001.tif"
+            r.headers["x-accel-redirect"] == f"/_archive_storage/{pid[:2]}/{pid[2:4]}/{pid}/data/HHM_2024_900_001.tif"
         )
         assert r.headers["etag"] and r.headers["repr-digest"] and r.headers["content-type"] == "image/tiff"
         assert "content-range" not in r.headers  # nginx answers the Range itself
         assert (
-            c.get(
-                f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=99999-"}
-            ).status_code
-            == 416
+            c.get(f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=99999-"}).status_code == 416
         )
         hidden = c.get(f"/packages/{a.packages['restricted']}/files/x.eml")
         assert hidden.status_code == 404 and "x-accel-redirect" not in hidden.headers
@@ -408,9 +391,18 @@ def _add_file(archive: ApiArchive, path: str, data: bytes) -> None:
         target.write_bytes(data)
         digests = {"sha256": hashlib.sha256(data).hexdigest(), "sha512": hashlib.sha512(data).hexdigest()}
         with ctx.catalog.engine.begin() as conn:
-            conn.execute(insert(FileRow).values(
-                package_id=pid, path=path, size=len(data), sha256=digests["sha256"], sha512=digests["sha512"],
-                digests=digests, puid=None, file_metadata={}))
+            conn.execute(
+                insert(FileRow).values(
+                    package_id=pid,
+                    path=path,
+                    size=len(data),
+                    sha256=digests["sha256"],
+                    sha512=digests["sha512"],
+                    digests=digests,
+                    puid=None,
+                    file_metadata={},
+                )
+            )
 
 
 _SEGMENT = st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=12)
@@ -418,8 +410,11 @@ _NAMES = st.lists(_SEGMENT, min_size=1, max_size=3).map("/".join).filter(_scanne
 _COUNTER = iter(range(10**9))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.filter_too_much])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+)
 @given(name=_NAMES)
 @example(name="line\nfeed.txt")
 @example(name="carriage\rreturn/and\r\nboth")

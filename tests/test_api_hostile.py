@@ -87,7 +87,7 @@ MATRIX: dict[str, dict[str, tuple[bool, bool]]] = {
     },
 }
 MATRIX["auditor"] = MATRIX["researcher"]
-MATRIX["archivist"] = MATRIX["admin"] = {level: (True, True) for level in MATRIX["anonymous"]}
+MATRIX["archivist"] = MATRIX["admin"] = dict.fromkeys(MATRIX["anonymous"], (True, True))
 UNKNOWN = "5a1f0c9e-2b7d-4e8a-9c3f-0d1e2f3a4b5c"
 NOT_UUIDS = ["not-a-uuid", UNKNOWN.upper(), UNKNOWN.replace("-", ""), UNKNOWN[:-1], "%20" + UNKNOWN, "x" * 64]
 
@@ -333,9 +333,7 @@ HIDING = [  # credential, protected level it cannot see
 
 
 @pytest.mark.parametrize("credential, level", HIDING)
-def test_a_hidden_package_answers_exactly_like_an_unknown_one(
-    hostile: Hostile, credential: str, level: str
-) -> None:
+def test_a_hidden_package_answers_exactly_like_an_unknown_one(hostile: Hostile, credential: str, level: str) -> None:
     h = hostile
     hidden = h.archive.packages[level]
     assert h.decision(credential, hidden).hidden  # type: ignore[union-attr]
@@ -512,9 +510,7 @@ def test_tokens_create_with_an_expiry_from_the_command_line(tmp_path: Path) -> N
     a = build_archive(tmp_path, ("open",))
     home = a.settings.home
     before = datetime.now(UTC)
-    r = _cli(
-        home, "tokens", "create", "--name", "month", "--role", "researcher", "--expires-in", "30d", "--json"
-    )
+    r = _cli(home, "tokens", "create", "--name", "month", "--role", "researcher", "--expires-in", "30d", "--json")
     assert r.exit_code == 0, r.output
     made = json.loads(r.stdout)
     expires = datetime.fromisoformat(made["expires"])
@@ -548,15 +544,11 @@ def test_expiry_parsing() -> None:
     assert token_service.expiry(expires_in="12h", now=now) == now + timedelta(hours=12)
     assert token_service.expiry(expires_in="2W", now=now) == now + timedelta(weeks=2)
     assert token_service.expiry(expires="2026-02-01", now=now) == datetime(2026, 2, 1, tzinfo=UTC)
-    assert token_service.expiry(expires="2026-02-01T09:00+01:00", now=now) == datetime(
-        2026, 2, 1, 8, tzinfo=UTC
-    )
+    assert token_service.expiry(expires="2026-02-01T09:00+01:00", now=now) == datetime(2026, 2, 1, 8, tzinfo=UTC)
     assert token_service.expiry(now=now) is None
 
 
-def test_token_secrets_are_compared_in_constant_time(
-    hostile: Hostile, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_token_secrets_are_compared_in_constant_time(hostile: Hostile, monkeypatch: pytest.MonkeyPatch) -> None:
     import archive.access.tokens as pure_tokens
 
     calls: list[tuple[Any, Any]] = []
@@ -632,8 +624,7 @@ def test_no_token_or_secret_is_ever_logged_or_recorded(
     cli_token = made.stdout.strip()
     tokens = [*h.archive.tokens.values(), cli_token]
     bad = [
-        h.credentials[c]["Authorization"].split(" ", 1)[1]
-        for c in ("expired", "revoked", "malformed", "forged secret")
+        h.credentials[c]["Authorization"].split(" ", 1)[1] for c in ("expired", "revoked", "malformed", "forged secret")
     ]
     pid = h.archive.packages["open"]
     hidden = h.archive.packages["legal-hold"]
@@ -685,9 +676,7 @@ def _integer_parameters(h: Hostile) -> Iterator[tuple[str, str, dict[str, Any]]]
             for p in op.get("parameters", []):
                 schema = p["schema"]
                 if p["in"] == "query" and schema.get("type") == "integer" and method == "get":
-                    url = path.replace("{package_id}", h.archive.packages["open"]).replace(
-                        "{run_id}", h.run_id
-                    )
+                    url = path.replace("{package_id}", h.archive.packages["open"]).replace("{run_id}", h.run_id)
                     yield url, p["name"], schema
 
 

@@ -110,7 +110,7 @@ def _paired(client: TestClient, urls: tuple[str, str], headers: dict[str, str], 
     diffs, times = [], []
     for i in range(pairs):
         took = [0.0, 0.0]
-        for which in ((0, 1) if i % 2 else (1, 0)):
+        for which in (0, 1) if i % 2 else (1, 0):
             start = time.perf_counter()
             response = client.get(urls[which], headers=headers)
             took[which] = time.perf_counter() - start
@@ -151,4 +151,5 @@ def test_the_hidden_answer_is_the_unknown_answer_byte_for_byte(archive: ApiArchi
                     assert a.status_code == b.status_code == 404, (role, level, suffix)
                     assert a.content.replace(hidden.encode(), b"<id>") == b.content.replace(unknown.encode(), b"<id>")
                     assert {k: v for k, v in a.headers.items() if k != "content-length"} == {
-                        k: v for k, v in b.headers.items() if k != "content-length"}
+                        k: v for k, v in b.headers.items() if k != "content-length"
+                    }

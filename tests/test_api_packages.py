@@ -35,9 +35,7 @@ def _ingest_mix(ctx, tmp: Path) -> dict[str, str]:  # type: ignore[no-untyped-de
     ).package_id
     ids["june"] = ingest(
         ctx,
-        research_submission(
-            tmp, "june", {"b.bin": b"\x00\x02june"}, title="Saltmarsh readings", date="2024-06"
-        ),
+        research_submission(tmp, "june", {"b.bin": b"\x00\x02june"}, title="Saltmarsh readings", date="2024-06"),
         "research",
     ).package_id
     return ids
@@ -79,9 +77,9 @@ def test_search_filters(searchable) -> None:  # type: ignore[no-untyped-def]
     assert _ids(client, date_from="2024-06-30") == {ids["june"]}
     assert _ids(client, date_to="1950-12-31") == set()
     today = date.today()
-    assert _ids(
-        client, created_from=str(today - timedelta(days=1)), created_to=str(today + timedelta(days=1))
-    ) == set(ids.values())
+    assert _ids(client, created_from=str(today - timedelta(days=1)), created_to=str(today + timedelta(days=1))) == set(
+        ids.values()
+    )
     assert _ids(client, created_from=str(today + timedelta(days=2))) == set()
     assert _ids(client, q="test", profile="heritage") == {ids["heritage-minimal"]}
 
@@ -192,9 +190,7 @@ def test_events_with_pagination_and_type(client: TestClient, archive: ApiArchive
     assert {"ingestion", "validation", "format identification"} <= {e["type"] for e in everything}
     paged, cursor = [], None
     while True:
-        body = client.get(
-            f"/packages/{pid}/events", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
-        )
+        body = client.get(f"/packages/{pid}/events", params={"limit": 2, **({"cursor": cursor} if cursor else {})})
         paged += body.json()["events"]
         cursor = body.json()["next_cursor"]
         if not cursor:
@@ -213,11 +209,13 @@ def test_file_list_with_pagination(client: TestClient, archive: ApiArchive) -> N
     files = first["files"] + second["files"]
     assert [f["path"] for f in files] == ["HHM_2024_900_001.tif", "finding-aid.pdf"]
     tif = files[0]
-    assert (
-        tif["size"] == 1120 and len(tif["digests"]["sha256"]) == 64 and len(tif["digests"]["sha512"]) == 128
-    )
-    assert tif["format"] == {"puid": "fmt/353", "name": "Tagged Image File Format", "mime": "image/tiff",
-                             "basis": "signature"}
+    assert tif["size"] == 1120 and len(tif["digests"]["sha256"]) == 64 and len(tif["digests"]["sha512"]) == 128
+    assert tif["format"] == {
+        "puid": "fmt/353",
+        "name": "Tagged Image File Format",
+        "mime": "image/tiff",
+        "basis": "signature",
+    }
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def server(tmp_path: Path):
     port = _free_port()
     exe = Path(sys.executable).with_name("archive")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    log = open(tmp_path / "serve.log", "wb")
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (lives as long as the server)
     proc = subprocess.Popen(
         [
             str(exe),
@@ -76,9 +76,9 @@ def test_real_server_range_and_zip(server, tmp_path: Path) -> None:  # type: ign
     headers = archive.headers("researcher")
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         whole = client.get(f"/packages/{pid}/files/HHM_2024_900_001.tif")
-        assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == whole.headers[
-            "etag"
-        ].strip('"')
+        assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == whole.headers["etag"].strip(
+            '"'
+        )
         part = client.get(f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=100-199"})
         assert part.status_code == 206 and part.content == whole.content[100:200]
         assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"

@@ -130,9 +130,7 @@ def test_audits_routes_read_audit_runs(archive: ApiArchive) -> None:
     with TestClient(create_app(archive.settings)) as client:
         h = archive.headers("auditor")
         pid = archive.packages["open"]
-        assert (
-            client.get(f"/packages/{pid}", headers=h).json()["last_audit"]["outcome"] is None
-        )  # never audited
+        assert client.get(f"/packages/{pid}", headers=h).json()["last_audit"]["outcome"] is None  # never audited
         assert client.get("/audits/no-such-run", headers=h).status_code == 404
         assert client.get("/audits/bad id!", headers=h).status_code == 400
         with ArchiveContext(archive.settings) as ctx:

@@ -79,8 +79,11 @@ def test_catalog_rewritten_too_is_caught_by_the_ledger_token(rctx, copy_fixture)
         rewrite_consistently(storage.path_of(pid), PDF, forged)
     with rctx.catalog.session() as s, s.begin():
         digests = {a: hashlib.new(a, forged).hexdigest() for a in ("sha256", "sha512")}
-        s.execute(update(FileRow).where(FileRow.package_id == pid, FileRow.path == PDF[5:])
-                  .values(digests=digests, sha256=digests["sha256"], sha512=digests["sha512"], size=len(forged)))
+        s.execute(
+            update(FileRow)
+            .where(FileRow.package_id == pid, FileRow.path == PDF[5:])
+            .values(digests=digests, sha256=digests["sha256"], sha512=digests["sha512"], size=len(forged))
+        )
     result = audit(rctx, package_ids=[pid])
     assert result.exit_status == 1
     assert [f.kind for f in result.findings if f.kind == "catalog-changed"] == ["catalog-changed"]
@@ -127,17 +130,24 @@ def test_unreachable_replica_is_could_not_check_and_the_run_goes_on(rctx, copy_f
     result = audit(rctx, all=True)
     assert result.exit_status == 3 and result.failures == 0 and result.packages == 2
     assert {(f.package_id, f.kind, f.copy) for f in result.findings} == {
-        (pid, "unreachable", "replica1"), (other, "unreachable", "replica1")}
+        (pid, "unreachable", "replica1"),
+        (other, "unreachable", "replica1"),
+    }
 
 
 def test_budget_stops_between_files_and_resumes_until_everything_is_covered(rctx, copy_fixture, monkeypatch) -> None:
-    ids = [stored(rctx, copy_fixture), stored(rctx, copy_fixture, "submissions/legal-minimal", "legal"),
-           stored(rctx, copy_fixture, "submissions/research-bag", "research")]
+    ids = [
+        stored(rctx, copy_fixture),
+        stored(rctx, copy_fixture, "submissions/legal-minimal", "legal"),
+        stored(rctx, copy_fixture, "submissions/research-bag", "research"),
+    ]
     import archive.audit.check as check
 
     reads: list[tuple[str, str]] = []
     real = check.check_file
-    monkeypatch.setattr(check, "check_file", lambda bag, entry: reads.append((str(bag), entry.path)) or real(bag, entry))
+    monkeypatch.setattr(
+        check, "check_file", lambda bag, entry: reads.append((str(bag), entry.path)) or real(bag, entry)
+    )
     audits = Audits(rctx.catalog)
     runs, stopped_mid_package = 0, False
     while not all(s.checked_at for s in audits.last_fixity(ids).values()):
@@ -147,9 +157,13 @@ def test_budget_stops_between_files_and_resumes_until_everything_is_covered(rctx
         stopped_mid_package |= any(s.cursor for s in audits.last_fixity(ids).values())
         assert runs < 50
     assert runs > 2 and stopped_mid_package
-    everything = {(str(s.path_of(i)), e) for i in ids for s in rctx.all_storage
-                  for e in [*rctx.catalog.tag_digests(i), *(f"data/{f.path}" for f in rctx.catalog.get_package(i).files)]}
-    first_cycle = reads[:len(everything)]
+    everything = {
+        (str(s.path_of(i)), e)
+        for i in ids
+        for s in rctx.all_storage
+        for e in [*rctx.catalog.tag_digests(i), *(f"data/{f.path}" for f in rctx.catalog.get_package(i).files)]
+    }
+    first_cycle = reads[: len(everything)]
     assert len(set(first_cycle)) == len(first_cycle) and set(first_cycle) == everything  # each read once, all read
     assert audit(rctx, all=True, now=later(minutes=99)).status == "complete"  # no budget: the rest in one go
 

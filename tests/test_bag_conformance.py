@@ -124,8 +124,12 @@ def rewrite(bag: Path, name: str, change: Callable[[str], str]) -> None:
     retag(bag)
 
 
-def make(tmp_path: Path, files: dict[str, bytes] | None = None,
-         algorithms: tuple[str, ...] = ("sha256", "sha512"), version: str = "1.0") -> Path:
+def make(
+    tmp_path: Path,
+    files: dict[str, bytes] | None = None,
+    algorithms: tuple[str, ...] = ("sha256", "sha512"),
+    version: str = "1.0",
+) -> Path:
     """A bag made by bagit-python (which writes v0.97), then declared ``version``."""
     bag = tmp_path / "bag"
     for rel, data in (files if files is not None else {"hello.txt": b"hello\n"}).items():
@@ -189,9 +193,7 @@ def test_old_version_warns(tmp_path: Path) -> None:
     assert report.valid and codes(report) == {"W301"} and report.version == "0.97"
 
 
-@pytest.mark.parametrize(
-    "algorithms, weak", [(("md5",), True), (("sha1", "md5"), True), (("md5", "sha256"), False)]
-)
+@pytest.mark.parametrize("algorithms, weak", [(("md5",), True), (("sha1", "md5"), True), (("md5", "sha256"), False)])
 def test_weak_algorithms_warn(tmp_path: Path, algorithms: tuple[str, ...], weak: bool) -> None:
     report = checked(make(tmp_path, algorithms=algorithms))
     assert report.valid and ("W302" in codes(report)) is weak

@@ -66,11 +66,13 @@ def run_cli(tmp: Path, args: list[str]) -> tuple[int, str]:
     home = tmp / "home"
     home.mkdir(exist_ok=True)
     config = tmp / "settings.yaml"
-    config.write_text(yaml.safe_dump({"storage": "storage", "workers": 1, "max_metadata_bytes": 1 << 20,
-                                      "max_files": 1000}))
+    config.write_text(
+        yaml.safe_dump({"storage": "storage", "workers": 1, "max_metadata_bytes": 1 << 20, "max_files": 1000})
+    )
     env = {k: None for k in os.environ if k.startswith("ARCHIVE_")}
-    result = CliRunner().invoke(main, ["--config", str(config), "--home", str(home), *args], env=env,
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "--home", str(home), *args], env=env, catch_exceptions=False
+    )
     return result.exit_code, result.output
 
 
@@ -85,8 +87,9 @@ def environ_markers() -> list[str]:
 
 
 @pytest.mark.parametrize("case", CANARY_CASES, ids=[c.name for c in CANARY_CASES])
-def test_no_byte_of_a_linked_file_reaches_any_output(case: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_byte_of_a_linked_file_reaches_any_output(
+    case: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     build = tmp_path / "build"
     submission = case.build(build)
@@ -94,10 +97,13 @@ def test_no_byte_of_a_linked_file_reaches_any_output(case: Any, tmp_path: Path, 
     secret = next(word for line in secret_lines for word in line.split() if word.startswith("CANARY-"))
     markers = [secret, *environ_markers()]
     outputs = []
-    for args in (["ingest", str(submission), "--profile", "heritage"],
-                 ["ingest", str(submission), "--profile", "heritage", "--json"],
-                 ["validate", str(submission), "--profile", "heritage", "--json"],
-                 ["bag", "validate", str(submission)], ["bag", "validate", "--fast", "--json", str(submission)]):
+    for args in (
+        ["ingest", str(submission), "--profile", "heritage"],
+        ["ingest", str(submission), "--profile", "heritage", "--json"],
+        ["validate", str(submission), "--profile", "heritage", "--json"],
+        ["bag", "validate", str(submission)],
+        ["bag", "validate", "--fast", "--json", str(submission)],
+    ):
         status, output = no_hang(lambda: run_cli(tmp_path, args))  # noqa: B023 (called at once)
         assert status == 1, output
         outputs.append(output)
@@ -120,8 +126,12 @@ def test_a_manifest_linked_to_the_environment_prints_none_of_it(tmp_path: Path) 
         (bag / name).unlink(missing_ok=True)
         (bag / name).symlink_to(ENVIRON)
     report = validate_bag(bag)
-    assert {f.path for f in report.errors if f.code == "E317"} >= {"manifest-sha256.txt", "tagmanifest-sha256.txt",
-                                                                  "fetch.txt", "bag-info.txt"}
+    assert {f.path for f in report.errors if f.code == "E317"} >= {
+        "manifest-sha256.txt",
+        "tagmanifest-sha256.txt",
+        "fetch.txt",
+        "bag-info.txt",
+    }
     text = everything(report)
     assert not [m for m in environ_markers() if m in text]
 
@@ -145,22 +155,26 @@ def test_bagit_python_never_opens_a_bag_holding_a_link_or_fifo(tmp_path: Path, m
 SECRET = "CANARY-" + secrets.token_hex(8)
 
 
-@pytest.mark.parametrize("name, text, code", [
-    ("manifest-sha256.txt", f"not a manifest line {SECRET}\n", "E314"),
-    ("manifest-sha256.txt", f"{'a' * 64} \n{SECRET}\n", "E314"),
-    ("bag-info.txt", f"Payload-Oxum: 2.1\n{SECRET} has no colon\n", "E315"),
-    ("bag-info.txt", f"Payload-Oxum: {SECRET}\n", "E309"),
-    ("bagit.txt", f"BagIt-Version: 1.0 {SECRET}\nTag-File-Character-Encoding: UTF-8\n", "E302"),
-    ("bagit.txt", f"BagIt-Version: 1.0\nTag-File-Character-Encoding: {SECRET}\n", "E302"),
-    ("bagit.txt", f"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n{SECRET}\n", "E302"),
-    ("fetch.txt", f"{SECRET} - data/a.txt\n", "E308"),
-    ("fetch.txt", f"https://{SECRET}.example/x 5 data/remote.txt\n", "E308"),
-    ("fetch.txt", f"https://example.org/x 5 ../{SECRET}\n", "E307"),
-    ("manifest-sha256.txt", f"{'a' * 64}  ../{SECRET}\n", "E307"),
-    ("tagmanifest-sha256.txt", f"{'a' * 64}  ~/{SECRET}\n", "E307"),
-])
-def test_no_finding_quotes_a_line_of_a_file(tmp_path: Path, name: str, text: str, code: str,
-                                            capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "name, text, code",
+    [
+        ("manifest-sha256.txt", f"not a manifest line {SECRET}\n", "E314"),
+        ("manifest-sha256.txt", f"{'a' * 64} \n{SECRET}\n", "E314"),
+        ("bag-info.txt", f"Payload-Oxum: 2.1\n{SECRET} has no colon\n", "E315"),
+        ("bag-info.txt", f"Payload-Oxum: {SECRET}\n", "E309"),
+        ("bagit.txt", f"BagIt-Version: 1.0 {SECRET}\nTag-File-Character-Encoding: UTF-8\n", "E302"),
+        ("bagit.txt", f"BagIt-Version: 1.0\nTag-File-Character-Encoding: {SECRET}\n", "E302"),
+        ("bagit.txt", f"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n{SECRET}\n", "E302"),
+        ("fetch.txt", f"{SECRET} - data/a.txt\n", "E308"),
+        ("fetch.txt", f"https://{SECRET}.example/x 5 data/remote.txt\n", "E308"),
+        ("fetch.txt", f"https://example.org/x 5 ../{SECRET}\n", "E307"),
+        ("manifest-sha256.txt", f"{'a' * 64}  ../{SECRET}\n", "E307"),
+        ("tagmanifest-sha256.txt", f"{'a' * 64}  ~/{SECRET}\n", "E307"),
+    ],
+)
+def test_no_finding_quotes_a_line_of_a_file(
+    tmp_path: Path, name: str, text: str, code: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     bag = bag_with_tag_manifest(tmp_path / "bag")
     (bag / name).write_text(text)
     for fast in (False, True):
@@ -177,11 +191,26 @@ def test_no_finding_quotes_a_line_of_a_file(tmp_path: Path, name: str, text: str
 # ------------------------------------------------------------------------ encodings
 
 
-@pytest.mark.parametrize("encoding, code", [
-    ("base64", "E319"), ("rot13", "E319"), ("rot_13", "E319"), ("zlib_codec", "E319"), ("zlib", "E319"),
-    ("hex", "E319"), ("uu", "E319"), ("bz2", "E319"), ("quopri", "E319"), ("idna", "E319"), ("punycode", "E319"),
-    ("unicode_escape", "E319"), ("raw_unicode_escape", "E319"), ("undefined", "E319"), ("no-such-codec", "E302"),
-])
+@pytest.mark.parametrize(
+    "encoding, code",
+    [
+        ("base64", "E319"),
+        ("rot13", "E319"),
+        ("rot_13", "E319"),
+        ("zlib_codec", "E319"),
+        ("zlib", "E319"),
+        ("hex", "E319"),
+        ("uu", "E319"),
+        ("bz2", "E319"),
+        ("quopri", "E319"),
+        ("idna", "E319"),
+        ("punycode", "E319"),
+        ("unicode_escape", "E319"),
+        ("raw_unicode_escape", "E319"),
+        ("undefined", "E319"),
+        ("no-such-codec", "E302"),
+    ],
+)
 def test_only_character_sets_are_tag_file_encodings(tmp_path: Path, encoding: str, code: str) -> None:
     bag = bag_with_tag_manifest(tmp_path / "bag")
     (bag / "bagit.txt").write_text(f"BagIt-Version: 1.0\nTag-File-Character-Encoding: {encoding}\n")
@@ -201,8 +230,7 @@ def test_real_character_sets_are_read(tmp_path: Path, encoding: str) -> None:
     (bag / "data" / "café.txt").write_bytes(b"x")
     (bag / "bagit.txt").write_text(f"BagIt-Version: 1.0\nTag-File-Character-Encoding: {encoding}\n")
     (bag / "bag-info.txt").write_text("Contact-Name: Zoë\nPayload-Oxum: 1.1\n", encoding=encoding)
-    (bag / "manifest-sha256.txt").write_text(f"{hashlib.sha256(b'x').hexdigest()}  data/café.txt\n",
-                                             encoding=encoding)
+    (bag / "manifest-sha256.txt").write_text(f"{hashlib.sha256(b'x').hexdigest()}  data/café.txt\n", encoding=encoding)
     bagit.Bag(str(bag)).validate()  # bagit-python reads it too
     report = validate_bag(bag)
     assert report.valid, report.errors
@@ -260,9 +288,11 @@ def test_tag_folders_are_verified_and_read_back(tmp_path: Path) -> None:
 
 def test_bag_info_is_read_once_as_bagit_python_reads_it(tmp_path: Path) -> None:
     bag = bag_with_tag_manifest(tmp_path / "bag")
-    (bag / "bag-info.txt").write_text("Payload-Oxum: 2.1\nContact-Name: A\nContact-Name: B\n"
-                                      "External-Description: first line\n  continued\n\tand more\n"
-                                      "Odd: x\u2028 still the value\n\nSource-Organization:  spaced  \n")
+    (bag / "bag-info.txt").write_text(
+        "Payload-Oxum: 2.1\nContact-Name: A\nContact-Name: B\n"
+        "External-Description: first line\n  continued\n\tand more\n"
+        "Odd: x\u2028 still the value\n\nSource-Organization:  spaced  \n"
+    )
     retag(bag, ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"])
     report = validate_bag(bag)
     assert report.valid, report.errors
@@ -303,8 +333,10 @@ def _timed(action: Callable[[], Any]) -> float:
 
 SHAPES: dict[str, Callable[[int], tuple[str, bytes]]] = {
     # a value on one line just under the line limit, again and again: accepted, bagit-python runs
-    "long lines": lambda n: ("bag-info.txt", ("Description: " + "x" * (MAX_LINE_CHARS - 100) + "\n").encode()
-                             * max(1, n // MAX_LINE_CHARS)),
+    "long lines": lambda n: (
+        "bag-info.txt",
+        ("Description: " + "x" * (MAX_LINE_CHARS - 100) + "\n").encode() * max(1, n // MAX_LINE_CHARS),
+    ),
     # one continued value of many short lines (bagit-python's value is built by concatenation)
     "continuations": lambda n: ("bag-info.txt", b"Description: x\n" + b" y\n" * (n // 3)),
     # a digit then a run of spaces: quadratic for the old regular expression
@@ -312,8 +344,10 @@ SHAPES: dict[str, Callable[[int], tuple[str, bytes]]] = {
     # one line of n characters: refused at the line limit, never read further
     "one line": lambda n: ("manifest-sha256.txt", b"a" * n),
     "one bag-info line": lambda n: ("bag-info.txt", b"Description: " + b"x" * n + b"\n"),
-    "fetch lines": lambda n: ("fetch.txt", (b"https://example.org/" + b"x" * 60_000 + b" 1 data/a.txt\n")
-                              * max(1, n // 60_000)),
+    "fetch lines": lambda n: (
+        "fetch.txt",
+        (b"https://example.org/" + b"x" * 60_000 + b" 1 data/a.txt\n") * max(1, n // 60_000),
+    ),
 }
 
 
@@ -355,9 +389,28 @@ def test_a_50_mb_adversarial_tag_file_is_handled_quickly(tmp_path: Path) -> None
 # ------------------------------------------------------------------------ generated hostile bags
 
 
-NAMES = st.sampled_from(["a", "b.txt", "bag-info.txt", "fetch.txt", "tagmanifest-sha256.txt", "metadata", "logs",
-                         "x\u2028y", "n\x85l", "sp ", " lead", "*star", "~t", "caf\u00e9", "cafe\u0301", "%0A",
-                         "line\nbreak", "deep"])
+NAMES = st.sampled_from(
+    [
+        "a",
+        "b.txt",
+        "bag-info.txt",
+        "fetch.txt",
+        "tagmanifest-sha256.txt",
+        "metadata",
+        "logs",
+        "x\u2028y",
+        "n\x85l",
+        "sp ",
+        " lead",
+        "*star",
+        "~t",
+        "caf\u00e9",
+        "cafe\u0301",
+        "%0A",
+        "line\nbreak",
+        "deep",
+    ]
+)
 KINDS = st.sampled_from(["file", "folder", "link-file", "link-folder", "fifo", "deep"])
 ENTRIES = st.lists(st.tuples(st.sampled_from(["", "data/", "metadata/", "data/sub/"]), NAMES, KINDS), max_size=6)
 
@@ -392,12 +445,13 @@ def _build(root: Path, entries: list[tuple[str, str, str]], outside: Path) -> li
     return fifos
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(entries=ENTRIES, is_bag=st.booleans(), tagged=st.booleans())
-def test_generated_hostile_bags_never_hang_raise_or_leak(tmp_path_factory: pytest.TempPathFactory,
-                                                          entries: list[tuple[str, str, str]], is_bag: bool,
-                                                          tagged: bool) -> None:
+def test_generated_hostile_bags_never_hang_raise_or_leak(
+    tmp_path_factory: pytest.TempPathFactory, entries: list[tuple[str, str, str]], is_bag: bool, tagged: bool
+) -> None:
     work = tmp_path_factory.mktemp("gen")
     outside = work / "outside"
     outside.mkdir()
@@ -407,8 +461,14 @@ def test_generated_hostile_bags_never_hang_raise_or_leak(tmp_path_factory: pytes
     root.mkdir(exist_ok=True)
     fifos = _build(root, entries, outside)
     if is_bag and tagged:
-        names = [str(p.relative_to(root)) for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()
-                 and p.relative_to(root).parts[0] != "data" and not p.name.startswith("tagmanifest-")]
+        names = [
+            str(p.relative_to(root))
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+            and not p.is_symlink()
+            and p.relative_to(root).parts[0] != "data"
+            and not p.name.startswith("tagmanifest-")
+        ]
         retag(root, names)
     hostile = any(p.is_symlink() or (p.exists() and not (p.is_file() or p.is_dir())) for p in root.rglob("*"))
 
@@ -432,9 +492,18 @@ def test_generated_hostile_bags_never_hang_raise_or_leak(tmp_path_factory: pytes
 
 
 def test_the_hostile_cases_of_this_module_are_in_the_corpus() -> None:
-    for name in ("E137_bag_info_symlink_to_system_file", "E137_package_info_symlink_to_system_file",
-                 "E137_bag_tag_folder_symlink", "E137_tag_manifest_symlink_to_proc_environ", "E138_fifo_as_bag_info",
-                 "E138_fifo_in_bag_tag_folder", "E319_tag_file_encoding_base64", "E304_bag_tag_manifest_fails",
-                 "E305_bag_tag_manifest_lists_missing_file", "E318_bag_info_line_too_long",
-                 "E133_line_separator_in_filename", "E133_next_line_in_bag_payload_name"):
+    for name in (
+        "E137_bag_info_symlink_to_system_file",
+        "E137_package_info_symlink_to_system_file",
+        "E137_bag_tag_folder_symlink",
+        "E137_tag_manifest_symlink_to_proc_environ",
+        "E138_fifo_as_bag_info",
+        "E138_fifo_in_bag_tag_folder",
+        "E319_tag_file_encoding_base64",
+        "E304_bag_tag_manifest_fails",
+        "E305_bag_tag_manifest_lists_missing_file",
+        "E318_bag_info_line_too_long",
+        "E133_line_separator_in_filename",
+        "E133_next_line_in_bag_payload_name",
+    ):
         assert (HOSTILE / name / "case.yaml").is_file(), name

@@ -115,10 +115,17 @@ def catalog_file(migrated: Path, tmp_path: Path) -> Path:
 
 
 def _package() -> Package:
-    return Package(id=PID, profile_id="heritage", profile_version="1.0.0", created=NOW, metadata={"title": "t"},
-                   dublin_core={"title": ["t"]}, access=Access(),
-                   files=[FileRecord("a.txt", 1, {"sha256": "0" * 64, "sha512": "0" * 128})],
-                   events=[_event()])
+    return Package(
+        id=PID,
+        profile_id="heritage",
+        profile_version="1.0.0",
+        created=NOW,
+        metadata={"title": "t"},
+        dublin_core={"title": ["t"]},
+        access=Access(),
+        files=[FileRecord("a.txt", 1, {"sha256": "0" * 64, "sha512": "0" * 128})],
+        events=[_event()],
+    )
 
 
 def _event() -> Event:
@@ -159,6 +166,7 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         def call(c: Catalog) -> Any:
             with Session(c.engine) as s:  # connects lazily: inside the function under test
                 return fn(s)
+
         return call
 
     return {
@@ -185,8 +193,9 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         "callers.get_token": lambda c: callers.get_token(c, "tid"),
         "callers.list_tokens": lambda c: callers.list_tokens(c),
         "callers.revoke_token": lambda c: callers.revoke_token(c, "tid"),
-        "callers.log_access": lambda c: callers.log_access(c, token_id=None, caller="x", role="anonymous",
-                                                         action="view", package_id=PID, profile_id="heritage"),
+        "callers.log_access": lambda c: callers.log_access(
+            c, token_id=None, caller="x", role="anonymous", action="view", package_id=PID, profile_id="heritage"
+        ),
         "callers.finish_access": lambda c: callers.finish_access(c, 1, 10, "complete"),
         "callers.access_entries": lambda c: callers.access_entries(c),
         "callers.record_incident": lambda c: callers.record_incident(c, PID, "data/a.txt", "missing", "gone"),
@@ -198,8 +207,9 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         "search_index.backfill": session_call(lambda s: search_index.backfill(s)),  # type: ignore[arg-type]
         "audits.Audits.start_run": lambda c: a(c).start_run("run-1", NOW, "all", 1, None, None),
         "audits.Audits.update_run": lambda c: a(c).update_run("run-1", status="complete"),
-        "audits.Audits.record": lambda c: a(c).record("run-1", [_finding()], [(PID, _event())], FixityState(PID),
-                                                      {"failures": 1}),
+        "audits.Audits.record": lambda c: a(c).record(
+            "run-1", [_finding()], [(PID, _event())], FixityState(PID), {"failures": 1}
+        ),
         "audits.Audits.list_runs": lambda c: a(c).list_runs(),
         "audits.Audits.count_runs": lambda c: a(c).count_runs(),
         "audits.Audits.runs_since": lambda c: a(c).runs_since(NOW),
@@ -242,8 +252,13 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
 
 
 #: guarded functions with a test of their own below (they open engines or files themselves)
-CATALOG_SPECIAL = {"db.make_engine", "db.migrate", "db.catalog_exists", "repository.Catalog.__init__",
-                   "repository.Catalog.close"}
+CATALOG_SPECIAL = {
+    "db.make_engine",
+    "db.migrate",
+    "db.catalog_exists",
+    "repository.Catalog.__init__",
+    "repository.Catalog.close",
+}
 
 
 def test_every_guarded_catalog_function_has_a_failure_case() -> None:
@@ -319,8 +334,9 @@ def test_catalog_failures_become_catalog_errors(catalog_file: Path, name: str, m
     assert "[SQL:" not in caught.value.message and "sqlalche.me" not in caught.value.message
 
 
-def test_catalog_opening_failures_become_catalog_errors(catalog_file: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_catalog_opening_failures_become_catalog_errors(
+    catalog_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from archive.catalog import db
 
     # the folder of the SQLite file cannot be made (its parent is a file): OSError
@@ -332,13 +348,19 @@ def test_catalog_opening_failures_become_catalog_errors(catalog_file: Path, tmp_
     # a damaged file: opening, migrating and looking for the catalog
     damaged = tmp_path / "damaged.sqlite3"
     damaged.write_bytes(b"not a database" * 1000)
-    for attempt in (lambda: Catalog(f"sqlite:///{damaged}"), lambda: db.catalog_exists(f"sqlite:///{damaged}"),
-                    lambda: db.migrate(db.make_engine(f"sqlite:///{damaged}"))):
+    for attempt in (
+        lambda: Catalog(f"sqlite:///{damaged}"),
+        lambda: db.catalog_exists(f"sqlite:///{damaged}"),
+        lambda: db.migrate(db.make_engine(f"sqlite:///{damaged}")),
+    ):
         with pytest.raises(CatalogError):
             attempt()
     # the engine cannot be created, or connect, at all
-    for exc in (sqlite3.OperationalError("boom"), OSError(errno.EACCES, "Permission denied"),
-                sqlalchemy.exc.ArgumentError("bad")):
+    for exc in (
+        sqlite3.OperationalError("boom"),
+        OSError(errno.EACCES, "Permission denied"),
+        sqlalchemy.exc.ArgumentError("bad"),
+    ):
 
         def refuse(*_: Any, exc: BaseException = exc, **__: Any) -> Any:
             raise exc
@@ -431,8 +453,14 @@ def test_a_failing_catalog_is_exit_3_in_the_cli(broken_catalog_archive: Any, mon
 
     monkeypatch.setattr(Catalog, "__init__", init_then_fail)
     env = {"ARCHIVE_HOME": str(archive.settings.home)}
-    for args in (["list"], ["show", archive.packages["open"]], ["audit", "--all"], ["audit", "report"],
-                 ["ledger", "verify"], ["list", "--json"]):
+    for args in (
+        ["list"],
+        ["show", archive.packages["open"]],
+        ["audit", "--all"],
+        ["audit", "report"],
+        ["ledger", "verify"],
+        ["list", "--json"],
+    ):
         result = CliRunner().invoke(main, args, env=env)
         assert result.exit_code == 3, (args, result.exit_code, result.output, result.exception)
         assert "Traceback" not in result.output and "E700" in result.output, (args, result.output)
@@ -440,10 +468,29 @@ def test_a_failing_catalog_is_exit_3_in_the_cli(broken_catalog_archive: Any, mon
 
 # == storage =====================================================================================
 #: os functions storage uses; each raises while a storage method runs
-_OS_CALLS = ("stat", "lstat", "listdir", "scandir", "mkdir", "rename", "open", "fsync", "pwrite", "ftruncate",
-             "sync", "unlink", "rmdir", "link", "replace", "makedirs")
-STORAGE_PURE = {"path_of": "joins a path", "reachable": "answers False when the root cannot be read",
-                "discard": "never raises: a leftover is doctor's to remove"}
+_OS_CALLS = (
+    "stat",
+    "lstat",
+    "listdir",
+    "scandir",
+    "mkdir",
+    "rename",
+    "open",
+    "fsync",
+    "pwrite",
+    "ftruncate",
+    "sync",
+    "unlink",
+    "rmdir",
+    "link",
+    "replace",
+    "makedirs",
+)
+STORAGE_PURE = {
+    "path_of": "joins a path",
+    "reachable": "answers False when the root cannot be read",
+    "discard": "never raises: a leftover is doctor's to remove",
+}
 
 
 @contextmanager
@@ -516,7 +563,7 @@ def test_storage_failures_become_storage_errors(tmp_path: Path, name: str, err: 
             call()
     except ArchiveError as exc:
         assert isinstance(exc, StorageError), (name, repr(exc))
-    except Exception as exc:  # noqa: BLE001 - this is what the test is about
+    except Exception as exc:
         pytest.fail(f"LocalStorage.{name} let {type(exc).__name__} escape: {exc}")
     else:
         assert name in STORAGE_PURE or name == "remove_package", f"{name} did not notice the failing file system"
@@ -629,9 +676,16 @@ def _packaging_cases() -> list[Any]:
     failures["bagit-error"] = (bagit_failing, lambda: bagit.BagError("injected"))
     failures["bagit-validation-error"] = (bagit_failing, lambda: bagit.BagValidationError("injected"))
     failures["os-error"] = (lambda make: os_failing(errno.EIO), lambda: OSError(errno.EIO, "x"))
-    names = ["bagcheck.validate_bag", "bagcheck.validate_bag(fast)", "mets_read.read_mets",
-             "mets_read.read_mets(validate)", "mets_read.read_mets(path)", "mets_validate.validate_mets",
-             "mets_validate.assert_valid_mets", "mets_write.write_mets"]
+    names = [
+        "bagcheck.validate_bag",
+        "bagcheck.validate_bag(fast)",
+        "mets_read.read_mets",
+        "mets_read.read_mets(validate)",
+        "mets_read.read_mets(path)",
+        "mets_validate.validate_mets",
+        "mets_validate.assert_valid_mets",
+        "mets_write.write_mets",
+    ]
     cases = []
     for name in names:
         for label, (ctx, make) in failures.items():
@@ -643,15 +697,16 @@ def _packaging_cases() -> list[Any]:
 
 
 @pytest.mark.parametrize("name, failing_ctx, make", _packaging_cases())
-def test_packaging_failures_become_archive_errors(stored_bag: Path, tmp_path: Path, name: str,
-                                                  failing_ctx: Callable[..., Any], make: Any) -> None:
+def test_packaging_failures_become_archive_errors(
+    stored_bag: Path, tmp_path: Path, name: str, failing_ctx: Callable[..., Any], make: Any
+) -> None:
     calls = _packaging_calls(stored_bag, tmp_path)
     try:
         with failing_ctx(make):
             calls[name]()  # findings (data) or an ArchiveError: both fine
     except ArchiveError:
         pass
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"{name} let {type(exc).__module__}.{type(exc).__name__} escape: {exc}")
 
 
@@ -698,8 +753,11 @@ def submission_failing(kind: str) -> Iterator[None]:
         return
     if kind in ("yaml-error", "yaml-reader-error"):
         saved = yaml.SafeLoader.get_single_node
-        exc: BaseException = (yaml.YAMLError("injected") if kind == "yaml-error"
-                              else yaml.reader.ReaderError("metadata.yaml", 3, 0x85, "utf-8", "injected"))
+        exc: BaseException = (
+            yaml.YAMLError("injected")
+            if kind == "yaml-error"
+            else yaml.reader.ReaderError("metadata.yaml", 3, 0x85, "utf-8", "injected")
+        )
 
         def fail(*_: Any, **__: Any) -> Any:
             raise exc
@@ -749,8 +807,12 @@ def submission_failing(kind: str) -> Iterator[None]:
 
 def _submission_cases() -> list[Any]:
     cases = []
-    for name in ("scan.scan_folder", "extract.extract_archive", "metadata.read_metadata_file",
-                 "metadata.read_files_csv"):
+    for name in (
+        "scan.scan_folder",
+        "extract.extract_archive",
+        "metadata.read_metadata_file",
+        "metadata.read_files_csv",
+    ):
         for kind in SUBMISSION_FAILURES:
             marks = []
             if (name, kind) in KNOWN_LEAKS:
@@ -767,5 +829,5 @@ def test_submission_failures_become_findings_or_archive_errors(tmp_path: Path, n
             calls[name]()  # findings (data) or an ArchiveError: both fine
     except ArchiveError:
         pass
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"{name} let {type(exc).__module__}.{type(exc).__name__} escape: {exc}")

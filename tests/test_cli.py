@@ -163,10 +163,23 @@ def test_square_brackets_in_user_data_are_printed_as_written(cli, tmp_path: Path
 
 NO_PACKAGE = "00000000-0000-4000-8000-000000000000"
 NEEDS_AN_ARCHIVE = [
-    ["list"], ["show", NO_PACKAGE], ["export", NO_PACKAGE, "OUT"], ["audit", "report"], ["audit", "--all"],
-    ["audit", "--due"], ["audit", NO_PACKAGE], ["repair", NO_PACKAGE], ["scheduler", "--once"], ["ledger", "verify"],
-    ["ledger", "head"], ["tokens", "list"], ["tokens", "create", "--name", "x", "--role", "researcher"],
-    ["tokens", "revoke", "abc"], ["serve"], ["doctor"], ["reindex"],
+    ["list"],
+    ["show", NO_PACKAGE],
+    ["export", NO_PACKAGE, "OUT"],
+    ["audit", "report"],
+    ["audit", "--all"],
+    ["audit", "--due"],
+    ["audit", NO_PACKAGE],
+    ["repair", NO_PACKAGE],
+    ["scheduler", "--once"],
+    ["ledger", "verify"],
+    ["ledger", "head"],
+    ["tokens", "list"],
+    ["tokens", "create", "--name", "x", "--role", "researcher"],
+    ["tokens", "revoke", "abc"],
+    ["serve"],
+    ["doctor"],
+    ["reindex"],
 ]
 
 
@@ -176,8 +189,10 @@ def test_commands_refuse_a_home_without_an_archive_and_create_nothing(tmp_path: 
     missing, empty = tmp_path / "missing", tmp_path / "empty"
     empty.mkdir()
     rebuilds = args[0] in ("doctor", "reindex")  # they may rebuild a lost catalog: storage is enough for them
-    for home, problem in ((missing, "the folder does not exist"),
-                          (empty, "it holds neither a catalog" if rebuilds else "it holds no catalog")):
+    for home, problem in (
+        (missing, "the folder does not exist"),
+        (empty, "it holds neither a catalog" if rebuilds else "it holds no catalog"),
+    ):
         result = CliRunner().invoke(main, ["--home", str(home), *args])
         assert result.exit_code == 2, result.output
         assert f"no archive at {home} (home from the --home option): {problem}" in result.stderr
@@ -185,13 +200,16 @@ def test_commands_refuse_a_home_without_an_archive_and_create_nothing(tmp_path: 
     assert not missing.exists() and list(empty.iterdir()) == [] and not (tmp_path / "out").exists()
 
 
-def test_without_any_home_the_current_folders_var_is_named_not_created(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_any_home_the_current_folders_var_is_named_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["list"])
     assert result.exit_code == 2
-    assert f"no archive at {tmp_path.resolve() / 'var'} (home from the default ./var of the current folder)" in \
-        result.stderr
+    assert (
+        f"no archive at {tmp_path.resolve() / 'var'} (home from the default ./var of the current folder)"
+        in result.stderr
+    )
     assert "nothing chose a home" in result.stderr
     data = json.loads(CliRunner().invoke(main, ["list", "--json"]).stdout)
     assert data == {"ok": False, "code": "E001", "error": "ArchiveNotFound", "message": data["message"]}
@@ -318,8 +336,9 @@ def test_an_unknown_interval_is_refused_never_taken_as_90_days(tmp_path: Path, t
     assert report["profiles"][0]["interval_days"] == 7
 
 
-def test_reindex_restores_the_interval_from_the_ledger_else_the_profile(tmp_path: Path, two_shells,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reindex_restores_the_interval_from_the_ledger_else_the_profile(
+    tmp_path: Path, two_shells, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from archive.services import ledgering
 
     archivist, cron, run = two_shells
@@ -344,8 +363,12 @@ def test_reindex_restores_the_interval_from_the_ledger_else_the_profile(tmp_path
     monkeypatch.setattr(ledgering, "package_item", as_before)
     museum = run(archivist, "ingest", str(second), "-p", "museum").stdout.strip()
     assert UUID.fullmatch(museum)
-    assert run(archivist, "ingest", str(fixture(tmp_path, "tests/data/submissions/legal-minimal")), "-p",
-               "legal").exit_code == 0
+    assert (
+        run(
+            archivist, "ingest", str(fixture(tmp_path, "tests/data/submissions/legal-minimal")), "-p", "legal"
+        ).exit_code
+        == 0
+    )
     monkeypatch.undo()
 
     rebuilt = run(archivist, "reindex", "--force", "--json")  # else from the profile the METS names

@@ -57,8 +57,9 @@ def _racer(config: Path, barrier: Any, out: Path) -> None:
     os._exit(code)
 
 
-def test_two_processes_ingesting_the_same_submission_at_once_make_one_package(tmp_path: Path,
-                                                                             database_url: str) -> None:
+def test_two_processes_ingesting_the_same_submission_at_once_make_one_package(
+    tmp_path: Path, database_url: str
+) -> None:
     config = write_config(tmp_path, database_url)
     with context(config) as ctx:
         ctx.catalog.ping()  # schema created before the race
@@ -156,8 +157,12 @@ def _serve(config: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = int(s.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     log = open(tmp / "serve.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([ARCHIVE, "--config", str(config), "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [ARCHIVE, "--config", str(config), "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -177,15 +182,23 @@ def test_four_ingests_an_audit_and_downloads_for_a_minute_on_sqlite(tmp_path: Pa
         ctx.storage.ensure()
     server, base = _serve(config, tmp_path)
     deadline = time.monotonic() + SECONDS
-    orders = [lambda i: subs[i % DISTINCT], lambda i: subs[i % DISTINCT],  # two loops in step: the same at once
-              lambda i: subs[-1 - i % DISTINCT], lambda i: subs[(i + DISTINCT // 2) % DISTINCT]]
+    orders = [
+        lambda i: subs[i % DISTINCT],
+        lambda i: subs[i % DISTINCT],  # two loops in step: the same at once
+        lambda i: subs[-1 - i % DISTINCT],
+        lambda i: subs[(i + DISTINCT // 2) % DISTINCT],
+    ]
     ingests: list[list[dict[str, Any]]] = [[] for _ in orders]
     audits: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     errors: list[str] = []
-    threads = [threading.Thread(target=_loop, args=(deadline, runs, lambda i, o=order: ["ingest", str(o(i)), "-p",
-                                                                                         "heritage", "--json"], config))
-               for runs, order in zip(ingests, orders)]
+    threads = [
+        threading.Thread(
+            target=_loop,
+            args=(deadline, runs, lambda i, o=order: ["ingest", str(o(i)), "-p", "heritage", "--json"], config),
+        )
+        for runs, order in zip(ingests, orders, strict=False)
+    ]
     threads.append(threading.Thread(target=_loop, args=(deadline, audits, lambda i: ["audit", "--all"], config)))
     threads.append(threading.Thread(target=_downloads, args=(base, token, deadline, seen, errors)))
     try:
@@ -215,8 +228,10 @@ def test_four_ingests_an_audit_and_downloads_for_a_minute_on_sqlite(tmp_path: Pa
         assert staging_entries(ctx) == []
         lost_races = sum(1 for _, line in ctx.ledger.lines() if '"kind":"withdrawn"' in line)
     created = sum(json.loads(r["stdout"])["created"] for loop in ingests for r in loop)
-    print(f"\n{sum(map(len, ingests))} ingests ({created} created, {lost_races} lost a race and returned the "
-          f"winner's package), {len(audits)} audits, {seen['files']} files downloaded")
+    print(
+        f"\n{sum(map(len, ingests))} ingests ({created} created, {lost_races} lost a race and returned the "
+        f"winner's package), {len(audits)} audits, {seen['files']} files downloaded"
+    )
     final = run_cli(config, "audit", "--all")
     assert final.returncode == 0, final.stdout + final.stderr
     doctor = run_cli(config, "doctor", "--json")

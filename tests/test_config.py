@@ -31,13 +31,16 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
     assert s.source == str(cfg)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("colour: blue\n", "unknown setting 'colour'"),
-    ("workers: many\n", "setting 'workers'"),
-    ("identify_engine: droid\n", "fido or siegfried"),
-    ("[1, 2]\n", "must be a mapping"),
-    ("home: [unclosed\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("colour: blue\n", "unknown setting 'colour'"),
+        ("workers: many\n", "setting 'workers'"),
+        ("identify_engine: droid\n", "fido or siegfried"),
+        ("[1, 2]\n", "must be a mapping"),
+        ("home: [unclosed\n", "not valid YAML"),
+    ],
+)
 def test_bad_settings_file_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     cfg = tmp_path / "a.yaml"
     cfg.write_text(text)
@@ -67,6 +70,7 @@ def test_example_settings_file_loads_and_documents_every_setting() -> None:
 
 # -- where the archive is: home and where it came from ----------------------------------------
 
+
 def test_home_source_names_what_chose_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from archive.config import DEFAULT_HOME_SOURCE
 
@@ -95,8 +99,7 @@ def test_given_environment_is_the_only_environment(tmp_path: Path, monkeypatch: 
     assert load_settings().home == tmp_path.resolve() / "leaked"  # env=None: the process's environment
 
 
-def test_relative_home_is_resolved_against_the_current_folder(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_home_is_resolved_against_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     s = load_settings(env={"ARCHIVE_HOME": "archives/main", "ARCHIVE_PROFILES_DIRS": "profiles"})
     assert s.home == tmp_path.resolve() / "archives" / "main"
@@ -106,7 +109,9 @@ def test_relative_home_is_resolved_against_the_current_folder(tmp_path: Path,
 def test_profile_folders_are_the_configured_ones_then_the_bundled_ones(tmp_path: Path) -> None:
     from archive.profiles import BUNDLED_PROFILES
 
-    s = load_settings(env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_PROFILES_DIRS": f"{tmp_path / 'a'}:{tmp_path / 'b'}"})
+    s = load_settings(
+        env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_PROFILES_DIRS": f"{tmp_path / 'a'}:{tmp_path / 'b'}"}
+    )
     assert s.all_profile_dirs == (tmp_path / "a", tmp_path / "b", BUNDLED_PROFILES)
     assert BUNDLED_PROFILES == REPO / "archive" / "profiles" / "bundled" and (BUNDLED_PROFILES / "base.yaml").is_file()
 

@@ -25,7 +25,12 @@ from archive.services.recovery.doctor import run_doctor
 from tests.support.audit import TIF, flip_byte
 from tests.support.crash import context, run_cli, run_forked, staging_entries, write_config
 
-for _module in ("archive.cli", "archive.formats.identify", "archive.services.recovery.doctor", "archive.services.recovery.reindex"):
+for _module in (
+    "archive.cli",
+    "archive.formats.identify",
+    "archive.services.recovery.doctor",
+    "archive.services.recovery.reindex",
+):
     importlib.import_module(_module)  # importing a module registers its fault points
 
 SUB = Path(__file__).parent / "data" / "submissions" / "heritage-minimal"
@@ -35,13 +40,30 @@ FAULT_CALL = re.compile(r"""fault_point\(\s*["']([^"']+)["']""")
 #: ingest points after which the package is catalogued (visible, complete)
 CATALOGUED = {"catalog.after-commit", "ingest.before-cleanup"}
 #: ingest points where the package is in primary storage but not in the catalog: doctor catalogues it
-STORED = {"storage.after-rename", "verify.done", "replica.staged", "replica.after-rename", "ledger.before-append",
-          "ledger.after-write", "ledger.after-append", "catalog.before-commit"}
+STORED = {
+    "storage.after-rename",
+    "verify.done",
+    "replica.staged",
+    "replica.after-rename",
+    "ledger.before-append",
+    "ledger.after-write",
+    "ledger.after-append",
+    "catalog.before-commit",
+}
 #: ... of which the replica does not hold its copy yet: doctor copies it
 NOT_REPLICATED = {"storage.after-rename", "verify.done", "replica.staged"}
 #: ingest points before anything is in storage: doctor removes the staging folder, nothing else
-NOT_STORED = {"ingest.start", "copy.midway", "copy.file-written", "identify.start", "identify.done", "mets.written",
-              "bag.manifests-written", "bag.tagfiles-written", "storage.before-rename"}
+NOT_STORED = {
+    "ingest.start",
+    "copy.midway",
+    "copy.file-written",
+    "identify.start",
+    "identify.done",
+    "mets.written",
+    "bag.manifests-written",
+    "bag.tagfiles-written",
+    "storage.before-rename",
+}
 
 
 def journey(point: str) -> str:
@@ -138,7 +160,9 @@ def _doctor_case(config: Path, point: str) -> None:
         report = run_doctor(ctx)
         assert _kinds(report)["uncatalogued-package"] == ["catalogued from its METS"]
         (pid,) = ctx.storage.iter_package_ids()
-        ledgered = [line for _, line in ctx.ledger.lines() if f'"package":"{pid}"' in line and '"kind":"package"' in line]
+        ledgered = [
+            line for _, line in ctx.ledger.lines() if f'"package":"{pid}"' in line and '"kind":"package"' in line
+        ]
         assert len(ledgered) == 1  # the killed doctor's ledger entries are reused, not written twice
         _healthy_afterwards(ctx)
         assert not ingest(ctx, SUB, "heritage").created

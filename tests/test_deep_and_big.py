@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC
 from pathlib import Path
 
 import bagit
@@ -68,16 +69,29 @@ def test_wide_transfer_of_ten_thousand_folders(sqlite_ctx, tmp_path: Path) -> No
 def test_mets_of_a_hundred_thousand_files_writes_validates_and_reads_back() -> None:
     """The 55,000-70,000-file class: the METS reference check once died in libxml2's XPath."""
     import uuid
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from archive.model import Access, FileRecord, Package
     from archive.packaging.mets.write import write_mets
 
-    files = [FileRecord(path=f"box-{i // 1000:03d}/item-{i:06d}.txt", size=10,
-                        digests={"sha256": f"{i:064x}", "sha512": f"{i:0128x}"}) for i in range(100_000)]
-    pkg = Package(id=str(uuid.uuid4()), profile_id="base", profile_version="1.0.0",
-                  created=datetime.now(timezone.utc), metadata={"title": "Big"}, dublin_core={"title": ["Big"]},
-                  access=Access(), files=files)
+    files = [
+        FileRecord(
+            path=f"box-{i // 1000:03d}/item-{i:06d}.txt",
+            size=10,
+            digests={"sha256": f"{i:064x}", "sha512": f"{i:0128x}"},
+        )
+        for i in range(100_000)
+    ]
+    pkg = Package(
+        id=str(uuid.uuid4()),
+        profile_id="base",
+        profile_version="1.0.0",
+        created=datetime.now(UTC),
+        metadata={"title": "Big"},
+        dublin_core={"title": ["Big"]},
+        access=Access(),
+        files=files,
+    )
     mets = write_mets(pkg)
     assert validate_mets(mets) == []
     assert len(read_mets(mets).files) == 100_000

@@ -17,9 +17,9 @@ from __future__ import annotations
 import importlib.util
 import re
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
 
 import click
 import pytest
@@ -52,8 +52,8 @@ def _without_code_blocks(text: str) -> str:
 
 # -- the command line ------------------------------------------------------------------------
 
-def _commands(group: click.Group,
-              path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
     ctx = click.Context(group)
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
@@ -75,7 +75,7 @@ def _cli_sections() -> dict[str, str]:
     sections = {}
     for name, start in heads:
         nxt = re.search(r"^## ", text[start:], re.MULTILINE)
-        sections[name] = text[start: start + nxt.start()] if nxt else text[start:]
+        sections[name] = text[start : start + nxt.start()] if nxt else text[start:]
     return sections
 
 
@@ -85,8 +85,7 @@ def test_cli_has_commands() -> None:
 
 
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=[" ".join(p) for p, _ in COMMANDS])
-def test_every_command_answers_help(path: tuple[str, ...], tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_command_answers_help(path: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARCHIVE_HOME", str(tmp_path))
     result = CliRunner().invoke(main, [*path, "--help"], prog_name="archive")
     assert result.exit_code == 0, result.output
@@ -108,8 +107,7 @@ def test_every_command_is_documented(path: tuple[str, ...]) -> None:
             assert longest in section, f"docs/cli.md, section '## {name}': option {longest} is not described"
         elif isinstance(param, click.Argument):
             metavar = param.human_readable_name.upper()
-            assert metavar in section, (
-                f"docs/cli.md, section '## {name}': argument {metavar} is not described")
+            assert metavar in section, f"docs/cli.md, section '## {name}': argument {metavar} is not described"
 
 
 def test_cli_doc_documents_only_existing_commands() -> None:
@@ -119,6 +117,7 @@ def test_cli_doc_documents_only_existing_commands() -> None:
 
 
 # -- profiles --------------------------------------------------------------------------------
+
 
 def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("gen_profiles_doc", GENERATOR)
@@ -139,8 +138,8 @@ def test_profile_reference_is_generated_from_the_bundled_profiles() -> None:
     expected = gen.render(gen.load_profiles())
     current = gen.current_section(_read(PROFILES_DOC))
     assert current == expected, (
-        "the profile reference in docs/profiles.md is out of date: run "
-        ".venv/bin/python docs/tools/gen_profiles_doc.py")
+        "the profile reference in docs/profiles.md is out of date: run .venv/bin/python docs/tools/gen_profiles_doc.py"
+    )
 
 
 def test_every_field_of_every_bundled_profile_is_documented() -> None:
@@ -162,8 +161,7 @@ def test_profile_format_doc_covers_every_key_the_loader_accepts() -> None:
 
 def test_worked_example_profile_loads(tmp_path: Path) -> None:
     text = _read(PROFILES_DOC)
-    match = re.search(r"<!-- example profile: ([a-z0-9_-]+) -->\s*\n(\s*)```yaml\n(.*?)\n\s*```", text,
-                      re.DOTALL)
+    match = re.search(r"<!-- example profile: ([a-z0-9_-]+) -->\s*\n(\s*)```yaml\n(.*?)\n\s*```", text, re.DOTALL)
     assert match, "docs/profiles.md: the worked example profile block was not found"
     name, body = match.group(1), textwrap.dedent(match.group(3))
     (tmp_path / f"{name}.yaml").write_text(body, encoding="utf-8")
@@ -174,6 +172,7 @@ def test_worked_example_profile_loads(tmp_path: Path) -> None:
 
 
 # -- error and finding codes -----------------------------------------------------------------
+
 
 def _codes_in_code() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
@@ -243,6 +242,7 @@ def test_relative_links_point_at_existing_files(doc: Path) -> None:
 
 
 # -- decision records ------------------------------------------------------------------------
+
 
 def test_every_decision_record_is_indexed() -> None:
     index = _read(DECISIONS / "README.md")

@@ -76,8 +76,10 @@ def test_live_staging_and_claimed_packages_are_left_alone(tmp_path: Path) -> Non
 
 def test_live_staging_of_another_process_is_left_alone(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    code = ("import sys, time; from pathlib import Path; from archive.storage import LocalStorage; "
-            "s = LocalStorage(Path(sys.argv[1])); print(s.new_staging('ingest'), flush=True); time.sleep(60)")
+    code = (
+        "import sys, time; from pathlib import Path; from archive.storage import LocalStorage; "
+        "s = LocalStorage(Path(sys.argv[1])); print(s.new_staging('ingest'), flush=True); time.sleep(60)"
+    )
     with context(config) as ctx:
         proc = subprocess.Popen([sys.executable, "-c", code, str(ctx.storage.root)], stdout=subprocess.PIPE, text=True)
         try:
@@ -150,8 +152,12 @@ def test_catalogued_package_missing_from_storage_is_reported(tmp_path: Path, dat
         report = run_doctor(ctx)
         assert report.exit_status == 1
         (issue,) = report.issues
-        assert (issue.kind, issue.subject, issue.where, issue.action) == ("package-missing", pid, "replica1",
-                                                                          "reported")
+        assert (issue.kind, issue.subject, issue.where, issue.action) == (
+            "package-missing",
+            pid,
+            "replica1",
+            "reported",
+        )
         assert ctx.catalog.exists(pid)  # the catalog row stays: `archive repair` restores the copy
 
 

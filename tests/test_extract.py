@@ -35,8 +35,9 @@ from tests.support.hostile_cases import METADATA_YAML, ZipEntry, load_cases, wri
 
 LIMITS = Limits(max_bytes=10_000_000, max_files=1000, max_expansion_ratio=200)
 #: the settings' defaults (archive/config.py)
-DEFAULTS = Limits(max_bytes=64 * 1024**3, max_files=1_000_000, max_expansion_ratio=200, max_depth=512,
-                  max_path_bytes=3072)
+DEFAULTS = Limits(
+    max_bytes=64 * 1024**3, max_files=1_000_000, max_expansion_ratio=200, max_depth=512, max_path_bytes=3072
+)
 
 
 def codes(findings) -> list[str]:
@@ -77,6 +78,7 @@ def tripwire(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- 1. zip structure: overlapping entries, local headers, impossible sizes -------------------
 
+
 def test_a_fifield_overlap_bomb_is_refused_from_its_structure(tmp_path: Path, tripwire: None) -> None:
     bomb = case_archive("E127_zip_overlapping_entries", tmp_path)
     declared = sum(i.file_size for i in zipfile.ZipFile(bomb).infolist())
@@ -96,17 +98,21 @@ def _rewrite_central(path: Path, index: int, field_at: int, fmt: str, value: int
 
 
 def _three(path: Path) -> Path:
-    return write_zip(path, [ZipEntry.of("a.txt", b"a" * 100), ZipEntry.of("b.txt", b"b" * 100),
-                            ZipEntry.of("c.txt", b"c" * 100)])
+    return write_zip(
+        path, [ZipEntry.of("a.txt", b"a" * 100), ZipEntry.of("b.txt", b"b" * 100), ZipEntry.of("c.txt", b"c" * 100)]
+    )
 
 
-@pytest.mark.parametrize("lie, expected", [
-    ("offset of c -> offset of a", "E127"),  # two entries, one local header: the names disagree
-    ("offset of c past the end", "E127"),
-    ("compressed size of a + 1", "E127"),  # runs into b's local header
-    ("compressed size of c huge", "E127"),  # runs past the directory
-    ("expanded size of a - 1", "E120"),  # fails its CRC once inflated
-])
+@pytest.mark.parametrize(
+    "lie, expected",
+    [
+        ("offset of c -> offset of a", "E127"),  # two entries, one local header: the names disagree
+        ("offset of c past the end", "E127"),
+        ("compressed size of a + 1", "E127"),  # runs into b's local header
+        ("compressed size of c huge", "E127"),  # runs past the directory
+        ("expanded size of a - 1", "E120"),  # fails its CRC once inflated
+    ],
+)
 def test_central_directory_lies_are_refused(tmp_path: Path, lie: str, expected: str) -> None:
     z = _three(tmp_path / "lie.zip")
     entries = zipfile.ZipFile(z).infolist()
@@ -164,20 +170,25 @@ def test_an_unsupported_or_encrypted_method_is_refused_from_the_listing(tmp_path
 
 # -- 4. names as the archive holds them ---------------------------------------------------------
 
-@pytest.mark.parametrize("raw, flags, code", [
-    (b"photo.jpg\x00../../x.sh", 0, "E121"),  # zipfile's filename stops at the NUL
-    (b"bell\x07.txt", 0, "E131"),
-    (b"esc\x1b[2J.txt", 0, "E131"),
-    (b"caf\xe9.txt", 0x800, "E130"),  # flagged UTF-8, is not
-    (b"/etc/cron.d/x", 0, "E121"),
-    (b"C:/x.txt", 0, "E121"),
-    (b"a/../../x", 0, "E121"),
-    (b"a\\..\\..\\x", 0, "E121"),
-    (b"", 0, "E121"),
-    (b"./", 0, None),  # the archive's own root folder: nothing to write
-])
-def test_names_are_checked_as_the_directory_holds_them(tmp_path: Path, raw: bytes, flags: int,
-                                                      code: str | None) -> None:
+
+@pytest.mark.parametrize(
+    "raw, flags, code",
+    [
+        (b"photo.jpg\x00../../x.sh", 0, "E121"),  # zipfile's filename stops at the NUL
+        (b"bell\x07.txt", 0, "E131"),
+        (b"esc\x1b[2J.txt", 0, "E131"),
+        (b"caf\xe9.txt", 0x800, "E130"),  # flagged UTF-8, is not
+        (b"/etc/cron.d/x", 0, "E121"),
+        (b"C:/x.txt", 0, "E121"),
+        (b"a/../../x", 0, "E121"),
+        (b"a\\..\\..\\x", 0, "E121"),
+        (b"", 0, "E121"),
+        (b"./", 0, None),  # the archive's own root folder: nothing to write
+    ],
+)
+def test_names_are_checked_as_the_directory_holds_them(
+    tmp_path: Path, raw: bytes, flags: int, code: str | None
+) -> None:
     z = tmp_path / "n.zip"
     z.write_bytes(_zip_with_raw_name(raw, flags))
     found, dest = unpack(z)
@@ -189,19 +200,50 @@ def test_names_are_checked_as_the_directory_holds_them(tmp_path: Path, raw: byte
 def _zip_with_raw_name(raw: bytes, flags: int, extra: bytes = b"") -> bytes:
     body = b"" if raw.endswith(b"/") else b"data"
     crc = zlib.crc32(body)
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 0, 0, 0x21, crc, len(body), len(body), len(raw),
-                        len(extra)) + raw + extra + body
-    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, flags, 0, 0, 0x21, crc, len(body),
-                          len(body), len(raw), len(extra), 0, 0, 0, 0o100644 << 16, 0) + raw + extra
+    local = (
+        struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 0, 0, 0x21, crc, len(body), len(body), len(raw), len(extra))
+        + raw
+        + extra
+        + body
+    )
+    central = (
+        struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            (3 << 8) | 20,
+            20,
+            flags,
+            0,
+            0,
+            0x21,
+            crc,
+            len(body),
+            len(body),
+            len(raw),
+            len(extra),
+            0,
+            0,
+            0,
+            0o100644 << 16,
+            0,
+        )
+        + raw
+        + extra
+    )
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local), 0)
     return local + central + end
 
 
 def test_names_without_the_utf8_flag(tmp_path: Path) -> None:
-    cases = {"utf8.zip": (b"caf\xc3\xa9.txt", b"", "café.txt"),  # valid UTF-8 without the flag (macOS, Info-ZIP)
-             "cp437.zip": (b"caf\x82.txt", b"", "café.txt"),  # code page 437, as the zip specification says
-             "unicode-path.zip": (b"cafe.txt", struct.pack("<HHBL", 0x7075, 5 + 6, 1, zlib.crc32(b"cafe.txt"))
-                                  + "日本.txt".encode()[:6], "日本")}
+    cases = {
+        "utf8.zip": (b"caf\xc3\xa9.txt", b"", "café.txt"),  # valid UTF-8 without the flag (macOS, Info-ZIP)
+        "cp437.zip": (b"caf\x82.txt", b"", "café.txt"),  # code page 437, as the zip specification says
+        "unicode-path.zip": (
+            b"cafe.txt",
+            struct.pack("<HHBL", 0x7075, 5 + 6, 1, zlib.crc32(b"cafe.txt")) + "日本.txt".encode()[:6],
+            "日本",
+        ),
+    }
     for name, (raw, extra, expected) in cases.items():
         z = tmp_path / name
         z.write_bytes(_zip_with_raw_name(raw, 0, extra))
@@ -212,10 +254,19 @@ def test_names_without_the_utf8_flag(tmp_path: Path) -> None:
 
 # -- duplicates and clashes after the normalisation used to write ------------------------------
 
-@pytest.mark.parametrize("first, second", [
-    ("a/b.txt", "a\\b.txt"), ("x.txt", "./x.txt"), ("a/b.txt", "a//b.txt"), ("caf\u00e9.txt", "cafe\u0301.txt"),
-    ("photos", "photos/a.txt"), ("photos/a.txt", "photos"), ("same.txt", "same.txt"),
-])
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("a/b.txt", "a\\b.txt"),
+        ("x.txt", "./x.txt"),
+        ("a/b.txt", "a//b.txt"),
+        ("caf\u00e9.txt", "cafe\u0301.txt"),
+        ("photos", "photos/a.txt"),
+        ("photos/a.txt", "photos"),
+        ("same.txt", "same.txt"),
+    ],
+)
 def test_members_written_to_the_same_path_are_refused(tmp_path: Path, first: str, second: str) -> None:
     for kind in ("zip", "tar"):
         archive = tmp_path / f"dup.{kind}"
@@ -236,6 +287,7 @@ def _archive(path: Path, members: list[tuple[str, bytes | None]]) -> Path:
     """A .zip or .tar of (name, bytes); None is a folder."""
     if path.suffix == ".zip":
         import warnings
+
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name, data in members:
@@ -257,6 +309,7 @@ def _archive(path: Path, members: list[tuple[str, bytes | None]]) -> Path:
 
 # -- 3. tar headers tarfile would coerce, or skip silently --------------------------------------
 
+
 def _tar(members: list[tuple[str, bytes]], pax: dict[str, dict[str, str]] | None = None) -> tuple[bytes, list[int]]:
     out, offsets = io.BytesIO(), []
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT if pax else tarfile.USTAR_FORMAT) as tf:
@@ -277,22 +330,27 @@ def _with_size_field(block: bytes, field: bytes) -> bytes:
     return bytes(head) + block[512:]
 
 
-FIVE = [("metadata.yaml", METADATA_YAML.encode()), ("a.txt", b"a" * 600), ("b.txt", b"b\n"), ("c.txt", b"c\n"),
-        ("d.txt", b"d\n")]
+FIVE = [
+    ("metadata.yaml", METADATA_YAML.encode()),
+    ("a.txt", b"a" * 600),
+    ("b.txt", b"b\n"),
+    ("c.txt", b"c\n"),
+    ("d.txt", b"d\n"),
+]
 
 
 def _tar_case(kind: str) -> bytes:
     data, at = _tar(FIVE)
     if kind == "negative size":
-        return data[:at[1]] + _with_size_field(data[at[1]:], b"\xff" * 11 + b"\x00")
+        return data[: at[1]] + _with_size_field(data[at[1] :], b"\xff" * 11 + b"\x00")
     if kind == "size not octal":
-        return data[:at[1]] + _with_size_field(data[at[1]:], b"0000000009x\x00")
+        return data[: at[1]] + _with_size_field(data[at[1] :], b"0000000009x\x00")
     if kind == "damaged checksum":
-        return data[:at[2] + 148] + bytes([data[at[2] + 148] ^ 1]) + data[at[2] + 149:]
+        return data[: at[2] + 148] + bytes([data[at[2] + 148] ^ 1]) + data[at[2] + 149 :]
     if kind == "cut inside data":
-        return data[:at[1] + 512 + 300]
+        return data[: at[1] + 512 + 300]
     if kind == "no end blocks":
-        return data[:at[4] + 1024]
+        return data[: at[4] + 1024]
     if kind == "data after the end":
         return data + b"junk after the end"
     if kind == "pax size not a number":
@@ -302,13 +360,24 @@ def _tar_case(kind: str) -> bytes:
     if kind == "folder with data":
         folder = tarfile.TarInfo("folder")
         folder.type, folder.size = tarfile.DIRTYPE, 512
-        return data[:at[1]] + folder.tobuf(format=tarfile.USTAR_FORMAT) + data[at[1]:]  # whose header is it?
+        return data[: at[1]] + folder.tobuf(format=tarfile.USTAR_FORMAT) + data[at[1] :]  # whose header is it?
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["negative size", "size not octal", "damaged checksum", "cut inside data",
-                                  "no end blocks", "data after the end", "pax size not a number",
-                                  "pax size negative", "folder with data"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "negative size",
+        "size not octal",
+        "damaged checksum",
+        "cut inside data",
+        "no end blocks",
+        "data after the end",
+        "pax size not a number",
+        "pax size negative",
+        "folder with data",
+    ],
+)
 @pytest.mark.parametrize("compressed", [False, True])
 def test_tar_headers_tarfile_would_coerce_or_skip_are_refused(tmp_path: Path, kind: str, compressed: bool) -> None:
     import gzip
@@ -340,7 +409,7 @@ def test_a_sparse_tar_member_is_refused(tmp_path: Path) -> None:
     head[148:156] = b"%06o\x00 " % sum(head)
     data, at = _tar(FIVE[:2])
     archive = tmp_path / "sparse.tar"
-    archive.write_bytes(data[:at[1]] + bytes(head) + b"s" * 600 + bytes(424) + bytes(1024))
+    archive.write_bytes(data[: at[1]] + bytes(head) + b"s" * 600 + bytes(424) + bytes(1024))
     with tarfile.open(archive) as tf:  # tarfile reads it as a sparse regular file
         assert tf.getmember("sparse.bin").issparse()
     found = unpack(archive)[0]
@@ -349,8 +418,10 @@ def test_a_sparse_tar_member_is_refused(tmp_path: Path) -> None:
 
 # -- 5. depth and path length, from the listing ------------------------------------------------
 
-def _deep_tar(path: Path, levels: int, files_per_leaf: int = 1, chains: int = 1,
-              format: int = tarfile.PAX_FORMAT) -> Path:
+
+def _deep_tar(
+    path: Path, levels: int, files_per_leaf: int = 1, chains: int = 1, format: int = tarfile.PAX_FORMAT
+) -> Path:
     with tarfile.open(path, "w", format=format) as tf:
         for chain in range(chains):
             folder = f"c{chain}/"
@@ -370,8 +441,9 @@ def _deep_tar(path: Path, levels: int, files_per_leaf: int = 1, chains: int = 1,
     return path
 
 
-def test_a_1000_level_tar_is_refused_from_its_listing_in_a_second(tmp_path: Path, tripwire: None,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_1000_level_tar_is_refused_from_its_listing_in_a_second(
+    tmp_path: Path, tripwire: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deep = _deep_tar(tmp_path / "deep.tar", 1000)
     monkeypatch.setattr(extract.Tree, "make_dirs", lambda *a: (_ for _ in ()).throw(AssertionError("mkdir")))
     started = time.monotonic()
@@ -433,8 +505,9 @@ def test_a_10000_folder_transfer_100_levels_deep_is_accepted_with_the_defaults(t
 
 
 def test_paths_and_names_too_long_to_store(tmp_path: Path) -> None:
-    archive = _archive(tmp_path / "long.zip", [("a/" * 250 + "x.txt", b"x"), ("n" * 300 + ".txt", b"y"),
-                                               ("fine.txt", b"z")])
+    archive = _archive(
+        tmp_path / "long.zip", [("a/" * 250 + "x.txt", b"x"), ("n" * 300 + ".txt", b"y"), ("fine.txt", b"z")]
+    )
     found = unpack(archive, Limits(max_bytes=1000, max_files=10, max_path_bytes=400))[0]
     assert [f.code for f in found] == ["E129", "E129"]
     assert "max_path_bytes" in found[0].message and "255" in found[1].message
@@ -442,9 +515,11 @@ def test_paths_and_names_too_long_to_store(tmp_path: Path) -> None:
 
 # -- 2. expansion ratio, declared and actual ---------------------------------------------------
 
+
 def test_a_member_far_over_the_ratio_is_refused_and_small_ones_are_not(tmp_path: Path, tripwire: None) -> None:
-    z = _archive(tmp_path / "ratio.zip", [("small-zeros.bin", bytes(RATIO_GRACE_BYTES // 2)),
-                                          ("big-zeros.bin", bytes(8 << 20))])
+    z = _archive(
+        tmp_path / "ratio.zip", [("small-zeros.bin", bytes(RATIO_GRACE_BYTES // 2)), ("big-zeros.bin", bytes(8 << 20))]
+    )
     found = unpack(z)[0]
     assert codes(found) == ["E128"]
     assert {f.path for f in found} == {"big-zeros.bin", "ratio.zip"}  # the member, and the whole archive
@@ -494,11 +569,21 @@ def test_a_huge_pax_header_is_refused_not_read_into_memory(tmp_path: Path) -> No
 
 # -- 7. all at once, nothing left behind --------------------------------------------------------
 
+
 def test_every_bad_member_is_reported_at_once(tmp_path: Path) -> None:
-    z = write_zip(tmp_path / "all.zip", [ZipEntry.of("../up.txt", b"1"), ZipEntry.of("/abs.txt", b"2"),
-                                         ZipEntry.of("nul\x00.txt", b"3"), ZipEntry.of("bell\x07.txt", b"4"),
-                                         ZipEntry.of("dup.txt", b"5"), ZipEntry.of("dup.txt", b"6"),
-                                         ZipEntry.of("secret.txt", b"7", flags=1), ZipEntry.of("ok.txt", b"8")])
+    z = write_zip(
+        tmp_path / "all.zip",
+        [
+            ZipEntry.of("../up.txt", b"1"),
+            ZipEntry.of("/abs.txt", b"2"),
+            ZipEntry.of("nul\x00.txt", b"3"),
+            ZipEntry.of("bell\x07.txt", b"4"),
+            ZipEntry.of("dup.txt", b"5"),
+            ZipEntry.of("dup.txt", b"6"),
+            ZipEntry.of("secret.txt", b"7", flags=1),
+            ZipEntry.of("ok.txt", b"8"),
+        ],
+    )
     found = unpack(z)[0]
     assert sorted(f.code for f in found) == ["E120", "E121", "E121", "E121", "E126", "E131"]
 
@@ -525,6 +610,7 @@ def test_nothing_is_ever_written_through_an_existing_link(tmp_path: Path) -> Non
 
 # -- 6. .7z -------------------------------------------------------------------------------------
 
+
 def _seven(path: Path, members: dict[str, bytes | None], **kwargs: object) -> Path:
     with py7zr.SevenZipFile(path, "w", **kwargs) as szf:  # type: ignore[arg-type]
         for name, data in members.items():
@@ -537,8 +623,13 @@ def _seven(path: Path, members: dict[str, bytes | None], **kwargs: object) -> Pa
 
 
 def test_a_7z_is_unpacked_byte_exact(tmp_path: Path) -> None:
-    members: dict[str, bytes | None] = {"top": None, "top/a.txt": b"alpha\n", "top/sub/b.bin": os.urandom(70_000),
-                                        "top/empty.txt": b"", "top/caf\u00e9.txt": b"accent\n"}
+    members: dict[str, bytes | None] = {
+        "top": None,
+        "top/a.txt": b"alpha\n",
+        "top/sub/b.bin": os.urandom(70_000),
+        "top/empty.txt": b"",
+        "top/caf\u00e9.txt": b"accent\n",
+    }
     found, dest = unpack(_seven(tmp_path / "s.7z", members))
     assert found == []
     assert tree(dest) == {"top": None, "top/sub": None, **{k: v for k, v in members.items() if v is not None}}
@@ -553,9 +644,15 @@ def test_a_non_solid_multi_block_7z(tmp_path: Path) -> None:
     assert found == [] and len(list(dest.iterdir())) == 5
 
 
-@pytest.mark.parametrize("name, code", [("E122_7z_symlink_member", "E122"), ("E120_7z_encrypted", "E120"),
-                                        ("E121_7z_slip_parent_member", "E121"),
-                                        ("E128_7z_expansion_ratio_bomb", "E128")])
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("E122_7z_symlink_member", "E122"),
+        ("E120_7z_encrypted", "E120"),
+        ("E121_7z_slip_parent_member", "E121"),
+        ("E128_7z_expansion_ratio_bomb", "E128"),
+    ],
+)
 def test_hostile_7z_are_refused_before_unpacking(tmp_path: Path, name: str, code: str, tripwire: None) -> None:
     found, dest = unpack(case_archive(name, tmp_path))
     assert code in codes(found) and list(dest.iterdir()) == []
@@ -585,8 +682,13 @@ def test_a_damaged_7z_is_a_finding(tmp_path: Path) -> None:
 
 def test_7z_special_members_and_memory_hungry_blocks() -> None:
     unix = 0x8000  # FILE_ATTRIBUTE_UNIX_EXTENSION
-    for mode, kind in ((stat.S_IFCHR | 0o644, "device"), (stat.S_IFIFO | 0o644, "fifo"),
-                       (stat.S_IFSOCK | 0o644, "other"), (stat.S_IFREG | 0o644, "file"), (stat.S_IFDIR | 0o755, "other")):
+    for mode, kind in (
+        (stat.S_IFCHR | 0o644, "device"),
+        (stat.S_IFIFO | 0o644, "fifo"),
+        (stat.S_IFSOCK | 0o644, "other"),
+        (stat.S_IFREG | 0o644, "file"),
+        (stat.S_IFDIR | 0o755, "other"),
+    ):
         f = py7zr.py7zr.ArchiveFile(0, {"attributes": unix | (mode << 16), "emptystream": True})  # type: ignore
         assert sevenzip._kind(f)[0] == kind, oct(mode)
     assert sevenzip._coder_memory(b"\x21", bytes([40]))[1] > sevenzip.MAX_CODER_MEMORY  # type: ignore[index]
@@ -596,8 +698,11 @@ def test_7z_special_members_and_memory_hungry_blocks() -> None:
 
 def test_archive_ingest_of_a_7z_through_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    payload = {"harbour/metadata.yaml": METADATA_YAML.encode(), "harbour/masters/notes.txt": b"harbour notes\n",
-               "harbour/masters/data.csv": b"a,b\n1,2\n"}
+    payload = {
+        "harbour/metadata.yaml": METADATA_YAML.encode(),
+        "harbour/masters/notes.txt": b"harbour notes\n",
+        "harbour/masters/data.csv": b"a,b\n1,2\n",
+    }
     archive = tmp_path / "harbour.7z"
     with py7zr.SevenZipFile(archive, "w") as szf:
         for name, data in payload.items():
@@ -606,17 +711,26 @@ def test_archive_ingest_of_a_7z_through_the_command_line(tmp_path: Path, monkeyp
     config.write_text(yaml.safe_dump({"storage": "storage", "workers": 1, "identify_engine": "fido"}))
     env = {k: None for k in os.environ if k.startswith("ARCHIVE_")}
     home = tmp_path / "home"
-    result = CliRunner().invoke(main, ["--config", str(config), "--home", str(home), "ingest", str(archive),
-                                       "--profile", "heritage", "--json"], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["--config", str(config), "--home", str(home), "ingest", str(archive), "--profile", "heritage", "--json"],
+        env=env,
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     stored = json.loads(result.stdout)
-    shown = CliRunner().invoke(main, ["--config", str(config), "--home", str(home), "show", stored["id"], "--json"],
-                               env=env, catch_exceptions=False)
+    shown = CliRunner().invoke(
+        main,
+        ["--config", str(config), "--home", str(home), "show", stored["id"], "--json"],
+        env=env,
+        catch_exceptions=False,
+    )
     assert sorted(f["path"] for f in json.loads(shown.stdout)["files"]) == ["masters/data.csv", "masters/notes.txt"]
 
 
 def test_a_7z_whose_list_of_files_is_a_bomb_is_refused_before_py7zr_decodes_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "names.7z"
     with py7zr.SevenZipFile(path, "w") as szf:
         for i in range(300):
@@ -624,7 +738,7 @@ def test_a_7z_whose_list_of_files_is_a_bomb_is_refused_before_py7zr_decodes_it(
     monkeypatch.setattr(sevenzip, "HEADER_GRACE_BYTES", 0)  # so that 300 names are enough to show it
     opened: list[object] = []
     monkeypatch.setattr(sevenzip, "open_7z", lambda *a: opened.append(a))
-    found, dest = unpack(path, Limits(max_bytes=1 << 20, max_files=1000, max_expansion_ratio=20))
+    found, _dest = unpack(path, Limits(max_bytes=1 << 20, max_files=1000, max_expansion_ratio=20))
     assert codes(found) == ["E128"] and "list of files" in found[0].message and opened == []
     monkeypatch.undo()
     assert unpack(path.rename(tmp_path / "again.7z"), LIMITS)[0] == []  # within the grace: accepted

@@ -37,16 +37,44 @@ from archive.submission.extract import Limits, extract_archive
 LIMITS = Limits(max_bytes=1_000_000, max_files=20, max_expansion_ratio=200, max_depth=6, max_path_bytes=120)
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-_SEGMENT = st.text(st.sampled_from("abcXYZ019 -_.éü日Ωß"), min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
+_SEGMENT = st.text(st.sampled_from("abcXYZ019 -_.éü日Ωß"), min_size=1, max_size=6).filter(
+    lambda s: s not in (".", "..")
+)
 ORDINARY = st.lists(_SEGMENT, min_size=1, max_size=4).map("/".join)
-POOL = st.sampled_from(["a", "b", "a/b", "a/b/c", "A", "a/B", "caf\u00e9", "cafe\u0301", "\u2126", "\u03a9", "x/y",
-                        "x"])
-ODD = st.sampled_from([
-    "", "/", ".", "./", "/abs.txt", "../up.txt", "a/../../up.txt", "a/..", "C:\\x.txt", "c:x", "a\\..\\b.txt",
-    "a\\b.txt", "nul\x00.txt", "bell\x07.txt", "esc\x1b[2J.txt", "del\x7f.txt", "line\nbreak.txt", "tab\tname",
-    "a//b.txt", "./a.txt", "x/./y.txt", "\u202eevil.txt", "\ufffe.txt", "n" * 260, "d/" * 7 + "deep.txt",
-    "d/" * 6 + "ok.txt", "long/" * 30 + "x",
-])
+POOL = st.sampled_from(
+    ["a", "b", "a/b", "a/b/c", "A", "a/B", "caf\u00e9", "cafe\u0301", "\u2126", "\u03a9", "x/y", "x"]
+)
+ODD = st.sampled_from(
+    [
+        "",
+        "/",
+        ".",
+        "./",
+        "/abs.txt",
+        "../up.txt",
+        "a/../../up.txt",
+        "a/..",
+        "C:\\x.txt",
+        "c:x",
+        "a\\..\\b.txt",
+        "a\\b.txt",
+        "nul\x00.txt",
+        "bell\x07.txt",
+        "esc\x1b[2J.txt",
+        "del\x7f.txt",
+        "line\nbreak.txt",
+        "tab\tname",
+        "a//b.txt",
+        "./a.txt",
+        "x/./y.txt",
+        "\u202eevil.txt",
+        "\ufffe.txt",
+        "n" * 260,
+        "d/" * 7 + "deep.txt",
+        "d/" * 6 + "ok.txt",
+        "long/" * 30 + "x",
+    ]
+)
 NAMES = st.one_of(ORDINARY, ORDINARY, ORDINARY, POOL, ODD)
 
 
@@ -57,8 +85,16 @@ class Spec:
     data: bytes = b""
 
 
-MEMBERS = st.lists(st.builds(Spec, NAMES, st.sampled_from(["file"] * 8 + ["dir"] * 3 + ["symlink", "hardlink"]),
-                             st.binary(max_size=300) | st.just(b"")), min_size=1, max_size=6)
+MEMBERS = st.lists(
+    st.builds(
+        Spec,
+        NAMES,
+        st.sampled_from(["file"] * 8 + ["dir"] * 3 + ["symlink", "hardlink"]),
+        st.binary(max_size=300) | st.just(b""),
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 # -- the rules, stated independently of archive/submission ------------------------------------
@@ -73,8 +109,15 @@ def key_of(name: str) -> str:
 def name_is_bad(name: str, kind: str) -> bool:
     parts = name.replace("\\", "/").split("/")
     key = key_of(name)
-    return bool(not name or "\x00" in name or name.startswith(("/", "\\")) or re.match("[A-Za-z]:", name)
-                or ".." in parts or (not key and kind != "dir") or _CONTROL.search(name))
+    return bool(
+        not name
+        or "\x00" in name
+        or name.startswith(("/", "\\"))
+        or re.match("[A-Za-z]:", name)
+        or ".." in parts
+        or (not key and kind != "dir")
+        or _CONTROL.search(name)
+    )
 
 
 def too_big_for_the_limits(key: str, kind: str) -> bool:
@@ -110,6 +153,7 @@ def verdict(members: list[Spec]) -> str:
 
 # -- writing the archives ------------------------------------------------------------------------
 
+
 def _zip(members: list[Spec], damage: str | None, pick: int) -> bytes:
     out, central, offsets, local = bytearray(), bytearray(), [], []
     for m in members:
@@ -123,12 +167,36 @@ def _zip(members: list[Spec], damage: str | None, pick: int) -> bytes:
         flags = 0x800 if not raw.isascii() else 0
         mode = {"dir": 0o40755, "symlink": 0o120777}.get(m.kind, 0o100644)  # a zip has no hard links
         offsets.append(len(out))
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, crc, len(packed), len(data),
-                           len(raw), 0) + raw + packed
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, flags, 8, 0, 0x21, crc,
-                               len(packed), len(data), len(raw), 0, 0, 0, 0, mode << 16, offsets[-1]) + raw
+        out += (
+            struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, crc, len(packed), len(data), len(raw), 0)
+            + raw
+            + packed
+        )
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                (3 << 8) | 20,
+                20,
+                flags,
+                8,
+                0,
+                0x21,
+                crc,
+                len(packed),
+                len(data),
+                len(raw),
+                0,
+                0,
+                0,
+                0,
+                mode << 16,
+                offsets[-1],
+            )
+            + raw
+        )
         local.append((len(raw), crc, len(packed), len(data)))
-    entries = [m for m in re.finditer(rb"PK\x01\x02", central)]
+    entries = list(re.finditer(rb"PK\x01\x02", central))
     if damage and entries:
         at = entries[pick % len(entries)].start()
         if damage == "overlap" and len(entries) > 1:  # point this entry at another's local header
@@ -165,7 +233,8 @@ def _tar(members: list[Spec], damage: str | None, pick: int) -> bytes:
             offsets.append(out.tell())
             info = tarfile.TarInfo(m.name)
             info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE}.get(
-                m.kind, tarfile.REGTYPE)
+                m.kind, tarfile.REGTYPE
+            )
             info.linkname = "../../../etc/passwd" if m.kind in ("symlink", "hardlink") else ""
             if m.kind == "file":
                 info.size = len(m.data)
@@ -180,15 +249,16 @@ def _tar(members: list[Spec], damage: str | None, pick: int) -> bytes:
     if damage == "checksum broken":
         data[header + 148] = ord("9") if data[header + 148] != ord("9") else ord("8")
     elif damage == "negative size":
-        data[header + 124:header + 136] = b"\xff" * 11 + b"\xf0"
-        data[header + 148:header + 156] = b" " * 8
-        data[header + 148:header + 156] = b"%06o\x00 " % sum(data[header:header + 512])
+        data[header + 124 : header + 136] = b"\xff" * 11 + b"\xf0"
+        data[header + 148 : header + 156] = b" " * 8
+        data[header + 148 : header + 156] = b"%06o\x00 " % sum(data[header : header + 512])
     elif damage == "cut short":
-        del data[header + 1 + pick % max(1, end - header - 1):]
+        del data[header + 1 + pick % max(1, end - header - 1) :]
     return bytes(data)
 
 
 # -- the invariant -------------------------------------------------------------------------------
+
 
 def _everything(root: Path) -> dict[str, bytes | None]:
     found: dict[str, bytes | None] = {}
@@ -211,9 +281,11 @@ def check(archive_bytes: bytes, suffix: str, members: list[Spec], expected: str)
         errors = [f for f in findings if f.is_error]
         event(f"{suffix}: expected {expected}, {'refused' if errors else 'accepted'}")
         assert all(f.code.startswith("E1") and f.message for f in findings), findings
-        assert _everything(root) == {**{p: None for p in ("a", "a/b", "a/b/c", "a/b/c/dest")},
-                                     **{f"a/b/c/dest/{k}": v for k, v in _everything(dest).items()},
-                                     archive.name: archive_bytes}, "something was written outside dest"
+        assert _everything(root) == {
+            **dict.fromkeys(("a", "a/b", "a/b/c", "a/b/c/dest")),
+            **{f"a/b/c/dest/{k}": v for k, v in _everything(dest).items()},
+            archive.name: archive_bytes,
+        }, "something was written outside dest"
         if errors:
             assert _everything(dest) == {}, f"refused ({errors}) but left files behind"
             assert expected != "accept", f"a clean archive was refused: {errors}"
@@ -231,23 +303,29 @@ def check(archive_bytes: bytes, suffix: str, members: list[Spec], expected: str)
         assert _everything(dest) == wanted, "extracted, but not byte-exact"
 
 
-DAMAGE_ZIP = st.sampled_from([None, None, None, "overlap", "quoted overlap", "expanded size lies",
-                              "compressed size grows", "local name differs"])
-DAMAGE_TAR = st.sampled_from([None, None, None, "checksum broken", "negative size", "cut short",
-                              "pax size not a number"])
+DAMAGE_ZIP = st.sampled_from(
+    [None, None, None, "overlap", "quoted overlap", "expanded size lies", "compressed size grows", "local name differs"]
+)
+DAMAGE_TAR = st.sampled_from(
+    [None, None, None, "checksum broken", "negative size", "cut short", "pax size not a number"]
+)
 
 
 @PROPERTY
 @given(members=MEMBERS, damage=DAMAGE_ZIP, pick=st.integers(0, 10_000))
-def test_a_generated_zip_is_extracted_byte_exact_or_refused(members: list[Spec], damage: str | None,
-                                                            pick: int) -> None:
+def test_a_generated_zip_is_extracted_byte_exact_or_refused(members: list[Spec], damage: str | None, pick: int) -> None:
     members = [m for m in members if m.kind != "hardlink"]  # a zip has no hard links
     if not members:
         return
     # as the zip will hold them: a folder's name ends with "/", and a name ending with "/" is a folder
-    members = [Spec(m.name if m.kind != "dir" or m.name.endswith("/") else m.name + "/",
-                    "dir" if m.name.endswith("/") else m.kind, b"" if m.name.endswith("/") or m.kind == "dir"
-                    else m.data) for m in members]
+    members = [
+        Spec(
+            m.name if m.kind != "dir" or m.name.endswith("/") else m.name + "/",
+            "dir" if m.name.endswith("/") else m.kind,
+            b"" if m.name.endswith("/") or m.kind == "dir" else m.data,
+        )
+        for m in members
+    ]
     expected = verdict(members)
     if damage in ("overlap", "quoted overlap") and len(members) > 1:
         expected = "refuse"
@@ -258,8 +336,9 @@ def test_a_generated_zip_is_extracted_byte_exact_or_refused(members: list[Spec],
 
 @PROPERTY
 @given(members=MEMBERS, damage=DAMAGE_TAR, pick=st.integers(0, 10_000), compress=st.booleans())
-def test_a_generated_tar_is_extracted_byte_exact_or_refused(members: list[Spec], damage: str | None, pick: int,
-                                                            compress: bool) -> None:
+def test_a_generated_tar_is_extracted_byte_exact_or_refused(
+    members: list[Spec], damage: str | None, pick: int, compress: bool
+) -> None:
     members = [m for m in members if "\x00" not in m.name]  # a tar header cannot hold a NUL in a name
     if not members:
         return

@@ -24,8 +24,11 @@ def _codes(exc: SubmissionRejected) -> set[str]:
 
 
 def _one_file(sub: Path) -> Path:
-    return next(p for p in sorted(sub.rglob("*")) if p.is_file() and p.name != "metadata.yaml"
-                and "metadata" not in p.relative_to(sub).parts[:1])
+    return next(
+        p
+        for p in sorted(sub.rglob("*"))
+        if p.is_file() and p.name != "metadata.yaml" and "metadata" not in p.relative_to(sub).parts[:1]
+    )
 
 
 def _overwrite_during_read(monkeypatch, victim: Path, how: str) -> None:
@@ -86,8 +89,10 @@ def test_same_key_same_content_returns_the_package(ctx, copy_fixture) -> None:
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(change=st.sampled_from(["file-bytes", "new-file", "metadata", "files-csv"]),
-       extra=st.binary(min_size=1, max_size=64))
+@given(
+    change=st.sampled_from(["file-bytes", "new-file", "metadata", "files-csv"]),
+    extra=st.binary(min_size=1, max_size=64),
+)
 def test_same_key_other_content_is_refused(sqlite_ctx, tmp_path_factory, change: str, extra: bytes) -> None:
     base = tmp_path_factory.mktemp("keyed") / "sub"
     shutil.copytree(DATA / SUB, base)
@@ -101,13 +106,13 @@ def test_same_key_other_content_is_refused(sqlite_ctx, tmp_path_factory, change:
         (base / "added.bin").write_bytes(extra)
     elif change == "metadata":
         meta = base / "metadata.yaml"
-        meta.write_text(meta.read_text(encoding="utf-8").replace("Test collection", f"Corrected {extra.hex()}"),
-                        encoding="utf-8")
+        meta.write_text(
+            meta.read_text(encoding="utf-8").replace("Test collection", f"Corrected {extra.hex()}"), encoding="utf-8"
+        )
     else:
         (base / "metadata").mkdir(exist_ok=True)
         rel = _one_file(base).relative_to(base).as_posix()
-        (base / "metadata" / "files.csv").write_text(f"path,caption\n{rel},note {extra.hex()}\n",
-                                                    encoding="utf-8")
+        (base / "metadata" / "files.csv").write_text(f"path,caption\n{rel},note {extra.hex()}\n", encoding="utf-8")
     before = sqlite_ctx.catalog.count_packages()
     try:
         ingest(sqlite_ctx, base, "heritage", key=key)

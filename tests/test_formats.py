@@ -97,7 +97,7 @@ def _sha256(path: Path) -> str:
 def test_fido_matches_its_recorded_answers(signatures: str | None, answers: str, status: str) -> None:
     ident = Identifier("fido", signatures=signatures)
     infos = ident.identify_many(_items(ROWS))
-    for row, info in zip(ROWS, infos):
+    for row, info in zip(ROWS, infos, strict=False):
         candidates = {info.puid, *also_matched(info)} - {None}
         assert candidates == set(filter(None, row[answers].split(";"))), row["path"]
         if signatures is None:
@@ -112,8 +112,10 @@ def test_exact_matches_on_the_sample_do_not_regress(engine: str, signatures: str
     """Exact answers that rest on the bytes (an extension guess does not count) never fall
     below what is recorded: in truth.csv and in EXACT_BY_CONTENT_FLOOR."""
     infos = Identifier(engine, signatures=signatures).identify_many(_items(ROWS))
-    exact = sum(info.puid == row["expected_puid"] and not also_matched(info) and by_content(info)
-                for row, info in zip(ROWS, infos))
+    exact = sum(
+        info.puid == row["expected_puid"] and not also_matched(info) and by_content(info)
+        for row, info in zip(ROWS, infos, strict=False)
+    )
     if engine == "siegfried":
         recorded = sum(r["siegfried_status"] == "exact" for r in ROWS)
     elif signatures is None:
@@ -125,10 +127,13 @@ def test_exact_matches_on_the_sample_do_not_regress(engine: str, signatures: str
 
 def test_the_bundled_signatures_beat_the_wheels_on_the_sample() -> None:
     """The reason they are bundled (docs/decisions/0005): more exact answers, fewer misses."""
+
     def statuses(signatures: str | None) -> list[tuple[bool, bool]]:
         infos = Identifier("fido", signatures=signatures).identify_many(_items(ROWS))
-        return [(info.puid == r["expected_puid"] and not also_matched(info) and by_content(info), by_content(info))
-                for r, info in zip(ROWS, infos)]
+        return [
+            (info.puid == r["expected_puid"] and not also_matched(info) and by_content(info), by_content(info))
+            for r, info in zip(ROWS, infos, strict=False)
+        ]
 
     new, old = statuses(None), statuses("wheel")
     assert sum(e for e, _ in new) > sum(e for e, _ in old)
@@ -176,10 +181,10 @@ def test_bundled_signatures_that_cannot_match_leave_a_guess(fido: Identifier) ->
 
 def test_siegfried_on_the_sample(siegfried: Identifier) -> None:
     infos = siegfried.identify_many(_items(ROWS))
-    for row, info in zip(ROWS, infos):
+    for row, info in zip(ROWS, infos, strict=False):
         if row["siegfried_status"] == "exact":
             assert info.puid == row["expected_puid"], row["path"]
-    exact = sum(info.puid == row["expected_puid"] for row, info in zip(ROWS, infos))
+    exact = sum(info.puid == row["expected_puid"] for row, info in zip(ROWS, infos, strict=False))
     assert exact >= sum(r["siegfried_status"] == "exact" for r in ROWS)
 
 
@@ -198,7 +203,7 @@ def test_fast_matcher_equals_fido(signatures: str | None, tmp_path: Path) -> Non
     paths = [SAMPLE / r["path"] for r in ROWS] + list(_real_files(tmp_path).values())
     for path in paths:
         data = path.read_bytes()
-        bof, eof = data[: core.bufsize], data[-core.bufsize:]
+        bof, eof = data[: core.bufsize], data[-core.bufsize :]
         ours = [core.get_puid(f) for f, _ in core.match_formats(bof, eof)]
         stock = [core.get_puid(f) for f, _ in _stock(core, bof, eof)]
         assert ours == stock, path
@@ -254,25 +259,31 @@ def test_workers_give_the_same_answers(fido: Identifier, monkeypatch: pytest.Mon
 
 def tiny_jpeg() -> bytes:
     """A 1x1 grey baseline JFIF 1.01 JPEG: one block, DC difference 0, no AC coefficient."""
+
     def seg(marker: int, body: bytes) -> bytes:
         return struct.pack(">HH", 0xFF00 | marker, len(body) + 2) + body
 
     one_code = bytes([1] + [0] * 15)  # a Huffman table with one code, of length 1
-    return (b"\xff\xd8"
-            + seg(0xE0, b"JFIF\x00\x01\x01\x00" + struct.pack(">HH", 1, 1) + b"\x00\x00")
-            + seg(0xDB, b"\x00" + bytes([1] * 64))  # quantisation table 0: all ones
-            + seg(0xC0, struct.pack(">BHHB", 8, 1, 1, 1) + b"\x01\x11\x00")  # 1x1, one component
-            + seg(0xC4, b"\x00" + one_code + b"\x00")  # DC table 0: difference 0
-            + seg(0xC4, b"\x10" + one_code + b"\x00")  # AC table 0: end of block
-            + seg(0xDA, b"\x01\x01\x00\x00\x3f\x00")
-            + b"\x3f"  # DC code 0, EOB code 0, padded with ones
-            + b"\xff\xd9")
+    return (
+        b"\xff\xd8"
+        + seg(0xE0, b"JFIF\x00\x01\x01\x00" + struct.pack(">HH", 1, 1) + b"\x00\x00")
+        + seg(0xDB, b"\x00" + bytes([1] * 64))  # quantisation table 0: all ones
+        + seg(0xC0, struct.pack(">BHHB", 8, 1, 1, 1) + b"\x01\x11\x00")  # 1x1, one component
+        + seg(0xC4, b"\x00" + one_code + b"\x00")  # DC table 0: difference 0
+        + seg(0xC4, b"\x10" + one_code + b"\x00")  # AC table 0: end of block
+        + seg(0xDA, b"\x01\x01\x00\x00\x3f\x00")
+        + b"\x3f"  # DC code 0, EOB code 0, padded with ones
+        + b"\xff\xd9"
+    )
 
 
 def _real_files(folder: Path) -> dict[str, Path]:
     """A PDF 1.4, ZIP, PNG, JPEG, DOCX and XLSX written from scratch."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ]
     pdf, offsets = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", []
     for i, obj in enumerate(objs, 1):
         offsets.append(len(pdf))
@@ -284,31 +295,53 @@ def _real_files(folder: Path) -> dict[str, Path]:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
-    files = {"pdf": folder / "report.pdf", "png": folder / "pixel.png", "jpg": folder / "photo.jpg",
-             "zip": folder / "bundle.zip", "docx": folder / "letter.docx", "xlsx": folder / "sheet.xlsx"}
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+    files = {
+        "pdf": folder / "report.pdf",
+        "png": folder / "pixel.png",
+        "jpg": folder / "photo.jpg",
+        "zip": folder / "bundle.zip",
+        "docx": folder / "letter.docx",
+        "xlsx": folder / "sheet.xlsx",
+    }
     files["pdf"].write_bytes(pdf)
     files["png"].write_bytes(png)
     files["jpg"].write_bytes(tiny_jpeg())
     with zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("hello.txt", "hello, world\n")
-    _ooxml(files["docx"], "word/document.xml", "wordprocessingml.document.main",
-           '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>')
-    _ooxml(files["xlsx"], "xl/workbook.xml", "spreadsheetml.sheet.main",
-           '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
+    _ooxml(
+        files["docx"],
+        "word/document.xml",
+        "wordprocessingml.document.main",
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>',
+    )
+    _ooxml(
+        files["xlsx"],
+        "xl/workbook.xml",
+        "spreadsheetml.sheet.main",
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>',
+    )
     return files
 
 
 def _ooxml(path: Path, part: str, kind: str, body: str) -> None:
     ns, mime = "http://schemas.openxmlformats.org", "application/vnd.openxmlformats"
-    types = (f'<?xml version="1.0"?><Types xmlns="{ns}/package/2006/content-types">'
-             f'<Default Extension="rels" ContentType="{mime}-package.relationships+xml"/>'
-             f'<Override PartName="/{part}" ContentType="{mime}-officedocument.{kind}+xml"/>'
-             "</Types>")
-    rels = (f'<?xml version="1.0"?><Relationships xmlns="{ns}/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{ns}/officeDocument/2006/relationships/officeDocument" '
-            f'Target="{part}"/></Relationships>')
+    types = (
+        f'<?xml version="1.0"?><Types xmlns="{ns}/package/2006/content-types">'
+        f'<Default Extension="rels" ContentType="{mime}-package.relationships+xml"/>'
+        f'<Override PartName="/{part}" ContentType="{mime}-officedocument.{kind}+xml"/>'
+        "</Types>"
+    )
+    rels = (
+        f'<?xml version="1.0"?><Relationships xmlns="{ns}/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{ns}/officeDocument/2006/relationships/officeDocument" '
+        f'Target="{part}"/></Relationships>'
+    )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", types)
         z.writestr("_rels/.rels", rels)
@@ -347,11 +380,11 @@ def test_real_files(engine: str, signatures: str | None, tmp_path: Path, strict:
 @pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_unreadable_files_raise(engine: str, tmp_path: Path) -> None:
     ident = Identifier(engine)
-    with pytest.raises(FormatError, match="missing.pdf"):
+    with pytest.raises(FormatError, match=r"missing\.pdf"):
         ident.identify(str(tmp_path / "missing.pdf"))
     with pytest.raises(FormatError):
         ident.identify(str(tmp_path))  # a folder
-    with pytest.raises(FormatError, match="missing.pdf"):
+    with pytest.raises(FormatError, match=r"missing\.pdf"):
         ident.identify_many([(str(tmp_path / "missing.pdf"), None)])
     if os.geteuid() != 0:  # root reads anything
         locked = tmp_path / "locked.pdf"
@@ -397,8 +430,9 @@ def _random_file(folder: Path, name: str, seed: int, size: int = 3000) -> Path:
 
 
 @pytest.mark.parametrize("engine, signatures", ENGINE_SETS)
-def test_random_bytes_named_like_known_formats_are_unidentified(engine: str, signatures: str | None,
-                                                                tmp_path: Path) -> None:
+def test_random_bytes_named_like_known_formats_are_unidentified(
+    engine: str, signatures: str | None, tmp_path: Path
+) -> None:
     ident = Identifier(engine, signatures=signatures)
     policies = {u: _profile(tmp_path, u) for u in ("reject", "warn", "accept")}
     for seed in range(3):
@@ -466,16 +500,45 @@ def test_a_cached_answer_keeps_its_basis(tmp_path: Path, monkeypatch: pytest.Mon
         assert from_pool == [first, first, real] and pool.identify_many(items) == from_pool
 
 
-_MAGIC = [b"", b"%PDF-1.4\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", b"II*\x00",
-          b"MM\x00*", b"GIF89a", b"PK\x03\x04", b"RIFF\x00\x00\x00\x00WAVE", b"<?xml version=\"1.0\"?>"]
-_EXTENSIONS = ["jpg", "jpeg", "pdf", "tif", "tiff", "png", "gif", "doc", "zip", "wav", "mp3", "xml", "txt", "csv",
-               "docx", "odt", "psd", "html", "bin", ""]
+_MAGIC = [
+    b"",
+    b"%PDF-1.4\n",
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+    b"II*\x00",
+    b"MM\x00*",
+    b"GIF89a",
+    b"PK\x03\x04",
+    b"RIFF\x00\x00\x00\x00WAVE",
+    b'<?xml version="1.0"?>',
+]
+_EXTENSIONS = [
+    "jpg",
+    "jpeg",
+    "pdf",
+    "tif",
+    "tiff",
+    "png",
+    "gif",
+    "doc",
+    "zip",
+    "wav",
+    "mp3",
+    "xml",
+    "txt",
+    "csv",
+    "docx",
+    "odt",
+    "psd",
+    "html",
+    "bin",
+    "",
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(magic=st.sampled_from(_MAGIC), tail=st.binary(max_size=1500), ext=st.sampled_from(_EXTENSIONS))
-def test_basis_is_honest_for_any_bytes_under_any_name(fido: Identifier, magic: bytes, tail: bytes,
-                                                      ext: str) -> None:
+def test_basis_is_honest_for_any_bytes_under_any_name(fido: Identifier, magic: bytes, tail: bytes, ext: str) -> None:
     """Invariants, for random bytes (sometimes after a real magic number) under known extensions:
     a ``signature`` basis is a match of fido's own (stock) matcher; an ``extension`` basis is a
     guess that the policy never counts as identified; only a content basis passes ``reject``."""
@@ -490,7 +553,7 @@ def test_basis_is_honest_for_any_bytes_under_any_name(fido: Identifier, magic: b
     if not data:
         assert (info.puid, info.basis) == (None, "none")
     if info.basis == "signature":
-        stock = {core.get_puid(f) for f, _ in _stock(core, data[: core.bufsize], data[-core.bufsize:])}
+        stock = {core.get_puid(f) for f, _ in _stock(core, data[: core.bufsize], data[-core.bufsize :])}
         assert info.puid in stock, (info, stock)
     if info.basis in ("extension", "none"):
         assert not by_content(info) and finding is not None and finding.code in ("E201", "E210", "W211")
@@ -552,8 +615,7 @@ def test_extension_guess_in_premis_catalog_and_cli(tmp_path: Path, monkeypatch: 
     config.write_text(yaml.safe_dump({"workers": 1, "identify_engine": "fido"}))
 
     def run(*args: str) -> Any:
-        result = CliRunner().invoke(main, ["--config", str(config), "--home", str(home), *args],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(main, ["--config", str(config), "--home", str(home), *args], catch_exceptions=False)
         return result
 
     shown = run("validate", str(sub), "--profile", "heritage")
@@ -589,7 +651,10 @@ def test_versions(fido: Identifier) -> None:
     assert fido.signature_version == "PRONOM v116; container-signature-20231127.xml"  # the bundled set
     info = fido.identify(str(SAMPLE / "fmt/fmt-11-signature-id-58.png"))
     assert (info.tool, info.tool_version, info.signature_version) == (
-        fido.tool, fido.tool_version, fido.signature_version)
+        fido.tool,
+        fido.tool_version,
+        fido.signature_version,
+    )
     wheel = Identifier("fido", signatures="wheel")
     assert re.fullmatch(r"PRONOM v\d+; container-signature-\d{8}\.xml", wheel.signature_version)
     assert wheel.signature_version != fido.signature_version
@@ -603,8 +668,13 @@ def test_bundled_signatures_are_the_documented_files() -> None:
 
     folder = Path(BUNDLED)
     provenance = (folder / "PROVENANCE.md").read_text(encoding="utf-8")
-    for name in ("versions.xml", "formats-v116.xml", "container-signature-20231127.xml", "format_extensions.xml",
-                 "LICENSE.txt"):
+    for name in (
+        "versions.xml",
+        "formats-v116.xml",
+        "container-signature-20231127.xml",
+        "format_extensions.xml",
+        "LICENSE.txt",
+    ):
         digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
         assert f"`{name}`" in provenance and digest in provenance, name
     assert "Apache-2.0" in provenance and "openpreserve/fido @ 33789ab" in provenance
@@ -614,7 +684,7 @@ def test_bundled_signatures_are_the_documented_files() -> None:
 def test_a_broken_signature_folder_is_a_format_error(tmp_path: Path) -> None:
     from archive.formats.fido_engine import FidoEngine
 
-    with pytest.raises(FormatError, match="no versions.xml"):
+    with pytest.raises(FormatError, match=r"no versions\.xml"):
         FidoEngine(str(tmp_path))
 
 

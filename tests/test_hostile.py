@@ -32,9 +32,14 @@ ACCEPTED = load_cases("accepted")
 CONTROL = {chr(c) for c in (*range(0x20), 0x7F)} - {"\n"}
 
 #: settings every case runs with (a case's ``settings:`` override them)
-BASE_SETTINGS: dict[str, Any] = {"storage": "storage", "workers": 1, "identify_engine": "fido",
-                                 "max_metadata_bytes": 1024 * 1024, "max_expanded_bytes": 64 * 1024 * 1024,
-                                 "max_files": 1000}
+BASE_SETTINGS: dict[str, Any] = {
+    "storage": "storage",
+    "workers": 1,
+    "identify_engine": "fido",
+    "max_metadata_bytes": 1024 * 1024,
+    "max_expanded_bytes": 64 * 1024 * 1024,
+    "max_files": 1000,
+}
 
 
 class Archive:
@@ -66,8 +71,7 @@ def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int, int]]:
     return state
 
 
-def assert_nothing_written(archive: Archive, before: dict[str, tuple[int, int, int]], root: Path,
-                           case: Case) -> None:
+def assert_nothing_written(archive: Archive, before: dict[str, tuple[int, int, int]], root: Path, case: Case) -> None:
     with archive.context() as ctx:
         assert nothing_stored(ctx)
         storage = ctx.settings.storage
@@ -80,8 +84,14 @@ def assert_nothing_written(archive: Archive, before: dict[str, tuple[int, int, i
 
 def _params(cases: list[Case]) -> list[Any]:
     """One pytest parameter per case; ``known_bug:`` in case.yaml makes it a strict xfail."""
-    return [pytest.param(c, id=c.name, marks=[pytest.mark.xfail(strict=True, reason=c.spec["known_bug"])]
-                         if c.spec.get("known_bug") else []) for c in cases]
+    return [
+        pytest.param(
+            c,
+            id=c.name,
+            marks=[pytest.mark.xfail(strict=True, reason=c.spec["known_bug"])] if c.spec.get("known_bug") else [],
+        )
+        for c in cases
+    ]
 
 
 def _build(case: Case, tmp_path: Path) -> tuple[Path, Path]:
@@ -109,8 +119,9 @@ def test_the_corpus_is_big_enough_and_named_by_code() -> None:
 
 
 @pytest.mark.parametrize("case", _params(REJECTED))
-def test_hostile_submission_is_rejected_and_nothing_written(case: Case, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_submission_is_rejected_and_nothing_written(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     submission, build_dir = _build(case, tmp_path)
     archive = Archive(tmp_path, case.settings)
@@ -132,8 +143,9 @@ def test_hostile_submission_is_rejected_and_nothing_written(case: Case, tmp_path
 
 
 @pytest.mark.parametrize("case", _params(ACCEPTED))
-def test_awkward_but_acceptable_submission_is_stored_faithfully(case: Case, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_awkward_but_acceptable_submission_is_stored_faithfully(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     submission, build_dir = _build(case, tmp_path)
     archive = Archive(tmp_path, case.settings)
@@ -165,8 +177,9 @@ def test_awkward_but_acceptable_submission_is_stored_faithfully(case: Case, tmp_
             assert not path.is_file() or marker.encode() not in path.read_bytes(), path
 
 
-def test_declared_size_stops_a_zip_bomb_before_anything_is_extracted(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_declared_size_stops_a_zip_bomb_before_anything_is_extracted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from archive.submission import extract
 
     def never(*args: object) -> None:
@@ -189,8 +202,9 @@ def test_declared_size_stops_a_zip_bomb_before_anything_is_extracted(tmp_path: P
         assert peak < 64 * 1024 * 1024, f"{name}: {peak} bytes of memory"
 
 
-def test_oversized_metadata_is_refused_by_its_size_without_reading_it(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_metadata_is_refused_by_its_size_without_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     case = next(c for c in REJECTED if c.name == "E410_metadata_too_large")
     submission = case.build(tmp_path / "build")

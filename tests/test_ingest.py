@@ -84,11 +84,14 @@ def test_incoming_bag_is_verified_and_its_tags_kept(ctx, copy_fixture) -> None:
     assert info["External-Identifier"] == f"urn:uuid:{result.package_id}"
 
 
-@pytest.mark.parametrize("damage, code", [
-    ("checksum", "E151"),
-    ("missing", "E3"),
-    ("extra", "E3"),
-])
+@pytest.mark.parametrize(
+    "damage, code",
+    [
+        ("checksum", "E151"),
+        ("missing", "E3"),
+        ("extra", "E3"),
+    ],
+)
 def test_damaged_incoming_bag_is_rejected_and_nothing_written(ctx, copy_fixture, damage: str, code: str) -> None:
     sub = copy_fixture("submissions/research-bag")
     payload = sorted((sub / "data").rglob("*.csv"))[0]
@@ -143,15 +146,18 @@ def _metadata(sub: Path) -> Path:
     return sub / "metadata.yaml"
 
 
-@pytest.mark.parametrize("case, edit, code", [
-    ("missing-required-field", lambda t: t.replace("accession_number:", "# accession_number:"), "E402"),
-    ("wrong-type", lambda t: t + "\nphysical_extent: 24\n", "E403"),
-    ("outside-vocabulary", lambda t: t + "\ntype: Painting\n", "E405"),
-    ("pattern", lambda t: t.replace("accession_number: HHM.2024.017", "accession_number: seventeen"), "E406"),
-    ("unknown-field", lambda t: t + "\ncolour: sepia\n", "E401"),
-    ("malformed-yaml", lambda t: "title: [unclosed\n", "E412"),
-    ("alias-bomb", lambda t: "a: &a [x,x]\nb: &b [*a,*a]\nc: [*b,*b]\n", "E413"),
-])
+@pytest.mark.parametrize(
+    "case, edit, code",
+    [
+        ("missing-required-field", lambda t: t.replace("accession_number:", "# accession_number:"), "E402"),
+        ("wrong-type", lambda t: t + "\nphysical_extent: 24\n", "E403"),
+        ("outside-vocabulary", lambda t: t + "\ntype: Painting\n", "E405"),
+        ("pattern", lambda t: t.replace("accession_number: HHM.2024.017", "accession_number: seventeen"), "E406"),
+        ("unknown-field", lambda t: t + "\ncolour: sepia\n", "E401"),
+        ("malformed-yaml", lambda t: "title: [unclosed\n", "E412"),
+        ("alias-bomb", lambda t: "a: &a [x,x]\nb: &b [*a,*a]\nc: [*b,*b]\n", "E413"),
+    ],
+)
 def test_bad_metadata_is_rejected_with_nothing_written(ctx, copy_fixture, case: str, edit, code: str) -> None:
     sub = copy_fixture(HERITAGE)
     text = _metadata(sub).read_text()
@@ -167,8 +173,10 @@ def test_every_problem_is_reported_at_once(ctx, copy_fixture, tmp_path: Path) ->
     import os
 
     sub = copy_fixture(HERITAGE)
-    _metadata(sub).write_text(_metadata(sub).read_text().replace("accession_number: HHM.2024.017",
-                                                                 "accession_number: seventeen") + "\ncolour: red\n")
+    _metadata(sub).write_text(
+        _metadata(sub).read_text().replace("accession_number: HHM.2024.017", "accession_number: seventeen")
+        + "\ncolour: red\n"
+    )
     os.symlink(tmp_path, sub / "escape")
     os.mkfifo(sub / "pipe")
     (sub / "cafe\u0301.txt").write_text("1")
@@ -183,7 +191,8 @@ def test_format_rejected_by_profile(ctx, copy_fixture, tmp_path: Path) -> None:
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "no-pdf.yaml").write_text(
-        "id: no-pdf\nversion: '1'\nextends: heritage\nformats:\n  rejected: [fmt/18]\n")
+        "id: no-pdf\nversion: '1'\nextends: heritage\nformats:\n  rejected: [fmt/18]\n"
+    )
     ctx.profiles.dirs.insert(0, profiles)
     sub = copy_fixture(HERITAGE)
     with pytest.raises(SubmissionRejected) as exc:
@@ -244,11 +253,14 @@ def test_export_copies_a_bag_that_validates(ctx, copy_fixture, tmp_path: Path) -
         export(ctx, result.package_id, dest)
 
 
-@pytest.mark.parametrize("profile, example", [
-    ("heritage", HERITAGE),
-    ("legal", "examples/legal-contract-dispute"),
-    ("research", "examples/research-coastal-sensors"),
-])
+@pytest.mark.parametrize(
+    "profile, example",
+    [
+        ("heritage", HERITAGE),
+        ("legal", "examples/legal-contract-dispute"),
+        ("research", "examples/research-coastal-sensors"),
+    ],
+)
 def test_bagit_profile_export_validates_our_bags(sqlite_ctx, copy_fixture, profile: str, example: str) -> None:
     result = ingest(sqlite_ctx, copy_fixture(example), profile)
     p = sqlite_ctx.profiles.get(profile)

@@ -43,6 +43,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 # -- the name ----------------------------------------------------------------------------------
 
+
 def test_distribution_name_is_ours_and_free_on_pypi() -> None:
     assert DIST == "archive-preservation"
     assert "archive" in PYPROJECT["project"]["scripts"]  # the command keeps its name
@@ -50,8 +51,14 @@ def test_distribution_name_is_ours_and_free_on_pypi() -> None:
 
 
 def _texts() -> list[Path]:
-    files = [REPO / "README.md", REPO / "Makefile", REPO / "config" / "archive.yaml", *sorted((REPO / "docs").rglob("*.md")),
-             *sorted((REPO / "archive").rglob("*.py")), *sorted((REPO / "profiles").glob("*.md"))]
+    files = [
+        REPO / "README.md",
+        REPO / "Makefile",
+        REPO / "config" / "archive.yaml",
+        *sorted((REPO / "docs").rglob("*.md")),
+        *sorted((REPO / "archive").rglob("*.py")),
+        *sorted((REPO / "profiles").glob("*.md")),
+    ]
     return [f for f in files if f.is_file()]
 
 
@@ -62,7 +69,7 @@ def test_every_install_hint_names_the_distribution() -> None:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if "unrelated" in line:
                 continue  # the warning itself: "never `pip install archive`, an unrelated project"
-            for m in re.finditer(r"""(?:pip install|install)\s+['"]?archive(\[|\b(?!-))""", line):
+            for _m in re.finditer(r"""(?:pip install|install)\s+['"]?archive(\[|\b(?!-))""", line):
                 wrong.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
     assert not wrong, "install hints naming the PyPI project 'archive' instead of " + DIST + ":\n" + "\n".join(wrong)
 
@@ -76,8 +83,8 @@ def test_bundled_profiles_live_inside_the_package() -> None:
 
 # -- an empty registry -------------------------------------------------------------------------
 
-def test_no_profiles_at_all_is_an_error_not_an_empty_table(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_no_profiles_at_all_is_an_error_not_an_empty_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from archive.profiles import bundled
 
     empty = tmp_path / "bundled"
@@ -99,6 +106,7 @@ def test_no_profiles_at_all_is_an_error_not_an_empty_table(tmp_path: Path,
 
 # -- wheel and sdist ---------------------------------------------------------------------------
 
+
 def _setuptools_ok() -> None:
     try:
         import setuptools
@@ -114,15 +122,17 @@ def _sources(tmp_path: Path) -> Path:
     src.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, src / name)
-    shutil.copytree(REPO / "archive", src / "archive",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    shutil.copytree(
+        REPO / "archive", src / "archive", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    )
     return src
 
 
 def _pip(*args: str, cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"}
-    done = subprocess.run([python, "-m", "pip", *args], check=False, cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [python, "-m", "pip", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -135,8 +145,9 @@ def _wheel(tmp_path: Path, source: Path) -> Path:
 
 
 def _bundled_in(names: list[str], prefix: str = "") -> list[str]:
-    return sorted(Path(n).name for n in names if n.startswith(f"{prefix}archive/profiles/bundled/")
-                  and n.endswith(".yaml"))
+    return sorted(
+        Path(n).name for n in names if n.startswith(f"{prefix}archive/profiles/bundled/") and n.endswith(".yaml")
+    )
 
 
 def test_sdist_ships_the_bundled_profiles_and_builds_a_wheel_that_does(tmp_path: Path) -> None:
@@ -144,8 +155,9 @@ def test_sdist_ships_the_bundled_profiles_and_builds_a_wheel_that_does(tmp_path:
     src = _sources(tmp_path)
     out = tmp_path / "sdist"
     build = "import sys; from setuptools import build_meta as b; print(b.build_sdist(sys.argv[1]))"
-    done = subprocess.run([sys.executable, "-c", build, str(out)], check=False, cwd=src, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", build, str(out)], check=False, cwd=src, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (sdist,) = out.glob("*.tar.gz")
     assert sdist.name.startswith("archive_preservation-")
@@ -164,8 +176,12 @@ def _venv(tmp_path: Path) -> Path:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=600)
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # the dependencies come from the running environment; a plain path line runs none of its .pth files,
     # so the repository's editable install does not leak in
     deps = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
@@ -187,15 +203,32 @@ def test_wheel_installed_in_a_fresh_venv_has_its_profiles_and_ingests(tmp_path: 
     elsewhere.mkdir()
     home = tmp_path / "home"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHIVE_", "PYTHON"))}
-    env = {**base_env, "ARCHIVE_HOME": str(home), "ARCHIVE_WORKERS": "1",
-           "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **base_env,
+        "ARCHIVE_HOME": str(home),
+        "ARCHIVE_WORKERS": "1",
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
 
     def archive(*args: str, environ: dict[str, str] = env) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(venv / "bin" / "archive"), *args], check=False, cwd=elsewhere, env=environ,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [str(venv / "bin" / "archive"), *args],
+            check=False,
+            cwd=elsewhere,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import archive; print(archive.__file__)"],
-                           cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import archive; print(archive.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert Path(where.strip()).is_relative_to(venv), f"not the installed package: {where}"
 
     listed = archive("profiles", "list", "--json")

@@ -3,6 +3,7 @@ catalog and every replica; edits, removals, reorderings, truncation and catalog 
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_ingest_and_audit_events_are_chained_mirrored_and_copied(rctx, copy_fixt
     audit(rctx, all=True)
     entries = [parse_line(line) for line in _lines(rctx.ledger.path)]
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
-    assert entries[0].prev == GENESIS and all(b.prev == a.hash for a, b in zip(entries, entries[1:]))
+    assert entries[0].prev == GENESIS and all(b.prev == a.hash for a, b in itertools.pairwise(entries))
     assert entries[0].kind == "package" and entries[0].body["token"].startswith("sha256:")
     kinds = [(e.kind, e.body.get("event", {}).get("type")) for e in entries]
     assert ("event", "ingestion") in kinds and ("event", "fixity check") in kinds and kinds[-1][0] == "audit-run"
@@ -45,12 +46,15 @@ def test_ingest_and_audit_events_are_chained_mirrored_and_copied(rctx, copy_fixt
     assert report.head.hash == entries[-1].hash == rctx.ledger.head().hash
 
 
-@pytest.mark.parametrize("tamper, message", [
-    ("edit", "edited"),
-    ("remove", "removed, inserted or reordered"),
-    ("reorder", "removed, inserted or reordered"),
-    ("truncate", "removed from the end"),
-])
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        ("edit", "edited"),
+        ("remove", "removed, inserted or reordered"),
+        ("reorder", "removed, inserted or reordered"),
+        ("truncate", "removed from the end"),
+    ],
+)
 def test_tampering_with_the_ledger_is_detected(sqlite_ctx, copy_fixture, tamper: str, message: str) -> None:
     ctx = sqlite_ctx
     stored(ctx, copy_fixture)
@@ -98,8 +102,11 @@ def test_a_rewritten_ledger_is_caught_by_its_witnessed_head_and_the_mirror(sqlit
 def test_an_edited_catalog_event_is_detected(rctx, copy_fixture) -> None:
     pid = stored(rctx, copy_fixture)
     with rctx.catalog.session() as s, s.begin():
-        s.execute(update(EventRow).where(EventRow.package_id == pid, EventRow.type == "validation")
-                  .values(outcome="success", outcome_detail="all good"))
+        s.execute(
+            update(EventRow)
+            .where(EventRow.package_id == pid, EventRow.type == "validation")
+            .values(outcome="success", outcome_detail="all good")
+        )
     report = verify_ledger(rctx)
     assert not report.ok
     assert any("validation" in p.message and "differs" in p.message for p in report.problems)
@@ -123,7 +130,7 @@ def test_concurrent_appenders_keep_one_chain(tmp_path: Path) -> None:
     report = verify(ledger.lines())
     assert report.ok and report.entries == 4 * 25 * 2
     entries = [parse_line(line) for _, line in ledger.lines()]
-    for a, b in zip(entries, entries[1:]):  # each append's two entries stay together
+    for a, b in itertools.pairwise(entries):  # each append's two entries stay together
         if a.body.get("pair") is None:
             assert b.body == {**a.body, "pair": 2}
 

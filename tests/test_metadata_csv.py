@@ -30,12 +30,24 @@ from archive.submission.metadata import read_files_csv
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = ["caption", "notes", "role_of_file", "x1", "summary", "part_b"]
-CELL = st.lists(st.one_of(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"),
-                                        exclude_characters="\ufeff\ufffe\uffff"),
-                          st.sampled_from([",", '"', "\n", "\r\n", " ", ";"])), max_size=15).map("".join)
-PATH = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"),
-                             exclude_characters="\ufeff\ufffe\uffff"), min_size=1, max_size=12) \
-    .map(lambda s: unicodedata.normalize("NFC", s).strip()).filter(bool)
+CELL = st.lists(
+    st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\ufeff\ufffe\uffff"),
+        st.sampled_from([",", '"', "\n", "\r\n", " ", ";"]),
+    ),
+    max_size=15,
+).map("".join)
+PATH = (
+    st.text(
+        st.characters(
+            codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="\ufeff\ufffe\uffff"
+        ),
+        min_size=1,
+        max_size=12,
+    )
+    .map(lambda s: unicodedata.normalize("NFC", s).strip())
+    .filter(bool)
+)
 
 
 @functools.cache
@@ -61,8 +73,9 @@ def tables(draw: Any) -> tuple[list[str], list[list[str]]]:
 
 def write(header: list[str], rows: list[list[str]], rnd: random.Random) -> str:
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator=rnd.choice(["\r\n", "\n"]),
-                        quoting=rnd.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+    writer = csv.writer(
+        buffer, lineterminator=rnd.choice(["\r\n", "\n"]), quoting=rnd.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])
+    )
     writer.writerow([rnd.choice(["", " ", "  "]) + name + rnd.choice(["", " "]) for name in header])
     writer.writerows(rows)
     return rnd.choice(["", "\ufeff"]) + buffer.getvalue()
@@ -77,7 +90,7 @@ def read(text: str, profile: Profile, paths: set[str]) -> tuple[dict[str, dict[s
 
 def expected(header: list[str], row: list[str], skip: set[str] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
     values = {}
-    for name, cell in zip(header, row):
+    for name, cell in zip(header, row, strict=False):
         text = cell.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
         if name != "path" and name not in skip and cell != "" and text:
             values[name] = text
@@ -86,16 +99,21 @@ def expected(header: list[str], row: list[str], skip: set[str] = frozenset()) ->
 
 def blank_cells(header: list[str], row: list[str]) -> bool:
     """A cell of line breaks only is a value that is empty (E402), not "no value"."""
-    return any(name != "path" and cell != "" and not cell.replace("\r", "").strip("\n")
-               for name, cell in zip(header, row))
+    return any(
+        name != "path" and cell != "" and not cell.replace("\r", "").strip("\n")
+        for name, cell in zip(header, row, strict=False)
+    )
 
 
 @FAST
 @given(tables(), st.randoms(use_true_random=False))
 def test_files_csv_reads_back_what_was_written(table: tuple[list[str], list[list[str]]], rnd: random.Random) -> None:
     header, rows = table
-    values, findings = read(write(header, rows, rnd), profile_with([n for n in header if n != "path"]),
-                            {row[header.index("path")] for row in rows})
+    values, findings = read(
+        write(header, rows, rnd),
+        profile_with([n for n in header if n != "path"]),
+        {row[header.index("path")] for row in rows},
+    )
     for row in rows:
         if blank_cells(header, row):
             assert any(f.code == "E402" for f in findings)
@@ -106,15 +124,19 @@ def test_files_csv_reads_back_what_was_written(table: tuple[list[str], list[list
 
 @FAST
 @given(tables(), st.randoms(use_true_random=False))
-def test_a_column_named_twice_is_refused_and_never_read(table: tuple[list[str], list[list[str]]],
-                                                        rnd: random.Random) -> None:
+def test_a_column_named_twice_is_refused_and_never_read(
+    table: tuple[list[str], list[list[str]]], rnd: random.Random
+) -> None:
     header, rows = table
     twice = rnd.choice(header)
     at = rnd.randint(0, len(header))
-    header2 = header[:at] + [twice] + header[at:]
-    rows2 = [row[:at] + ["second value"] + row[at:] for row in rows]
-    values, findings = read(write(header2, rows2, rnd), profile_with([n for n in header if n != "path"]),
-                            {row[header.index("path")] for row in rows})
+    header2 = [*header[:at], twice, *header[at:]]
+    rows2 = [[*row[:at], "second value", *row[at:]] for row in rows]
+    values, findings = read(
+        write(header2, rows2, rnd),
+        profile_with([n for n in header if n != "path"]),
+        {row[header.index("path")] for row in rows},
+    )
     refused = [f for f in findings if f.code == "E419"]
     assert len(refused) == 1 and refused[0].path == f"metadata/files.csv: column {twice}", findings
     if twice == "path":
@@ -129,14 +151,18 @@ def test_a_column_named_twice_is_refused_and_never_read(table: tuple[list[str], 
 
 @FAST
 @given(tables(), st.randoms(use_true_random=False), st.sampled_from(["", " ", "\t"]))
-def test_a_column_without_a_name_is_refused(table: tuple[list[str], list[list[str]]], rnd: random.Random,
-                                            blank: str) -> None:
+def test_a_column_without_a_name_is_refused(
+    table: tuple[list[str], list[list[str]]], rnd: random.Random, blank: str
+) -> None:
     header, rows = table
     at = rnd.randint(0, len(header))
-    header2 = header[:at] + [blank] + header[at:]
-    rows2 = [row[:at] + ["value"] + row[at:] for row in rows]
-    values, findings = read(write(header2, rows2, rnd), profile_with([n for n in header if n != "path"]),
-                            {row[header.index("path")] for row in rows})
+    header2 = [*header[:at], blank, *header[at:]]
+    rows2 = [[*row[:at], "value", *row[at:]] for row in rows]
+    values, findings = read(
+        write(header2, rows2, rnd),
+        profile_with([n for n in header if n != "path"]),
+        {row[header.index("path")] for row in rows},
+    )
     assert [f.code for f in findings if f.code != "E402"] == ["E420"], findings
     assert f"column {at + 1} " in next(f.message for f in findings if f.code == "E420")
     for row in rows:
@@ -147,25 +173,32 @@ def test_a_column_without_a_name_is_refused(table: tuple[list[str], list[list[st
 def test_header_with_bom_crlf_and_quoted_line_breaks(tmp_path: Path) -> None:
     heritage = ProfileRegistry([BUNDLED_PROFILES]).get("heritage")
     path = tmp_path / "files.csv"
-    path.write_bytes(b'\xef\xbb\xbfpath, caption ,"role"\r\n"a.txt","Two\r\nlines, and ""quotes""",master\r\n'
-                     b'\r\n"u\xcc\x88.txt",,access\r\n')  # u + combining diaeresis (NFD), read as NFC
+    path.write_bytes(
+        b'\xef\xbb\xbfpath, caption ,"role"\r\n"a.txt","Two\r\nlines, and ""quotes""",master\r\n'
+        b'\r\n"u\xcc\x88.txt",,access\r\n'
+    )  # u + combining diaeresis (NFD), read as NFC
     values, findings = read_files_csv(path, 10_000, heritage, {"a.txt", "\u00fc.txt"})
     assert findings == []
-    assert values == {"a.txt": {"caption": 'Two\nlines, and "quotes"', "role": "master"},
-                      "\u00fc.txt": {"role": "access"}}
+    assert values == {
+        "a.txt": {"caption": 'Two\nlines, and "quotes"', "role": "master"},
+        "\u00fc.txt": {"role": "access"},
+    }
 
 
-@pytest.mark.parametrize("text, codes", [
-    ("path,caption,path\na.txt,x,b.txt\n", ["E419"]),
-    ("path,caption, caption\na.txt,x,y\n", ["E419"]),
-    ("path,caption,\na.txt,x,\n", ["E420"]),
-    ("path,,caption,,\na.txt,,x,,\n", ["E420"]),
-    ("", ["E414"]),
-    ("caption\nx\n", ["E414"]),
-    ("path,caption\na.txt,x,,\n", []),  # trailing empty cells, as spreadsheets write them
-    ("path,caption\na.txt,x,y\n", ["E414"]),
-    (",,,\npath,caption\n", ["E414", "E420"]),
-])
+@pytest.mark.parametrize(
+    "text, codes",
+    [
+        ("path,caption,path\na.txt,x,b.txt\n", ["E419"]),
+        ("path,caption, caption\na.txt,x,y\n", ["E419"]),
+        ("path,caption,\na.txt,x,\n", ["E420"]),
+        ("path,,caption,,\na.txt,,x,,\n", ["E420"]),
+        ("", ["E414"]),
+        ("caption\nx\n", ["E414"]),
+        ("path,caption\na.txt,x,,\n", []),  # trailing empty cells, as spreadsheets write them
+        ("path,caption\na.txt,x,y\n", ["E414"]),
+        (",,,\npath,caption\n", ["E414", "E420"]),
+    ],
+)
 def test_header_problems(tmp_path: Path, text: str, codes: list[str]) -> None:
     heritage = ProfileRegistry([BUNDLED_PROFILES]).get("heritage")
     path = tmp_path / "files.csv"
@@ -177,9 +210,12 @@ def test_header_problems(tmp_path: Path, text: str, codes: list[str]) -> None:
 def test_row_findings_name_the_line_the_row_starts_on(tmp_path: Path) -> None:
     heritage = ProfileRegistry([BUNDLED_PROFILES]).get("heritage")
     path = tmp_path / "files.csv"
-    path.write_text('path,caption\na.txt,"one\ntwo\nthree"\nmissing.txt,x\n' + "\x1b[2J" * 100 + ",y\n",
-                    encoding="utf-8")
+    path.write_text(
+        'path,caption\na.txt,"one\ntwo\nthree"\nmissing.txt,x\n' + "\x1b[2J" * 100 + ",y\n", encoding="utf-8"
+    )
     _, findings = read_files_csv(path, 10_000, heritage, {"a.txt"})
-    assert [(f.code, f.path) for f in findings] == [("E415", "metadata/files.csv: line 5"),
-                                                   ("E415", "metadata/files.csv: line 6")]
+    assert [(f.code, f.path) for f in findings] == [
+        ("E415", "metadata/files.csv: line 5"),
+        ("E415", "metadata/files.csv: line 6"),
+    ]
     assert "\x1b" not in findings[1].message and len(findings[1].message) < 150, findings[1]

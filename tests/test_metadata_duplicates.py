@@ -49,23 +49,37 @@ def one_key(a: Any, b: Any) -> bool:
 # -- generated trees -------------------------------------------------------------------------
 
 #: characters PyYAML reads as they are inside quotes (no controls, no line separators, no BOM)
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"),
-                             exclude_characters="\ufeff\ufffe\uffff"), max_size=12)
-STR_KEYS = st.one_of(st.sampled_from(["title", "access_level", "name", "creators", "1", "True", "None", "a b"]),
-                     TEXT.filter(lambda s: 0 < len(s.strip())))
+TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="\ufeff\ufffe\uffff"),
+    max_size=12,
+)
+STR_KEYS = st.one_of(
+    st.sampled_from(["title", "access_level", "name", "creators", "1", "True", "None", "a b"]),
+    TEXT.filter(lambda s: len(s.strip()) > 0),
+)
 YAML_KEYS = st.one_of(STR_KEYS, st.integers(-5, 2000), st.booleans(), st.none())
-SCALARS = st.one_of(TEXT, st.integers(-10**6, 10**6), st.booleans(), st.none(),
-                    st.floats(allow_nan=False, allow_infinity=False, width=32))
+SCALARS = st.one_of(
+    TEXT,
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
 
 
 def trees(keys: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     def collections(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        pairs = st.lists(st.tuples(keys, children), max_size=5,
-                         unique_by=(lambda kv: same_name(kv[0]), lambda kv: kv[0]))
-        return st.one_of(st.lists(children, max_size=4),
-                         pairs.map(lambda ps: Map([list(p) for p in ps])))
-    top = st.lists(st.tuples(keys, st.recursive(SCALARS, collections, max_leaves=12)), min_size=1, max_size=6,
-                   unique_by=(lambda kv: same_name(kv[0]), lambda kv: kv[0]))
+        pairs = st.lists(
+            st.tuples(keys, children), max_size=5, unique_by=(lambda kv: same_name(kv[0]), lambda kv: kv[0])
+        )
+        return st.one_of(st.lists(children, max_size=4), pairs.map(lambda ps: Map([list(p) for p in ps])))
+
+    top = st.lists(
+        st.tuples(keys, st.recursive(SCALARS, collections, max_leaves=12)),
+        min_size=1,
+        max_size=6,
+        unique_by=(lambda kv: same_name(kv[0]), lambda kv: kv[0]),
+    )
     return top.map(lambda ps: Map([list(p) for p in ps]))
 
 
@@ -112,6 +126,7 @@ def add_repeats(tree: Map, rnd: random.Random, count: int, json_keys: bool) -> l
 
 # -- emitters that note each key's line --------------------------------------------------------
 
+
 def yaml_scalar(value: Any) -> str:
     flow = yaml.safe_dump([value], default_flow_style=True, allow_unicode=True, width=2**30)
     if flow.startswith("[") and flow.endswith("]\n") and "\n" not in flow[:-1]:
@@ -136,8 +151,11 @@ def emit_yaml(tree: Map, rnd: random.Random) -> tuple[str, dict[int, int]]:
 
     def block(node: Any, indent: int) -> None:
         pad = " " * indent
-        items = [(pair, f"{yaml_scalar(pair[0])}:", pair[1]) for pair in node] if isinstance(node, Map) \
+        items = (
+            [(pair, f"{yaml_scalar(pair[0])}:", pair[1]) for pair in node]
+            if isinstance(node, Map)
             else [(None, "-", item) for item in node]
+        )
         for pair, lead, value in items:
             if pair is not None:
                 line_of[id(pair)] = len(lines) + 1
@@ -197,20 +215,29 @@ def emit_json(tree: Any, rnd: random.Random) -> tuple[str, dict[int, int]]:
 
 def repeats(tree: Map) -> int:
     """How many keys name the same key as one before them in their mapping."""
-    return sum(1 for m in maps_in(tree) for i, (key, _) in enumerate(m)
-               if any(one_key(key, earlier) for earlier, _ in m[:i]))
+    return sum(
+        1 for m in maps_in(tree) for i, (key, _) in enumerate(m) if any(one_key(key, earlier) for earlier, _ in m[:i])
+    )
 
 
 def check_refused(exc: safeyaml.DuplicateKeys, tree: Map, line_of: dict[int, int], text: str) -> None:
     assert len(exc.duplicates) == repeats(tree), (text, exc.duplicates)
     for d in exc.duplicates:
         assert d.line and d.first_line and one_key(d.key, d.first), d
-        assert any(line_of[id(a)] == d.first_line and line_of[id(b)] == d.line
-                   and one_key(a[0], d.first) and one_key(b[0], d.key)
-                   for m in maps_in(tree) for a in m for b in m if a is not b), (text, d)
+        assert any(
+            line_of[id(a)] == d.first_line
+            and line_of[id(b)] == d.line
+            and one_key(a[0], d.first)
+            and one_key(b[0], d.key)
+            for m in maps_in(tree)
+            for a in m
+            for b in m
+            if a is not b
+        ), (text, d)
 
 
 # -- YAML ------------------------------------------------------------------------------------
+
 
 @FAST
 @given(trees(YAML_KEYS), st.randoms(use_true_random=False))
@@ -232,6 +259,7 @@ def test_yaml_with_a_repeated_key_anywhere_is_refused(tree: Map, rnd: random.Ran
 
 # -- JSON ------------------------------------------------------------------------------------
 
+
 @FAST
 @given(trees(STR_KEYS), st.randoms(use_true_random=False))
 def test_json_without_repeated_keys_reads_as_json_loads_does(tree: Map, rnd: random.Random) -> None:
@@ -251,10 +279,12 @@ def test_json_with_a_repeated_key_anywhere_is_refused(tree: Map, rnd: random.Ran
 
 # -- what a submitter reads ------------------------------------------------------------------
 
+
 @settings(max_examples=50, deadline=None)
 @given(trees(STR_KEYS), st.randoms(use_true_random=False), st.integers(1, 3), st.booleans())
-def test_read_metadata_file_makes_an_e418_error_of_every_repeat(tree: Map, rnd: random.Random, count: int,
-                                                                as_json: bool) -> None:
+def test_read_metadata_file_makes_an_e418_error_of_every_repeat(
+    tree: Map, rnd: random.Random, count: int, as_json: bool
+) -> None:
     add_repeats(tree, rnd, count, json_keys=True)
     text, _ = (emit_json if as_json else emit_yaml)(tree, rnd)
     with tempfile.TemporaryDirectory() as folder:
@@ -268,23 +298,39 @@ def test_read_metadata_file_makes_an_e418_error_of_every_repeat(tree: Map, rnd: 
         assert len(f.message) < 400, f
 
 
-@pytest.mark.parametrize("name, text, where, lines", [
-    ("metadata.yaml", "title: T\naccess_level: restricted\ncollection: C\naccess_level: open\n",
-     "access_level", (2, 4)),
-    ("metadata.yaml", "creators:\n  - name: Ada\n    orcid: x\n    name: Grace\n", "creators[0].name", (2, 4)),
-    ("metadata.yaml", "1: a\n'1': b\n", "1", (1, 2)),
-    ("metadata.yaml", "1: a\ntrue: b\n", "True", (1, 2)),
-    ("metadata.yaml", "\"title \": a\ntitle: b\n", "title", (1, 2)),
-    ("metadata.yaml", "caf\u00e9: a\ncafe\u0301: b\n", "cafe\u0301", (1, 2)),
-    ("metadata.yaml", "{access_level: restricted, access_level: open}\n", "access_level", (1, 1)),
-    ("metadata.json", '{"title": "T",\n "access_level": "restricted",\n "access_level": "open"}', "access_level",
-     (2, 3)),
-    ("metadata.json", '{"creators": [{"name": "Ada"}, {"name": "Ada",\n"name": "Grace"}]}', "creators[1].name",
-     (1, 2)),
-    ("metadata.json", '{"a": {"b": {"c": 1, " c": 2}}}', "a.b.' c'", (1, 1)),
-])
-def test_a_repeated_key_is_named_with_both_lines(tmp_path: Path, name: str, text: str, where: str,
-                                                 lines: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    "name, text, where, lines",
+    [
+        (
+            "metadata.yaml",
+            "title: T\naccess_level: restricted\ncollection: C\naccess_level: open\n",
+            "access_level",
+            (2, 4),
+        ),
+        ("metadata.yaml", "creators:\n  - name: Ada\n    orcid: x\n    name: Grace\n", "creators[0].name", (2, 4)),
+        ("metadata.yaml", "1: a\n'1': b\n", "1", (1, 2)),
+        ("metadata.yaml", "1: a\ntrue: b\n", "True", (1, 2)),
+        ("metadata.yaml", '"title ": a\ntitle: b\n', "title", (1, 2)),
+        ("metadata.yaml", "caf\u00e9: a\ncafe\u0301: b\n", "cafe\u0301", (1, 2)),
+        ("metadata.yaml", "{access_level: restricted, access_level: open}\n", "access_level", (1, 1)),
+        (
+            "metadata.json",
+            '{"title": "T",\n "access_level": "restricted",\n "access_level": "open"}',
+            "access_level",
+            (2, 3),
+        ),
+        (
+            "metadata.json",
+            '{"creators": [{"name": "Ada"}, {"name": "Ada",\n"name": "Grace"}]}',
+            "creators[1].name",
+            (1, 2),
+        ),
+        ("metadata.json", '{"a": {"b": {"c": 1, " c": 2}}}', "a.b.' c'", (1, 1)),
+    ],
+)
+def test_a_repeated_key_is_named_with_both_lines(
+    tmp_path: Path, name: str, text: str, where: str, lines: tuple[int, int]
+) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     _, findings = read_metadata_file(path, 1_000_000)
@@ -301,23 +347,28 @@ def test_every_repeat_is_reported_with_the_other_problems(tmp_path: Path) -> Non
     from archive.profiles.rules import validate_metadata
 
     path = tmp_path / "metadata.yaml"
-    path.write_text("title: A\ntitle: B\naccession_number: seventeen\naccess_level: restricted\n"
-                    "access_level: open\ncolour: red\n", encoding="utf-8")
+    path.write_text(
+        "title: A\ntitle: B\naccession_number: seventeen\naccess_level: restricted\naccess_level: open\ncolour: red\n",
+        encoding="utf-8",
+    )
     data, findings = read_metadata_file(path, 1_000_000)
     _, problems = validate_metadata(ProfileRegistry([BUNDLED_PROFILES]).get("heritage"), data, path.name)
     codes = sorted(f.code for f in [*findings, *problems])
     assert codes.count("E418") == 2 and "E406" in codes and "E401" in codes, codes
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a: 1\n<<: {a: 2}\n", "merge keys"),
-    ("base: &b {a: 1}\nother:\n  <<: *b\n", "aliases"),
-    ("year: 0012\n", "octal"),
-    ("time: 12:30\n", "base-60"),
-    ("s: !!set {a, b}\n", "!!set"),
-    ("o: !!omap [a: 1, a: 2]\n", "!!omap"),
-    ("b: !!binary aGVsbG8=\n", "!!binary"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a: 1\n<<: {a: 2}\n", "merge keys"),
+        ("base: &b {a: 1}\nother:\n  <<: *b\n", "aliases"),
+        ("year: 0012\n", "octal"),
+        ("time: 12:30\n", "base-60"),
+        ("s: !!set {a, b}\n", "!!set"),
+        ("o: !!omap [a: 1, a: 2]\n", "!!omap"),
+        ("b: !!binary aGVsbG8=\n", "!!binary"),
+    ],
+)
 def test_yaml_that_would_be_read_surprisingly_is_refused(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "metadata.yaml"
     path.write_text(text, encoding="utf-8")

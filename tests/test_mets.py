@@ -85,9 +85,7 @@ def _event(
 def make_package() -> Package:
     """A realistic heritage package: nested folders, Unicode and spaces, an unidentified file."""
     text = FormatInfo("x-fmt/111", "Plain Text File", "", "text/plain", "signature", "fido", "1.6.1", "v109")
-    tiff = FormatInfo(
-        "fmt/353", "Tagged Image File Format", "6", "image/tiff", "signature", "fido", "1.6.1", "v109"
-    )
+    tiff = FormatInfo("fmt/353", "Tagged Image File Format", "6", "image/tiff", "signature", "fido", "1.6.1", "v109")
     pdf = FormatInfo(
         "fmt/276",
         "Acrobat PDF 1.7 - Portable Document Format",
@@ -118,9 +116,7 @@ def make_package() -> Package:
             "東京 map.pdf",
             {"caption": "Tokyo\nsecond line", "pages": [1, 2], "scanned": date(2023, 11, 2)},
         ),
-        FileRecord(
-            "scans/2023/raw/blob.xyz", 0, {"sha256": "0" * 64, "sha512": "1" * 128}, unknown, "blob.xyz"
-        ),
+        FileRecord("scans/2023/raw/blob.xyz", 0, {"sha256": "0" * 64, "sha512": "1" * 128}, unknown, "blob.xyz"),
         FileRecord("notes/percent%20and#hash?.txt", 12, {"sha256": "2" * 64, "sha512": "3" * 128}, None, ""),
     ]
     paths = [f.path for f in files]
@@ -195,9 +191,7 @@ def make_package() -> Package:
         ),
     ]
     agents = [
-        Agent(
-            "software:archive", f"archive {archive.__version__}", AGENT_SOFTWARE, "version=0.1.0; python=3.11"
-        ),
+        Agent("software:archive", f"archive {archive.__version__}", AGENT_SOFTWARE, "version=0.1.0; python=3.11"),
         Agent("software:fido", "fido 1.6.1", AGENT_SOFTWARE, "version=1.6.1; signatures=v109"),
         Agent("software:bagit-python", "bagit-python 1.9.0", AGENT_SOFTWARE, "version=1.9.0"),
         Agent("organization", "Stadtarchiv Musterstadt", AGENT_ORGANIZATION),
@@ -408,9 +402,7 @@ def packages(draw: st.DrawFn) -> Package:
             path,
             draw(st.integers(0, 2**62)),
             {"sha256": draw(st.text("0123456789abcdef", min_size=64, max_size=64))},
-            draw(
-                st.one_of(st.none(), st.builds(FormatInfo, st.none() | st.just("fmt/1"), xml_text, xml_text))
-            ),
+            draw(st.one_of(st.none(), st.builds(FormatInfo, st.none() | st.just("fmt/1"), xml_text, xml_text))),
             draw(xml_text),
             draw(metadata),
         )
@@ -425,7 +417,7 @@ def packages(draw: st.DrawFn) -> Package:
         OUTCOME_SUCCESS,
         draw(xml_text),
         [EventLink(agent.identifier, draw(xml_text))],
-        file_paths + [PKG_ID],
+        [*file_paths, PKG_ID],
     )
     return Package(
         id=PKG_ID,
@@ -613,7 +605,7 @@ def test_bundled_schemas_load_from_the_package() -> None:
     }
     assert expected <= {entry.name for entry in bundled.iterdir()}
     package_dir = Path(archive.__file__).resolve().parent
-    assert SCHEMA_DIR == package_dir / "packaging" / "mets" / "schemas"
+    assert package_dir / "packaging" / "mets" / "schemas" == SCHEMA_DIR
     assert ENTRY_SCHEMA.is_file()
     # every import/include points at a sibling file: nothing could be fetched even if asked
     xs = "{http://www.w3.org/2001/XMLSchema}"

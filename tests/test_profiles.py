@@ -33,21 +33,24 @@ def write(tmp_path: Path, name: str, text: str) -> None:
     (tmp_path / f"{name}.yaml").write_text(text)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("id: x\nversion: '1'\nfields: [unclosed", "not valid YAML"),
-    ("id: x\nversion: '1'\ncolour: blue\n", "unknown key 'colour'"),
-    ("id: x\nversion: '1'\nfields:\n  a: {type: colour}\n", "field 'a': key 'type' is 'colour'"),
-    ("id: x\nversion: '1'\nfields:\n  a: {type: string, mandatory: true}\n", "unknown key 'mandatory'"),
-    ("id: x\nversion: '1'\nfields:\n  a: {pattern: '([a-z'}\n", "not a valid regular expression"),
-    ("id: x\nversion: '1'\nfields:\n  a: {dc: colour}\n", "expected a Dublin Core element"),
-    ("id: x\nversion: 1\n", "must be a quoted string"),
-    ("id: y\nversion: '1'\n", "is 'y' but the file is named 'x'"),
-    ("id: x\nversion: '1'\nchecksums: [crc32]\n", "key 'checksums'"),
-    ("id: x\nversion: '1'\nformats: {rejected: [exe]}\n", "PRONOM PUIDs"),
-    ("id: x\nversion: '1'\naccess: {default: secret}\n", "key 'default' must be one of"),
-    ("id: x\nversion: '1'\nextends: missing\n", "unknown profile 'missing'"),
-    ("a: &a [1]\nb: *a\n", "aliases"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("id: x\nversion: '1'\nfields: [unclosed", "not valid YAML"),
+        ("id: x\nversion: '1'\ncolour: blue\n", "unknown key 'colour'"),
+        ("id: x\nversion: '1'\nfields:\n  a: {type: colour}\n", "field 'a': key 'type' is 'colour'"),
+        ("id: x\nversion: '1'\nfields:\n  a: {type: string, mandatory: true}\n", "unknown key 'mandatory'"),
+        ("id: x\nversion: '1'\nfields:\n  a: {pattern: '([a-z'}\n", "not a valid regular expression"),
+        ("id: x\nversion: '1'\nfields:\n  a: {dc: colour}\n", "expected a Dublin Core element"),
+        ("id: x\nversion: 1\n", "must be a quoted string"),
+        ("id: y\nversion: '1'\n", "is 'y' but the file is named 'x'"),
+        ("id: x\nversion: '1'\nchecksums: [crc32]\n", "key 'checksums'"),
+        ("id: x\nversion: '1'\nformats: {rejected: [exe]}\n", "PRONOM PUIDs"),
+        ("id: x\nversion: '1'\naccess: {default: secret}\n", "key 'default' must be one of"),
+        ("id: x\nversion: '1'\nextends: missing\n", "unknown profile 'missing'"),
+        ("a: &a [1]\nb: *a\n", "aliases"),
+    ],
+)
 def test_broken_profile_is_a_clear_error_naming_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
     write(tmp_path, "x", text)
     with pytest.raises(ProfileError) as exc:
@@ -82,9 +85,13 @@ def test_child_overrides_inherited_field(tmp_path: Path) -> None:
 
 
 HERITAGE_OK = {
-    "title": "Harbour at dawn", "accession_number": "HHM.2024.017", "collection": "Harbour photographs",
-    "provenance": "Donated by the photographer's estate.", "creator": ["A. Photographer"],
-    "rights_statement": "https://rightsstatements.org/vocab/InC/1.0/", "date": "1931-06",
+    "title": "Harbour at dawn",
+    "accession_number": "HHM.2024.017",
+    "collection": "Harbour photographs",
+    "provenance": "Donated by the photographer's estate.",
+    "creator": ["A. Photographer"],
+    "rights_statement": "https://rightsstatements.org/vocab/InC/1.0/",
+    "date": "1931-06",
 }
 
 
@@ -101,8 +108,15 @@ def test_valid_metadata_passes_and_maps_to_dublin_core(registry: ProfileRegistry
 
 def test_every_metadata_problem_is_reported_at_once(registry: ProfileRegistry) -> None:
     p = registry.get("heritage")
-    bad = {**HERITAGE_OK, "accession_number": "seventeen", "date": "1931-13-01", "type": "Painting",
-           "colour": "sepia", "language": "English!", "creator": 5}
+    bad = {
+        **HERITAGE_OK,
+        "accession_number": "seventeen",
+        "date": "1931-13-01",
+        "type": "Painting",
+        "colour": "sepia",
+        "language": "English!",
+        "creator": 5,
+    }
     del bad["collection"]
     _, findings = validate_metadata(p, bad)
     codes = sorted(f.code for f in findings)
@@ -114,11 +128,16 @@ def test_every_metadata_problem_is_reported_at_once(registry: ProfileRegistry) -
 
 def test_nested_object_fields_are_checked(registry: ProfileRegistry) -> None:
     p = registry.get("research")
-    data = {"title": "T", "licence": "CC-BY-4.0",
-            "creators": [{"name": "Ada", "orcid": "https://orcid.org/0000-0002-1825-0097"}, {"orcid": "x"}]}
+    data = {
+        "title": "T",
+        "licence": "CC-BY-4.0",
+        "creators": [{"name": "Ada", "orcid": "https://orcid.org/0000-0002-1825-0097"}, {"orcid": "x"}],
+    }
     _, findings = validate_metadata(p, data)
-    assert {(f.code, f.path) for f in findings} == {("E402", "metadata: creators[1].name"),
-                                                    ("E406", "metadata: creators[1].orcid")}
+    assert {(f.code, f.path) for f in findings} == {
+        ("E402", "metadata: creators[1].name"),
+        ("E406", "metadata: creators[1].orcid"),
+    }
 
 
 def test_legal_access_rules(registry: ProfileRegistry) -> None:
@@ -148,7 +167,11 @@ def test_explicit_access_level_cannot_loosen_a_legal_hold(registry: ProfileRegis
     assert resolve_access(p, {"legal_hold": True, "access_level": "open"}).level == "legal-hold"
     # a submission may only tighten the profile's default: asking for open is refused (E430, in
     # check_access) and the package would keep the default (tests/test_access_tightening.py)
-    assert resolve_access(p, {"legal_hold": False, "confidentiality": "internal",
-                              "access_level": "open"}).level == "restricted"
-    assert resolve_access(p, {"legal_hold": False, "confidentiality": "internal",
-                              "access_level": "confidential"}).level == "confidential"
+    assert (
+        resolve_access(p, {"legal_hold": False, "confidentiality": "internal", "access_level": "open"}).level
+        == "restricted"
+    )
+    assert (
+        resolve_access(p, {"legal_hold": False, "confidentiality": "internal", "access_level": "confidential"}).level
+        == "confidential"
+    )

@@ -40,11 +40,13 @@ from archive.submission.scan import printable, scan_folder
 from tests.support.hostile_cases import METADATA_YAML
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(max_examples=12, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SLOW = settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 # -- hashing ---------------------------------------------------------------------------------
+
 
 class ShortReads(io.RawIOBase):
     """A stream whose reads return at most a few bytes at a time, as pipes and sockets may."""
@@ -58,7 +60,7 @@ class ShortReads(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         n = min(len(buffer), self.steps[self.i % len(self.steps)], len(self.data) - self.pos)
         self.i += 1
-        buffer[:n] = self.data[self.pos:self.pos + n]
+        buffer[:n] = self.data[self.pos : self.pos + n]
         self.pos += n
         return n
 
@@ -71,10 +73,15 @@ algorithm_lists = st.lists(st.sampled_from(SUPPORTED_ALGORITHMS), min_size=1, ma
 
 
 @FAST
-@given(data=st.binary(max_size=5000), chunk=st.integers(1, 3000), algorithms=algorithm_lists,
-       steps=st.lists(st.integers(1, 700), max_size=5))
-def test_hash_stream_is_independent_of_chunk_size_and_short_reads(data: bytes, chunk: int,
-                                                                  algorithms: list[str], steps: list[int]) -> None:
+@given(
+    data=st.binary(max_size=5000),
+    chunk=st.integers(1, 3000),
+    algorithms=algorithm_lists,
+    steps=st.lists(st.integers(1, 700), max_size=5),
+)
+def test_hash_stream_is_independent_of_chunk_size_and_short_reads(
+    data: bytes, chunk: int, algorithms: list[str], steps: list[int]
+) -> None:
     want = (len(data), expected(data, algorithms))
     assert hash_stream(io.BytesIO(data), algorithms, chunk_size=chunk) == want
     assert hash_stream(cast(BinaryIO, ShortReads(data, steps)), algorithms, chunk_size=chunk) == want
@@ -86,12 +93,15 @@ def test_copy_and_hash_copies_exactly_and_agrees_with_hashlib(data: bytes, chunk
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "copy"
         assert copy_and_hash(io.BytesIO(data), target, algorithms, chunk_size=chunk, fsync=False) == (
-            len(data), expected(data, algorithms))
+            len(data),
+            expected(data, algorithms),
+        )
         assert target.read_bytes() == data
         assert hash_file(target, algorithms, chunk_size=chunk) == (len(data), expected(data, algorithms))
 
 
 # -- manifest path encoding ------------------------------------------------------------------
+
 
 @FAST
 @given(st.text())
@@ -118,17 +128,23 @@ def test_our_validator_reads_back_what_our_writer_encodes(parts: list[str]) -> N
 
 # Names the archive accepts (see submission/scan.py): no "/", no control characters but CR and LF,
 # no white space at the end, no literal %25/%0A/%0D (see archive/packaging/bag/paths.py).
-awkward_names = st.text(
-    st.characters(exclude_categories=["Cs", "Cc", "Co", "Cn"], exclude_characters="/")
-    | st.sampled_from(["\n", "\r", "\t", " ", "é", "\u0301", "\u202e", "\\", "*", "#", "~", ":", "\ufeff", "%"]),
-    min_size=1, max_size=30,
-).map(lambda s: s + ".txt").filter(lambda s: manifest_path_problem(s) is None)
+awkward_names = (
+    st.text(
+        st.characters(exclude_categories=["Cs", "Cc", "Co", "Cn"], exclude_characters="/")
+        | st.sampled_from(["\n", "\r", "\t", " ", "é", "\u0301", "\u202e", "\\", "*", "#", "~", ":", "\ufeff", "%"]),
+        min_size=1,
+        max_size=30,
+    )
+    .map(lambda s: s + ".txt")
+    .filter(lambda s: manifest_path_problem(s) is None)
+)
 
 
 @SLOW
 @given(name=awkward_names)
-def test_a_stored_bag_with_an_awkward_name_validates(sqlite_ctx, tmp_path_factory: pytest.TempPathFactory,
-                                                     name: str) -> None:
+def test_a_stored_bag_with_an_awkward_name_validates(
+    sqlite_ctx, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> None:
     root = tmp_path_factory.mktemp("awkward") / "submission"
     root.mkdir()
     (root / "metadata.yaml").write_text(METADATA_YAML, encoding="utf-8")
@@ -146,8 +162,9 @@ identifiers = st.one_of(
     st.text(),
     st.uuids().map(str),
     st.uuids().map(lambda u: str(u).upper()),
-    st.tuples(st.uuids().map(str), st.sampled_from(["../", "/", "\n", "/..", "\x00", " "]),
-              st.integers(0, 36)).map(lambda t: t[0][:t[2]] + t[1] + t[0][t[2]:]),
+    st.tuples(st.uuids().map(str), st.sampled_from(["../", "/", "\n", "/..", "\x00", " "]), st.integers(0, 36)).map(
+        lambda t: t[0][: t[2]] + t[1] + t[0][t[2] :]
+    ),
 )
 
 
@@ -171,8 +188,11 @@ def test_no_package_identifier_escapes_the_storage_root(package_id: str) -> None
 # -- safe extraction -------------------------------------------------------------------------
 
 member_names = st.one_of(
-    st.lists(st.sampled_from(["..", ".", "", "a", "b", "C:", "~", "é", "e\u0301", "%2e%2e", "a\\..\\..", " "]),
-             min_size=1, max_size=5).map("/".join),
+    st.lists(
+        st.sampled_from(["..", ".", "", "a", "b", "C:", "~", "é", "e\u0301", "%2e%2e", "a\\..\\..", " "]),
+        min_size=1,
+        max_size=5,
+    ).map("/".join),
     st.lists(st.sampled_from(["..", "a", "b", "C:"]), min_size=1, max_size=4).map("\\".join),
     st.text(max_size=20),
 ).flatmap(lambda name: st.sampled_from([name, "/" + name, "\\" + name]))
@@ -213,7 +233,7 @@ def test_extraction_never_writes_outside_its_destination(names: list[str], suffi
         findings = extract_archive(archive, dest, Limits(max_bytes=10_000, max_files=100))
         inside = os.path.join(*chain) + os.sep
         outside = {p for p in _everything_under(Path(tmp)) if not p.startswith(inside)}
-        assert outside == {archive.name} | {os.path.join(*chain[:i + 1]) for i in range(len(chain))}, outside
+        assert outside == {archive.name} | {os.path.join(*chain[: i + 1]) for i in range(len(chain))}, outside
         assert not [n for n in absolute if os.path.lexists(n)]
         if not any(f.is_error for f in findings):
             scan = scan_folder(dest, 100)

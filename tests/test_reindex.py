@@ -23,14 +23,20 @@ from archive.services.recovery.reindex import CatalogNotEmpty, reindex
 from tests.conftest import DATA, REPO, make_settings
 from tests.support.audit import TIF, flip_byte
 
-VARIED = [("examples/heritage-harbour-photographs", "heritage"), ("examples/legal-contract-dispute", "legal"),
-          ("examples/research-coastal-sensors", "research"), ("submissions/research-bag", "research"),
-          ("submissions/heritage-minimal", "heritage"), ("submissions/legal-minimal", "legal")]
+VARIED = [
+    ("examples/heritage-harbour-photographs", "heritage"),
+    ("examples/legal-contract-dispute", "legal"),
+    ("examples/research-coastal-sensors", "research"),
+    ("submissions/research-bag", "research"),
+    ("submissions/heritage-minimal", "heritage"),
+    ("submissions/legal-minimal", "legal"),
+]
 
 
 def _context(home: Path, url: str, tmp: Path) -> ArchiveContext:
-    return ArchiveContext(make_settings(home, database_url=url, replicas=[str(tmp / "replica")],
-                                        orphan_grace_seconds=0))
+    return ArchiveContext(
+        make_settings(home, database_url=url, replicas=[str(tmp / "replica")], orphan_grace_seconds=0)
+    )
 
 
 def _varied_archive(ctx: ArchiveContext, tmp: Path) -> list[str]:
@@ -117,8 +123,12 @@ def test_reindex_command(tmp_path: Path, copy_fixture) -> None:
     settings = tmp_path / "settings.yaml"
     settings.write_text(f"home: {tmp_path / 'home'}\nworkers: 1\n")
     run = CliRunner().invoke
-    assert run(main, ["--config", str(settings), "ingest", str(copy_fixture("submissions/legal-minimal")), "-p",
-                      "legal"]).exit_code == 0
+    assert (
+        run(
+            main, ["--config", str(settings), "ingest", str(copy_fixture("submissions/legal-minimal")), "-p", "legal"]
+        ).exit_code
+        == 0
+    )
     refused = run(main, ["--config", str(settings), "reindex", "--json"])
     assert refused.exit_code == 1 and json.loads(refused.output)["ok"] is False
     done = run(main, ["--config", str(settings), "reindex", "--force", "--verify", "--json"])

@@ -63,7 +63,8 @@ def test_no_good_copy_left_changes_nothing(ctx, copy_fixture) -> None:
     assert result.exit_status == 1
     (repair,) = result.repairs
     assert not repair.changed and repair.unrepairable == [
-        {"copy": "primary", "path": TIF, "reason": "no other copy of this file still verifies"}]
+        {"copy": "primary", "path": TIF, "reason": "no other copy of this file still verifies"}
+    ]
     ledger = ctx.settings.storage / "ledger"
     after = tree_state(ctx.settings.storage)
     assert [f for f in after if not f[0].startswith("ledger")] == [f for f in before if not f[0].startswith("ledger")]

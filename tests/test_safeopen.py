@@ -27,7 +27,7 @@ def no_hang(action: Callable[[], Any], fifos: list[Path] = (), timeout: float = 
     def run() -> None:
         try:
             result["value"] = action()
-        except BaseException as exc:  # noqa: BLE001 (handed back to the test)
+        except BaseException as exc:
             result["error"] = exc
 
     worker = threading.Thread(target=run, daemon=True)
@@ -119,8 +119,11 @@ def test_a_link_on_the_way_is_caught_by_the_identity(tmp_path: Path, canary: Pat
     listed = os.stat(real / "secret.txt")
     real.rename(tmp_path / "moved")
     real.symlink_to(canary.parent)  # the folder was swapped for a link after the listing
-    refused(lambda: open_regular(real / "secret.txt", "real/secret.txt", identity=(listed.st_dev, listed.st_ino)),
-            "changed", "E141")
+    refused(
+        lambda: open_regular(real / "secret.txt", "real/secret.txt", identity=(listed.st_dev, listed.st_ino)),
+        "changed",
+        "E141",
+    )
 
 
 def test_fifo_socket_device_and_folder_are_refused_without_blocking(tmp_path: Path) -> None:

@@ -39,8 +39,11 @@ def shown(scan: Scan) -> str:
 
 def a_bag(root: Path) -> Path:
     """A bag with the tag files and tag folders tools write beside data/."""
-    bag = write_bag(root, {"a.txt": b"a\n", "sub/b.txt": b"b\n"},
-                    tag_files={"fetch.txt": b"", "tagmanifest-sha256.txt": b"", "mets.xml": b"<mets/>\n"})
+    bag = write_bag(
+        root,
+        {"a.txt": b"a\n", "sub/b.txt": b"b\n"},
+        tag_files={"fetch.txt": b"", "tagmanifest-sha256.txt": b"", "mets.xml": b"<mets/>\n"},
+    )
     (bag / "metadata" / "submissionDocumentation").mkdir(parents=True)
     (bag / "metadata" / "rights.csv").write_text("basis\ncopyright\n")
     (bag / "metadata" / "submissionDocumentation" / "note.txt").write_text("note\n")
@@ -57,9 +60,18 @@ def test_a_bags_tag_files_are_listed_relative_to_its_root(tmp_path: Path) -> Non
     assert scan.is_bag and not scan.findings.errors, shown(scan)
     assert sorted(f.path for f in scan.files) == ["a.txt", "sub/b.txt"]
     assert [f.path for f in scan.tag_files] == [
-        "bag-info.txt", "bagit.txt", "fetch.txt", "logs/transfer.log", "manifest-sha256.txt", "manifest-sha512.txt",
-        "metadata/rights.csv", "metadata/submissionDocumentation/note.txt", "metadata.yaml", "mets.xml",
-        "tagmanifest-sha256.txt"]
+        "bag-info.txt",
+        "bagit.txt",
+        "fetch.txt",
+        "logs/transfer.log",
+        "manifest-sha256.txt",
+        "manifest-sha512.txt",
+        "metadata/rights.csv",
+        "metadata/submissionDocumentation/note.txt",
+        "metadata.yaml",
+        "mets.xml",
+        "tagmanifest-sha256.txt",
+    ]
     assert scan.metadata_file == tmp_path / "bag" / "metadata.yaml"
     rights = next(f for f in scan.tag_files if f.path == "metadata/rights.csv")
     with rights.open() as stream:  # the very file that was listed, through the one way in
@@ -79,24 +91,28 @@ def test_a_folder_that_is_no_bag_has_no_tag_files(tmp_path: Path) -> None:
     assert scan.files_csv == root / "metadata" / "files.csv"
 
 
-@pytest.mark.parametrize("where, make, code", [
-    ("bag-info.txt", "link-file", "E137"),
-    ("bagit.txt", "link-file", "E137"),
-    ("manifest-sha256.txt", "link-file", "E137"),
-    ("tagmanifest-sha256.txt", "link-file", "E137"),
-    ("fetch.txt", "link-file", "E137"),
-    ("package-info.txt", "link-file", "E137"),
-    ("metadata", "link-folder", "E137"),
-    ("logs/transfer.log", "link-file", "E137"),
-    ("metadata/submissionDocumentation", "link-folder", "E137"),
-    ("bag-info.txt", "fifo", "E138"),
-    ("tagmanifest-sha256.txt", "fifo", "E138"),
-    ("logs/pipe", "fifo", "E138"),
-    ("metadata/sock", "socket", "E138"),
-    ("data/sub", "link-folder", "E137"),
-])
-def test_a_link_or_special_file_anywhere_in_a_bag_is_a_finding(tmp_path: Path, where: str, make: str, code: str,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "where, make, code",
+    [
+        ("bag-info.txt", "link-file", "E137"),
+        ("bagit.txt", "link-file", "E137"),
+        ("manifest-sha256.txt", "link-file", "E137"),
+        ("tagmanifest-sha256.txt", "link-file", "E137"),
+        ("fetch.txt", "link-file", "E137"),
+        ("package-info.txt", "link-file", "E137"),
+        ("metadata", "link-folder", "E137"),
+        ("logs/transfer.log", "link-file", "E137"),
+        ("metadata/submissionDocumentation", "link-folder", "E137"),
+        ("bag-info.txt", "fifo", "E138"),
+        ("tagmanifest-sha256.txt", "fifo", "E138"),
+        ("logs/pipe", "fifo", "E138"),
+        ("metadata/sock", "socket", "E138"),
+        ("data/sub", "link-folder", "E137"),
+    ],
+)
+def test_a_link_or_special_file_anywhere_in_a_bag_is_a_finding(
+    tmp_path: Path, where: str, make: str, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_bytes(SECRET + b": value\n")
@@ -264,10 +280,33 @@ def _make(path: Path, data: bytes = b"x\n") -> None:
 
 
 #: any Unicode, with the characters that break manifests and their readers drawn often
-AWKWARD = ["\n", "\r", "\t", " ", "\u00a0", "\u3000", "%", "%0A", "%25", "*", "~", "#", ":", "\\", "\ufeff", "\u0301",
-           "\u202e", "\x1f", "\x7f", *sorted(OTHER_LINE_BREAKS)]
-names = st.lists(st.characters(exclude_characters="/\x00") | st.sampled_from(AWKWARD), min_size=1, max_size=10).map(
-    "".join).filter(lambda s: s not in (".", ".."))
+AWKWARD = [
+    "\n",
+    "\r",
+    "\t",
+    " ",
+    "\u00a0",
+    "\u3000",
+    "%",
+    "%0A",
+    "%25",
+    "*",
+    "~",
+    "#",
+    ":",
+    "\\",
+    "\ufeff",
+    "\u0301",
+    "\u202e",
+    "\x1f",
+    "\x7f",
+    *sorted(OTHER_LINE_BREAKS),
+]
+names = (
+    st.lists(st.characters(exclude_characters="/\x00") | st.sampled_from(AWKWARD), min_size=1, max_size=10)
+    .map("".join)
+    .filter(lambda s: s not in (".", ".."))
+)
 
 
 @SLOW
@@ -277,7 +316,8 @@ names = st.lists(st.characters(exclude_characters="/\x00") | st.sampled_from(AWK
 @example(parts=["two\r\nbreaks.txt"]).via("CR LF")
 @example(parts=[" folder", "*star~.txt"]).via("leading characters inside data/")
 def test_every_payload_name_the_scan_accepts_round_trips_through_both_readers(
-        tmp_path_factory: pytest.TempPathFactory, parts: list[str]) -> None:
+    tmp_path_factory: pytest.TempPathFactory, parts: list[str]
+) -> None:
     work = tmp_path_factory.mktemp("names")
     root = work / "submission"
     root.mkdir()
@@ -303,12 +343,15 @@ def test_every_payload_name_the_scan_accepts_round_trips_through_both_readers(
 @example(name="*starred.txt", folder=False).via("md5sum marker")
 @example(name="line\u2029break", folder=True).via("U+2029")
 def test_every_tag_file_name_the_scan_accepts_round_trips_through_both_readers(
-        tmp_path_factory: pytest.TempPathFactory, name: str, folder: bool) -> None:
+    tmp_path_factory: pytest.TempPathFactory, name: str, folder: bool
+) -> None:
     work = tmp_path_factory.mktemp("tagnames")
     submitted = write_bag(work / "submitted", {"a.txt": b"a\n"})
     rel = f"metadata/{name}" if folder else name
-    assume(rel not in ("data", "bagit.txt", "bag-info.txt", "metadata.yaml", "fetch.txt")
-           and not rel.startswith(("manifest-", "tagmanifest-")))
+    assume(
+        rel not in ("data", "bagit.txt", "bag-info.txt", "metadata.yaml", "fetch.txt")
+        and not rel.startswith(("manifest-", "tagmanifest-"))
+    )
     _make(submitted / rel, b"tag\n")
     scan = scan_folder(submitted, 100)
     if scan.findings.errors:

@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -97,8 +98,9 @@ def test_sigterm_stops_the_scheduler_cleanly_between_files(tmp_path: Path, copy_
     _age_everything(ctx)
     env = {**os.environ, "ARCHIVE_HOME": str(home), "ARCHIVE_WORKERS": "1"}
     env.pop("ARCHIVE_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_SCHEDULER], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SCHEDULER], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stderr is not None
         deadline = time.monotonic() + 30
@@ -124,9 +126,9 @@ def test_sigterm_stops_the_scheduler_cleanly_between_files(tmp_path: Path, copy_
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append({"type": self.headers["Content-Type"], "body": json.loads(body)})
         self.send_response(204)
@@ -142,8 +144,13 @@ def test_failing_runs_notify_the_webhook_and_the_command_once_clean_runs_never(t
     _Hook.received = []
     out = tmp_path / "notified.json"
     try:
-        ctx = ArchiveContext(make_settings(tmp_path / "home", notify_webhook=f"http://127.0.0.1:{server.server_port}/",
-                                           notify_command=f"cat > {shlex.quote(str(out))}"))
+        ctx = ArchiveContext(
+            make_settings(
+                tmp_path / "home",
+                notify_webhook=f"http://127.0.0.1:{server.server_port}/",
+                notify_command=f"cat > {shlex.quote(str(out))}",
+            )
+        )
         pid = stored(ctx, copy_fixture)
         clean = audit(ctx, all=True)
         assert clean.notified == "" and _Hook.received == [] and not out.exists()
@@ -192,8 +199,11 @@ def test_documented_cron_line_and_systemd_units_work(tmp_path: Path, copy_fixtur
     config = tmp_path / "archive.yaml"
     config.write_text(f"home: {tmp_path / 'home'}\nworkers: 1\n")
     runner = CliRunner()
-    runner.invoke(main, ["--config", str(config), "ingest", str(copy_fixture("submissions/legal-minimal")),
-                         "-p", "legal"], catch_exceptions=False)
+    runner.invoke(
+        main,
+        ["--config", str(config), "ingest", str(copy_fixture("submissions/legal-minimal")), "-p", "legal"],
+        catch_exceptions=False,
+    )
     (cron,) = _blocks("cron")
     lines = [line for line in cron.splitlines() if line.strip() and not line.startswith(("#", "MAILTO", "PATH"))]
     assert lines
@@ -217,8 +227,9 @@ def test_documented_cron_line_and_systemd_units_work(tmp_path: Path, copy_fixtur
         assert check.returncode == 0, check.stderr
     assert units["archive-audit.service"]["Service"]["Type"] == "oneshot"
     assert units["archive-scheduler.service"]["Service"]["KillSignal"] == "SIGTERM"
-    once = runner.invoke(main, _archive_args(units["archive-audit.service"]["Service"]["ExecStart"], config),
-                         catch_exceptions=False)
+    once = runner.invoke(
+        main, _archive_args(units["archive-audit.service"]["Service"]["ExecStart"], config), catch_exceptions=False
+    )
     assert once.exit_code == 0, once.output
     scheduler = _archive_args(units["archive-scheduler.service"]["Service"]["ExecStart"], config)
     assert "scheduler" in scheduler

@@ -88,8 +88,10 @@ def test_remove_tree_handles_any_depth_and_never_follows_links(tmp_path: Path) -
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(shapes=st.lists(st.sampled_from(_SHAPES), min_size=1, max_size=4, unique=True),
-       depth=st.integers(min_value=1, max_value=1200))
+@given(
+    shapes=st.lists(st.sampled_from(_SHAPES), min_size=1, max_size=4, unique=True),
+    depth=st.integers(min_value=1, max_value=1200),
+)
 def test_no_leftover_stops_the_next_command(tmp_path_factory, shapes: list[str], depth: int) -> None:
     tmp = tmp_path_factory.mktemp("leftovers")
     outside = tmp / "outside"

@@ -31,8 +31,10 @@ def codes(findings) -> list[str]:
 
 
 def test_folder_scan_lists_payload_and_skips_metadata(tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "s", {"a.txt": b"a", "sub/b.txt": b"bb", "metadata.yaml": b"title: x",
-                                      "metadata/files.csv": b"path\n"})
+    root = make_tree(
+        tmp_path / "s",
+        {"a.txt": b"a", "sub/b.txt": b"bb", "metadata.yaml": b"title: x", "metadata/files.csv": b"path\n"},
+    )
     before = tree_state(root)
     scan = scan_folder(root, 100)
     assert [f.path for f in scan.files] == ["a.txt", "sub/b.txt"]
@@ -55,8 +57,9 @@ def test_symlinks_fifos_are_rejected_and_never_followed(tmp_path: Path) -> None:
 
 
 def test_nfc_collision_is_an_error_and_case_collision_a_warning(tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "s", {"caf\u00e9.txt": b"1", "cafe\u0301.txt": b"2", "Readme.txt": b"3",
-                                      "README.txt": b"4"})
+    root = make_tree(
+        tmp_path / "s", {"caf\u00e9.txt": b"1", "cafe\u0301.txt": b"2", "Readme.txt": b"3", "README.txt": b"4"}
+    )
     scan = scan_folder(root, 100)
     assert codes(scan.findings.errors) == ["E132"]
     assert codes(scan.findings.warnings) == ["W133"]
@@ -94,7 +97,7 @@ def _zip(path: Path, members: dict[str, bytes], symlink: str | None = None) -> P
             zf.writestr(name, data)
         if symlink:
             info = zipfile.ZipInfo(symlink)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, "/etc/passwd")
     return path
 
@@ -137,7 +140,7 @@ def test_zip_bomb_lying_about_its_size_is_stopped_while_extracting(tmp_path: Pat
     # patch the declared uncompressed size (local header and central directory) down to 10 bytes
     for sig, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         i = data.find(sig)
-        data[i + offset:i + offset + 4] = (10).to_bytes(4, "little")
+        data[i + offset : i + offset + 4] = (10).to_bytes(4, "little")
     z.write_bytes(bytes(data))
     dest = tmp_path / "out"
     dest.mkdir()
@@ -149,9 +152,14 @@ def test_zip_bomb_lying_about_its_size_is_stopped_while_extracting(tmp_path: Pat
 def test_tar_links_devices_and_traversal_rejected(tmp_path: Path) -> None:
     t = tmp_path / "evil.tar.gz"
     with tarfile.open(t, "w:gz") as tf:
-        for name, kind in (("ok.txt", tarfile.REGTYPE), ("../up.txt", tarfile.REGTYPE),
-                           ("sym", tarfile.SYMTYPE), ("hard", tarfile.LNKTYPE), ("dev", tarfile.CHRTYPE),
-                           ("fifo", tarfile.FIFOTYPE)):
+        for name, kind in (
+            ("ok.txt", tarfile.REGTYPE),
+            ("../up.txt", tarfile.REGTYPE),
+            ("sym", tarfile.SYMTYPE),
+            ("hard", tarfile.LNKTYPE),
+            ("dev", tarfile.CHRTYPE),
+            ("fifo", tarfile.FIFOTYPE),
+        ):
             info = tarfile.TarInfo(name)
             info.type = kind
             data = b"hello" if kind == tarfile.REGTYPE else b""
@@ -173,12 +181,15 @@ def test_corrupt_archive_is_a_finding(tmp_path: Path) -> None:
     assert codes(extract_archive(bad, dest, LIMITS)) == ["E120"]
 
 
-@pytest.mark.parametrize("name, text, code", [
-    ("metadata.yaml", "title: [unclosed", "E412"),
-    ("metadata.json", "{\"title\": ", "E412"),
-    ("metadata.yaml", "a: &a ['lol','lol']\nb: &b [*a,*a,*a]\nc: [*b,*b,*b]\n", "E413"),
-    ("metadata.yaml", "a: " + "[" * 100 + "]" * 100, "E413"),
-])
+@pytest.mark.parametrize(
+    "name, text, code",
+    [
+        ("metadata.yaml", "title: [unclosed", "E412"),
+        ("metadata.json", '{"title": ', "E412"),
+        ("metadata.yaml", "a: &a ['lol','lol']\nb: &b [*a,*a,*a]\nc: [*b,*b,*b]\n", "E413"),
+        ("metadata.yaml", "a: " + "[" * 100 + "]" * 100, "E413"),
+    ],
+)
 def test_malformed_or_hostile_metadata(tmp_path: Path, name: str, text: str, code: str) -> None:
     p = tmp_path / name
     p.write_text(text)
@@ -198,9 +209,15 @@ def test_files_csv_cells_are_read_as_their_field_types(tmp_path: Path) -> None:
     from archive.profiles.loader import ProfileRegistry, build_profile
 
     base = ProfileRegistry([Path(__file__).resolve().parent.parent / "archive" / "profiles" / "bundled"]).get("base")
-    raw = {"id": "typed", "version": "1", "file_fields": {
-        "pages": {"type": "integer"}, "redacted": {"type": "boolean"},
-        "keywords": {"type": "string", "repeatable": True}}}
+    raw = {
+        "id": "typed",
+        "version": "1",
+        "file_fields": {
+            "pages": {"type": "integer"},
+            "redacted": {"type": "boolean"},
+            "keywords": {"type": "string", "repeatable": True},
+        },
+    }
     profile = build_profile(raw, base, "typed.yaml")
     csv_path = tmp_path / "files.csv"
     csv_path.write_text("path,pages,redacted,keywords\na.txt,12,true,harbour; pier\nb.txt,twelve,maybe,x\n")

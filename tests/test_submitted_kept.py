@@ -25,8 +25,9 @@ def _archivematica_style_bag(dest: Path, extra: dict[str, bytes]) -> Path:
     payload.mkdir(parents=True)
     (payload / "objects").mkdir()
     (payload / "objects" / "letter.txt").write_bytes(b"Dear sir,\n")
-    bagit.make_bag(str(payload), {"Contact-Name": "Registrar", "External-Description": "Transfer 42"},
-                   checksums=["md5", "sha256"])
+    bagit.make_bag(
+        str(payload), {"Contact-Name": "Registrar", "External-Description": "Transfer 42"}, checksums=["md5", "sha256"]
+    )
     for rel, data in extra.items():  # tag files and folders beside data/, as other systems write them
         target = payload / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -51,11 +52,16 @@ def _check_kept(ctx, package_id: str, source: Path, tag_names: list[str]) -> Non
 
 
 def test_archivematica_style_tag_folders_are_kept(sqlite_ctx, tmp_path: Path) -> None:
-    extra = {"metadata/rights.csv": b"file,basis\nobjects/letter.txt,copyright\n",
-             "metadata/submissionDocumentation/donor-agreement.pdf": b"%PDF-1.4\n%%EOF\n",
-             "logs/transfer.log": b"ok\n", "checksum.md5": b"d41d8cd98f00b204e9800998ecf8427e  x\n"}
+    extra = {
+        "metadata/rights.csv": b"file,basis\nobjects/letter.txt,copyright\n",
+        "metadata/submissionDocumentation/donor-agreement.pdf": b"%PDF-1.4\n%%EOF\n",
+        "logs/transfer.log": b"ok\n",
+        "checksum.md5": b"d41d8cd98f00b204e9800998ecf8427e  x\n",
+    }
     bag = _archivematica_style_bag(tmp_path / "in", extra)
-    before = {p.relative_to(bag).as_posix() for p in bag.rglob("*") if p.is_file() and "data" != p.relative_to(bag).parts[0]}
+    before = {
+        p.relative_to(bag).as_posix() for p in bag.rglob("*") if p.is_file() and p.relative_to(bag).parts[0] != "data"
+    }
     result = ingest(sqlite_ctx, bag, "heritage")
     _check_kept(sqlite_ctx, result.package_id, bag, sorted(before))
     assert audit(sqlite_ctx, package_ids=[result.package_id]).status == "complete"
@@ -68,14 +74,16 @@ def test_folder_metadata_files_are_kept(sqlite_ctx, tmp_path: Path) -> None:
     _check_kept(sqlite_ctx, result.package_id, sub, ["metadata.yaml"])
 
 
-_names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FFF, exclude_characters="/\\%*"),
-                 min_size=1, max_size=12).filter(lambda n: n.strip() == n and n not in (".", ".."))
+_names = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x2FFF, exclude_characters="/\\%*"), min_size=1, max_size=12
+).filter(lambda n: n.strip() == n and n not in (".", ".."))
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(folder=_names, name=_names, data=st.binary(max_size=200))
-def test_any_tag_file_a_bag_brings_is_kept_or_refused(sqlite_ctx, tmp_path_factory, folder: str, name: str,
-                                                       data: bytes) -> None:
+def test_any_tag_file_a_bag_brings_is_kept_or_refused(
+    sqlite_ctx, tmp_path_factory, folder: str, name: str, data: bytes
+) -> None:
     tmp = tmp_path_factory.mktemp("tags")
     rel = f"{folder}/{name}"
     if rel.split("/")[0] in ("data", "bagit.txt", "bag-info.txt") or rel.startswith(("manifest-", "tagmanifest-")):

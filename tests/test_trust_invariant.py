@@ -68,10 +68,13 @@ REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = float(os.environ.get("TRUST_TIMEOUT", "10"))
 SCALE = float(os.environ.get("TRUST_EXAMPLES", "1"))
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target] + (
-    [] if os.environ.get("TRUST_SHRINK", "1") == "0" else [Phase.shrink])
+    [] if os.environ.get("TRUST_SHRINK", "1") == "0" else [Phase.shrink]
+)
 #: settings every example's archive runs with: small limits, one worker, fido
-ARCHIVE_SETTINGS = ("storage: storage\nworkers: 1\nidentify_engine: fido\nmax_metadata_bytes: 1048576\n"
-                    "max_expanded_bytes: 67108864\nmax_files: 1000\n")
+ARCHIVE_SETTINGS = (
+    "storage: storage\nworkers: 1\nidentify_engine: fido\nmax_metadata_bytes: 1048576\n"
+    "max_expanded_bytes: 67108864\nmax_files: 1000\n"
+)
 FINDING_CODE = re.compile(r"^[EW]\d{3}$")
 
 
@@ -81,9 +84,19 @@ def known_failure(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def examples(n: int, **kw: Any) -> settings:
-    return settings(max_examples=max(1, int(n * SCALE)), deadline=None, phases=PHASES, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.data_too_large, HealthCheck.filter_too_much], **kw)
+    return settings(
+        max_examples=max(1, int(n * SCALE)),
+        deadline=None,
+        phases=PHASES,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+        **kw,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,9 +137,11 @@ class Run:
         return json.loads(self.stdout.decode("utf-8"))
 
     def show(self, limit: int = 3000) -> str:
-        text = (f"$ archive {' '.join(self.argv)}\nexit {self.exit_code}\n--- stdout\n"
-                f"{self.stdout.decode('utf-8', 'replace')[:limit]}\n--- stderr\n"
-                f"{self.stderr.decode('utf-8', 'replace')[:limit]}")
+        text = (
+            f"$ archive {' '.join(self.argv)}\nexit {self.exit_code}\n--- stdout\n"
+            f"{self.stdout.decode('utf-8', 'replace')[:limit]}\n--- stderr\n"
+            f"{self.stderr.decode('utf-8', 'replace')[:limit]}"
+        )
         return text + (f"\n--- uncaught exception\n{self.traceback[-limit:]}" if self.traceback else "")
 
 
@@ -142,9 +157,15 @@ class Worker:
         self.log = open(self.scratch / f"worker-{os.getpid()}-{id(self)}.log", "w+b")  # noqa: SIM115  closed in close()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, str(write_fd)], stdin=subprocess.PIPE,
-                                     stdout=self.log, stderr=self.log, pass_fds=(write_fd,), cwd=self.scratch,
-                                     env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(write_fd)],
+            stdin=subprocess.PIPE,
+            stdout=self.log,
+            stderr=self.log,
+            pass_fds=(write_fd,),
+            cwd=self.scratch,
+            env=env,
+        )
         os.close(write_fd)
         self.reply = os.fdopen(read_fd, "rb")
         line = self._readline(120)
@@ -174,8 +195,13 @@ class Worker:
             self.close()
             return Run(list(argv), None, b"", written, "")
         answer = json.loads(line)
-        return Run(list(argv), answer["exit"], base64.b64decode(answer["out"]),
-                   base64.b64decode(answer["err"]) + self._drain(), answer["tb"])
+        return Run(
+            list(argv),
+            answer["exit"],
+            base64.b64decode(answer["out"]),
+            base64.b64decode(answer["err"]) + self._drain(),
+            answer["tb"],
+        )
 
     def close(self) -> None:
         if self.proc is not None:
@@ -215,6 +241,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --------------------------------------------------------------------------------------------
 # one example
+
 
 class Violation(AssertionError):
     pass
@@ -365,8 +392,11 @@ def check_stored(ex: Example, built: S.Built, run: Run) -> str:
         raise violated("not-byte-exact", f"stored payload paths differ: missing {missing!r}, extra {extra!r}", run)
     for path, versions in expected.items():
         if versions != {found[path]}:
-            raise violated("not-byte-exact", f"{path!r}: stored {found[path][:80]!r}, submitted "
-                           f"{[v[:80] for v in versions]!r}", run)
+            raise violated(
+                "not-byte-exact",
+                f"{path!r}: stored {found[path][:80]!r}, submitted {[v[:80] for v in versions]!r}",
+                run,
+            )
     try:
         bagit.Bag(str(stored)).validate()
     except Exception as exc:  # bagit raises several kinds
@@ -419,8 +449,11 @@ def follow_up(ex: Example, secret: str) -> None:
     good.mkdir()
     (good / "good.txt").write_bytes(b"a good submission after the case\n")
     (good / "metadata.yaml").write_bytes(S.Metadata().render())
-    for args, what in ((("ingest", str(good), "--profile", "heritage", "--json"), "the next good ingest"),
-                       (("audit", "--all", "--json"), "audit --all"), (("doctor", "--json"), "doctor")):
+    for args, what in (
+        (("ingest", str(good), "--profile", "heritage", "--json"), "the next good ingest"),
+        (("audit", "--all", "--json"), "audit --all"),
+        (("doctor", "--json"), "doctor"),
+    ):
         run = ex.cli(*args)
         check_common(run, secret, what)
         if run.exit_code != 0:
@@ -429,8 +462,13 @@ def follow_up(ex: Example, secret: str) -> None:
             raise violated("bricked", "after the case, doctor finds something to settle", run)
 
 
-def trust_invariant(sub: S.Submission, scratch: Path, worker: Worker, profile: str = "heritage",
-                    extra: Callable[[Example, S.Built, Run, str | None], None] | None = None) -> None:
+def trust_invariant(
+    sub: S.Submission,
+    scratch: Path,
+    worker: Worker,
+    profile: str = "heritage",
+    extra: Callable[[Example, S.Built, Run, str | None], None] | None = None,
+) -> None:
     ex = new_example(scratch, worker)
     try:
         built = S.build(sub, ex.root)
@@ -463,6 +501,7 @@ def trust_invariant(sub: S.Submission, scratch: Path, worker: Worker, profile: s
 # --------------------------------------------------------------------------------------------
 # the properties
 
+
 @known_failure
 @examples(25)
 @given(sub=S.folder_submissions(deep="sometimes"))
@@ -475,8 +514,7 @@ def test_folder_trees_are_stored_exactly_or_refused_cleanly(sub: S.Submission, s
 @known_failure
 @examples(20)
 @given(sub=S.metadata_submissions())
-def test_metadata_files_are_stored_exactly_or_refused_cleanly(sub: S.Submission, scratch: Path,
-                                                              worker: Worker) -> None:
+def test_metadata_files_are_stored_exactly_or_refused_cleanly(sub: S.Submission, scratch: Path, worker: Worker) -> None:
     """metadata.yaml/.yml/.json and metadata/files.csv: duplicates, access levels, a second
     metadata file, links to the canary (file or folder), FIFOs; in folders and bags."""
     trust_invariant(sub, scratch, worker)
@@ -492,8 +530,9 @@ def test_archives_are_stored_exactly_or_refused_cleanly(sub: S.Submission, scrat
 
 
 #: the minimal bag the first run found failing (KNOWN_FAILURES), always tried first
-UTF16_WITHOUT_BOM = S.Submission("bag", (S.Entry(("f.txt",), "file", b"hi\n"),), S.Metadata(), None,
-                                 S.BagSpec(encoding="UTF-16", encode_tags=False))
+UTF16_WITHOUT_BOM = S.Submission(
+    "bag", (S.Entry(("f.txt",), "file", b"hi\n"),), S.Metadata(), None, S.BagSpec(encoding="UTF-16", encode_tags=False)
+)
 
 
 @known_failure
@@ -508,9 +547,17 @@ def test_bags_are_stored_exactly_or_refused_cleanly(sub: S.Submission, scratch: 
 
 def _faithful_metadata(ex: Example, built: S.Built, run: Run, package: str | None, sub: S.Submission) -> None:
     meta, csv_spec = sub.metadata, sub.files_csv
-    ambiguous = [what for what, yes in (("metadata (a key given twice)", meta.ambiguous()),
-                                        ("files.csv (a column given twice)", csv_spec is not None
-                                         and csv_spec.site == "file" and csv_spec.ambiguous())) if yes]
+    ambiguous = [
+        what
+        for what, yes in (
+            ("metadata (a key given twice)", meta.ambiguous()),
+            (
+                "files.csv (a column given twice)",
+                csv_spec is not None and csv_spec.site == "file" and csv_spec.ambiguous(),
+            ),
+        )
+        if yes
+    ]
     if package is not None and ambiguous:
         raise violated("guessed-metadata", f"accepted ambiguous {ambiguous}: which value was stored is a guess", run)
     if meta.site != "file" or meta.second:
@@ -521,8 +568,7 @@ def _faithful_metadata(ex: Example, built: S.Built, run: Run, package: str | Non
     listed = ex.cli("list", "--json").json()["packages"]
     level = next(p["access_level"] for p in listed if p["id"] == package)
     if level not in allowed:
-        raise violated("access", f"recorded access level {level!r}; the metadata allows only {sorted(allowed)}",
-                       run)
+        raise violated("access", f"recorded access level {level!r}; the metadata allows only {sorted(allowed)}", run)
 
 
 @known_failure
@@ -550,16 +596,18 @@ def test_a_bag_that_contradicts_itself_is_never_accepted(sub: S.Submission, scra
 @pytest.mark.slow
 @known_failure
 @examples(8)
-@given(sub=S.folder_submissions(deep="always") | S.archive_submissions().filter(
-    lambda s: any(len(e.parts) > 50 for e in s.tree)))
-def test_deep_chains_are_stored_exactly_or_refused_cleanly(sub: S.Submission, scratch: Path,
-                                                           worker: Worker) -> None:
+@given(
+    sub=S.folder_submissions(deep="always")
+    | S.archive_submissions().filter(lambda s: any(len(e.parts) > 50 for e in s.tree))
+)
+def test_deep_chains_are_stored_exactly_or_refused_cleanly(sub: S.Submission, scratch: Path, worker: Worker) -> None:
     """Folders nested 100 to 600 deep, in folders and archives."""
     trust_invariant(sub, scratch, worker)
 
 
 # --------------------------------------------------------------------------------------------
 # the harness can see what it looks for
+
 
 def test_the_harness_sees_a_leak_a_hang_and_a_write(scratch: Path, worker: Worker) -> None:
     ex = new_example(scratch, worker)

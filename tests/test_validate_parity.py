@@ -41,8 +41,11 @@ _text = st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), min_siz
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=_text, label=st.sampled_from(["Contact-Name", "Source-Organization", "X-Note", "Bagging-Date"]),
-       name=st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=10))
+@given(
+    value=_text,
+    label=st.sampled_from(["Contact-Name", "Source-Organization", "X-Note", "Bagging-Date"]),
+    name=st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=10),
+)
 def test_validate_and_ingest_agree(sqlite_ctx, tmp_path_factory, value: str, label: str, name: str) -> None:
     tmp = tmp_path_factory.mktemp("parity")
     try:

@@ -128,9 +128,7 @@ class Decision:
 HIDDEN = Decision(metadata=False, files=False, reason="hidden")
 
 
-def grant(
-    role: str, level: str, anonymous_allowed: bool = True, visible_to: VisibleTo | None = None
-) -> Grant:
+def grant(role: str, level: str, anonymous_allowed: bool = True, visible_to: VisibleTo | None = None) -> Grant:
     """What ``role`` gets of a package at ``level``; ``visible_to``: its profile's narrowing."""
     if role == ANONYMOUS and not anonymous_allowed:
         return Grant.NONE
@@ -146,9 +144,7 @@ def rank(level: str) -> int | None:
     return ORDER.index(level) if level in ORDER else None
 
 
-def sees_metadata(
-    role: str, level: str, anonymous_allowed: bool = True, visible_to: VisibleTo | None = None
-) -> bool:
+def sees_metadata(role: str, level: str, anonymous_allowed: bool = True, visible_to: VisibleTo | None = None) -> bool:
     return grant(role, level, anonymous_allowed, visible_to) is not Grant.NONE
 
 
@@ -172,15 +168,11 @@ def decide(
     if g is Grant.ALL:
         return Decision(metadata=True, files=True)
     if g is Grant.METADATA:
-        return Decision(
-            metadata=True, files=False, reason=f"files of {level} packages are for archivists only"
-        )
+        return Decision(metadata=True, files=False, reason=f"files of {level} packages are for archivists only")
     if embargo_until is not None and today >= embargo_until:
         return Decision(metadata=True, files=True)
     when = f"until {embargo_until.isoformat()}" if embargo_until else "until a release date is set"
-    return Decision(
-        metadata=True, files=False, reason=f"files are embargoed {when}", files_from=embargo_until
-    )
+    return Decision(metadata=True, files=False, reason=f"files are embargoed {when}", files_from=embargo_until)
 
 
 def metadata_levels(
@@ -199,9 +191,7 @@ def metadata_levels(
 Scope = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 
 
-def metadata_scope(
-    role: str, profiles: Mapping[str, VisibleTo | None], anonymous_allowed: bool = True
-) -> Scope | None:
+def metadata_scope(role: str, profiles: Mapping[str, VisibleTo | None], anonymous_allowed: bool = True) -> Scope | None:
     """Which packages' metadata ``role`` may see, as a search filter; ``None``: every package.
 
     ``profiles`` maps every profile the archive knows to its narrowing. The answer is groups of
@@ -233,13 +223,17 @@ def check_narrowing(visible_to: VisibleTo) -> str:
             if role not in ROLES:
                 return f"{level}: {role!r} is not a role; use {', '.join(ROLES)}"
             if not sees_metadata(role, level):
-                return (f"{level}: the access matrix never shows {role} the metadata of {level} packages; "
-                        "a profile can narrow who sees metadata, not widen it (docs/access.md)")
+                return (
+                    f"{level}: the access matrix never shows {role} the metadata of {level} packages; "
+                    "a profile can narrow who sees metadata, not widen it (docs/access.md)"
+                )
     for role in ROLES:
         for looser, tighter in pairwise(ORDER):
             if sees_metadata(role, tighter, True, visible_to) and not sees_metadata(role, looser, True, visible_to):
-                return (f"{role} would see {tighter} packages but not {looser} ones, which are looser; "
-                        f"hide {tighter} from {role} too")
+                return (
+                    f"{role} would see {tighter} packages but not {looser} ones, which are looser; "
+                    f"hide {tighter} from {role} too"
+                )
     return ""
 
 

@@ -39,9 +39,7 @@ def create_app(settings_or_ctx: Settings | ArchiveContext) -> FastAPI:
             if owned:
                 ctx.close()
 
-    app = FastAPI(
-        title="archive retrieval API", version=__version__, description=DESCRIPTION, lifespan=lifespan
-    )
+    app = FastAPI(title="archive retrieval API", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.ctx = ctx
     app.state.verified = VerifiedFiles(ctx.settings.api_verify_ttl)
     app.state.cursors = Cursors(ctx.settings.home)

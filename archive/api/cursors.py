@@ -174,8 +174,10 @@ class Cursors:
         (key,) = self.read("files", package_id, cursor, 1)
         path = path_of(int(key)) if key.isdigit() else None
         if path is None:
-            raise InvalidRequest("cursor names a file the catalog no longer knows by it (was the catalog rebuilt?); "
-                                 "start again without it")
+            raise InvalidRequest(
+                "cursor names a file the catalog no longer knows by it (was the catalog rebuilt?); "
+                "start again without it"
+            )
         return path
 
     def files_next(self, package_id: str, key: int) -> str:

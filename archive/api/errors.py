@@ -157,9 +157,7 @@ async def archive_error(request: Request, exc: Exception) -> JSONResponse:
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        return error_response(
-            404, NotFound.code, "NotFound", f"no route {request.url.path[:200]!r}; see /docs"
-        )
+        return error_response(404, NotFound.code, "NotFound", f"no route {request.url.path[:200]!r}; see /docs")
     if exc.status_code == 405:
         return error_response(
             405,

@@ -58,9 +58,7 @@ def problem(scope: Scope) -> tuple[int, str, str] | None:
     if scope.get("method") in ("GET", "HEAD"):
         for key, value in headers:
             name = key.lower()
-            if name == b"transfer-encoding" or (
-                name == b"content-length" and value.strip() not in (b"0", b"")
-            ):
+            if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
                 return 413, "BodyNotAccepted", f"{scope['method']} requests take no body; send none"
     return None
 

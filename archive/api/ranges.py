@@ -57,18 +57,14 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if not first:
         suffix = int(last)
         if suffix == 0 or size == 0:
-            raise RangeNotSatisfiable(
-                f"Range {header.strip()[:80]!r} asks for no bytes of a {size}-byte file", size
-            )
+            raise RangeNotSatisfiable(f"Range {header.strip()[:80]!r} asks for no bytes of a {size}-byte file", size)
         return ByteRange(max(0, size - suffix), size)
     start = int(first)
     end = int(last) + 1 if last else size
     if last and end <= start:
         raise RangeNotSatisfiable(f"Range {header.strip()[:80]!r} ends before it starts", size)
     if start >= size:
-        raise RangeNotSatisfiable(
-            f"Range {header.strip()[:80]!r} starts beyond the end of a {size}-byte file", size
-        )
+        raise RangeNotSatisfiable(f"Range {header.strip()[:80]!r} starts beyond the end of a {size}-byte file", size)
     return ByteRange(start, min(end, size))
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import os
 import zlib
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import quote
 
 import anyio
@@ -77,9 +78,7 @@ def _open(entry: Servable) -> int:
     fd = os.open(entry.location, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     if signature(os.fstat(fd)) != entry.signature:
         os.close(fd)
-        raise FixityError(
-            f"stored file {entry.bag_path} of package {entry.package.id} changed while being opened"
-        )
+        raise FixityError(f"stored file {entry.bag_path} of package {entry.package.id} changed while being opened")
     return fd
 
 
@@ -151,9 +150,7 @@ def serve_file(
     headers = file_headers(entry)
     tag = headers["ETag"]
     if none_match(request.headers.get("if-none-match"), tag):
-        return Response(
-            status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control", "Last-Modified")}
-        )
+        return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control", "Last-Modified")})
     rng = parse_range(request.headers.get("range"), entry.size)
     if rng is not None and not range_allowed(request.headers.get("if-range"), tag):
         rng = None
@@ -168,9 +165,7 @@ def serve_file(
     part = rng or whole
     byte_range = rng.header() if rng else ""
     if accel:
-        start_download(
-            ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True
-        )
+        start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True)
         headers["X-Accel-Redirect"] = accel + quote(entry.relpath)
         del headers["Accept-Ranges"]  # nginx adds its own
         return Response(status_code=200, headers=headers)
@@ -227,13 +222,9 @@ async def _zip_chunks(
             try:
                 pos = 0
                 while pos < entry.size:
-                    data = await anyio.to_thread.run_sync(
-                        _read, fd, min(chunk, entry.size - pos), pos, digest.update
-                    )
+                    data = await anyio.to_thread.run_sync(_read, fd, min(chunk, entry.size - pos), pos, digest.update)
                     if not data:
-                        raise FixityError(
-                            f"stored file {entry.bag_path} of package {entry.package.id} ended early"
-                        )
+                        raise FixityError(f"stored file {entry.bag_path} of package {entry.package.id} ended early")
                     pos += len(data)
                     if check is not None and pos == entry.size and not check.ok():
                         raise await anyio.to_thread.run_sync(

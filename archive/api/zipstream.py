@@ -15,9 +15,9 @@ directory record (about 100 bytes) per entry, and none of the data.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 #: Python's zipfile switches to ZIP64 here too (some readers take 32-bit fields as signed)
 ZIP64_LIMIT = (1 << 31) - 1
@@ -115,9 +115,7 @@ class ZipWriter:
         else:
             offset_field = e.offset
         extra = (
-            struct.pack("<HH", 0x0001, 8 * len(fields)) + struct.pack(f"<{len(fields)}Q", *fields)
-            if fields
-            else b""
+            struct.pack("<HH", 0x0001, 8 * len(fields)) + struct.pack(f"<{len(fields)}Q", *fields) if fields else b""
         )
         version = 45 if fields else 20
         return (
@@ -156,9 +154,7 @@ class ZipWriter:
         end_offset = start + len(central)
         if count >= _MAX16 or len(central) > self.limit or start > self.limit:
             out.append(
-                struct.pack(
-                    "<IQHHIIQQQQ", 0x06064B50, 44, _UNIX | 45, 45, 0, 0, count, count, len(central), start
-                )
+                struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, _UNIX | 45, 45, 0, 0, count, count, len(central), start)
             )
             out.append(struct.pack("<IIQI", 0x07064B50, 0, end_offset, 1))
             out.append(

@@ -12,10 +12,10 @@ import errno
 import os
 import stat
 from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from archive.audit.budget import Budget
 from archive.audit.findings import AuditFinding, finding
@@ -57,8 +57,9 @@ class CopyResult:
     verified: set[str] = field(default_factory=set)  # paths that verified in this pass
 
 
-def expected_entries(files: Iterable[tuple[str, int, dict[str, str]]],
-                     tag_digests: dict[str, dict[str, str]]) -> list[Expected]:
+def expected_entries(
+    files: Iterable[tuple[str, int, dict[str, str]]], tag_digests: dict[str, dict[str, str]]
+) -> list[Expected]:
     """Tag files then payload files (``data/`` + path), each sorted: the order of a pass."""
     tags = [Expected(name, None, dict(d)) for name, d in sorted(tag_digests.items())]
     payload = sorted((Expected(f"data/{p}", size, dict(d)) for p, size, d in files), key=lambda e: e.path)
@@ -114,15 +115,22 @@ def find_extras(bag: Path, expected: set[str]) -> list[tuple[str, str]]:
     return sorted(extras)
 
 
-def check_copy(bag: Path, entries: list[Expected], package_id: str, copy: str, budget: Budget,
-               pool: Executor | None = None, start_after: str | None = None,
-               on_file: Callable[[FileOutcome], None] = lambda o: None) -> CopyResult:
+def check_copy(
+    bag: Path,
+    entries: list[Expected],
+    package_id: str,
+    copy: str,
+    budget: Budget,
+    pool: Executor | None = None,
+    start_after: str | None = None,
+    on_file: Callable[[FileOutcome], None] = lambda o: None,
+) -> CopyResult:
     """Check ``entries`` in order (after ``start_after``), in parallel on ``pool`` when given."""
     result = CopyResult()
     todo = entries
     if start_after is not None:
         names = [e.path for e in entries]
-        todo = entries[names.index(start_after) + 1:] if start_after in names else entries
+        todo = entries[names.index(start_after) + 1 :] if start_after in names else entries
 
     def consume(outcome: FileOutcome) -> None:
         result.files += 1
@@ -133,8 +141,9 @@ def check_copy(bag: Path, entries: list[Expected], package_id: str, copy: str, b
             result.verified.add(e.path)
         else:
             expected = dict(e.digests) if e.size is None else {"size": e.size, **e.digests}
-            result.findings.append(finding(package_id, copy, e.path, outcome.kind, outcome.message,
-                                           expected, dict(outcome.found)))
+            result.findings.append(
+                finding(package_id, copy, e.path, outcome.kind, outcome.message, expected, dict(outcome.found))
+            )
         if e.size is None:
             budget.charge(outcome.read)  # tag files: charged once their size is known
         on_file(outcome)

@@ -56,9 +56,17 @@ class AuditFinding:
         return self.severity == FAILURE
 
     def as_dict(self) -> dict[str, Any]:
-        return {"package": self.package_id, "copy": self.copy, "path": self.path, "kind": self.kind,
-                "code": self.code, "severity": self.severity, "message": self.message,
-                "expected": self.expected, "found": self.found}
+        return {
+            "package": self.package_id,
+            "copy": self.copy,
+            "path": self.path,
+            "kind": self.kind,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "expected": self.expected,
+            "found": self.found,
+        }
 
     def line(self) -> str:
         """One line for people and for PREMIS outcome details, with full digests."""
@@ -71,8 +79,15 @@ class AuditFinding:
         return text
 
 
-def finding(package_id: str, copy: str, path: str, kind: str, message: str = "",
-            expected: dict[str, Any] | None = None, found: dict[str, Any] | None = None) -> AuditFinding:
+def finding(
+    package_id: str,
+    copy: str,
+    path: str,
+    kind: str,
+    message: str = "",
+    expected: dict[str, Any] | None = None,
+    found: dict[str, Any] | None = None,
+) -> AuditFinding:
     if kind not in KINDS:
         raise ValueError(f"unknown audit finding kind {kind!r}")
     return AuditFinding(package_id, copy, path, kind, message or KINDS[kind][2], expected or {}, found or {})

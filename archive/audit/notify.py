@@ -19,16 +19,22 @@ TIMEOUT = 30
 
 
 def payload(run: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"event": "archive.audit.trouble", "run": run, "findings": findings[:MAX_FINDINGS],
-            "findings_total": len(findings), "findings_truncated": len(findings) > MAX_FINDINGS}
+    return {
+        "event": "archive.audit.trouble",
+        "run": run,
+        "findings": findings[:MAX_FINDINGS],
+        "findings_total": len(findings),
+        "findings_truncated": len(findings) > MAX_FINDINGS,
+    }
 
 
 def post_webhook(url: str, body: dict[str, Any], timeout: float = TIMEOUT) -> str:
     data = json.dumps(body, default=str).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "archive-audit"})
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json", "User-Agent": "archive-audit"}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - an operator's URL
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return f"webhook {response.status}"
     except urllib.error.HTTPError as exc:
         return f"webhook failed: HTTP {exc.code}"
@@ -39,11 +45,23 @@ def post_webhook(url: str, body: dict[str, Any], timeout: float = TIMEOUT) -> st
 def run_command(command: str, body: dict[str, Any], timeout: float = 120) -> str:
     """Run ``command`` with ``sh -c``, the JSON on stdin and ARCHIVE_AUDIT_* variables in its environment."""
     run = body.get("run", {})
-    env = {**os.environ, "ARCHIVE_AUDIT_RUN": str(run.get("id", "")), "ARCHIVE_AUDIT_OUTCOME": str(run.get("outcome", "")),
-           "ARCHIVE_AUDIT_FAILURES": str(run.get("failures", 0)), "ARCHIVE_AUDIT_UNCHECKED": str(run.get("unchecked", 0))}
+    env = {
+        **os.environ,
+        "ARCHIVE_AUDIT_RUN": str(run.get("id", "")),
+        "ARCHIVE_AUDIT_OUTCOME": str(run.get("outcome", "")),
+        "ARCHIVE_AUDIT_FAILURES": str(run.get("failures", 0)),
+        "ARCHIVE_AUDIT_UNCHECKED": str(run.get("unchecked", 0)),
+    }
     try:
-        done = subprocess.run(command, shell=True, input=json.dumps(body, default=str).encode("utf-8"),  # noqa: S602
-                              env=env, timeout=timeout, capture_output=True, check=False)
+        done = subprocess.run(
+            command,
+            shell=True,
+            input=json.dumps(body, default=str).encode("utf-8"),
+            env=env,
+            timeout=timeout,
+            capture_output=True,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"command failed: {exc}"
     if done.returncode != 0:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import DateTime, and_, case, func, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -69,9 +70,15 @@ class FixityState:
     pass_unchecked: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"package": self.package_id, "outcome": self.outcome or None, "checked_at": _iso(self.checked_at),
-                "verified_at": _iso(self.verified_at), "run": self.run_id, "failed_run": self.failed_run_id,
-                "pass_in_progress": self.cursor is not None}
+        return {
+            "package": self.package_id,
+            "outcome": self.outcome or None,
+            "checked_at": _iso(self.checked_at),
+            "verified_at": _iso(self.verified_at),
+            "run": self.run_id,
+            "failed_run": self.failed_run_id,
+            "pass_in_progress": self.cursor is not None,
+        }
 
 
 @dataclass
@@ -86,9 +93,17 @@ class PackageRecord:
 
 
 def _event_row(package_id: str, e: Event) -> EventRow:
-    return EventRow(id=e.identifier, package_id=package_id, type=e.type, occurred_at=e.datetime, detail=e.detail,
-                    outcome=e.outcome, outcome_detail=e.outcome_detail,
-                    agents=[{"agent": a.agent, "role": a.role} for a in e.agents], objects=list(e.objects))
+    return EventRow(
+        id=e.identifier,
+        package_id=package_id,
+        type=e.type,
+        occurred_at=e.datetime,
+        detail=e.detail,
+        outcome=e.outcome,
+        outcome_detail=e.outcome_detail,
+        agents=[{"agent": a.agent, "role": a.role} for a in e.agents],
+        objects=list(e.objects),
+    )
 
 
 def _run(row: AuditRunRow) -> AuditRun:
@@ -101,9 +116,9 @@ def _state(row: PackageFixityRow) -> FixityState:
 
 def _due(cutoffs: dict[str, datetime], default_cutoff: datetime | None) -> Any:
     names = list(cutoffs)
-    due = [and_(PackageRow.profile_id == n, LAST < cutoffs[n]) for n in names]
+    due = [and_(PackageRow.profile_id == n, cutoffs[n] > LAST) for n in names]
     if default_cutoff is not None:
-        due.append(and_(PackageRow.profile_id.not_in(names), LAST < default_cutoff) if names else LAST < default_cutoff)
+        due.append(and_(PackageRow.profile_id.not_in(names), default_cutoff > LAST) if names else default_cutoff > LAST)
     return or_(*due)
 
 
@@ -118,12 +133,38 @@ class Audits:
 
     # -- runs ------------------------------------------------------------------
     @guarded("start audit run {run_id}")
-    def start_run(self, run_id: str, started_at: datetime, selection: str, jobs: int,
-                  max_seconds: int | None, max_bytes: int | None) -> None:
-        self._write(lambda s: s.add(AuditRunRow(
-            id=run_id, started_at=started_at, status="running", outcome="", selection=selection, jobs=jobs,
-            max_seconds=max_seconds, max_bytes=max_bytes, packages=0, files=0, bytes=0, failures=0, unchecked=0,
-            repaired=0, stop_reason="", notified="")), "start an audit run")
+    def start_run(
+        self,
+        run_id: str,
+        started_at: datetime,
+        selection: str,
+        jobs: int,
+        max_seconds: int | None,
+        max_bytes: int | None,
+    ) -> None:
+        self._write(
+            lambda s: s.add(
+                AuditRunRow(
+                    id=run_id,
+                    started_at=started_at,
+                    status="running",
+                    outcome="",
+                    selection=selection,
+                    jobs=jobs,
+                    max_seconds=max_seconds,
+                    max_bytes=max_bytes,
+                    packages=0,
+                    files=0,
+                    bytes=0,
+                    failures=0,
+                    unchecked=0,
+                    repaired=0,
+                    stop_reason="",
+                    notified="",
+                )
+            ),
+            "start an audit run",
+        )
 
     @guarded("update audit run {run_id}")
     def update_run(self, run_id: str, **values: Any) -> None:
@@ -133,16 +174,36 @@ class Audits:
                 raise NotFound(f"no audit run {run_id}")
             for key, value in values.items():
                 setattr(row, key, value)
+
         self._write(apply, f"update audit run {run_id}")
 
     @guarded("record audit results of run {run_id}")
-    def record(self, run_id: str, findings: list[Any], events: list[tuple[str, Event]],
-               state: FixityState | None, counts: dict[str, int]) -> None:
+    def record(
+        self,
+        run_id: str,
+        findings: list[Any],
+        events: list[tuple[str, Event]],
+        state: FixityState | None,
+        counts: dict[str, int],
+    ) -> None:
         """One transaction: findings, PREMIS events, the package's fixity state, the run's counters."""
+
         def apply(s: Session) -> None:
-            s.add_all(AuditFindingRow(run_id=run_id, package_id=f.package_id, copy=f.copy, path=f.path,
-                                      kind=f.kind, code=f.code, severity=f.severity, message=f.message,
-                                      expected=f.expected, found=f.found) for f in findings)
+            s.add_all(
+                AuditFindingRow(
+                    run_id=run_id,
+                    package_id=f.package_id,
+                    copy=f.copy,
+                    path=f.path,
+                    kind=f.kind,
+                    code=f.code,
+                    severity=f.severity,
+                    message=f.message,
+                    expected=f.expected,
+                    found=f.found,
+                )
+                for f in findings
+            )
             s.add_all(_event_row(pid, e) for pid, e in events)
             if state is not None:
                 row = s.get(PackageFixityRow, state.package_id) or PackageFixityRow(package_id=state.package_id)
@@ -153,6 +214,7 @@ class Audits:
             if run is not None:
                 for key, n in counts.items():
                     setattr(run, key, (getattr(run, key) or 0) + n)
+
         self._write(apply, f"record audit results of run {run_id}")
 
     def _write(self, apply: Any, what: str) -> None:
@@ -179,10 +241,14 @@ class Audits:
     @guarded("count audit runs")
     def runs_since(self, since: datetime) -> dict[str, int]:
         with self._session() as s:
-            row = s.execute(select(func.count(), func.coalesce(func.sum(AuditRunRow.bytes), 0),
-                                   func.coalesce(func.sum(AuditRunRow.files), 0),
-                                   func.sum(case((AuditRunRow.outcome == "failure", 1), else_=0)))
-                            .where(AuditRunRow.started_at >= since)).one()
+            row = s.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(AuditRunRow.bytes), 0),
+                    func.coalesce(func.sum(AuditRunRow.files), 0),
+                    func.sum(case((AuditRunRow.outcome == "failure", 1), else_=0)),
+                ).where(AuditRunRow.started_at >= since)
+            ).one()
         return {"runs": int(row[0]), "bytes": int(row[1]), "files": int(row[2]), "failing_runs": int(row[3] or 0)}
 
     @guarded("list {status} audit runs")
@@ -205,9 +271,20 @@ class Audits:
         if limit is not None:
             q = q.limit(limit).offset(offset)
         with self._session() as s:
-            return [{"package": r.package_id, "copy": r.copy, "path": r.path, "kind": r.kind, "code": r.code,
-                     "severity": r.severity, "message": r.message, "expected": r.expected, "found": r.found}
-                    for r in s.scalars(q)]
+            return [
+                {
+                    "package": r.package_id,
+                    "copy": r.copy,
+                    "path": r.path,
+                    "kind": r.kind,
+                    "code": r.code,
+                    "severity": r.severity,
+                    "message": r.message,
+                    "expected": r.expected,
+                    "found": r.found,
+                }
+                for r in s.scalars(q)
+            ]
 
     # -- packages --------------------------------------------------------------
     @guarded("read package {package_id} for an audit")
@@ -216,10 +293,16 @@ class Audits:
             row = s.get(PackageRow, package_id)
             if row is None:
                 raise NotFound(f"no package {package_id} in the catalog")
-            files = s.execute(select(FileRow.path, FileRow.size, FileRow.digests)
-                              .where(FileRow.package_id == package_id)).all()
-            return PackageRecord(row.id, row.profile_id, _aware(row.created_at),
-                                 [(p, int(n), dict(d)) for p, n, d in files], dict(row.tag_digests))
+            files = s.execute(
+                select(FileRow.path, FileRow.size, FileRow.digests).where(FileRow.package_id == package_id)
+            ).all()
+            return PackageRecord(
+                row.id,
+                row.profile_id,
+                _aware(row.created_at),
+                [(p, int(n), dict(d)) for p, n, d in files],
+                dict(row.tag_digests),
+            )
 
     @guarded("read the fixity state of package {package_id}")
     def state(self, package_id: str) -> FixityState | None:
@@ -237,31 +320,49 @@ class Audits:
     def pending(self) -> list[str]:
         """Packages whose pass stopped part-way (resumed first), oldest pass first."""
         with self._session() as s:
-            return list(s.scalars(select(PackageFixityRow.package_id).where(PackageFixityRow.cursor.is_not(None))
-                                  .order_by(PackageFixityRow.pass_started_at, PackageFixityRow.package_id)))
+            return list(
+                s.scalars(
+                    select(PackageFixityRow.package_id)
+                    .where(PackageFixityRow.cursor.is_not(None))
+                    .order_by(PackageFixityRow.pass_started_at, PackageFixityRow.package_id)
+                )
+            )
 
     @guarded("select packages to audit")
-    def page(self, cutoffs: dict[str, datetime] | None, default_cutoff: datetime | None, exclude_run: str,
-             after: tuple[datetime, str] | None, limit: int = 200) -> list[tuple[str, datetime]]:
+    def page(
+        self,
+        cutoffs: dict[str, datetime] | None,
+        default_cutoff: datetime | None,
+        exclude_run: str,
+        after: tuple[datetime, str] | None,
+        limit: int = 200,
+    ) -> list[tuple[str, datetime]]:
         """Next packages by last verification, oldest first (keyset after ``after``), skipping those
         run ``exclude_run`` already touched. ``cutoffs`` (per profile) and ``default_cutoff`` keep only
         packages last verified before them (due)."""
         touched = and_(PackageFixityRow.run_id.is_not(None), PackageFixityRow.run_id == exclude_run)
-        q = (select(PackageRow.id, LAST).outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
-             .where(~touched).order_by(LAST, PackageRow.id).limit(limit))
+        q = (
+            select(PackageRow.id, LAST)
+            .outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
+            .where(~touched)
+            .order_by(LAST, PackageRow.id)
+            .limit(limit)
+        )
         if after is not None:
-            q = q.where(or_(LAST > after[0], and_(LAST == after[0], PackageRow.id > after[1])))
+            q = q.where(or_(after[0] < LAST, and_(after[0] == LAST, PackageRow.id > after[1])))
         if cutoffs is not None:
             q = q.where(_due(cutoffs, default_cutoff))
         with self._session() as s:
             return [(pid, _aware(last)) for pid, last in s.execute(q)]
 
     @guarded("size the audit selection")
-    def selection_bytes(self, package_ids: list[str], cutoffs: dict[str, datetime] | None = None,
-                        default_cutoff: datetime | None = None) -> int:
+    def selection_bytes(
+        self, package_ids: list[str], cutoffs: dict[str, datetime] | None = None, default_cutoff: datetime | None = None
+    ) -> int:
         """Bytes of the given packages, of the due ones (``cutoffs``), or of every package."""
         q = select(func.coalesce(func.sum(PackageRow.total_bytes), 0)).outerjoin(
-            PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
+            PackageFixityRow, PackageFixityRow.package_id == PackageRow.id
+        )
         if package_ids:
             q = q.where(PackageRow.id.in_(package_ids))
         elif cutoffs is not None:
@@ -285,8 +386,11 @@ class Audits:
         """Per profile in the catalog: the shortest fixity interval its packages recorded at ingest
         (None: none recorded) and how many of its packages have no interval recorded."""
         missing = func.sum(case((PackageRow.fixity_interval_days.is_(None), 1), else_=0))
-        q = (select(PackageRow.profile_id, func.min(PackageRow.fixity_interval_days), missing)
-             .group_by(PackageRow.profile_id).order_by(PackageRow.profile_id))
+        q = (
+            select(PackageRow.profile_id, func.min(PackageRow.fixity_interval_days), missing)
+            .group_by(PackageRow.profile_id)
+            .order_by(PackageRow.profile_id)
+        )
         try:
             with self._session() as s:
                 return {name: (None if days is None else int(days), int(n or 0)) for name, days, n in s.execute(q)}
@@ -296,9 +400,14 @@ class Audits:
     @guarded("record the fixity interval of profile {profile}")
     def record_interval(self, profile: str, days: int) -> None:
         """Record ``days`` for the packages of ``profile`` that have no fixity interval recorded."""
-        self._write(lambda s: s.execute(update(PackageRow).where(
-            PackageRow.profile_id == profile, PackageRow.fixity_interval_days.is_(None)).values(
-            fixity_interval_days=days)), f"record the fixity interval of profile {profile}")
+        self._write(
+            lambda s: s.execute(
+                update(PackageRow)
+                .where(PackageRow.profile_id == profile, PackageRow.fixity_interval_days.is_(None))
+                .values(fixity_interval_days=days)
+            ),
+            f"record the fixity interval of profile {profile}",
+        )
 
     @guarded("list package ids")
     def iter_ids(self) -> Iterator[str]:
@@ -306,8 +415,9 @@ class Audits:
         after = ""
         while True:
             with self._session() as s:
-                ids = list(s.scalars(select(PackageRow.id).where(PackageRow.id > after)
-                                     .order_by(PackageRow.id).limit(1000)))
+                ids = list(
+                    s.scalars(select(PackageRow.id).where(PackageRow.id > after).order_by(PackageRow.id).limit(1000))
+                )
             if not ids:
                 return
             yield from ids
@@ -327,47 +437,96 @@ class Audits:
     @guarded("compute audit coverage")
     def coverage(self, thresholds: dict[str, datetime], default: datetime) -> list[dict[str, Any]]:
         """Per profile: totals, what was verified since its threshold (and not failing), oldest, failures."""
-        cut = case(*((PackageRow.profile_id == n, literal(t, _TS)) for n, t in thresholds.items()),
-                   else_=literal(default, _TS)) if thresholds else literal(default, _TS)
-        covered = and_(VERIFIED >= cut, func.coalesce(PackageFixityRow.outcome, "") != "failure")
-        q = (select(PackageRow.profile_id, func.count(), func.sum(PackageRow.file_count),
-                    func.sum(PackageRow.total_bytes), func.sum(case((covered, 1), else_=0)),
-                    func.sum(case((covered, PackageRow.file_count), else_=0)),
-                    func.sum(case((covered, PackageRow.total_bytes), else_=0)), func.min(VERIFIED),
-                    func.sum(case((PackageFixityRow.checked_at.is_(None), 1), else_=0)),
-                    func.sum(case((PackageFixityRow.outcome == "failure", 1), else_=0)),
-                    func.sum(case((PackageFixityRow.outcome == "could-not-check", 1), else_=0)))
-             .outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
-             .group_by(PackageRow.profile_id).order_by(PackageRow.profile_id))
-        keys = ("profile", "packages", "files", "bytes", "covered_packages", "covered_files", "covered_bytes",
-                "oldest_verification", "never_audited", "open_failures", "could_not_check")
+        cut = (
+            case(
+                *((PackageRow.profile_id == n, literal(t, _TS)) for n, t in thresholds.items()),
+                else_=literal(default, _TS),
+            )
+            if thresholds
+            else literal(default, _TS)
+        )
+        covered = and_(cut <= VERIFIED, func.coalesce(PackageFixityRow.outcome, "") != "failure")
+        q = (
+            select(
+                PackageRow.profile_id,
+                func.count(),
+                func.sum(PackageRow.file_count),
+                func.sum(PackageRow.total_bytes),
+                func.sum(case((covered, 1), else_=0)),
+                func.sum(case((covered, PackageRow.file_count), else_=0)),
+                func.sum(case((covered, PackageRow.total_bytes), else_=0)),
+                func.min(VERIFIED),
+                func.sum(case((PackageFixityRow.checked_at.is_(None), 1), else_=0)),
+                func.sum(case((PackageFixityRow.outcome == "failure", 1), else_=0)),
+                func.sum(case((PackageFixityRow.outcome == "could-not-check", 1), else_=0)),
+            )
+            .outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
+            .group_by(PackageRow.profile_id)
+            .order_by(PackageRow.profile_id)
+        )
+        keys = (
+            "profile",
+            "packages",
+            "files",
+            "bytes",
+            "covered_packages",
+            "covered_files",
+            "covered_bytes",
+            "oldest_verification",
+            "never_audited",
+            "open_failures",
+            "could_not_check",
+        )
         with self._session() as s:
             rows = s.execute(q).all()
         out = []
         for row in rows:
-            item = {k: (int(v or 0) if k not in ("profile", "oldest_verification") else v) for k, v in zip(keys, row)}
+            item = {
+                k: (int(v or 0) if k not in ("profile", "oldest_verification") else v)
+                for k, v in zip(keys, row, strict=False)
+            }
             item["oldest_verification"] = _iso(row[7])
             out.append(item)
         return out
 
     @guarded("list open audit failures")
     def open_failures(self, limit: int = 100) -> list[dict[str, Any]]:
-        q = (select(PackageFixityRow, PackageRow.profile_id)
-             .join(PackageRow, PackageRow.id == PackageFixityRow.package_id)
-             .where(PackageFixityRow.outcome == "failure").order_by(PackageFixityRow.package_id).limit(limit))
+        q = (
+            select(PackageFixityRow, PackageRow.profile_id)
+            .join(PackageRow, PackageRow.id == PackageFixityRow.package_id)
+            .where(PackageFixityRow.outcome == "failure")
+            .order_by(PackageFixityRow.package_id)
+            .limit(limit)
+        )
         with self._session() as s:
             rows = s.execute(q).all()
             out = []
             for st, profile in rows:
-                n = s.scalar(select(func.count()).select_from(AuditFindingRow).where(
-                    AuditFindingRow.run_id == st.failed_run_id, AuditFindingRow.package_id == st.package_id,
-                    AuditFindingRow.severity == "failure"))
-                out.append({"package": st.package_id, "profile": profile, "run": st.failed_run_id,
-                            "findings": int(n or 0), "checked_at": _iso(st.checked_at)})
+                n = s.scalar(
+                    select(func.count())
+                    .select_from(AuditFindingRow)
+                    .where(
+                        AuditFindingRow.run_id == st.failed_run_id,
+                        AuditFindingRow.package_id == st.package_id,
+                        AuditFindingRow.severity == "failure",
+                    )
+                )
+                out.append(
+                    {
+                        "package": st.package_id,
+                        "profile": profile,
+                        "run": st.failed_run_id,
+                        "findings": int(n or 0),
+                        "checked_at": _iso(st.checked_at),
+                    }
+                )
         return out
 
     @guarded("read the fixity events of package {package_id}")
     def fixity_events(self, package_id: str) -> list[str]:
         with self._session() as s:
-            return list(s.scalars(select(EventRow.outcome).where(EventRow.package_id == package_id,
-                                                                  EventRow.type == "fixity check")))
+            return list(
+                s.scalars(
+                    select(EventRow.outcome).where(EventRow.package_id == package_id, EventRow.type == "fixity check")
+                )
+            )

@@ -149,21 +149,21 @@ def log_access(
 ) -> int:
     """Record one access (before its bytes are sent); returns the entry's id for :func:`finish_access`."""
     now = utcnow()
-    values = dict(
-        occurred_at=now,
-        finished_at=now if outcome != "started" else None,
-        token_id=token_id,
-        caller=caller[:128],
-        role=role,
-        action=action,
-        package_id=package_id,
-        profile_id=profile_id,
-        path=path,
-        byte_range=byte_range[:64],
-        bytes_planned=bytes_planned,
-        bytes_sent=bytes_planned if outcome == "complete" else 0,
-        outcome=outcome,
-    )
+    values = {
+        "occurred_at": now,
+        "finished_at": now if outcome != "started" else None,
+        "token_id": token_id,
+        "caller": caller[:128],
+        "role": role,
+        "action": action,
+        "package_id": package_id,
+        "profile_id": profile_id,
+        "path": path,
+        "byte_range": byte_range[:64],
+        "bytes_planned": bytes_planned,
+        "bytes_sent": bytes_planned if outcome == "complete" else 0,
+        "outcome": outcome,
+    }
 
     def go() -> int:
         with catalog.engine.begin() as c:

@@ -36,7 +36,7 @@ def make_engine(url: str) -> Engine:
 
             return engine
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
         raise CatalogError(f"cannot open catalog database {redact(url)}: {exc}") from exc

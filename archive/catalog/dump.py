@@ -64,8 +64,10 @@ def dump(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
                 table: Table = model.__table__  # type: ignore[assignment]
                 leave_out = _surrogate(table) | SKIPPED_COLUMNS.get(table.name, set())
                 columns = [c for c in table.columns if c.name not in leave_out]
-                rows = [{c.name: _value(v) for c, v in zip(columns, row)}
-                        for row in conn.execute(select(*columns))]
+                rows = [
+                    {c.name: _value(v) for c, v in zip(columns, row, strict=False)}
+                    for row in conn.execute(select(*columns))
+                ]
                 rows.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
                 out[table.name] = rows
     except SQLAlchemyError as exc:

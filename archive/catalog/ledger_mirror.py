@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,9 +19,16 @@ _PAGE = 1000
 
 
 def _event(row: EventRow) -> Event:
-    return Event(identifier=row.id, type=row.type, datetime=_aware(row.occurred_at), detail=row.detail,
-                 outcome=row.outcome, outcome_detail=row.outcome_detail,
-                 agents=[EventLink(agent=a["agent"], role=a["role"]) for a in row.agents], objects=list(row.objects))
+    return Event(
+        identifier=row.id,
+        type=row.type,
+        datetime=_aware(row.occurred_at),
+        detail=row.detail,
+        outcome=row.outcome,
+        outcome_detail=row.outcome_detail,
+        agents=[EventLink(agent=a["agent"], role=a["role"]) for a in row.agents],
+        objects=list(row.objects),
+    )
 
 
 class LedgerMirror:
@@ -42,10 +49,19 @@ class LedgerMirror:
     def add(self, entries: list[LedgerEntry]) -> None:
         try:
             with self.catalog.session() as s, s.begin():
-                s.add_all(LedgerEntryRow(seq=e.seq, entry_hash=e.hash, prev_hash=e.prev, kind=e.kind,
-                                         package_id=e.package_id, event_id=e.event_id,
-                                         recorded_at=datetime.fromisoformat(e.time), line=e.line)
-                          for e in entries)
+                s.add_all(
+                    LedgerEntryRow(
+                        seq=e.seq,
+                        entry_hash=e.hash,
+                        prev_hash=e.prev,
+                        kind=e.kind,
+                        package_id=e.package_id,
+                        event_id=e.event_id,
+                        recorded_at=datetime.fromisoformat(e.time),
+                        line=e.line,
+                    )
+                    for e in entries
+                )
         except SQLAlchemyError as exc:
             raise translate(exc, "mirror ledger entries in the catalog") from exc
 
@@ -55,8 +71,12 @@ class LedgerMirror:
         after = 0
         while True:
             with self.catalog.session() as s:
-                rows = s.execute(select(LedgerEntryRow.seq, LedgerEntryRow.entry_hash)
-                                 .where(LedgerEntryRow.seq > after).order_by(LedgerEntryRow.seq).limit(_PAGE)).all()
+                rows = s.execute(
+                    select(LedgerEntryRow.seq, LedgerEntryRow.entry_hash)
+                    .where(LedgerEntryRow.seq > after)
+                    .order_by(LedgerEntryRow.seq)
+                    .limit(_PAGE)
+                ).all()
             if not rows:
                 return
             for seq, digest in rows:
@@ -67,9 +87,12 @@ class LedgerMirror:
     def package_token(self, package_id: str) -> str | None:
         """The content token the ledger recorded for ``package_id`` at ingest (None before ledgers existed)."""
         with self.catalog.session() as s:
-            line = s.scalar(select(LedgerEntryRow.line)
-                            .where(LedgerEntryRow.package_id == package_id, LedgerEntryRow.kind == KIND_PACKAGE)
-                            .order_by(LedgerEntryRow.seq.desc()).limit(1))
+            line = s.scalar(
+                select(LedgerEntryRow.line)
+                .where(LedgerEntryRow.package_id == package_id, LedgerEntryRow.kind == KIND_PACKAGE)
+                .order_by(LedgerEntryRow.seq.desc())
+                .limit(1)
+            )
         if line is None:
             return None
         token = json.loads(line).get("body", {}).get("token")
@@ -81,9 +104,13 @@ class LedgerMirror:
         after = ""
         while True:
             with self.catalog.session() as s:
-                rows = s.execute(select(EventRow, LedgerEntryRow.line)
-                                 .outerjoin(LedgerEntryRow, LedgerEntryRow.event_id == EventRow.id)
-                                 .where(EventRow.id > after).order_by(EventRow.id).limit(_PAGE)).all()
+                rows = s.execute(
+                    select(EventRow, LedgerEntryRow.line)
+                    .outerjoin(LedgerEntryRow, LedgerEntryRow.event_id == EventRow.id)
+                    .where(EventRow.id > after)
+                    .order_by(EventRow.id)
+                    .limit(_PAGE)
+                ).all()
             if not rows:
                 return
             for row, line in rows:

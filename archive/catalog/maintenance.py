@@ -30,14 +30,33 @@ from archive.catalog.tables import (
 from archive.model import Event
 
 #: what a rebuild from storage fills, children first (the order ``wipe`` deletes in)
-REBUILT = (SearchTermRow, SearchDateRow, AuditFindingRow, PackageFixityRow, EventRow, AgentRow, MetadataValueRow,
-           FileRow, PackageRow, AuditRunRow, LedgerEntryRow)
+REBUILT = (
+    SearchTermRow,
+    SearchDateRow,
+    AuditFindingRow,
+    PackageFixityRow,
+    EventRow,
+    AgentRow,
+    MetadataValueRow,
+    FileRow,
+    PackageRow,
+    AuditRunRow,
+    LedgerEntryRow,
+)
 
 
 def _event_values(package_id: str, e: Event) -> dict[str, Any]:
-    return {"id": e.identifier, "package_id": package_id, "type": e.type, "occurred_at": e.datetime,
-            "detail": e.detail, "outcome": e.outcome, "outcome_detail": e.outcome_detail,
-            "agents": [{"agent": a.agent, "role": a.role} for a in e.agents], "objects": list(e.objects)}
+    return {
+        "id": e.identifier,
+        "package_id": package_id,
+        "type": e.type,
+        "occurred_at": e.datetime,
+        "detail": e.detail,
+        "outcome": e.outcome,
+        "outcome_detail": e.outcome_detail,
+        "agents": [{"agent": a.agent, "role": a.role} for a in e.agents],
+        "objects": list(e.objects),
+    }
 
 
 class Maintenance:
@@ -64,23 +83,34 @@ class Maintenance:
     @guarded("find ledgered events missing from the catalog")
     def missing_ledgered_events(self, limit: int = 10_000) -> list[str]:
         """Ledger lines of events of catalogued packages that the catalog's ``events`` lacks, in order."""
-        q = (select(LedgerEntryRow.line)
-             .where(LedgerEntryRow.kind == "event", LedgerEntryRow.event_id.is_not(None),
-                    exists().where(PackageRow.id == LedgerEntryRow.package_id),
-                    ~exists().where(EventRow.id == LedgerEntryRow.event_id))
-             .order_by(LedgerEntryRow.seq).limit(limit))
+        q = (
+            select(LedgerEntryRow.line)
+            .where(
+                LedgerEntryRow.kind == "event",
+                LedgerEntryRow.event_id.is_not(None),
+                exists().where(PackageRow.id == LedgerEntryRow.package_id),
+                ~exists().where(EventRow.id == LedgerEntryRow.event_id),
+            )
+            .order_by(LedgerEntryRow.seq)
+            .limit(limit)
+        )
         return self._read("find ledgered events missing from the catalog", lambda s: list(s.scalars(q)))
 
     @guarded("find dangling ledger entries")
     def dangling_ledgered_packages(self) -> list[str]:
         """Packages the ledger recorded at ingest that are neither catalogued nor withdrawn."""
         withdrawn = aliased(LedgerEntryRow)
-        q = (select(LedgerEntryRow.package_id).distinct()
-             .where(LedgerEntryRow.kind == "package", LedgerEntryRow.package_id.is_not(None),
-                    ~exists().where(PackageRow.id == LedgerEntryRow.package_id),
-                    ~exists().where(and_(withdrawn.kind == "withdrawn",
-                                         withdrawn.package_id == LedgerEntryRow.package_id)))
-             .order_by(LedgerEntryRow.package_id))
+        q = (
+            select(LedgerEntryRow.package_id)
+            .distinct()
+            .where(
+                LedgerEntryRow.kind == "package",
+                LedgerEntryRow.package_id.is_not(None),
+                ~exists().where(PackageRow.id == LedgerEntryRow.package_id),
+                ~exists().where(and_(withdrawn.kind == "withdrawn", withdrawn.package_id == LedgerEntryRow.package_id)),
+            )
+            .order_by(LedgerEntryRow.package_id)
+        )
         return self._read("find dangling ledger entries", lambda s: [p for p in s.scalars(q) if p])
 
     @guarded("read the ledger mirror")
@@ -90,8 +120,9 @@ class Maintenance:
 
     @guarded("read the ledger mirror")
     def last_event_seq(self, package_id: str) -> int:
-        q = select(func.max(LedgerEntryRow.seq)).where(LedgerEntryRow.kind == "event",
-                                                        LedgerEntryRow.package_id == package_id)
+        q = select(func.max(LedgerEntryRow.seq)).where(
+            LedgerEntryRow.kind == "event", LedgerEntryRow.package_id == package_id
+        )
         return int(self._read("read the ledger mirror", lambda s: s.scalar(q)) or 0)
 
     # -- reindex -----------------------------------------------------------------------------
@@ -99,6 +130,7 @@ class Maintenance:
     def counts(self) -> dict[str, int]:
         def count(s: Session) -> dict[str, int]:
             return {t.__tablename__: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in REBUILT}
+
         return self._read("count catalog rows", count)
 
     @guarded("count catalog rows")
@@ -108,9 +140,11 @@ class Maintenance:
     @guarded("empty the catalog")
     def wipe(self) -> None:
         """Delete every row a rebuild restores (API tokens, the access log and incidents are kept)."""
+
         def apply(s: Session) -> None:
             for table in REBUILT:
                 s.execute(delete(table))
+
         self._write("empty the catalog", apply)
 
     @guarded("read events")
@@ -123,21 +157,40 @@ class Maintenance:
     @guarded("record audit runs")
     def add_runs(self, runs: list[AuditRun]) -> None:
         if runs:
-            self._write("record audit runs", lambda s: s.add_all(
-                AuditRunRow(**{f.name: getattr(r, f.name) for f in fields(AuditRun)}) for r in runs))
+            self._write(
+                "record audit runs",
+                lambda s: s.add_all(
+                    AuditRunRow(**{f.name: getattr(r, f.name) for f in fields(AuditRun)}) for r in runs
+                ),
+            )
 
     @guarded("record events and findings")
     def add_batch(self, events: list[tuple[str, Event]], findings: list[tuple[str, Any]]) -> None:
         """Events ``(package, event)`` and findings ``(run id, AuditFinding)`` in one transaction."""
+
         def apply(s: Session) -> None:
             if events:
                 s.execute(insert(EventRow), [_event_values(pid, e) for pid, e in events])
             if findings:
-                s.execute(insert(AuditFindingRow), [
-                    {"run_id": run_id, "package_id": f.package_id, "copy": f.copy, "path": f.path, "kind": f.kind,
-                     "code": f.code, "severity": f.severity, "message": f.message, "expected": f.expected,
-                     "found": f.found}
-                    for run_id, f in findings])
+                s.execute(
+                    insert(AuditFindingRow),
+                    [
+                        {
+                            "run_id": run_id,
+                            "package_id": f.package_id,
+                            "copy": f.copy,
+                            "path": f.path,
+                            "kind": f.kind,
+                            "code": f.code,
+                            "severity": f.severity,
+                            "message": f.message,
+                            "expected": f.expected,
+                            "found": f.found,
+                        }
+                        for run_id, f in findings
+                    ],
+                )
+
         if events or findings:
             self._write("record events and findings", apply)
 
@@ -149,5 +202,6 @@ class Maintenance:
                 for f in fields(FixityState):
                     setattr(row, f.name, getattr(state, f.name))
                 s.add(row)
+
         if states:
             self._write("record fixity states", apply)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -42,10 +43,17 @@ class PackageSummary:
     total_bytes: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "profile": self.profile_id, "profile_version": self.profile_version,
-                "title": self.title, "created": _iso(self.created_at), "access_level": self.access_level,
-                "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
-                "files": self.file_count, "bytes": self.total_bytes}
+        return {
+            "id": self.id,
+            "profile": self.profile_id,
+            "profile_version": self.profile_version,
+            "title": self.title,
+            "created": _iso(self.created_at),
+            "access_level": self.access_level,
+            "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
+            "files": self.file_count,
+            "bytes": self.total_bytes,
+        }
 
 
 def _iso(value: datetime) -> str:
@@ -53,7 +61,7 @@ def _iso(value: datetime) -> str:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _flatten(value: Any) -> Iterator[str]:
@@ -95,17 +103,30 @@ class Catalog:
 
     # -- writing -------------------------------------------------------------
     @guarded("record package {pkg.id}")
-    def record_package(self, pkg: Package, storage_path: str, mets_sha256: str,
-                       tag_digests: dict[str, dict[str, str]]) -> None:
+    def record_package(
+        self, pkg: Package, storage_path: str, mets_sha256: str, tag_digests: dict[str, dict[str, str]]
+    ) -> None:
         """Record a stored package, its files, metadata, agents and events in one transaction."""
         title = pkg.metadata.get("title") or (pkg.dublin_core.get("title") or [""])[0]
         row = PackageRow(
-            id=pkg.id, profile_id=pkg.profile_id, profile_version=pkg.profile_version, title=str(title),
-            created_at=pkg.created, source_name=pkg.source_name, idempotency_key=pkg.idempotency_key or None,
-            access_level=pkg.access.level, embargo_until=pkg.access.embargo_until,
-            access_statement=pkg.access.statement, file_count=len(pkg.files), total_bytes=pkg.total_bytes,
-            storage_path=storage_path, mets_sha256=mets_sha256, descriptive=pkg.metadata,
-            dublin_core=pkg.dublin_core, bag_info=pkg.bag_info, tag_digests=tag_digests,
+            id=pkg.id,
+            profile_id=pkg.profile_id,
+            profile_version=pkg.profile_version,
+            title=str(title),
+            created_at=pkg.created,
+            source_name=pkg.source_name,
+            idempotency_key=pkg.idempotency_key or None,
+            access_level=pkg.access.level,
+            embargo_until=pkg.access.embargo_until,
+            access_statement=pkg.access.statement,
+            file_count=len(pkg.files),
+            total_bytes=pkg.total_bytes,
+            storage_path=storage_path,
+            mets_sha256=mets_sha256,
+            descriptive=pkg.metadata,
+            dublin_core=pkg.dublin_core,
+            bag_info=pkg.bag_info,
+            tag_digests=tag_digests,
             fixity_interval_days=pkg.fixity_interval_days,
         )
         try:
@@ -120,16 +141,28 @@ class Catalog:
                     s.execute(insert(MetadataValueRow), values)
                     search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
                 if pkg.agents:
-                    s.execute(insert(AgentRow), [{"package_id": pkg.id, "identifier": a.identifier, "name": a.name,
-                                                  "type": a.type, "note": a.note} for a in pkg.agents])
+                    s.execute(
+                        insert(AgentRow),
+                        [
+                            {
+                                "package_id": pkg.id,
+                                "identifier": a.identifier,
+                                "name": a.name,
+                                "type": a.type,
+                                "note": a.note,
+                            }
+                            for a in pkg.agents
+                        ],
+                    )
                 if pkg.events:
                     s.execute(insert(EventRow), [self._event_values(pkg.id, e) for e in pkg.events])
                 fault_point("catalog.before-commit")  # everything inserted, nothing committed
         except IntegrityError as exc:
             existing = self.find_by_key(pkg.idempotency_key) if pkg.idempotency_key else None
             if existing and existing != pkg.id:
-                raise AlreadyRecorded(f"a package with idempotency key {pkg.idempotency_key} is already recorded: "
-                                      f"{existing}", existing) from exc
+                raise AlreadyRecorded(
+                    f"a package with idempotency key {pkg.idempotency_key} is already recorded: {existing}", existing
+                ) from exc
             raise translate(exc, f"record package {pkg.id}") from exc
         fault_point("catalog.after-commit")
 
@@ -138,12 +171,27 @@ class Catalog:
         rows = []
         for f in pkg.files:
             fmt = f.format or FormatInfo(puid=None)
-            rows.append(dict(
-                package_id=pkg.id, path=f.path, size=f.size, sha256=f.digests.get("sha256"),
-                sha512=f.digests.get("sha512"), digests=f.digests, puid=fmt.puid, format_name=fmt.name,
-                format_version=fmt.version, mime=fmt.mime, basis=fmt.basis, tool=fmt.tool,
-                tool_version=fmt.tool_version, signature_version=fmt.signature_version,
-                format_warning=fmt.warning, original_name=f.original_name, file_metadata=f.metadata))
+            rows.append(
+                {
+                    "package_id": pkg.id,
+                    "path": f.path,
+                    "size": f.size,
+                    "sha256": f.digests.get("sha256"),
+                    "sha512": f.digests.get("sha512"),
+                    "digests": f.digests,
+                    "puid": fmt.puid,
+                    "format_name": fmt.name,
+                    "format_version": fmt.version,
+                    "mime": fmt.mime,
+                    "basis": fmt.basis,
+                    "tool": fmt.tool,
+                    "tool_version": fmt.tool_version,
+                    "signature_version": fmt.signature_version,
+                    "format_warning": fmt.warning,
+                    "original_name": f.original_name,
+                    "file_metadata": f.metadata,
+                }
+            )
         return rows
 
     @staticmethod
@@ -151,17 +199,27 @@ class Catalog:
         rows = []
         for field, value in pkg.metadata.items():
             for i, v in enumerate(_flatten(value)):
-                rows.append(dict(package_id=pkg.id, field=field, position=i, value=v, value_key=v[:255]))
+                rows.append({"package_id": pkg.id, "field": field, "position": i, "value": v, "value_key": v[:255]})
         for element, values in pkg.dublin_core.items():
             for i, v in enumerate(values):
-                rows.append(dict(package_id=pkg.id, field=f"dc:{element}", position=i, value=v, value_key=v[:255]))
+                rows.append(
+                    {"package_id": pkg.id, "field": f"dc:{element}", "position": i, "value": v, "value_key": v[:255]}
+                )
         return rows
 
     @staticmethod
     def _event_values(package_id: str, e: Event) -> dict[str, Any]:
-        return dict(id=e.identifier, package_id=package_id, type=e.type, occurred_at=e.datetime,
-                    detail=e.detail, outcome=e.outcome, outcome_detail=e.outcome_detail,
-                    agents=[{"agent": link.agent, "role": link.role} for link in e.agents], objects=list(e.objects))
+        return {
+            "id": e.identifier,
+            "package_id": package_id,
+            "type": e.type,
+            "occurred_at": e.datetime,
+            "detail": e.detail,
+            "outcome": e.outcome,
+            "outcome_detail": e.outcome_detail,
+            "agents": [{"agent": link.agent, "role": link.role} for link in e.agents],
+            "objects": list(e.objects),
+        }
 
     @guarded("record events for package {package_id}")
     def add_events(self, package_id: str, events: list[Event]) -> None:
@@ -203,38 +261,82 @@ class Catalog:
             row = self._row(s, package_id)
             files = s.scalars(select(FileRow).where(FileRow.package_id == package_id).order_by(FileRow.path)).all()
             agents = s.scalars(select(AgentRow).where(AgentRow.package_id == package_id).order_by(AgentRow.id)).all()
-            events = s.scalars(select(EventRow).where(EventRow.package_id == package_id)
-                               .order_by(EventRow.occurred_at, EventRow.id)).all()
+            events = s.scalars(
+                select(EventRow).where(EventRow.package_id == package_id).order_by(EventRow.occurred_at, EventRow.id)
+            ).all()
         return Package(
-            id=row.id, profile_id=row.profile_id, profile_version=row.profile_version,
-            created=_aware(row.created_at), metadata=row.descriptive, dublin_core=row.dublin_core,
+            id=row.id,
+            profile_id=row.profile_id,
+            profile_version=row.profile_version,
+            created=_aware(row.created_at),
+            metadata=row.descriptive,
+            dublin_core=row.dublin_core,
             access=Access(level=row.access_level, embargo_until=row.embargo_until, statement=row.access_statement),
-            files=[FileRecord(path=f.path, size=f.size, digests=f.digests, original_name=f.original_name,
-                              metadata=f.file_metadata,
-                              format=FormatInfo(puid=f.puid, name=f.format_name, version=f.format_version,
-                                                mime=f.mime, basis=f.basis, tool=f.tool, tool_version=f.tool_version,
-                                                signature_version=f.signature_version, warning=f.format_warning))
-                   for f in files],
+            files=[
+                FileRecord(
+                    path=f.path,
+                    size=f.size,
+                    digests=f.digests,
+                    original_name=f.original_name,
+                    metadata=f.file_metadata,
+                    format=FormatInfo(
+                        puid=f.puid,
+                        name=f.format_name,
+                        version=f.format_version,
+                        mime=f.mime,
+                        basis=f.basis,
+                        tool=f.tool,
+                        tool_version=f.tool_version,
+                        signature_version=f.signature_version,
+                        warning=f.format_warning,
+                    ),
+                )
+                for f in files
+            ],
             agents=[Agent(identifier=a.identifier, name=a.name, type=a.type, note=a.note) for a in agents],
-            events=[Event(identifier=e.id, type=e.type, datetime=_aware(e.occurred_at), detail=e.detail,
-                          outcome=e.outcome, outcome_detail=e.outcome_detail,
-                          agents=[EventLink(agent=a["agent"], role=a["role"]) for a in e.agents],
-                          objects=list(e.objects)) for e in events],
-            bag_info=row.bag_info, source_name=row.source_name, idempotency_key=row.idempotency_key or "",
+            events=[
+                Event(
+                    identifier=e.id,
+                    type=e.type,
+                    datetime=_aware(e.occurred_at),
+                    detail=e.detail,
+                    outcome=e.outcome,
+                    outcome_detail=e.outcome_detail,
+                    agents=[EventLink(agent=a["agent"], role=a["role"]) for a in e.agents],
+                    objects=list(e.objects),
+                )
+                for e in events
+            ],
+            bag_info=row.bag_info,
+            source_name=row.source_name,
+            idempotency_key=row.idempotency_key or "",
             fixity_interval_days=row.fixity_interval_days,
         )
 
     @guarded("list packages")
-    def list_packages(self, profile: str | None = None, limit: int | None = None, offset: int = 0) -> list[PackageSummary]:
+    def list_packages(
+        self, profile: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[PackageSummary]:
         q = select(PackageRow).order_by(PackageRow.created_at, PackageRow.id)
         if profile:
             q = q.where(PackageRow.profile_id == profile)
         if limit is not None:
             q = q.limit(limit).offset(offset)
         with self.session() as s:
-            return [PackageSummary(r.id, r.profile_id, r.profile_version, r.title, _aware(r.created_at),
-                                   r.access_level, r.embargo_until, r.file_count, r.total_bytes)
-                    for r in s.scalars(q)]
+            return [
+                PackageSummary(
+                    r.id,
+                    r.profile_id,
+                    r.profile_version,
+                    r.title,
+                    _aware(r.created_at),
+                    r.access_level,
+                    r.embargo_until,
+                    r.file_count,
+                    r.total_bytes,
+                )
+                for r in s.scalars(q)
+            ]
 
     @guarded("count packages")
     def count_packages(self) -> int:

@@ -158,9 +158,7 @@ def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
         return {
             "metadata": r.descriptive,
             "dublin_core": r.dublin_core,
-            "formats": [
-                {"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)} for p, n, k, b in formats
-            ],
+            "formats": [{"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)} for p, n, k, b in formats],
         }
 
     return _run(f"read package {package_id}", go)
@@ -222,8 +220,9 @@ _FILE_Q = select(*_FILE).where(FileRow.package_id == bindparam("pid"), FileRow.p
 
 
 def _file(r: Any) -> StoredFileInfo:
-    return StoredFileInfo(r.package_id, r.path, r.size, dict(r.digests), r.puid, r.format_name, r.mime, r.id,
-                          r.basis or "")
+    return StoredFileInfo(
+        r.package_id, r.path, r.size, dict(r.digests), r.puid, r.format_name, r.mime, r.id, r.basis or ""
+    )
 
 
 _FILE_PATH_Q = select(FileRow.path).where(FileRow.package_id == bindparam("pid"), FileRow.id == bindparam("key"))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session

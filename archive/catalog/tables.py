@@ -1,4 +1,4 @@
-"""The catalog's tables, all of them, on one ``Base``. All SQL lives in ``archive.catalog``; nothing else imports SQLAlchemy.
+"""The catalog's tables, all on one ``Base``. All SQL lives in ``archive.catalog``; nothing else imports SQLAlchemy.
 
 Packages and their files, metadata, agents and events (migration 0001); fixity audits and the
 ledger's mirror (0002); API tokens, the access log, incidents and the search index (0003).
@@ -26,7 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012 (SQLAlchemy's own class attribute)
 
 
 class PackageRow(Base):
@@ -247,9 +247,7 @@ class SearchTermRow(Base):
 
     __tablename__ = "search_terms"
     term: Mapped[str] = mapped_column(TERM_TYPE, primary_key=True)
-    package_id: Mapped[str] = mapped_column(
-        ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class SearchDateRow(Base):

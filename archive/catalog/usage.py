@@ -3,7 +3,7 @@ so ``GET /stats`` stays fast however long the log grows."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
@@ -64,11 +64,9 @@ def usage(
     a = AccessLogRow
     conds: list[ColumnElement[bool]] = [a.outcome != "failed"]
     if since:
-        conds.append(a.occurred_at >= datetime.combine(since, time.min, tzinfo=timezone.utc))
+        conds.append(a.occurred_at >= datetime.combine(since, time.min, tzinfo=UTC))
     if until:
-        conds.append(
-            a.occurred_at < datetime.combine(until + timedelta(days=1), time.min, tzinfo=timezone.utc)
-        )
+        conds.append(a.occurred_at < datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC))
     if profile:
         conds.append(a.profile_id == profile)
     per = _period(catalog, period).label("period")
@@ -90,9 +88,7 @@ def usage(
             by_package = s.execute(pkg_q).all()
             titles = dict(
                 s.execute(
-                    select(PackageRow.id, PackageRow.title).where(
-                        PackageRow.id.in_([r.package_id for r in by_package])
-                    )
+                    select(PackageRow.id, PackageRow.title).where(PackageRow.id.in_([r.package_id for r in by_package]))
                 ).all()
             )
         return {

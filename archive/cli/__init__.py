@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -28,8 +29,11 @@ CLEAN_AT_START = frozenset({"ingest", "audit", "repair", "scheduler", "serve"})
 CREATE, REQUIRE, STORAGE, NONE = "create", "require", "storage", "none"
 ARCHIVE_USE = {
     "ingest": CREATE,  # the one command that makes a new archive (and says so)
-    "reindex": STORAGE, "doctor": STORAGE,  # rebuild or settle a lost catalog: storage must be there
-    "validate": NONE, "profiles": NONE, "bag": NONE,  # never touch an archive
+    "reindex": STORAGE,
+    "doctor": STORAGE,  # rebuild or settle a lost catalog: storage must be there
+    "validate": NONE,
+    "profiles": NONE,
+    "bag": NONE,  # never touch an archive
 }
 #: commands that say on stderr which archive they write to (audit and repair put it in their summary,
 #: so that a clean audit under cron stays silent; serve and the scheduler log it themselves)
@@ -96,11 +100,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="archive")
-@click.option("--config", "config", type=click.Path(dir_okay=False), envvar="ARCHIVE_CONFIG",
-              help="Settings file (YAML). Default: $ARCHIVE_CONFIG, else ./config/archive.yaml if present.")
-@click.option("--home", type=click.Path(file_okay=False),
-              help="The archive's home folder. Default: $ARCHIVE_HOME, else home: in the settings file, "
-              "else ./var of the current folder.")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    envvar="ARCHIVE_CONFIG",
+    help="Settings file (YAML). Default: $ARCHIVE_CONFIG, else ./config/archive.yaml if present.",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    help="The archive's home folder. Default: $ARCHIVE_HOME, else home: in the settings file, "
+    "else ./var of the current folder.",
+)
 @click.pass_context
 def main(click_ctx: click.Context, config: str | None, home: str | None) -> None:
     """archive: a digital preservation archive.
@@ -121,9 +133,23 @@ def main(click_ctx: click.Context, config: str | None, home: str | None) -> None
 def _register() -> None:
     from archive.cli import audit, bags, ledger, packages, profiles, recovery, serve, tokens
 
-    for command in (packages.ingest, packages.validate, packages.show, packages.list_, packages.export,
-                    bags.bag, profiles.profiles, audit.audit, audit.repair, audit.scheduler, ledger.ledger,
-                    serve.serve, tokens.tokens, recovery.doctor, recovery.reindex):
+    for command in (
+        packages.ingest,
+        packages.validate,
+        packages.show,
+        packages.list_,
+        packages.export,
+        bags.bag,
+        profiles.profiles,
+        audit.audit,
+        audit.repair,
+        audit.scheduler,
+        ledger.ledger,
+        serve.serve,
+        tokens.tokens,
+        recovery.doctor,
+        recovery.reindex,
+    ):
         main.add_command(command)
 
 

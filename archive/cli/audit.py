@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Iterator
 
 import click
 from rich.table import Table
@@ -55,19 +55,25 @@ def _print_findings(result: AuditResult) -> None:
 def _print_repairs(result: AuditResult) -> None:
     for r in result.repairs:
         for item in r.restored:
-            render.out.print(f"repaired: {r.package_id} {item['copy']} {item['path']} (from {item['source']}, verified)")
+            render.out.print(
+                f"repaired: {r.package_id} {item['copy']} {item['path']} (from {item['source']}, verified)"
+            )
         for item in r.quarantined:
             render.out.print(f"removed: {r.package_id} {item['copy']} {item['path']} (unexpected; kept in .quarantine)")
         for item in r.unrepairable:
-            render.out.print(f"[red]not repaired[/]: {r.package_id} {item['copy']} {item['path'] or '(package)'}: "
-                             f"{item['reason']}; nothing was changed for it")
+            render.out.print(
+                f"[red]not repaired[/]: {r.package_id} {item['copy']} {item['path'] or '(package)'}: "
+                f"{item['reason']}; nothing was changed for it"
+            )
 
 
 def _summary(result: AuditResult, home: str = "") -> str:
     s = result.summary()
     where = f" of the archive at {home}" if home else ""
-    line = (f"audit run {s['id']} ({s['status']}){where}: {s['packages']} packages, {s['files']} files, "
-            f"{render.human_bytes(s['bytes'])}: {s['failures']} failures, {s['unchecked']} could not be checked")
+    line = (
+        f"audit run {s['id']} ({s['status']}){where}: {s['packages']} packages, {s['files']} files, "
+        f"{render.human_bytes(s['bytes'])}: {s['failures']} failures, {s['unchecked']} could not be checked"
+    )
     if s["repaired"]:
         line += f", {s['repaired']} files repaired"
     if result.stop_reason:
@@ -93,18 +99,31 @@ def _finish(result: AuditResult, as_json: bool, home: str = "") -> None:
 @click.group(cls=AuditGroup, invoke_without_command=True)
 @click.argument("package_ids", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Audit every package (unfinished passes first, then oldest).")
-@click.option("--due", is_flag=True, help="Audit packages whose last verification is older than their profile's "
-              "fixity interval, oldest first.")
+@click.option(
+    "--due",
+    is_flag=True,
+    help="Audit packages whose last verification is older than their profile's fixity interval, oldest first.",
+)
 @click.option("--max-seconds", type=click.IntRange(min=1), help="Stop between files after this many seconds.")
 @click.option("--max-bytes", type=click.IntRange(min=1), help="Stop between files after reading this many bytes.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1, max=64), help="Files hashed in parallel "
-              "(default: setting audit_jobs).")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1, max=64), help="Files hashed in parallel (default: setting audit_jobs)."
+)
 @click.option("--repair", is_flag=True, help="Repair damaged or missing files from a copy that verifies.")
 @json_option
 @click.pass_context
 @handles_errors
-def audit(click_ctx: click.Context, package_ids: tuple[str, ...], all_: bool, due: bool, max_seconds: int | None,
-          max_bytes: int | None, jobs: int | None, repair: bool, as_json: bool) -> None:
+def audit(
+    click_ctx: click.Context,
+    package_ids: tuple[str, ...],
+    all_: bool,
+    due: bool,
+    max_seconds: int | None,
+    max_bytes: int | None,
+    jobs: int | None,
+    repair: bool,
+    as_json: bool,
+) -> None:
     """Check stored packages against the catalog's digests, every copy, every file read once.
 
     Give PACKAGE_IDs, --all or --due. Exit status: 0 all verified (or repaired), 1 at least one
@@ -116,16 +135,21 @@ def audit(click_ctx: click.Context, package_ids: tuple[str, ...], all_: bool, du
     if bool(package_ids) + all_ + due != 1:
         raise click.UsageError("give package identifiers, --all or --due (one of them)")
     state: State = click_ctx.obj
-    opts = AuditOptions(list(package_ids), all_, due, max_seconds, max_bytes, jobs or state.ctx.settings.audit_jobs,
-                        repair)
+    opts = AuditOptions(
+        list(package_ids), all_, due, max_seconds, max_bytes, jobs or state.ctx.settings.audit_jobs, repair
+    )
     with stop_on_signals() as stop, render.progress_bar(not as_json) as progress:
         result = run_audit(state.ctx, opts, progress, stop)
     _finish(result, as_json, str(state.ctx.settings.home))
 
 
 @audit.command("report")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
-              help="Count verifications since DATE instead of within each profile's interval.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Count verifications since DATE instead of within each profile's interval.",
+)
 @json_option
 @click.pass_obj
 @handles_errors
@@ -136,23 +160,39 @@ def report(state: State, since: datetime | None, as_json: bool) -> None:
     if as_json:
         render.emit_json({"ok": True, **data})
         return
-    table = Table("profile", "interval", "packages", "files verified", "bytes verified", "oldest verification",
-                  "never audited", "open failures")
+    table = Table(
+        "profile",
+        "interval",
+        "packages",
+        "files verified",
+        "bytes verified",
+        "oldest verification",
+        "never audited",
+        "open failures",
+    )
     for p in data["profiles"]:
-        table.add_row(p["profile"], f"{p['interval_days']} d", str(p["packages"]),
-                      f"{p['covered_files']} / {p['files']}",
-                      f"{render.human_bytes(p['covered_bytes'])} / {render.human_bytes(p['bytes'])} "
-                      f"({p['covered_percent']}%)", (p["oldest_verification"] or "-")[:19],
-                      str(p["never_audited"]), str(p["open_failures"]))
+        table.add_row(
+            p["profile"],
+            f"{p['interval_days']} d",
+            str(p["packages"]),
+            f"{p['covered_files']} / {p['files']}",
+            f"{render.human_bytes(p['covered_bytes'])} / {render.human_bytes(p['bytes'])} ({p['covered_percent']}%)",
+            (p["oldest_verification"] or "-")[:19],
+            str(p["never_audited"]),
+            str(p["open_failures"]),
+        )
     render.out.print(table)
     t = data["totals"]
-    render.out.print(f"verified {'since ' + data['since'][:10] if data['since'] else 'within interval'}: "
-                     f"{t['covered_files']} of {t['files']} files, {render.human_bytes(t['covered_bytes'])} of "
-                     f"{render.human_bytes(t['bytes'])} ({t['covered_percent']}%); {t['open_failures']} open "
-                     f"failure(s); {data['runs']['runs']} run(s) since {data['runs']['since'][:10]}")
+    render.out.print(
+        f"verified {'since ' + data['since'][:10] if data['since'] else 'within interval'}: "
+        f"{t['covered_files']} of {t['files']} files, {render.human_bytes(t['covered_bytes'])} of "
+        f"{render.human_bytes(t['bytes'])} ({t['covered_percent']}%); {t['open_failures']} open "
+        f"failure(s); {data['runs']['runs']} run(s) since {data['runs']['since'][:10]}"
+    )
     for f in data["open_failures"]:
-        render.out.print(f"[red]open failure[/]: {f['package']} ({f['profile']}): {f['findings']} finding(s) in "
-                         f"run {f['run']}")
+        render.out.print(
+            f"[red]open failure[/]: {f['package']} ({f['profile']}): {f['findings']} finding(s) in run {f['run']}"
+        )
 
 
 @click.command()
@@ -185,11 +225,12 @@ def scheduler(state: State, once: bool, jobs: int | None, window: str | None, po
     """Run due audits within the configured window and budget until SIGTERM (a long-running service)."""
 
     def log(message: str) -> None:
-        print(f"{datetime.now().astimezone():%Y-%m-%dT%H:%M:%S%z} archive-scheduler: {message}", file=sys.stderr,
-              flush=True)
+        print(
+            f"{datetime.now().astimezone():%Y-%m-%dT%H:%M:%S%z} archive-scheduler: {message}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     log(f"archive at {state.ctx.where()}")
     with stop_on_signals() as stop:
         run_scheduler(state.ctx, stop, log, once=once, jobs=jobs, window=window, poll_seconds=poll_seconds)
-
-

@@ -19,7 +19,11 @@ def bag() -> None:
 
 @bag.command("validate")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--fast", is_flag=True, help="Check completeness, Payload-Oxum and the (small) tag files only, without hashing the payload.")
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="Check completeness, Payload-Oxum and the (small) tag files only, without hashing the payload.",
+)
 @json_option
 @handles_errors
 def validate_cmd(path: Path, fast: bool, as_json: bool) -> None:
@@ -32,8 +36,10 @@ def validate_cmd(path: Path, fast: bool, as_json: bool) -> None:
         render.emit_json({"ok": report.valid, **report.as_dict()})
     else:
         verdict = "[green]valid[/]" if report.valid else "[red]invalid[/]"
-        render.out.print(f"{verdict}: {escape(str(path))} (BagIt {report.version or '?'}; {report.payload_files} payload files, "
-                         f"{render.human_bytes(report.payload_bytes)}; {'fast check' if fast else 'full check'})")
+        render.out.print(
+            f"{verdict}: {escape(str(path))} (BagIt {report.version or '?'}; {report.payload_files} payload files, "
+            f"{render.human_bytes(report.payload_bytes)}; {'fast check' if fast else 'full check'})"
+        )
         render.findings(report.errors + report.warnings, render.out)
     if not report.valid:
         sys.exit(EXIT_REJECTED)

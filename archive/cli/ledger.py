@@ -17,8 +17,9 @@ def ledger() -> None:
 
 
 @ledger.command()
-@click.option("--head", "witnessed", metavar="DIGEST", help="A head digest witnessed earlier: it must still be "
-              "in the ledger.")
+@click.option(
+    "--head", "witnessed", metavar="DIGEST", help="A head digest witnessed earlier: it must still be in the ledger."
+)
 @json_option
 @click.pass_obj
 @handles_errors
@@ -37,9 +38,11 @@ def verify(state: State, witnessed: str | None, as_json: bool) -> None:
             render.out.print(f"[{colour}]{p}[/]")
         head = report.head
         copies = ", ".join(f"{k}: {v}" for k, v in report.copies.items()) or "none"
-        render.out.print(f"{'intact' if report.ok else 'NOT INTACT'}: {report.entries} entries; head "
-                         f"{head.hash if head else '-'} (entry {head.seq if head else 0}); replica copies: {copies}"
-                         + (f"; witnessed head found at entry {report.witnessed_seq}" if report.witnessed_seq else ""))
+        render.out.print(
+            f"{'intact' if report.ok else 'NOT INTACT'}: {report.entries} entries; head "
+            f"{head.hash if head else '-'} (entry {head.seq if head else 0}); replica copies: {copies}"
+            + (f"; witnessed head found at entry {report.witnessed_seq}" if report.witnessed_seq else "")
+        )
     if not report.ok:
         sys.exit(1)
 
@@ -54,7 +57,8 @@ def head(state: State, as_json: bool) -> None:
     if entry is None:
         raise NotFound(f"the ledger {state.ctx.ledger.path} is empty")
     if as_json:
-        render.emit_json({"ok": True, "seq": entry.seq, "hash": entry.hash, "time": entry.time,
-                          "ledger": str(state.ctx.ledger.path)})
+        render.emit_json(
+            {"ok": True, "seq": entry.seq, "hash": entry.hash, "time": entry.time, "ledger": str(state.ctx.ledger.path)}
+        )
         return
     render.out.print(f"sha256:{entry.hash} entry {entry.seq} {entry.time}")

@@ -14,8 +14,13 @@ from archive.services.retrieve import export as package_service
 
 submission_arg = click.argument("submission", type=click.Path(path_type=Path))
 profile_opt = click.option("--profile", "-p", required=True, help="Profile the submission is checked against.")
-metadata_opt = click.option("--metadata", "-m", "metadata", type=click.Path(dir_okay=False, path_type=Path),
-                            help="Descriptive metadata file (YAML or JSON) instead of metadata.yaml in the submission.")
+metadata_opt = click.option(
+    "--metadata",
+    "-m",
+    "metadata",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Descriptive metadata file (YAML or JSON) instead of metadata.yaml in the submission.",
+)
 
 
 @click.command()
@@ -27,8 +32,15 @@ metadata_opt = click.option("--metadata", "-m", "metadata", type=click.Path(dir_
 @json_option
 @click.pass_obj
 @handles_errors
-def ingest(state: State, submission: Path, profile: str, metadata: Path | None, agent: str | None,
-           key: str | None, as_json: bool) -> None:
+def ingest(
+    state: State,
+    submission: Path,
+    profile: str,
+    metadata: Path | None,
+    agent: str | None,
+    key: str | None,
+    as_json: bool,
+) -> None:
     """Ingest SUBMISSION (a folder, .zip, .tar, .tar.gz or BagIt bag) as a new package.
 
     Prints the package identifier (a UUID) and a summary. A rejected submission writes
@@ -41,9 +53,11 @@ def ingest(state: State, submission: Path, profile: str, metadata: Path | None, 
         return
     render.out.print(result.package_id)
     verb = "Stored" if result.created else "Already stored (same submission)"
-    render.err.print(f"{verb}: profile {result.profile_id} {result.profile_version}, {result.files} files, "
-                     f"{render.human_bytes(result.bytes)}")
-    render.err.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in result.formats.items()))
+    render.err.print(
+        f"{verb}: profile {result.profile_id} {result.profile_version}, {result.files} files, "
+        f"{render.human_bytes(result.bytes)}"
+    )
+    render.err.print("Formats: " + ", ".join(f"{k} \u00d7{v}" for k, v in result.formats.items()))
     if result.access:
         render.err.print(f"Access: {result.access.line()}", markup=False)
     if result.warnings:
@@ -65,15 +79,26 @@ def validate(state: State, submission: Path, profile: str, metadata: Path | None
     formats = ingest_service.format_counts(prepared.files)
     access = prepared.access_outcome  # what ingest would give the package
     if as_json:
-        render.emit_json({"ok": True, "valid": True, "profile": prepared.profile.id,
-                          "profile_version": prepared.profile.version, "files": len(prepared.files),
-                          "bytes": prepared.total_bytes, "formats": formats, "access": access.as_dict(),
-                          "findings": [w.as_dict() for w in prepared.warnings]})
+        render.emit_json(
+            {
+                "ok": True,
+                "valid": True,
+                "profile": prepared.profile.id,
+                "profile_version": prepared.profile.version,
+                "files": len(prepared.files),
+                "bytes": prepared.total_bytes,
+                "formats": formats,
+                "access": access.as_dict(),
+                "findings": [w.as_dict() for w in prepared.warnings],
+            }
+        )
         return
-    render.out.print(f"[green]valid[/]: {escape(str(submission))} against profile {prepared.profile.id} "
-                     f"{prepared.profile.version}: {len(prepared.files)} files, "
-                     f"{render.human_bytes(prepared.total_bytes)}")
-    render.out.print("Formats: " + ", ".join(f"{k} ×{v}" for k, v in formats.items()), markup=False)
+    render.out.print(
+        f"[green]valid[/]: {escape(str(submission))} against profile {prepared.profile.id} "
+        f"{prepared.profile.version}: {len(prepared.files)} files, "
+        f"{render.human_bytes(prepared.total_bytes)}"
+    )
+    render.out.print("Formats: " + ", ".join(f"{k} \u00d7{v}" for k, v in formats.items()), markup=False)
     render.out.print(f"Access: {access.line()}", markup=False)
     note = render.guessed_note(prepared.files)
     if note and not any(w.code == "W210" for w in prepared.warnings):  # the profile accepts guesses silently
@@ -99,8 +124,15 @@ def list_(state: State, profile: str | None, as_json: bool) -> None:
     table.columns[2].max_width = 48
     table.columns[6].no_wrap = True
     for r in rows:
-        table.add_row(r.id, r.profile_id, escape(r.title), str(r.file_count), render.human_bytes(r.total_bytes),
-                      r.access_level, r.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            r.id,
+            r.profile_id,
+            escape(r.title),
+            str(r.file_count),
+            render.human_bytes(r.total_bytes),
+            r.access_level,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
     render.out.print(table)
     render.out.print(f"{len(rows)} package(s)")
 
@@ -117,17 +149,23 @@ def show(state: State, package_id: str, as_json: bool) -> None:
         render.emit_json({"ok": True, **data})
         return
     render.out.print(f"[bold]{escape(str(data['title']))}[/]  {data['id']}")
-    render.out.print(f"profile {data['profile']} {data['profile_version']} · access {data['access']['level']}"
-                     + (f" until {data['access']['embargo_until']}" if data['access']['embargo_until'] else "")
-                     + f" · {data['files_count']} files · {render.human_bytes(data['bytes'])} · stored {data['created']}")
+    render.out.print(
+        f"profile {data['profile']} {data['profile_version']} · access {data['access']['level']}"
+        + (f" until {data['access']['embargo_until']}" if data["access"]["embargo_until"] else "")
+        + f" · {data['files_count']} files · {render.human_bytes(data['bytes'])} · stored {data['created']}"
+    )
     meta = Table("field", "value", show_header=False, box=None)
     for k, v in data["metadata"].items():
         meta.add_row(k, escape(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
     render.out.print(meta)
     files = Table("path", "size", "format", "sha256")
     for f in data["files"]:
-        files.add_row(escape(f["path"]), render.human_bytes(f["size"]), escape(render.format_label(f["format"])),
-                      f["digests"]["sha256"][:16] + "…")
+        files.add_row(
+            escape(f["path"]),
+            render.human_bytes(f["size"]),
+            escape(render.format_label(f["format"])),
+            f["digests"]["sha256"][:16] + "…",
+        )
     render.out.print(files)
     render.out.print(f"{len(data['events'])} PREMIS events; storage path {data['storage_path']}")
 

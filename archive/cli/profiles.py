@@ -24,13 +24,27 @@ def list_cmd(state: State, as_json: bool) -> None:
     """List the available profiles."""
     items = state.ctx.profiles.all()
     if as_json:
-        render.emit_json({"ok": True, "profiles": [{"id": p.id, "version": p.version, "title": p.title,
-                                                    "extends": list(p.extends), "source": p.source} for p in items]})
+        render.emit_json(
+            {
+                "ok": True,
+                "profiles": [
+                    {"id": p.id, "version": p.version, "title": p.title, "extends": list(p.extends), "source": p.source}
+                    for p in items
+                ],
+            }
+        )
         return
     table = Table("id", "version", "extends", "title", "fields", "access", "fixity every")
     for p in items:
-        table.add_row(p.id, p.version, " → ".join(p.extends) or "-", escape(p.title), str(len(p.fields)), p.access.default,
-                      f"{p.fixity_interval_days} days")
+        table.add_row(
+            p.id,
+            p.version,
+            " → ".join(p.extends) or "-",
+            escape(p.title),
+            str(len(p.fields)),
+            p.access.default,
+            f"{p.fixity_interval_days} days",
+        )
     render.out.print(table)
 
 
@@ -50,8 +64,14 @@ def show_cmd(state: State, name: str, as_json: bool) -> None:
 
 @profiles.command("export")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["bagit-profile", "json", "yaml"]), default="bagit-profile",
-              show_default=True, help="bagit-profile: a BagIt-Profile 1.3.0 JSON document.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["bagit-profile", "json", "yaml"]),
+    default="bagit-profile",
+    show_default=True,
+    help="bagit-profile: a BagIt-Profile 1.3.0 JSON document.",
+)
 @click.pass_obj
 @handles_errors
 def export_cmd(state: State, name: str, fmt: str) -> None:

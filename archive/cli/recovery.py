@@ -40,10 +40,17 @@ def doctor(state: State, dry_run: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--force", is_flag=True, help="Delete what a rebuild restores from a catalog that is not empty "
-              "(API tokens, the access log and incidents are kept), then rebuild.")
-@click.option("--verify", is_flag=True, help="Also hash every payload file and compare it with its METS digests "
-              "(slow: reads everything).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete what a rebuild restores from a catalog that is not empty "
+    "(API tokens, the access log and incidents are kept), then rebuild.",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Also hash every payload file and compare it with its METS digests (slow: reads everything).",
+)
 @json_option
 @click.pass_obj
 @handles_errors
@@ -61,8 +68,10 @@ def reindex(state: State, force: bool, verify: bool, as_json: bool) -> None:
     else:
         for p in report.problems:
             render.err.print(f"[yellow]problem[/] {p['package'] or '-'}: {escape(p['message'])}")
-        render.out.print(f"reindexed {report.packages} packages ({report.files} files, {report.events} events), "
-                         f"{report.audit_runs} audit runs, {report.findings} findings, "
-                         f"{report.ledger_entries} ledger entries")
+        render.out.print(
+            f"reindexed {report.packages} packages ({report.files} files, {report.events} events), "
+            f"{report.audit_runs} audit runs, {report.findings} findings, "
+            f"{report.ledger_entries} ledger entries"
+        )
     if report.exit_status:
         sys.exit(report.exit_status)

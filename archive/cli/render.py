@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -42,8 +43,11 @@ def format_label(fmt: dict[str, Any] | FormatInfo | None) -> str:
 
 def guessed_note(files: list[Any]) -> str:
     """'2 file(s): format guessed from the extension only (counted as unidentified): a.jpg, b.tif' ('' if none)."""
-    paths = ["".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in f.path)  # names reach a terminal
-             for f in files if f.format is not None and guessed(f.format)]
+    paths = [
+        "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in f.path)  # names reach a terminal
+        for f in files
+        if f.format is not None and guessed(f.format)
+    ]
     if not paths:
         return ""
     shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
@@ -79,8 +83,14 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
     if not enabled or not err.is_terminal:
         yield lambda stage, done, total: None
         return
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:

@@ -39,8 +39,7 @@ def serve(state: State, host: str, port: int, workers: int, log_level: str) -> N
     os.environ["ARCHIVE_HOME"] = str(settings.home)
     shown = f"[{host}]" if ":" in host else host
     render.err.print(
-        f"Serving the archive at {settings.home} on http://{shown}:{port} "
-        f"(OpenAPI: http://{shown}:{port}/docs)"
+        f"Serving the archive at {settings.home} on http://{shown}:{port} (OpenAPI: http://{shown}:{port}/docs)"
     )
     state.close()
     uvicorn.run(

@@ -38,9 +38,7 @@ def tokens() -> None:
 @json_option
 @click.pass_obj
 @handles_errors
-def create(
-    state: State, name: str, role: str, expires_in: str | None, expires: str | None, as_json: bool
-) -> None:
+def create(state: State, name: str, role: str, expires_in: str | None, expires: str | None, as_json: bool) -> None:
     """Create a token and print it once: only a salted hash is kept, so it cannot be shown again."""
     if expires_in and expires:
         raise click.UsageError("give --expires-in or --expires, not both")
@@ -95,5 +93,6 @@ def revoke(state: State, token_id: str, as_json: bool) -> None:
     if as_json:
         render.emit_json({"ok": True, **info.as_dict()})
         return
-    render.out.print(f"Revoked token {info.id} ({info.name}, {info.role}) in the archive at {state.ctx.settings.home}",
-                     markup=False)
+    render.out.print(
+        f"Revoked token {info.id} ({info.name}, {info.role}) in the archive at {state.ctx.settings.home}", markup=False
+    )

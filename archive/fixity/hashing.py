@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 from archive.errors import StorageError
 from archive.faults import fault_point, register
@@ -20,6 +21,8 @@ register("copy.midway", "copy.file-written")
 
 CHUNK_SIZE = 1024 * 1024
 SUPPORTED_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+
+
 class MultiHasher:
     """Feed bytes once, get a digest per algorithm.
 
@@ -68,14 +71,18 @@ def _read_chunks(stream: BinaryIO, chunk_size: int) -> Iterable[memoryview]:
         yield view[:n]
 
 
-def hash_stream(stream: BinaryIO, algorithms: Iterable[str], chunk_size: int = CHUNK_SIZE) -> tuple[int, dict[str, str]]:
+def hash_stream(
+    stream: BinaryIO, algorithms: Iterable[str], chunk_size: int = CHUNK_SIZE
+) -> tuple[int, dict[str, str]]:
     hasher = MultiHasher(algorithms)
     for chunk in _read_chunks(stream, chunk_size):
         hasher.update(chunk)
     return hasher.size, hasher.hexdigests()
 
 
-def hash_file(path: str | os.PathLike[str], algorithms: Iterable[str], chunk_size: int = CHUNK_SIZE) -> tuple[int, dict[str, str]]:
+def hash_file(
+    path: str | os.PathLike[str], algorithms: Iterable[str], chunk_size: int = CHUNK_SIZE
+) -> tuple[int, dict[str, str]]:
     """Return ``(size, {algorithm: hexdigest})`` reading ``path`` once, never following a symlink."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))

@@ -101,5 +101,5 @@ def also_matched(info: FormatInfo) -> list[str]:
     """The other PUIDs an engine matched besides ``info.puid`` (from ``info.warning``)."""
     for part in info.warning.split("; "):
         if part.startswith(_ALSO):
-            return [p for p in part[len(_ALSO):].split(", ") if p]
+            return [p for p in part[len(_ALSO) :].split(", ") if p]
     return []

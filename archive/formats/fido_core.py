@@ -38,10 +38,10 @@ _CONTAINERS = {"zip": ("ZIP", ZipPackage), "ole": ("OLE2", OlePackage)}
 class QuietFido(Fido):  # type: ignore[misc]
     """Fido that reports through ``handle_matches`` only, and raises on I/O errors."""
 
-    def __init__(self, handle_matches: Callable[..., None], conf_dir: str,
-                 format_files: list[str], containersignature_file: str) -> None:
-        super().__init__(quiet=True, handle_matches=handle_matches, conf_dir=conf_dir,
-                         format_files=format_files)
+    def __init__(
+        self, handle_matches: Callable[..., None], conf_dir: str, format_files: list[str], containersignature_file: str
+    ) -> None:
+        super().__init__(quiet=True, handle_matches=handle_matches, conf_dir=conf_dir, format_files=format_files)
         # fido 1.6.1 ignores its containersignature_file argument; set it ourselves
         self.containersignature_file = containersignature_file
         self.container_warning = ""
@@ -96,8 +96,7 @@ class QuietFido(Fido):  # type: ignore[misc]
                     if raises:
                         break
                     found.append((fmt, puid, name))
-        return [(f, n) for f, p, n in found
-                if not any(g is not f and p in prio[q] for g, q, _ in found)]
+        return [(f, n) for f, p, n in found if not any(g is not f and p in prio[q] for g, q, _ in found)]
 
     def blocking_read(self, file: Any, bytes_to_read: int) -> bytes:
         buffer = b""
@@ -135,8 +134,7 @@ class QuietFido(Fido):  # type: ignore[misc]
         if self._container_sigs is None:
             path = os.path.join(os.path.abspath(self.conf_dir), self.containersignature_file)
             doc = ET.parse(path)
-            self._container_sigs = {t: self.extract_signatures(doc, signature_type=t)
-                                    for t, _ in _CONTAINERS.values()}
+            self._container_sigs = {t: self.extract_signatures(doc, signature_type=t) for t, _ in _CONTAINERS.values()}
         try:
             puids = klass(filename, self._container_sigs[container_type]).detect_formats()
         except Exception as exc:  # fido would crash on some damaged containers

@@ -72,8 +72,7 @@ class FidoEngine:
             raise FormatError(f"cannot load fido signatures ({conf}): {detail}") from exc
         self.conf_dir = conf
         self.tool_version: str = fido.__version__
-        self.signature_version = (
-            f"PRONOM v{versions.pronom_version}; {versions.pronom_container_signature}")
+        self.signature_version = f"PRONOM v{versions.pronom_version}; {versions.pronom_container_signature}"
         self._lock = threading.Lock()
         self._reported: tuple[list[Any], str] | None = None
 

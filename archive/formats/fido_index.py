@@ -74,12 +74,10 @@ def _charset(items: list[tuple[Any, Any]]) -> set[int] | None:
     return out
 
 
-def by_first_byte(
-    entries: list[Any], needs: list[ByteSet | None]
-) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+def by_first_byte(entries: list[Any], needs: list[ByteSet | None]) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
     """Per first byte (0-255) the entries worth trying, in order; and those for an empty file.
 
     ``needs[i]`` is the set of first bytes entry ``i`` needs, or None if it may match anything.
     """
-    table = [tuple(e for e, need in zip(entries, needs) if need is None or b in need) for b in ALL_BYTES]
-    return table, tuple(e for e, need in zip(entries, needs) if need is None)
+    table = [tuple(e for e, need in zip(entries, needs, strict=False) if need is None or b in need) for b in ALL_BYTES]
+    return table, tuple(e for e, need in zip(entries, needs, strict=False) if need is None)

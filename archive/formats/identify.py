@@ -127,12 +127,12 @@ class Identifier:
         keys = [_key(path, digest) for path, digest in items]
         todo: dict[tuple[str, str] | int, str] = {}  # one path per distinct uncached key
         results: list[FormatInfo | None] = []
-        for i, ((path, _), key) in enumerate(zip(items, keys)):
+        for i, ((path, _), key) in enumerate(zip(items, keys, strict=False)):
             cached = self._cached(key) if key is not None else None
             results.append(cached)
             if cached is None:
                 todo.setdefault(key if key is not None else i, path)
-        outcomes = dict(zip(todo, self._run(list(todo.values()))))
+        outcomes = dict(zip(todo, self._run(list(todo.values())), strict=False))
         for k, outcome in outcomes.items():
             if isinstance(outcome, FormatInfo) and not isinstance(k, int):
                 self._store(k, outcome)

@@ -28,8 +28,10 @@ def _load() -> Any:
     try:
         import pygfried
     except ImportError as exc:
-        raise FormatError("siegfried needs pygfried: pip install 'archive-preservation[siegfried]' "
-                          "(in a checkout: pip install -e '.[siegfried]')") from exc
+        raise FormatError(
+            "siegfried needs pygfried: pip install 'archive-preservation[siegfried]' "
+            "(in a checkout: pip install -e '.[siegfried]')"
+        ) from exc
     return pygfried
 
 
@@ -71,7 +73,7 @@ class SiegfriedEngine:
         if len(files) != len(paths):
             raise FormatError(f"siegfried answered for {len(files)} of {len(paths)} files")
         out: list[FormatInfo | FormatError] = []
-        for path, entry in zip(paths, files):
+        for path, entry in zip(paths, files, strict=False):
             try:
                 out.append(self._to_info(path, entry))
             except FormatError as exc:

@@ -26,7 +26,21 @@ from archive.ledger.token import package_token
 from archive.ledger.verify import LedgerReport, Problem, verify
 
 __all__ = [
-    "GENESIS", "KIND_AUDIT_RUN", "KIND_EVENT", "KIND_PACKAGE", "KIND_WITHDRAWN", "LEDGER_DIR", "Ledger",
-    "LedgerEntry", "LedgerFormatError", "LedgerReport", "Mirror", "Problem", "canonical", "iso_utc",
-    "package_token", "parse_line", "verify",
+    "GENESIS",
+    "KIND_AUDIT_RUN",
+    "KIND_EVENT",
+    "KIND_PACKAGE",
+    "KIND_WITHDRAWN",
+    "LEDGER_DIR",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerFormatError",
+    "LedgerReport",
+    "Mirror",
+    "Problem",
+    "canonical",
+    "iso_utc",
+    "package_token",
+    "parse_line",
+    "verify",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 VERSION = 1
@@ -33,8 +33,8 @@ def canonical(value: Any) -> bytes:
 
 
 def iso_utc(value: datetime) -> str:
-    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return aware.astimezone(timezone.utc).isoformat()
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,14 @@ class LedgerEntry:
     hash: str
 
     def fields(self) -> dict[str, Any]:
-        return {"v": VERSION, "seq": self.seq, "time": self.time, "kind": self.kind, "prev": self.prev,
-                "body": self.body}
+        return {
+            "v": VERSION,
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "prev": self.prev,
+            "body": self.body,
+        }
 
     def computed_hash(self) -> str:
         return hashlib.sha256(canonical(self.fields())).hexdigest()
@@ -85,8 +91,14 @@ def parse_line(line: str) -> LedgerEntry:
     if not isinstance(data, dict):
         raise LedgerFormatError("not a JSON object")
     try:
-        entry = LedgerEntry(int(data["seq"]), str(data["time"]), str(data["kind"]), str(data["prev"]),
-                            dict(data["body"]), str(data["hash"]))
+        entry = LedgerEntry(
+            int(data["seq"]),
+            str(data["time"]),
+            str(data["kind"]),
+            str(data["prev"]),
+            dict(data["body"]),
+            str(data["hash"]),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise LedgerFormatError(f"missing or malformed field: {exc}") from exc
     if data.get("v") != VERSION or set(data) != {"v", "seq", "time", "kind", "prev", "body", "hash"}:

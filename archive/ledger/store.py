@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from archive.errors import StorageError
 from archive.faults import fault_point, register
@@ -51,7 +52,7 @@ def _write_all(path: Path, data: bytes) -> int:
         before = os.fstat(fd).st_size
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -97,12 +98,13 @@ class Ledger:
             os.close(fd)  # closing releases the lock
 
     # -- appending -------------------------------------------------------------
-    def append(self, items: Sequence[tuple[str, dict[str, Any]]], mirror: Mirror | None = None,
-               when: datetime | None = None) -> list[LedgerEntry]:
+    def append(
+        self, items: Sequence[tuple[str, dict[str, Any]]], mirror: Mirror | None = None, when: datetime | None = None
+    ) -> list[LedgerEntry]:
         """Append ``(kind, body)`` items as chained entries, durably, then mirror them; return them."""
         if not items:
             return []
-        when = when or datetime.now(timezone.utc)
+        when = when or datetime.now(UTC)
         try:
             with self.locked():
                 last = self._mend_tail(self.path)
@@ -172,15 +174,19 @@ class Ledger:
         try:
             return parse_line(lines[-1].decode("utf-8"))
         except (LedgerFormatError, UnicodeDecodeError) as exc:
-            raise StorageError(f"the last entry of the ledger {path} is damaged ({exc}); nothing can be chained "
-                               "to it: run `archive ledger verify` and see docs/ledger.md") from exc
+            raise StorageError(
+                f"the last entry of the ledger {path} is damaged ({exc}); nothing can be chained "
+                "to it: run `archive ledger verify` and see docs/ledger.md"
+            ) from exc
 
     def _catch_up(self, mirror: Mirror, last: LedgerEntry | None) -> None:
         mirrored = mirror.last_seq()
         have = last.seq if last else 0
         if mirrored > have:
-            raise StorageError(f"the ledger {self.path} ends at entry {have} but the catalog mirror holds "
-                               f"{mirrored}: entries were removed from storage; run `archive ledger verify`")
+            raise StorageError(
+                f"the ledger {self.path} ends at entry {have} but the catalog mirror holds "
+                f"{mirrored}: entries were removed from storage; run `archive ledger verify`"
+            )
         if mirrored == have:
             return
         batch: list[LedgerEntry] = []
@@ -218,7 +224,7 @@ class Ledger:
         path = path or self.path
         if not path.exists():
             return
-        with open(path, "r", encoding="utf-8", errors="replace", newline="\n") as fh:
+        with open(path, encoding="utf-8", errors="replace", newline="\n") as fh:
             for number, line in enumerate(fh, 1):
                 yield number, line.rstrip("\n")
 

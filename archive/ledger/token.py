@@ -8,7 +8,7 @@ are still caught as long as the ledger is intact (and the ledger's head is witne
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from archive.ledger.format import canonical
 

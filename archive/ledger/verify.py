@@ -3,8 +3,9 @@ with its replica copies, the catalog's mirror and a witnessed head digest. Strea
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from archive.ledger.format import GENESIS, LedgerEntry, LedgerFormatError, parse_line
 
@@ -44,11 +45,15 @@ class LedgerReport:
         self.problems.append(Problem(where, seq, message, severity))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "entries": self.entries,
-                "head": ({"seq": self.head.seq, "hash": self.head.hash, "time": self.head.time}
-                         if self.head else None),
-                "copies": self.copies, "witnessed_seq": self.witnessed_seq, "checked": self.checked,
-                "problems": [p.as_dict() for p in self.problems]}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": ({"seq": self.head.seq, "hash": self.head.hash, "time": self.head.time} if self.head else None),
+            "copies": self.copies,
+            "witnessed_seq": self.witnessed_seq,
+            "checked": self.checked,
+            "problems": [p.as_dict() for p in self.problems],
+        }
 
 
 def _chain(lines: Iterable[tuple[int, str]], report: LedgerReport) -> Iterator[tuple[str, LedgerEntry | None]]:
@@ -65,8 +70,11 @@ def _chain(lines: Iterable[tuple[int, str]], report: LedgerReport) -> Iterator[t
         if entry.computed_hash() != entry.hash:
             report.add("primary", entry.seq, "edited: its content no longer matches its hash")
         if entry.prev != prev:
-            report.add("primary", entry.seq, "does not follow the entry before it: an entry was removed, "
-                       "inserted or reordered here")
+            report.add(
+                "primary",
+                entry.seq,
+                "does not follow the entry before it: an entry was removed, inserted or reordered here",
+            )
         if entry.seq != expected_seq:
             report.add("primary", entry.seq, f"out of sequence: expected entry {expected_seq}")
         prev, expected_seq = entry.hash, entry.seq + 1
@@ -74,8 +82,12 @@ def _chain(lines: Iterable[tuple[int, str]], report: LedgerReport) -> Iterator[t
         yield raw, entry
 
 
-def verify(primary: Iterable[tuple[int, str]], copies: dict[str, Iterable[tuple[int, str]] | None] | None = None,
-           mirror: Iterable[tuple[int, str]] | None = None, witnessed: str | None = None) -> LedgerReport:
+def verify(
+    primary: Iterable[tuple[int, str]],
+    copies: dict[str, Iterable[tuple[int, str]] | None] | None = None,
+    mirror: Iterable[tuple[int, str]] | None = None,
+    witnessed: str | None = None,
+) -> LedgerReport:
     """Verify the primary chain and compare, in the same pass, replica copies and the mirror's ``(seq, hash)``."""
     report = LedgerReport()
     copy_iters = {name: iter(it) for name, it in (copies or {}).items() if it is not None}
@@ -102,8 +114,11 @@ def verify(primary: Iterable[tuple[int, str]], copies: dict[str, Iterable[tuple[
             if row is None:
                 mirror_missing += 1
             elif entry is not None and (row[0] != entry.seq or row[1] != entry.hash):
-                report.add("catalog", seq, f"the catalog mirror holds entry {row[0]} with hash {row[1][:16]}…, "
-                           "storage holds a different one")
+                report.add(
+                    "catalog",
+                    seq,
+                    f"the catalog mirror holds entry {row[0]} with hash {row[1][:16]}…, storage holds a different one",
+                )
         if witnessed and entry is not None and entry.hash == witnessed:
             report.witnessed_seq = entry.seq
     for name, it in copy_iters.items():
@@ -116,12 +131,25 @@ def verify(primary: Iterable[tuple[int, str]], copies: dict[str, Iterable[tuple[
     if mirror_iter is not None:
         extra = sum(1 for _ in mirror_iter)
         if extra:
-            report.add("catalog", None, f"the catalog mirror holds {extra} entries after the last one in storage: "
-                       "entries were removed from the end of the ledger")
+            report.add(
+                "catalog",
+                None,
+                f"the catalog mirror holds {extra} entries after the last one in storage: "
+                "entries were removed from the end of the ledger",
+            )
     if mirror_missing:
-        report.add("catalog", None, f"the last {mirror_missing} entries are not yet mirrored in the catalog "
-                   "(a crash between the two writes; mirrored at the next append)", WARNING)
+        report.add(
+            "catalog",
+            None,
+            f"the last {mirror_missing} entries are not yet mirrored in the catalog "
+            "(a crash between the two writes; mirrored at the next append)",
+            WARNING,
+        )
     if witnessed and report.witnessed_seq is None:
-        report.add("witness", None, f"the witnessed head {witnessed[:16]}… is not in the ledger: "
-                   "the ledger was rewritten or cut after it was witnessed")
+        report.add(
+            "witness",
+            None,
+            f"the witnessed head {witnessed[:16]}… is not in the ledger: "
+            "the ledger was rewritten or cut after it was witnessed",
+        )
     return report

@@ -4,5 +4,12 @@ from archive.profiles.bundled import BUNDLED_PROFILES
 from archive.profiles.loader import NoProfiles, ProfileRegistry, check_profile_id
 from archive.profiles.model import FieldSpec, FormatPolicy, Profile
 
-__all__ = ["BUNDLED_PROFILES", "FieldSpec", "FormatPolicy", "NoProfiles", "Profile", "ProfileRegistry",
-           "check_profile_id"]
+__all__ = [
+    "BUNDLED_PROFILES",
+    "FieldSpec",
+    "FormatPolicy",
+    "NoProfiles",
+    "Profile",
+    "ProfileRegistry",
+    "check_profile_id",
+]

@@ -32,12 +32,15 @@ def to_bagit_profile(profile: Profile, organisation: str) -> dict[str, Any]:
             "Version": profile.version,
         },
         "Bag-Info": {
-            "BagIt-Profile-Identifier": {"required": True, "repeatable": False, "values": [profile_identifier(profile)]},
+            "BagIt-Profile-Identifier": {
+                "required": True,
+                "repeatable": False,
+                "values": [profile_identifier(profile)],
+            },
             "Source-Organization": {"required": True, "repeatable": False, "values": [organisation]},
             "Bagging-Date": {"required": True, "repeatable": False},
             "Payload-Oxum": {"required": True, "repeatable": False},
-            "External-Identifier": {"required": True, "repeatable": False,
-                                    "description": "urn:uuid: of the package"},
+            "External-Identifier": {"required": True, "repeatable": False, "description": "urn:uuid: of the package"},
             "Archive-Profile-Id": {"required": True, "repeatable": False, "values": [profile.id]},
             "Archive-Profile-Version": {"required": True, "repeatable": False, "values": [profile.version]},
         },

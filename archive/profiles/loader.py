@@ -9,9 +9,10 @@ profile at all is :class:`NoProfiles` (a broken installation or settings, exit s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -34,8 +35,20 @@ from archive.profiles.model import (
 
 PROFILE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PUID = re.compile(r"(x-)?fmt/[0-9]+")
-TOP_KEYS = {"id", "version", "title", "description", "extends", "checksums", "fixity_interval_days",
-            "allow_extra_fields", "access", "formats", "fields", "file_fields"}
+TOP_KEYS = {
+    "id",
+    "version",
+    "title",
+    "description",
+    "extends",
+    "checksums",
+    "fixity_interval_days",
+    "allow_extra_fields",
+    "access",
+    "formats",
+    "fields",
+    "file_fields",
+}
 FIELD_KEYS = {"type", "required", "repeatable", "pattern", "vocabulary", "description", "dc", "fields"}
 FORMAT_KEYS = {"accepted", "warned", "rejected", "unidentified"}
 ACCESS_KEYS = {"default", "rules", "embargo_until", "submitter_may_loosen", "metadata_visible_to"}
@@ -71,9 +84,12 @@ class ProfileRegistry:
 
     def _none_found(self) -> NoProfiles:
         shipped = Path(bundled.BUNDLED_PROFILES)
-        hint = ("the bundled profiles are missing from the installed package "
-                f"({shipped}): reinstall it (pip install archive-preservation, or pip install . in a checkout)"
-                if shipped in self.dirs else "add a folder of profiles to the setting profiles_dirs")
+        hint = (
+            "the bundled profiles are missing from the installed package "
+            f"({shipped}): reinstall it (pip install archive-preservation, or pip install . in a checkout)"
+            if shipped in self.dirs
+            else "add a folder of profiles to the setting profiles_dirs"
+        )
         return NoProfiles(f"no profiles found: looked in {self.searched()}; {hint}")
 
     def path_of(self, name: str) -> Path:
@@ -85,8 +101,10 @@ class ProfileRegistry:
         known = self.names()
         if not known:
             raise self._none_found()
-        raise ProfileError(f"unknown profile {name!r}; known profiles: {', '.join(known)} "
-                           f"(looked in {self.searched()}; the setting profiles_dirs adds folders)")
+        raise ProfileError(
+            f"unknown profile {name!r}; known profiles: {', '.join(known)} "
+            f"(looked in {self.searched()}; the setting profiles_dirs adds folders)"
+        )
 
     def get(self, name: str) -> Profile:
         if name not in self._cache:
@@ -189,10 +207,17 @@ def build_field(name: str, raw: Any, parent: FieldSpec | None, where: str) -> Fi
     for key in ("required", "repeatable"):
         if not isinstance(merged.get(key, False), bool):
             raise ProfileError(f"{where}: key {key!r} must be true or false")
-    return FieldSpec(name=name, type=ftype, required=merged.get("required", False),
-                     repeatable=merged.get("repeatable", False), pattern=pattern,
-                     vocabulary=tuple(str(v) for v in vocab), description=str(merged.get("description", "")).strip(),
-                     dc=dc, fields=subfields or (parent.fields if parent and ftype == "object" else ()))
+    return FieldSpec(
+        name=name,
+        type=ftype,
+        required=merged.get("required", False),
+        repeatable=merged.get("repeatable", False),
+        pattern=pattern,
+        vocabulary=tuple(str(v) for v in vocab),
+        description=str(merged.get("description", "")).strip(),
+        dc=dc,
+        fields=subfields or (parent.fields if parent and ftype == "object" else ()),
+    )
 
 
 def _fields(raw: Any, inherited: tuple[FieldSpec, ...], where: str) -> tuple[FieldSpec, ...]:
@@ -236,14 +261,22 @@ def build_profile(raw: dict[str, Any], parent: Profile | None, where: str) -> Pr
 
     access = _access_policy(raw.get("access", {}) or {}, parent.access if parent else AccessPolicy(), fields, where)
 
-    chain = ((parent.id, *parent.extends) if parent else ())
+    chain = (parent.id, *parent.extends) if parent else ()
     return Profile(
-        id=raw["id"], version=raw["version"], title=str(raw.get("title", raw["id"])),
-        description=str(raw.get("description", "")).strip(), checksums=tuple(checksums),
+        id=raw["id"],
+        version=raw["version"],
+        title=str(raw.get("title", raw["id"])),
+        description=str(raw.get("description", "")).strip(),
+        checksums=tuple(checksums),
         fixity_interval_days=interval,
         allow_extra_fields=_bool(raw, "allow_extra_fields", parent.allow_extra_fields if parent else False, where),
-        access=access, formats=formats, fields=fields,
-        file_fields=file_fields, extends=chain, source=where, raw=raw,
+        access=access,
+        formats=formats,
+        fields=fields,
+        file_fields=file_fields,
+        extends=chain,
+        source=where,
+        raw=raw,
     )
 
 
@@ -258,21 +291,29 @@ def _access_policy(araw: Any, pa: AccessPolicy, fields: tuple[FieldSpec, ...], w
     if "rules" in araw:
         if not isinstance(araw["rules"], list) and araw["rules"] is not None:
             raise ProfileError(f"{where}: access: key 'rules' must be a list of {{when: ..., level: ...}}")
-        rules = tuple(_access_rule(r, fields, f"{where}: access: rules[{i}]") for i, r in enumerate(araw["rules"] or []))
+        rules = tuple(
+            _access_rule(r, fields, f"{where}: access: rules[{i}]") for i, r in enumerate(araw["rules"] or [])
+        )
     # the default's embargo date goes with the default: a child that sets another default drops it
     embargo = pa.embargo_until if "default" not in araw else None
     if "embargo_until" in araw:
-        embargo = (None if araw["embargo_until"] is None
-                   else _full_date(araw["embargo_until"], f"{where}: access: key 'embargo_until'"))
+        embargo = (
+            None
+            if araw["embargo_until"] is None
+            else _full_date(araw["embargo_until"], f"{where}: access: key 'embargo_until'")
+        )
     if embargo is not None and default != ACCESS_EMBARGOED:
-        raise ProfileError(f"{where}: access: key 'embargo_until' is only for `default: embargoed` "
-                           f"(the default is {default})")
+        raise ProfileError(
+            f"{where}: access: key 'embargo_until' is only for `default: embargoed` (the default is {default})"
+        )
     loosen = pa.submitter_may_loosen
     if "submitter_may_loosen" in araw:
         values = araw["submitter_may_loosen"] or []
         if not isinstance(values, list) or any(v not in ACCESS_LEVELS for v in values):
-            raise ProfileError(f"{where}: access: key 'submitter_may_loosen' must be a list of access levels "
-                               f"({', '.join(ACCESS_LEVELS)})")
+            raise ProfileError(
+                f"{where}: access: key 'submitter_may_loosen' must be a list of access levels "
+                f"({', '.join(ACCESS_LEVELS)})"
+            )
         loosen = tuple(dict.fromkeys(values))
     visible = dict(pa.metadata_visible_to)
     if "metadata_visible_to" in araw:
@@ -286,8 +327,13 @@ def _access_policy(araw: Any, pa: AccessPolicy, fields: tuple[FieldSpec, ...], w
         problem = policy.check_narrowing(visible)
         if problem:
             raise ProfileError(f"{where}: access: metadata_visible_to: {problem}")
-    return AccessPolicy(default=default, rules=rules, embargo_until=embargo, submitter_may_loosen=loosen,
-                        metadata_visible_to=tuple((lv, visible[lv]) for lv in ACCESS_LEVELS if lv in visible))
+    return AccessPolicy(
+        default=default,
+        rules=rules,
+        embargo_until=embargo,
+        submitter_may_loosen=loosen,
+        metadata_visible_to=tuple((lv, visible[lv]) for lv in ACCESS_LEVELS if lv in visible),
+    )
 
 
 def _full_date(value: Any, where: str) -> date:

@@ -7,8 +7,23 @@ from datetime import date
 from typing import Any
 
 FIELD_TYPES = ("string", "text", "date", "integer", "boolean", "uri", "object")
-DUBLIN_CORE = ("title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
-               "format", "identifier", "source", "language", "relation", "coverage", "rights")
+DUBLIN_CORE = (
+    "title",
+    "creator",
+    "subject",
+    "description",
+    "publisher",
+    "contributor",
+    "date",
+    "type",
+    "format",
+    "identifier",
+    "source",
+    "language",
+    "relation",
+    "coverage",
+    "rights",
+)
 UNIDENTIFIED_POLICIES = ("accept", "warn", "reject")
 
 
@@ -22,7 +37,7 @@ class FieldSpec:
     vocabulary: tuple[str, ...] = ()
     description: str = ""
     dc: str | None = None
-    fields: tuple["FieldSpec", ...] = ()  # for type "object"
+    fields: tuple[FieldSpec, ...] = ()  # for type "object"
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.type, "required": self.required, "repeatable": self.repeatable}
@@ -73,11 +88,13 @@ class AccessPolicy:
         return dict(self.metadata_visible_to) or None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"default": self.default,
-                "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
-                "rules": [{"when": dict(r.when), "level": r.level} for r in self.rules],
-                "submitter_may_loosen": list(self.submitter_may_loosen),
-                "metadata_visible_to": {level: list(roles) for level, roles in self.metadata_visible_to}}
+        return {
+            "default": self.default,
+            "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
+            "rules": [{"when": dict(r.when), "level": r.level} for r in self.rules],
+            "submitter_may_loosen": list(self.submitter_may_loosen),
+            "metadata_visible_to": {level: list(roles) for level, roles in self.metadata_visible_to},
+        }
 
 
 @dataclass(frozen=True)
@@ -114,8 +131,12 @@ class Profile:
             "fixity_interval_days": self.fixity_interval_days,
             "allow_extra_fields": self.allow_extra_fields,
             "access": self.access.as_dict(),
-            "formats": {"accepted": list(self.formats.accepted), "warned": list(self.formats.warned),
-                        "rejected": list(self.formats.rejected), "unidentified": self.formats.unidentified},
+            "formats": {
+                "accepted": list(self.formats.accepted),
+                "warned": list(self.formats.warned),
+                "rejected": list(self.formats.rejected),
+                "unidentified": self.formats.unidentified,
+            },
             "fields": {f.name: f.as_dict() for f in self.fields},
             "file_fields": {f.name: f.as_dict() for f in self.file_fields},
             "source": self.source,

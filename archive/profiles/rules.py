@@ -62,14 +62,15 @@ def _check_date(value: Any) -> tuple[str | None, str]:
 def _quote_hint(value: Any) -> str:
     """Why a YAML value that is not text was given, and how to make it text."""
     if isinstance(value, bool):
-        return ("; YAML reads an unquoted yes, no, on, off, true or false as true/false: put quotes around "
-                "the value (\"no\")")
+        return (
+            '; YAML reads an unquoted yes, no, on, off, true or false as true/false: put quotes around the value ("no")'
+        )
     if isinstance(value, int) and len(str(value)) <= 20:
-        return f"; put quotes around it in YAML (\"{value}\") to give it as text"
+        return f'; put quotes around it in YAML ("{value}") to give it as text'
     if isinstance(value, float):
         return "; put quotes around the value, as written, to give it as text"
     if isinstance(value, date):
-        return f"; put quotes around it in YAML (\"{value.isoformat()}\") to give it as text"
+        return f'; put quotes around it in YAML ("{value.isoformat()}") to give it as text'
     return ""
 
 
@@ -104,16 +105,18 @@ def _check_scalar(spec: FieldSpec, value: Any, where: str, out: list[Finding]) -
         if isinstance(value, bool) or not isinstance(value, int):
             out.append(error("E403", where, f"expected a whole number, found {_kind(value)}"))
             return None
-    elif t == "boolean":
-        if not isinstance(value, bool):
-            out.append(error("E403", where, f"expected true or false, found {_kind(value)}"))
-            return None
+    elif t == "boolean" and not isinstance(value, bool):
+        out.append(error("E403", where, f"expected true or false, found {_kind(value)}"))
+        return None
     if spec.vocabulary and str(value) not in spec.vocabulary:
         out.append(error("E405", where, f"{shown(value)} is not one of: {', '.join(spec.vocabulary)}"))
         return None
     if spec.pattern and not re.fullmatch(spec.pattern, str(value)):
-        wanted = f"{spec.description.strip().rstrip('.')} (pattern: {spec.pattern})" if spec.description \
+        wanted = (
+            f"{spec.description.strip().rstrip('.')} (pattern: {spec.pattern})"
+            if spec.description
             else f"the pattern {spec.pattern}"
+        )
         out.append(error("E406", where, f"{shown(value)} does not have the expected form: {wanted}"))
         return None
     return value
@@ -122,8 +125,13 @@ def _check_scalar(spec: FieldSpec, value: Any, where: str, out: list[Finding]) -
 def _check_value(spec: FieldSpec, value: Any, where: str, out: list[Finding], allow_extra: bool) -> Any:
     if spec.type == "object":
         if not isinstance(value, dict):
-            out.append(error("E403", where, f"expected a mapping of {', '.join(f.name for f in spec.fields)}, "
-                             f"found {_kind(value)}"))
+            out.append(
+                error(
+                    "E403",
+                    where,
+                    f"expected a mapping of {', '.join(f.name for f in spec.fields)}, found {_kind(value)}",
+                )
+            )
             return None
         checked, found = check_fields(spec.fields, value, allow_extra, where)
         out.extend(found)
@@ -137,8 +145,9 @@ def _near(key: Any, names: dict[str, FieldSpec]) -> str | None:
     return text if text in names and text != key else None
 
 
-def check_fields(specs: tuple[FieldSpec, ...], data: dict[str, Any], allow_extra: bool,
-                 prefix: str = "") -> tuple[dict[str, Any], list[Finding]]:
+def check_fields(
+    specs: tuple[FieldSpec, ...], data: dict[str, Any], allow_extra: bool, prefix: str = ""
+) -> tuple[dict[str, Any], list[Finding]]:
     """Check ``data`` against field specs; return the normalised values and every finding.
 
     Keys are names as text (``str``); an extra key kept under ``allow_extra`` that would land on
@@ -158,13 +167,23 @@ def check_fields(specs: tuple[FieldSpec, ...], data: dict[str, Any], allow_extra
             elif allow_extra:
                 name = key_text(key)
                 if key_identity(key) in kept or name in by_name:
-                    out.append(error("E418", where, f"names the same field as {shown(kept.get(key_identity(key), name))}; "
-                                     "give each field once"))
+                    out.append(
+                        error(
+                            "E418",
+                            where,
+                            f"names the same field as {shown(kept.get(key_identity(key), name))}; give each field once",
+                        )
+                    )
                     continue
                 kept[key_identity(key)] = key
                 result[name] = given
-                out.append(warning("W401", where, "is not a field of the profile; kept as given"
-                                   + (f" (did you mean {near!r}?)" if near else "")))
+                out.append(
+                    warning(
+                        "W401",
+                        where,
+                        "is not a field of the profile; kept as given" + (f" (did you mean {near!r}?)" if near else ""),
+                    )
+                )
             else:
                 out.append(error("E401", where, f"unknown field; the profile's fields are: {', '.join(by_name)}"))
     for spec in specs:
@@ -192,8 +211,11 @@ def check_fields(specs: tuple[FieldSpec, ...], data: dict[str, Any], allow_extra
 
 def validate_metadata(profile: Profile, data: Any, source: str = "metadata") -> tuple[dict[str, Any], list[Finding]]:
     if not isinstance(data, dict):
-        return {}, [error("E400", source, f"descriptive metadata must be a mapping of field names to values, "
-                          f"found {_kind(data)}")]
+        return {}, [
+            error(
+                "E400", source, f"descriptive metadata must be a mapping of field names to values, found {_kind(data)}"
+            )
+        ]
     checked, findings = check_fields(profile.fields, data, profile.allow_extra_fields)
     findings = [Finding(f.code, f.severity, f"{source}: {f.path}", f.message) for f in findings]
     return checked, findings
@@ -273,8 +295,12 @@ class AccessOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         until = self.access.embargo_until
-        return {"level": self.access.level, "embargo_until": until.isoformat() if until else None,
-                "basis": self.basis, "reason": self.reason}
+        return {
+            "level": self.access.level,
+            "embargo_until": until.isoformat() if until else None,
+            "basis": self.basis,
+            "reason": self.reason,
+        }
 
     @classmethod
     def stored(cls, access: Access) -> AccessOutcome:
@@ -349,40 +375,94 @@ def decide_access(profile: Profile, metadata: dict[str, Any], source: str = "met
     else:
         asked_text = f"access_level {asked_level}"
         if asked_until is not None and asked_level in RESTRICTIVENESS:
-            notes.append(warning("W430", f"{source}: embargo_until",
-                                 f"embargo_until {asked_until.isoformat()} has no effect on a {asked_level} package: "
-                                 "its files are not released on that date (the date stays in the descriptive "
-                                 "metadata only)"))
+            notes.append(
+                warning(
+                    "W430",
+                    f"{source}: embargo_until",
+                    f"embargo_until {asked_until.isoformat()} has no effect on a {asked_level} package: "
+                    "its files are not released on that date (the date stays in the descriptive "
+                    "metadata only)",
+                )
+            )
     where = f"{source}: {field}"
     current = describe_access(level, embargo)
     if asked_level not in RESTRICTIVENESS:
-        return outcome(level, embargo, basis, why, error(
-            "E433", where, f"{asked_level!r} is not an access level; use one of {', '.join(RESTRICTIVENESS)}"), *notes)
+        return outcome(
+            level,
+            embargo,
+            basis,
+            why,
+            error("E433", where, f"{asked_level!r} is not an access level; use one of {', '.join(RESTRICTIVENESS)}"),
+            *notes,
+        )
     asked_embargo = asked_until if asked_level == ACCESS_EMBARGOED else None
     asked_key, profile_key = access_key(asked_level, asked_embargo), access_key(level, embargo)
     if asked_key == profile_key:
         return outcome(level, embargo, basis, f"{why}; the submission asks for the same", *notes)
     if asked_key > profile_key:
-        return outcome(asked_level, asked_embargo, BASIS_TIGHTENED,
-                       f"the submission's {asked_text} tightens {current}, {why}", *notes)
+        return outcome(
+            asked_level,
+            asked_embargo,
+            BASIS_TIGHTENED,
+            f"the submission's {asked_text} tightens {current}, {why}",
+            *notes,
+        )
     order = " < ".join(RESTRICTIVENESS)
     if basis == BASIS_RULE:
-        return outcome(level, embargo, basis, why, error(
-            "E431", where, f"{asked_text}{implied} would loosen {current}, which {why} imposes; a submission may "
-            f"tighten the level a rule gives, never loosen it ({order})"), *notes)
+        return outcome(
+            level,
+            embargo,
+            basis,
+            why,
+            error(
+                "E431",
+                where,
+                f"{asked_text}{implied} would loosen {current}, which {why} imposes; a submission may "
+                f"tighten the level a rule gives, never loosen it ({order})",
+            ),
+            *notes,
+        )
     if asked_level in pa.submitter_may_loosen:
-        return outcome(asked_level, asked_embargo, BASIS_LOOSENED,
-                       f"the submission's {asked_text} loosens {current}, {why}, which the profile allows "
-                       f"(submitter_may_loosen: {', '.join(pa.submitter_may_loosen)})", *notes)
-    allowed = (f"lets submitters loosen it to {', '.join(pa.submitter_may_loosen)} only" if pa.submitter_may_loosen
-               else "does not let submitters loosen it (access.submitter_may_loosen)")
+        return outcome(
+            asked_level,
+            asked_embargo,
+            BASIS_LOOSENED,
+            f"the submission's {asked_text} loosens {current}, {why}, which the profile allows "
+            f"(submitter_may_loosen: {', '.join(pa.submitter_may_loosen)})",
+            *notes,
+        )
+    allowed = (
+        f"lets submitters loosen it to {', '.join(pa.submitter_may_loosen)} only"
+        if pa.submitter_may_loosen
+        else "does not let submitters loosen it (access.submitter_may_loosen)"
+    )
     if asked_level == level == ACCESS_EMBARGOED:
-        return outcome(level, embargo, basis, why, error(
-            "E432", where, f"{asked_text}{implied} ends sooner than {current}, {why}; a submission may lengthen an "
-            f"embargo, not shorten it, and profile {profile.id} {allowed}"), *notes)
-    return outcome(level, embargo, basis, why, error(
-        "E430", where, f"{asked_text}{implied} would loosen {current}, {why}; a submission may only tighten its "
-        f"profile's access ({order}), and profile {profile.id} {allowed}"), *notes)
+        return outcome(
+            level,
+            embargo,
+            basis,
+            why,
+            error(
+                "E432",
+                where,
+                f"{asked_text}{implied} ends sooner than {current}, {why}; a submission may lengthen an "
+                f"embargo, not shorten it, and profile {profile.id} {allowed}",
+            ),
+            *notes,
+        )
+    return outcome(
+        level,
+        embargo,
+        basis,
+        why,
+        error(
+            "E430",
+            where,
+            f"{asked_text}{implied} would loosen {current}, {why}; a submission may only tighten its "
+            f"profile's access ({order}), and profile {profile.id} {allowed}",
+        ),
+        *notes,
+    )
 
 
 def resolve_access(profile: Profile, metadata: dict[str, Any]) -> Access:
@@ -435,10 +515,18 @@ def check_format(profile: Profile, path: str, fmt: FormatInfo) -> Finding | None
         if policy.unidentified == "accept":
             return None
         if policy.unidentified == "reject":
-            return error("E210", path, f"format guessed from the extension only ({guess}), not identified from the "
-                         "file's content, and the profile rejects unidentified files")
-        return warning("W210", path, f"format guessed from the extension only ({guess}): no signature matched "
-                       "the file's content, so it counts as unidentified")
+            return error(
+                "E210",
+                path,
+                f"format guessed from the extension only ({guess}), not identified from the "
+                "file's content, and the profile rejects unidentified files",
+            )
+        return warning(
+            "W210",
+            path,
+            f"format guessed from the extension only ({guess}): no signature matched "
+            "the file's content, so it counts as unidentified",
+        )
     if not fmt.identified:
         if policy.unidentified == "reject":
             return error("E201", path, "format could not be identified and the profile rejects unidentified files")

@@ -1,1 +1,1 @@
-"""Use cases, one folder per journey (ingest, audit, retrieve, recovery); they orchestrate the adapters and never print."""
+"""Use cases, a folder per journey (ingest, audit, retrieve, recovery): they orchestrate adapters, never print."""

@@ -69,12 +69,16 @@ class ArchiveContext:
             problem = f"it holds neither a catalog ({redact(s.database_url)}) nor a storage folder ({s.storage})"
         else:
             problem = f"it holds no catalog ({redact(s.database_url)})"
-        hint = ("; nothing chose a home, so the current folder's ./var was looked at"
-                if s.home_source == DEFAULT_HOME_SOURCE else "")
+        hint = (
+            "; nothing chose a home, so the current folder's ./var was looked at"
+            if s.home_source == DEFAULT_HOME_SOURCE
+            else ""
+        )
         raise ArchiveNotFound(
             f"no archive at {self.where()}: {problem}{hint}. Set ARCHIVE_HOME (or --home, or home: in the "
             "settings file) to the folder of an existing archive; `archive ingest` creates a new one. "
-            "Nothing was created.")
+            "Nothing was created."
+        )
 
     def create_archive(self) -> bool:
         """Make sure an archive is there (home, storage roots, catalog); True when it was just created."""
@@ -88,7 +92,7 @@ class ArchiveContext:
         return not existed
 
     @cached_property
-    def catalog(self) -> "Catalog":
+    def catalog(self) -> Catalog:
         from archive.catalog import Catalog
 
         return Catalog(self.settings.database_url)
@@ -106,14 +110,14 @@ class ArchiveContext:
         return [self.storage, *self.replicas]
 
     @cached_property
-    def ledger(self) -> "Ledger":
+    def ledger(self) -> Ledger:
         """The hash-chained event ledger in the primary storage root, copied to every replica root."""
         from archive.ledger import LEDGER_DIR, Ledger
 
         return Ledger(self.settings.storage / LEDGER_DIR, [p / LEDGER_DIR for p in self.settings.replicas])
 
     @cached_property
-    def identifier(self) -> "Identifier":
+    def identifier(self) -> Identifier:
         from archive.formats import Identifier
 
         return Identifier(engine=self.settings.identify_engine, workers=self.settings.workers)
@@ -124,7 +128,7 @@ class ArchiveContext:
         if "catalog" in self.__dict__:
             self.catalog.close()
 
-    def __enter__(self) -> "ArchiveContext":
+    def __enter__(self) -> ArchiveContext:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -21,8 +21,9 @@ def expected_digests(files: list[FileRecord], tag_digests: dict[str, dict[str, s
     return expected
 
 
-def verify_stored_bag(path: Path, files: list[FileRecord], tag_digests: dict[str, dict[str, str]],
-                      workers: int = 1) -> None:
+def verify_stored_bag(
+    path: Path, files: list[FileRecord], tag_digests: dict[str, dict[str, str]], workers: int = 1
+) -> None:
     """Re-read every stored byte and compare with the digests computed while copying.
 
     One strong digest is enough to prove the stored bytes are the copied bytes, so the
@@ -51,8 +52,13 @@ def verify_stored_bag(path: Path, files: list[FileRecord], tag_digests: dict[str
         raise StorageError(f"stored package at {path} did not verify: " + "; ".join(problems[:10]))
 
 
-def replicate_package(stored: Path, replica: LocalStorage, package_id: str, files: list[FileRecord],
-                      tag_digests: dict[str, dict[str, str]]) -> Path:
+def replicate_package(
+    stored: Path,
+    replica: LocalStorage,
+    package_id: str,
+    files: list[FileRecord],
+    tag_digests: dict[str, dict[str, str]],
+) -> Path:
     """Copy a stored bag to ``replica`` (staging, then rename), checking every digest on the way."""
     staging = replica.new_staging("replica")
     bag = staging / "bag"

@@ -16,10 +16,11 @@ before these keys existed simply lack them. Format: docs/ledger.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from archive.audit.findings import KINDS, AuditFinding
 from archive.catalog.audits import AuditRun, FixityState
@@ -46,10 +47,19 @@ register("ledger.before-append", "ledger.after-append")
 
 def event_body(package_id: str, event: Event) -> dict[str, Any]:
     """The ledger body of one PREMIS event (the same from the model and from the catalog)."""
-    return {"package": package_id, "event": {
-        "id": event.identifier, "type": event.type, "datetime": iso_utc(event.datetime), "detail": event.detail,
-        "outcome": event.outcome, "outcome_detail": event.outcome_detail,
-        "agents": [{"agent": a.agent, "role": a.role} for a in event.agents], "objects": list(event.objects)}}
+    return {
+        "package": package_id,
+        "event": {
+            "id": event.identifier,
+            "type": event.type,
+            "datetime": iso_utc(event.datetime),
+            "detail": event.detail,
+            "outcome": event.outcome,
+            "outcome_detail": event.outcome_detail,
+            "agents": [{"agent": a.agent, "role": a.role} for a in event.agents],
+            "objects": list(event.objects),
+        },
+    }
 
 
 def event_items(package_id: str, events: list[Event], **extra: Any) -> list[Item]:
@@ -63,8 +73,13 @@ def event_items(package_id: str, events: list[Event], **extra: Any) -> list[Item
 
 def package_item(pkg: Package, tag_digests: dict[str, dict[str, str]]) -> Item:
     token = package_token(((f.path, f.size, f.digests) for f in pkg.files), tag_digests)
-    body = {"package": pkg.id, "profile": pkg.profile_id, "files": len(pkg.files), "bytes": pkg.total_bytes,
-            "token": token}
+    body = {
+        "package": pkg.id,
+        "profile": pkg.profile_id,
+        "files": len(pkg.files),
+        "bytes": pkg.total_bytes,
+        "token": token,
+    }
     if pkg.fixity_interval_days is not None:  # so that `archive reindex` restores it without the profile
         body["fixity_interval_days"] = pkg.fixity_interval_days
     return (KIND_PACKAGE, body)
@@ -97,7 +112,7 @@ def verify_ledger(ctx: ArchiveContext, witnessed: str | None = None) -> LedgerRe
     catalogued event is ledgered unchanged."""
     ledger = ctx.ledger
     copies: dict[str, Iterable[tuple[int, str]] | None] = {}
-    for storage, path in zip(ctx.replicas, ledger.copies):
+    for storage, path in zip(ctx.replicas, ledger.copies, strict=False):
         copies[storage.name] = ledger.lines(path) if storage.reachable() else None
     mirror = LedgerMirror(ctx.catalog)
     report = verify(ledger.lines(), copies, mirror.hashes(), witnessed)
@@ -113,15 +128,23 @@ def _compare_events(mirror: LedgerMirror, report: LedgerReport) -> None:
             continue
         body = parse_line(line).body
         if {"package": body.get("package"), "event": body.get("event")} != event_body(package_id, event):
-            report.add("catalog", parse_line(line).seq,
-                       f"event {event.identifier} ({event.type}) of package {package_id} differs from its ledger entry")
+            report.add(
+                "catalog",
+                parse_line(line).seq,
+                f"event {event.identifier} ({event.type}) of package {package_id} differs from its ledger entry",
+            )
         else:
             same += 1
     report.checked["catalog_events_matching"] = same
     if unledgered:
         report.checked["catalog_events_unledgered"] = unledgered
-        report.add("catalog", None, f"{unledgered} catalogued events are not in the ledger (recorded before the "
-                   "ledger existed, or inserted into the catalog directly)", "warning")
+        report.add(
+            "catalog",
+            None,
+            f"{unledgered} catalogued events are not in the ledger (recorded before the "
+            "ledger existed, or inserted into the catalog directly)",
+            "warning",
+        )
 
 
 # -- what audits and repairs ledger beside their events, and reading it back --
@@ -145,9 +168,17 @@ def findings_in(items: Any) -> list[AuditFinding]:
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict) or item.get("kind") not in KINDS:
             continue
-        out.append(AuditFinding(str(item.get("package", "")), str(item.get("copy", "")), str(item.get("path", "")),
-                                str(item["kind"]), str(item.get("message", "")), dict(item.get("expected") or {}),
-                                dict(item.get("found") or {})))
+        out.append(
+            AuditFinding(
+                str(item.get("package", "")),
+                str(item.get("copy", "")),
+                str(item.get("path", "")),
+                str(item["kind"]),
+                str(item.get("message", "")),
+                dict(item.get("expected") or {}),
+                dict(item.get("found") or {}),
+            )
+        )
     return out
 
 
@@ -161,8 +192,9 @@ def fixity_out(state: FixityState) -> dict[str, Any]:
 def fixity_in(package_id: str, data: Any) -> FixityState | None:
     if not isinstance(data, dict):
         return None
-    values: dict[str, Any] = {f.name: data[f.name] for f in fields(FixityState)
-                              if f.name != "package_id" and f.name in data}
+    values: dict[str, Any] = {
+        f.name: data[f.name] for f in fields(FixityState) if f.name != "package_id" and f.name in data
+    }
     for name in _TIMES:
         if isinstance(values.get(name), str):
             values[name] = datetime.fromisoformat(values[name])
@@ -179,24 +211,42 @@ def run_in(body: dict[str, Any]) -> AuditRun | None:
     if not isinstance(run, dict) or not run.get("id") or not run.get("started_at"):
         return None
     finished = run.get("finished_at")
-    return AuditRun(id=str(run["id"]), started_at=datetime.fromisoformat(run["started_at"]),
-                    finished_at=datetime.fromisoformat(finished) if finished else None,
-                    status=str(run.get("status", "")), outcome=str(run.get("outcome", "")),
-                    selection=str(run.get("selection", "")), jobs=int(options.get("jobs") or 1),
-                    max_seconds=options.get("max_seconds"), max_bytes=options.get("max_bytes"),
-                    packages=int(run.get("packages", 0)), files=int(run.get("files", 0)),
-                    bytes=int(run.get("bytes", 0)), failures=int(run.get("failures", 0)),
-                    unchecked=int(run.get("unchecked", 0)), repaired=int(run.get("repaired", 0)),
-                    stop_reason=str(run.get("stop_reason", "")), notified="")
+    return AuditRun(
+        id=str(run["id"]),
+        started_at=datetime.fromisoformat(run["started_at"]),
+        finished_at=datetime.fromisoformat(finished) if finished else None,
+        status=str(run.get("status", "")),
+        outcome=str(run.get("outcome", "")),
+        selection=str(run.get("selection", "")),
+        jobs=int(options.get("jobs") or 1),
+        max_seconds=options.get("max_seconds"),
+        max_bytes=options.get("max_bytes"),
+        packages=int(run.get("packages", 0)),
+        files=int(run.get("files", 0)),
+        bytes=int(run.get("bytes", 0)),
+        failures=int(run.get("failures", 0)),
+        unchecked=int(run.get("unchecked", 0)),
+        repaired=int(run.get("repaired", 0)),
+        stop_reason=str(run.get("stop_reason", "")),
+        notified="",
+    )
 
 
 def event_in(data: Any) -> Event | None:
     """The PREMIS event of an ``event`` entry's body (None if it is not one)."""
     if not isinstance(data, dict) or not data.get("id") or not data.get("datetime"):
         return None
-    return Event(identifier=str(data["id"]), type=str(data.get("type", "")),
-                 datetime=datetime.fromisoformat(data["datetime"]), detail=str(data.get("detail", "")),
-                 outcome=str(data.get("outcome", "")), outcome_detail=str(data.get("outcome_detail", "")),
-                 agents=[EventLink(str(a.get("agent", "")), str(a.get("role", ""))) for a in data.get("agents") or []
-                         if isinstance(a, dict)],
-                 objects=[str(o) for o in data.get("objects") or []])
+    return Event(
+        identifier=str(data["id"]),
+        type=str(data.get("type", "")),
+        datetime=datetime.fromisoformat(data["datetime"]),
+        detail=str(data.get("detail", "")),
+        outcome=str(data.get("outcome", "")),
+        outcome_detail=str(data.get("outcome_detail", "")),
+        agents=[
+            EventLink(str(a.get("agent", "")), str(a.get("role", "")))
+            for a in data.get("agents") or []
+            if isinstance(a, dict)
+        ],
+        objects=[str(o) for o in data.get("objects") or []],
+    )

@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from archive.errors import FixityError, StorageError
 from archive.faults import fault_point, register
@@ -112,8 +112,9 @@ class LocalStorage:
         """A new staging folder, locked by this process until :meth:`discard`."""
         self.ensure()
         try:
-            path, fd = staging_area.create(self.root / STAGING, f"{uuid.uuid4()}{('-' + label) if label else ''}",
-                                           label)
+            path, fd = staging_area.create(
+                self.root / STAGING, f"{uuid.uuid4()}{('-' + label) if label else ''}", label
+            )
         except OSError as exc:
             raise StorageError(f"cannot create a staging folder in storage {self.name}: {exc.strerror}") from exc
         self._locks[path] = fd
@@ -172,8 +173,9 @@ class LocalStorage:
             os.rename(target, trash / "bag")
             _fsync_dir(target.parent)
         except OSError as exc:
-            raise StorageError(f"cannot roll back package {package_id} in storage {self.name}: "
-                               f"{exc.strerror or exc}") from exc
+            raise StorageError(
+                f"cannot roll back package {package_id} in storage {self.name}: {exc.strerror or exc}"
+            ) from exc
         finally:
             self.discard(trash)
 
@@ -186,8 +188,9 @@ class LocalStorage:
             os.rename(source, target)
             _fsync_dir(source.parent)
         except OSError as exc:
-            raise StorageError(f"cannot move package {package_id} in {self.name} to quarantine: "
-                               f"{exc.strerror}") from exc
+            raise StorageError(
+                f"cannot move package {package_id} in {self.name} to quarantine: {exc.strerror}"
+            ) from exc
         return target
 
     # -- repair (the only time a stored file is replaced) ---------------------
@@ -200,12 +203,14 @@ class LocalStorage:
             os.rename(source, target)
             _fsync_dir(source.parent)
         except OSError as exc:
-            raise StorageError(f"cannot move {rel} of package {package_id} in {self.name} to quarantine: "
-                               f"{exc.strerror}") from exc
+            raise StorageError(
+                f"cannot move {rel} of package {package_id} in {self.name} to quarantine: {exc.strerror}"
+            ) from exc
         return target
 
-    def restore_file(self, package_id: str, rel: str, source: Path, digests: dict[str, str],
-                     size: int | None, label: str) -> None:
+    def restore_file(
+        self, package_id: str, rel: str, source: Path, digests: dict[str, str], size: int | None, label: str
+    ) -> None:
         """Copy ``source`` in as ``rel`` (verified while copying, fsync'd), the damaged entry quarantined first."""
         staging = self.new_staging("repair")
         try:
@@ -243,4 +248,3 @@ class LocalStorage:
             raise StorageError(f"cannot rebuild package {package_id} in {self.name}: {exc.strerror}") from exc
         finally:
             self.discard(staging)
-

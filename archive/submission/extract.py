@@ -47,8 +47,18 @@ __all__ = ["ARCHIVE_SUFFIXES", "Limits", "extract_archive", "is_archive_file", "
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
 
 #: what a corrupt stream raises inside the standard library's readers (zlib's and lzma's errors are not zipfile's)
-_READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError, NotImplementedError,
-                RuntimeError, zlib.error, lzma.LZMAError, tarlist.HeaderTooLarge)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+    tarlist.HeaderTooLarge,
+)
 
 
 def is_archive_file(path: Path) -> bool:
@@ -80,8 +90,15 @@ def _extract_zip(fh: BinaryIO, size: int, dest: Path, limits: Limits, label: str
     found = zipcheck.read_zip(fh, size, limits.max_members)
     findings = [error(code, label, message) for code, message in found.problems]
     if found.count > limits.max_members or len(found.entries) > limits.max_members:
-        return findings + [error("E124", label, f"lists {found.count} members; the limit is {limits.max_members} "
-                                                f"(folders, links and files) for {limits.max_files} files")]
+        return [
+            *findings,
+            error(
+                "E124",
+                label,
+                f"lists {found.count} members; the limit is {limits.max_members} "
+                f"(folders, links and files) for {limits.max_files} files",
+            ),
+        ]
     members = [_zip_member(e) for e in found.entries]
     findings += check_members(members, limits, label, size)
     if any(f.is_error for f in findings):
@@ -91,7 +108,7 @@ def _extract_zip(fh: BinaryIO, size: int, dest: Path, limits: Limits, label: str
         differs = zipcheck.same_as_zipfile(found.entries, infos)
         if differs:
             return [error("E127", label, f"the zip's directory can be read two ways: {differs}")]
-        for m, info in zip(members, infos):
+        for m, info in zip(members, infos, strict=False):
             m.opener = partial(_open_zip_member, zf, info)
         return _write(members, dest, limits, size)
 
@@ -106,8 +123,14 @@ def _zip_member(e: zipcheck.ZipEntry) -> Member:
         kind = "device" if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "fifo" if stat.S_ISFIFO(mode) else "other"
     else:
         kind = "file"
-    return Member(e.name, kind, e.size, packed=e.packed if kind == "file" else None, encrypted=e.encrypted,
-                  problems=list(e.problems))
+    return Member(
+        e.name,
+        kind,
+        e.size,
+        packed=e.packed if kind == "file" else None,
+        encrypted=e.encrypted,
+        problems=list(e.problems),
+    )
 
 
 def _open_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:

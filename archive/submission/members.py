@@ -108,8 +108,12 @@ def listed(members: Iterable[Member], limits: Limits, archive_size: int) -> list
         if m.kind == "file":
             files += 1
             declared += max(m.size, 0)
-        if (files > limits.max_files or len(out) > limits.max_members or declared > limits.max_bytes
-                or (bound is not None and declared > bound)):
+        if (
+            files > limits.max_files
+            or len(out) > limits.max_members
+            or declared > limits.max_bytes
+            or (bound is not None and declared > bound)
+        ):
             break
     return out
 
@@ -142,16 +146,27 @@ def check_members(members: list[Member], limits: Limits, label: str, archive_siz
             elif key:
                 out.extend(_placement(m, key, shown, limits, where, too_deep))
         if m.kind in ("symlink", "hardlink"):
-            out.append(error("E122", shown, f"archive member is a {'hard link' if m.kind == 'hardlink' else 'symbolic link'}; "
-                                            "links are not accepted"))
+            out.append(
+                error(
+                    "E122",
+                    shown,
+                    f"archive member is a {'hard link' if m.kind == 'hardlink' else 'symbolic link'}; "
+                    "links are not accepted",
+                )
+            )
         elif m.kind in ("device", "fifo", "sparse", "other"):
-            kind = {"device": "device file", "fifo": "FIFO (named pipe)",
-                    "sparse": "sparse file (tar --sparse), which the archive does not unpack: submit it without"
-                    }.get(m.kind, "special member, not a regular file")
+            kind = {
+                "device": "device file",
+                "fifo": "FIFO (named pipe)",
+                "sparse": "sparse file (tar --sparse), which the archive does not unpack: submit it without",
+            }.get(m.kind, "special member, not a regular file")
             out.append(error("E123", shown, f"archive member is a {kind}"))
         if m.encrypted:
-            out.append(error("E120", shown, "archive member is encrypted; the archive takes no passwords, "
-                                            "submit it unencrypted"))
+            out.append(
+                error(
+                    "E120", shown, "archive member is encrypted; the archive takes no passwords, submit it unencrypted"
+                )
+            )
         if m.kind == "file":
             files += 1
             declared += max(m.size, 0)
@@ -161,52 +176,88 @@ def check_members(members: list[Member], limits: Limits, label: str, archive_siz
             tally[2] += 1
             block_names.setdefault(id(m.block) if m.block is not None else id(m), shown)
     for prefix, (count, deepest) in too_deep.items():
-        out.append(error("E129", printable(prefix) + "/…",
-                         f"{count} archive member(s) are nested more than {limits.max_depth} folders deep "
-                         f"(the deepest {deepest}; setting max_depth)"))
+        out.append(
+            error(
+                "E129",
+                printable(prefix) + "/…",
+                f"{count} archive member(s) are nested more than {limits.max_depth} folders deep "
+                f"(the deepest {deepest}; setting max_depth)",
+            )
+        )
     out.extend(_clashes(where))
     if files > limits.max_files:
         out.append(error("E124", printable(label), f"holds more than {limits.max_files} files, the limit"))
     elif len(members) > limits.max_members:
-        out.append(error("E124", printable(label), f"lists more than {limits.max_members} members (folders, links "
-                                                   f"and files), the limit for {limits.max_files} files"))
+        out.append(
+            error(
+                "E124",
+                printable(label),
+                f"lists more than {limits.max_members} members (folders, links "
+                f"and files), the limit for {limits.max_files} files",
+            )
+        )
     if declared > limits.max_bytes:
-        out.append(error("E125", printable(label), f"expands to at least {declared} bytes, as its members declare; "
-                                                   f"the limit is {limits.max_bytes}"))
+        out.append(
+            error(
+                "E125",
+                printable(label),
+                f"expands to at least {declared} bytes, as its members declare; the limit is {limits.max_bytes}",
+            )
+        )
     bound = limits.ratio_bound(archive_size)
     if bound is not None and declared > bound:
-        out.append(error("E128", printable(label), f"expands from {archive_size} to at least {declared} bytes "
-                         f"({_ratio(declared, archive_size)}), as its members declare; the limit is "
-                         f"{limits.max_expansion_ratio}:1 (setting max_expansion_ratio): a compression bomb"))
+        out.append(
+            error(
+                "E128",
+                printable(label),
+                f"expands from {archive_size} to at least {declared} bytes "
+                f"({_ratio(declared, archive_size)}), as its members declare; the limit is "
+                f"{limits.max_expansion_ratio}:1 (setting max_expansion_ratio): a compression bomb",
+            )
+        )
     for block_id, (expanded, packed, count) in blocks.items():
         bound = limits.ratio_bound(packed)
         if bound is not None and expanded > bound:
             what = "archive member" if count == 1 else f"compressed block of this and {count - 1} more member(s)"
-            out.append(error("E128", block_names[block_id], f"{what} expands from {packed} to {expanded} bytes "
-                             f"({_ratio(expanded, packed)}); the limit is {limits.max_expansion_ratio}:1 "
-                             "(setting max_expansion_ratio): a compression bomb"))
+            out.append(
+                error(
+                    "E128",
+                    block_names[block_id],
+                    f"{what} expands from {packed} to {expanded} bytes "
+                    f"({_ratio(expanded, packed)}); the limit is {limits.max_expansion_ratio}:1 "
+                    "(setting max_expansion_ratio): a compression bomb",
+                )
+            )
     return out
 
 
-def _placement(m: Member, key: str, shown: str, limits: Limits, where: dict[str, tuple[str, str]],
-               too_deep: dict[str, list[int]]) -> Iterator[Finding]:
+def _placement(
+    m: Member, key: str, shown: str, limits: Limits, where: dict[str, tuple[str, str]], too_deep: dict[str, list[int]]
+) -> Iterator[Finding]:
     """Depth, length and duplicates of one member whose name is otherwise clean."""
     parts = key.split("/")
     folders = len(parts) if m.kind == "dir" else len(parts) - 1
     if folders > limits.max_depth:
-        tally = too_deep.setdefault("/".join(parts[:limits.max_depth + 1]), [0, 0])
+        tally = too_deep.setdefault("/".join(parts[: limits.max_depth + 1]), [0, 0])
         tally[0] += 1
         tally[1] = max(tally[1], folders)
         return
     nfc = unicodedata.normalize("NFC", key)
     length = len(nfc.encode("utf-8"))
     if length > limits.max_path_bytes:
-        yield error("E129", shown[:120] + "…", f"archive member's path is {length} bytes long; the limit is "
-                    f"{limits.max_path_bytes} (setting max_path_bytes)")
+        yield error(
+            "E129",
+            shown[:120] + "…",
+            f"archive member's path is {length} bytes long; the limit is "
+            f"{limits.max_path_bytes} (setting max_path_bytes)",
+        )
         return
     if length > MAX_NAME_BYTES and _LONG_NAME.search(nfc.encode("utf-8")):
-        yield error("E129", shown[:120] + "…", f"archive member's path holds a name longer than {MAX_NAME_BYTES} "
-                    "bytes, more than file systems store")
+        yield error(
+            "E129",
+            shown[:120] + "…",
+            f"archive member's path holds a name longer than {MAX_NAME_BYTES} bytes, more than file systems store",
+        )
         return
     kind = "dir" if m.kind == "dir" else "file"
     if nfc not in where:
@@ -231,5 +282,9 @@ def _clashes(where: dict[str, tuple[str, str]]) -> Iterator[Finding]:
             continue
         i = bisect.bisect_left(keys, key + "/")
         if i < len(keys) and keys[i].startswith(key + "/"):
-            yield error("E126", shown, f"archive member's path is both a file and a folder in the archive "
-                                       f"({where[keys[i]][1]!r} is inside it)")
+            yield error(
+                "E126",
+                shown,
+                f"archive member's path is both a file and a folder in the archive "
+                f"({where[keys[i]][1]!r} is inside it)",
+            )

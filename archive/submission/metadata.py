@@ -67,9 +67,14 @@ def unstorable_text(data: Any, label: str) -> list[Finding]:
         elif isinstance(value, list):
             stack += [(f"{where}[{i}]", item) for i, item in enumerate(value)]
         elif isinstance(value, str) and (bad := _NOT_XML_CHAR.search(value)):
-            found.append(error("E417", f"{label}: {safeyaml.short_path(where)}" if where else label,
-                               f"contains U+{ord(bad.group()):04X} at position {bad.start()}, which XML 1.0 "
-                               "cannot carry, so METS cannot preserve it; remove it"))
+            found.append(
+                error(
+                    "E417",
+                    f"{label}: {safeyaml.short_path(where)}" if where else label,
+                    f"contains U+{ord(bad.group()):04X} at position {bad.start()}, which XML 1.0 "
+                    "cannot carry, so METS cannot preserve it; remove it",
+                )
+            )
     return sorted(found, key=lambda f: f.path)
 
 
@@ -122,16 +127,18 @@ def _json_duplicates(text: str) -> list[safeyaml.Duplicate]:
     """Every repeated key with its path and lines: a second, slower parse (pure-Python scanner)."""
     decoder = json.JSONDecoder(parse_constant=_refuse_constant)
 
-    def parse_object(s_and_end: Any, strict: bool, scan_once: Any, object_hook: Any, object_pairs_hook: Any,
-                     memo: Any = None) -> Any:
+    def parse_object(
+        s_and_end: Any, strict: bool, scan_once: Any, object_hook: Any, object_pairs_hook: Any, memo: Any = None
+    ) -> Any:
         starts: list[int] = []
 
         def recording(s: str, idx: int) -> Any:
             starts.append(idx)
             return scan_once(s, idx)
 
-        return json.decoder.JSONObject(s_and_end, strict, recording, None,
-                                       lambda pairs: _JSONObject(pairs, starts), memo)
+        return json.decoder.JSONObject(
+            s_and_end, strict, recording, None, lambda pairs: _JSONObject(pairs, starts), memo
+        )
 
     decoder.parse_object = parse_object  # type: ignore[assignment]
     decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
@@ -142,10 +149,21 @@ def _json_duplicates(text: str) -> list[safeyaml.Duplicate]:
         if isinstance(value, _JSONObject):
             children = [(f"{path}.{safeyaml.label(k)}" if path else safeyaml.label(k)) for k, _ in value]
             for first, again in _repeats(value):
-                (line, column), (first_line, first_column) = (_key_position(text, value.starts[again]),
-                                                              _key_position(text, value.starts[first]))
-                found.append(safeyaml.Duplicate(safeyaml.short_path(children[again]), value[again][0], value[first][0],
-                                                line, first_line, column, first_column))
+                (line, column), (first_line, first_column) = (
+                    _key_position(text, value.starts[again]),
+                    _key_position(text, value.starts[first]),
+                )
+                found.append(
+                    safeyaml.Duplicate(
+                        safeyaml.short_path(children[again]),
+                        value[again][0],
+                        value[first][0],
+                        line,
+                        first_line,
+                        column,
+                        first_column,
+                    )
+                )
             stack += [(v, children[i]) for i, (_, v) in enumerate(value)]
         elif isinstance(value, list):
             stack += [(item, f"{path}[{i}]") for i, item in enumerate(value)]
@@ -267,24 +285,38 @@ def _header(cells: list[str], label: str) -> tuple[list[str | None], list[Findin
     repeated: set[str] = set()
     nameless = [str(number) for number, name in enumerate(names, 1) if not name]
     if nameless:
-        which = f"columns {', '.join(nameless[:-1])} and {nameless[-1]}" if len(nameless) > 1 else f"column {nameless[0]}"
+        which = (
+            f"columns {', '.join(nameless[:-1])} and {nameless[-1]}" if len(nameless) > 1 else f"column {nameless[0]}"
+        )
         them = "them" if len(nameless) > 1 else "it"
-        out.append(error("E420", f"{label}: line 1", f"{which} of the header {'have' if len(nameless) > 1 else 'has'} "
-                         f"no name; name {them}, or delete {them} (and any trailing comma)"))
+        out.append(
+            error(
+                "E420",
+                f"{label}: line 1",
+                f"{which} of the header {'have' if len(nameless) > 1 else 'has'} "
+                f"no name; name {them}, or delete {them} (and any trailing comma)",
+            )
+        )
     for number, name in enumerate(names, 1):
         if not name:
             continue
         if name in first:
             repeated.add(name)
-            out.append(error("E419", f"{label}: column {safeyaml.label(name)}",
-                             f"is in the header twice (columns {first[name]} and {number}); give each column once"))
+            out.append(
+                error(
+                    "E419",
+                    f"{label}: column {safeyaml.label(name)}",
+                    f"is in the header twice (columns {first[name]} and {number}); give each column once",
+                )
+            )
         else:
             first[name] = number
     return [n if n and n not in repeated else None for n in names], out
 
 
-def read_files_csv(path: Path, limit: int, profile: Profile, payload_paths: set[str],
-                   label: str = "metadata/files.csv") -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+def read_files_csv(
+    path: Path, limit: int, profile: Profile, payload_paths: set[str], label: str = "metadata/files.csv"
+) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
     """Per-file metadata keyed by payload path, checked against the profile's file fields.
 
     The first line is the header (a byte-order mark and CRLF line ends are fine, quoted cells
@@ -310,36 +342,56 @@ def read_files_csv(path: Path, limit: int, profile: Profile, payload_paths: set[
             return {}, findings
         for name in names:
             if name is not None and name != "path" and name not in specs and not profile.allow_extra_fields:
-                findings.append(error("E401", f"{label}: column {safeyaml.label(name)}",
-                                      f"unknown file field; the profile's file fields are: {', '.join(specs) or 'none'}"))
+                findings.append(
+                    error(
+                        "E401",
+                        f"{label}: column {safeyaml.label(name)}",
+                        f"unknown file field; the profile's file fields are: {', '.join(specs) or 'none'}",
+                    )
+                )
         where_path = names.index("path")
         ended = reader.line_num
         for cells in reader:
             line, ended = ended + 1, reader.line_num
             if not any(c.strip() for c in cells):
                 continue  # a blank line, or a row of empty cells
-            if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
-                findings.append(error("E414", f"{label}: line {line}", f"has {len(cells)} cells, more than the "
-                                      f"{len(names)} columns of the header"))
+            if len(cells) > len(names) and any(c.strip() for c in cells[len(names) :]):
+                findings.append(
+                    error(
+                        "E414",
+                        f"{label}: line {line}",
+                        f"has {len(cells)} cells, more than the {len(names)} columns of the header",
+                    )
+                )
                 continue
             path_value = unicodedata.normalize("NFC", cells[where_path].strip()) if where_path < len(cells) else ""
             if not path_value:
                 findings.append(error("E415", f"{label}: line {line}", "has no path; name a file of the submission"))
                 continue
             if path_value not in payload_paths:
-                findings.append(error("E415", f"{label}: line {line}",
-                                      f"path {safeyaml.shown(path_value)} is not a file of the submission"))
+                findings.append(
+                    error(
+                        "E415",
+                        f"{label}: line {line}",
+                        f"path {safeyaml.shown(path_value)} is not a file of the submission",
+                    )
+                )
                 continue
             if path_value in out:
-                findings.append(error("E416", f"{label}: line {line}", f"path {safeyaml.shown(path_value)} is listed twice"))
+                findings.append(
+                    error("E416", f"{label}: line {line}", f"path {safeyaml.shown(path_value)} is listed twice")
+                )
                 continue
             cells = [c.replace("\r\n", "\n").replace("\r", "\n") for c in cells]  # as YAML reads line ends
-            values = {name: _from_cell(specs.get(name), cell) for name, cell in zip(names, cells)
-                      if name is not None and name != "path" and cell != ""
-                      and (name in specs or profile.allow_extra_fields)}
+            values = {
+                name: _from_cell(specs.get(name), cell)
+                for name, cell in zip(names, cells, strict=False)
+                if name is not None and name != "path" and cell != "" and (name in specs or profile.allow_extra_fields)
+            }
             findings.extend(unstorable_text(values, f"{label}: line {line}"))
-            checked, problems = check_fields(profile.file_fields, values, profile.allow_extra_fields,
-                                             f"{label}: line {line}")
+            checked, problems = check_fields(
+                profile.file_fields, values, profile.allow_extra_fields, f"{label}: line {line}"
+            )
             findings.extend(problems)
             out[path_value] = checked
     except csv.Error as exc:

@@ -31,13 +31,27 @@ from typing import BinaryIO, NamedTuple, cast
 
 from archive.errors import Finding, SubmissionRejected, error
 
-__all__ = ["CHUNK", "TreeEntry", "UnsafeFile", "kind_of", "lexists_regular", "open_regular", "printable", "read_bounded",
-           "walk_tree"]
+__all__ = [
+    "CHUNK",
+    "TreeEntry",
+    "UnsafeFile",
+    "kind_of",
+    "lexists_regular",
+    "open_regular",
+    "printable",
+    "read_bounded",
+    "walk_tree",
+]
 
 #: bytes read per step
 CHUNK = 1024 * 1024
-_FILE_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+_FILE_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
 _DIR_FLAGS = _FILE_FLAGS | getattr(os, "O_DIRECTORY", 0)
 
 Identity = tuple[int, int]  # (st_dev, st_ino)
@@ -89,8 +103,13 @@ def kind_of(mode: int) -> str:
     return "other"
 
 
-_WHAT = {"folder": "a folder", "fifo": "a FIFO (named pipe)", "socket": "a socket", "device": "a device file",
-         "other": "a special file"}
+_WHAT = {
+    "folder": "a folder",
+    "fifo": "a FIFO (named pipe)",
+    "socket": "a socket",
+    "device": "a device file",
+    "other": "a special file",
+}
 
 
 def _refuse_unless_regular(mode: int, label: str) -> None:
@@ -130,8 +149,9 @@ class _Reader(io.FileIO):
         except OSError as exc:
             raise _unreadable(exc, self._label) from None
         if more:
-            raise UnsafeFile("changed", "E141", self._label,
-                             f"grew while being read (it had {self._size} bytes when opened)")
+            raise UnsafeFile(
+                "changed", "E141", self._label, f"grew while being read (it had {self._size} bytes when opened)"
+            )
         return 0
 
     def read(self, size: int | None = -1) -> bytes:  # type: ignore[override]
@@ -153,8 +173,9 @@ class _Reader(io.FileIO):
         return self.read(size)
 
 
-def open_regular(path: str | os.PathLike[str], label: str, *, limit: int | None = None,
-                 identity: Identity | None = None) -> BinaryIO:
+def open_regular(
+    path: str | os.PathLike[str], label: str, *, limit: int | None = None, identity: Identity | None = None
+) -> BinaryIO:
     """``path`` opened for reading as an unbuffered binary stream, if it is a regular file.
 
     ``label`` names the file in findings (it is escaped). ``limit``: largest size accepted,
@@ -174,8 +195,12 @@ def open_regular(path: str | os.PathLike[str], label: str, *, limit: int | None 
         if identity is not None and (st.st_dev, st.st_ino) != tuple(identity):
             raise UnsafeFile("changed", "E141", label, "was replaced by another file since it was listed")
         if limit is not None and st.st_size > limit:
-            raise UnsafeFile("too-large", "E142", label, f"is {st.st_size} bytes, more than the {limit} bytes "
-                             "accepted for it; it is not read")
+            raise UnsafeFile(
+                "too-large",
+                "E142",
+                label,
+                f"is {st.st_size} bytes, more than the {limit} bytes accepted for it; it is not read",
+            )
         return cast(BinaryIO, _Reader(fd, st.st_size, label))
     except BaseException as exc:
         os.close(fd)
@@ -184,8 +209,7 @@ def open_regular(path: str | os.PathLike[str], label: str, *, limit: int | None 
         raise
 
 
-def read_bounded(path: str | os.PathLike[str], limit: int, label: str, *,
-                 identity: Identity | None = None) -> bytes:
+def read_bounded(path: str | os.PathLike[str], limit: int, label: str, *, identity: Identity | None = None) -> bytes:
     """The whole content of a regular file of at most ``limit`` bytes, read in chunks.
 
     Refused from its size alone when larger (never read), and refused if it grows while read.
@@ -233,8 +257,17 @@ def _list(path: str, prefix: str, depth: int, identity: Identity | None) -> list
         with os.scandir(fd) as listing:
             for item in listing:
                 s = item.stat(follow_symlinks=False)
-                entries.append(TreeEntry(prefix + item.name, base + item.name, depth,
-                                         kind_of(s.st_mode), s.st_size, s.st_nlink, (s.st_dev, s.st_ino)))
+                entries.append(
+                    TreeEntry(
+                        prefix + item.name,
+                        base + item.name,
+                        depth,
+                        kind_of(s.st_mode),
+                        s.st_size,
+                        s.st_nlink,
+                        (s.st_dev, s.st_ino),
+                    )
+                )
     except OSError as exc:
         raise _Unlistable(f"cannot read folder: {exc.strerror or type(exc).__name__}") from None
     finally:
@@ -243,8 +276,9 @@ def _list(path: str, prefix: str, depth: int, identity: Identity | None) -> list
     return entries
 
 
-def walk_tree(root: str | os.PathLike[str],
-              descend: Callable[[TreeEntry], bool] = lambda entry: True) -> Iterator[TreeEntry]:
+def walk_tree(
+    root: str | os.PathLike[str], descend: Callable[[TreeEntry], bool] = lambda entry: True
+) -> Iterator[TreeEntry]:
     """Every entry below ``root``, depth first, sorted by name in each folder, without recursion.
 
     Links are reported (kind ``link``), never followed. A folder is yielded, then ``descend``

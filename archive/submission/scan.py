@@ -39,8 +39,9 @@ class ScannedFile:
 
     __slots__ = ("_source", "identity", "original_name", "path", "size")
 
-    def __init__(self, path: str, source: str | Path, size: int, original_name: str,
-                 identity: tuple[int, int] = (0, 0)) -> None:
+    def __init__(
+        self, path: str, source: str | Path, size: int, original_name: str, identity: tuple[int, int] = (0, 0)
+    ) -> None:
         self.path = path  # NFC, '/'-separated; relative to the payload root (a tag file: to the bag root)
         self._source = str(source)  # where to read it
         self.size = size
@@ -55,9 +56,13 @@ class ScannedFile:
         return f"ScannedFile(path={self.path!r}, size={self.size})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ScannedFile) and (self.path, self._source, self.size, self.original_name,
-                                                   self.identity) == (other.path, other._source, other.size,
-                                                                      other.original_name, other.identity)
+        return isinstance(other, ScannedFile) and (
+            self.path,
+            self._source,
+            self.size,
+            self.original_name,
+            self.identity,
+        ) == (other.path, other._source, other.size, other.original_name, other.identity)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -99,8 +104,14 @@ def name_problem(name: str) -> tuple[str, str] | None:
     return None
 
 
-def scan_folder(root: Path, max_files: int, is_bag: bool | None = None, *, max_depth: int = MAX_DEPTH,
-                max_path_bytes: int = MAX_PATH_BYTES) -> Scan:
+def scan_folder(
+    root: Path,
+    max_files: int,
+    is_bag: bool | None = None,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_path_bytes: int = MAX_PATH_BYTES,
+) -> Scan:
     """List and check the submission folder ``root`` (a bag if it holds a regular ``bagit.txt``).
 
     ``max_depth``: most folder levels below the payload root (a bag's tag folders: below the
@@ -153,8 +164,9 @@ class _Walker:
             return True
         _zone, raw, level = self._zone(entry)
         if level + 1 > self.max_depth:
-            self.out.error("E134", printable(raw), f"folders are nested more than {self.max_depth} levels deep "
-                           "(setting max_depth)")
+            self.out.error(
+                "E134", printable(raw), f"folders are nested more than {self.max_depth} levels deep (setting max_depth)"
+            )
             return False
         return True
 
@@ -163,8 +175,9 @@ class _Walker:
         if entry.rel in METADATA_NAMES and entry.kind != "folder":
             if entry.kind == "file":
                 if self.scan.metadata_file is not None:
-                    self.out.error("E140", entry.rel, f"both {self.scan.metadata_file.name} and {entry.rel} are "
-                                   "present; keep one")
+                    self.out.error(
+                        "E140", entry.rel, f"both {self.scan.metadata_file.name} and {entry.rel} are present; keep one"
+                    )
                 else:
                     self.scan.metadata_file = Path(entry.path)
             return True
@@ -193,7 +206,9 @@ class _Walker:
             elif entry.kind == "link":
                 self.saw_data = True
                 self.refused.add(entry.rel)
-                out.error("E137", "data", "the bag's data/ folder is a symbolic link; links are not followed or accepted")
+                out.error(
+                    "E137", "data", "the bag's data/ folder is a symbolic link; links are not followed or accepted"
+                )
             return True
         problem = name_problem(entry.name)
         if problem:
@@ -202,21 +217,29 @@ class _Walker:
             return True
         nfc = raw if raw.isascii() or unicodedata.is_normalized("NFC", raw) else unicodedata.normalize("NFC", raw)
         if len(nfc) * 4 > self.max_path_bytes and len(nfc.encode("utf-8")) > self.max_path_bytes:
-            out.error("E134", shown[:120] + "…", f"path is longer than {self.max_path_bytes} bytes (setting "
-                      "max_path_bytes)")
+            out.error(
+                "E134", shown[:120] + "…", f"path is longer than {self.max_path_bytes} bytes (setting max_path_bytes)"
+            )
             self.refused.add(entry.rel)
             return True
         seen_nfc, seen_fold = self.seen[zone]
         if nfc in seen_nfc:
-            out.error("E132", shown, f"collides with {printable(seen_nfc[nfc])!r} after Unicode NFC "
-                      f"normalisation (code points: {raw!a} and {seen_nfc[nfc]!a})")
+            out.error(
+                "E132",
+                shown,
+                f"collides with {printable(seen_nfc[nfc])!r} after Unicode NFC "
+                f"normalisation (code points: {raw!a} and {seen_nfc[nfc]!a})",
+            )
             self.refused.add(entry.rel)
             return True
         seen_nfc[nfc] = raw
         folded = nfc.casefold()
         if folded in seen_fold:
-            out.warning("W133", shown, f"differs from {printable(seen_fold[folded])!r} only by case; the two "
-                        "collide on macOS and Windows")
+            out.warning(
+                "W133",
+                shown,
+                f"differs from {printable(seen_fold[folded])!r} only by case; the two collide on macOS and Windows",
+            )
         else:
             seen_fold[folded] = nfc
         if "\n" in entry.name or "\r" in entry.name:
@@ -245,15 +268,23 @@ class _Walker:
         for nlink, names in self.linked.values():
             if len(names) >= nlink:
                 for name in names:
-                    self.out.warning("W139", printable(name), f"is a hard link ({nlink} names for the same file, all "
-                                     "in the submission); its bytes are copied for each name")
+                    self.out.warning(
+                        "W139",
+                        printable(name),
+                        f"is a hard link ({nlink} names for the same file, all "
+                        "in the submission); its bytes are copied for each name",
+                    )
                 continue
             others = nlink - len(names)
             refused.update(names)
             for name in names:
-                self.out.error("E143", printable(name), f"is a hard link, and {others} of its {nlink} names lie "
-                               "outside the submission: its bytes are a file elsewhere on this system; copy the "
-                               "file into the submission instead of linking it")
+                self.out.error(
+                    "E143",
+                    printable(name),
+                    f"is a hard link, and {others} of its {nlink} names lie "
+                    "outside the submission: its bytes are a file elsewhere on this system; copy the "
+                    "file into the submission instead of linking it",
+                )
         # a refused metadata file is not read at all: its bytes may be another file's (no excerpt may show)
         if self.scan.metadata_file is not None and self.scan.metadata_file.name in refused:
             self.scan.metadata_file = None
@@ -264,8 +295,12 @@ class _Walker:
         scan, out = self.scan, self.out
         last = entry.name[-1]
         if last.isspace() and last not in "\r\n":  # CR and LF are percent-encoded; the rest is stripped
-            out.error("E135", shown, f"file name ends with white space (U+{ord(last):04X}); BagIt manifest "
-                      "readers strip it from the line, so the stored bag could not be verified: rename the file")
+            out.error(
+                "E135",
+                shown,
+                f"file name ends with white space (U+{ord(last):04X}); BagIt manifest "
+                "readers strip it from the line, so the stored bag could not be verified: rename the file",
+            )
         problem = manifest_path_problem(rel) if zone == "payload" else tag_path_problem(rel)
         if problem:
             out.error("E133", shown, problem)

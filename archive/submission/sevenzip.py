@@ -70,13 +70,15 @@ def header_bomb(fh: BinaryIO, size: int, max_expansion_ratio: int) -> str | None
         streams = HeaderStreamsInfo.retrieve(io.BytesIO(fh.read(min(signature.nextheadersize, 1 << 20))))
         decoded = sum(int(folder.unpacksizes[-1]) for folder in streams.unpackinfo.folders)
         packed = sum(int(p) for p in streams.packinfo.packsizes)
-    except Exception:  # noqa: BLE001  a pre-check only: py7zr reads (and refuses) the header itself
+    except Exception:
         return None
     finally:
         fh.seek(0)
     if decoded > max(max_expansion_ratio * packed, HEADER_GRACE_BYTES):
-        return (f"its compressed list of files expands from {packed} to {decoded} bytes, more than "
-                f"{max_expansion_ratio}:1 (setting max_expansion_ratio): a compression bomb")
+        return (
+            f"its compressed list of files expands from {packed} to {decoded} bytes, more than "
+            f"{max_expansion_ratio}:1 (setting max_expansion_ratio): a compression bomb"
+        )
     return None
 
 
@@ -85,8 +87,9 @@ def open_7z(fh: BinaryIO, max_bytes: int) -> py7zr.SevenZipFile:
     try:
         return py7zr.SevenZipFile(fh, mode="r", max_extract_size=max_bytes)
     except py7zr.exceptions.PasswordRequired:
-        raise SevenZipUnreadable("is encrypted, its list of files too; the archive takes no passwords, "
-                                 "submit it unencrypted") from None
+        raise SevenZipUnreadable(
+            "is encrypted, its list of files too; the archive takes no passwords, submit it unencrypted"
+        ) from None
     except Exception as exc:  # py7zr parses hostile bytes and may fail with anything (struct, index, assertion)
         raise SevenZipUnreadable(f"cannot read the archive: {type(exc).__name__}: {exc}") from exc
 
@@ -113,9 +116,16 @@ def _archive_problems(szf: py7zr.SevenZipFile) -> list[tuple[str, str]]:
             for coder in folder.coders:
                 need = _coder_memory(bytes(coder.get("method") or b""), bytes(coder.get("properties") or b""))
                 if need and need[1] > MAX_CODER_MEMORY:
-                    problems.append(("E120", (f"a compression block needs {need[1] >> 20} MiB to unpack ({need[0]}); "
-                                             f"the archive unpacks with at most {MAX_CODER_MEMORY >> 20} MiB: "
-                                             "compress it again with a smaller dictionary")))
+                    problems.append(
+                        (
+                            "E120",
+                            (
+                                f"a compression block needs {need[1] >> 20} MiB to unpack ({need[0]}); "
+                                f"the archive unpacks with at most {MAX_CODER_MEMORY >> 20} MiB: "
+                                "compress it again with a smaller dictionary"
+                            ),
+                        )
+                    )
     except (AttributeError, TypeError, IndexError, struct.error) as exc:
         problems.append(("E120", f"cannot read the archive's compression settings: {exc}"))
     return problems
@@ -205,11 +215,14 @@ class _Factory(WriterFactory):
         self.current: Member | None = None
 
     def create(self, filename: str) -> Py7zIO:
-        key = member_key(filename[len(self.root) + 1:]) if filename.startswith(self.root + "/") else ""
+        key = member_key(filename[len(self.root) + 1 :]) if filename.startswith(self.root + "/") else ""
         member = self.plan.get(key)
         if member is None or key in self.writers:
-            raise _Refused("E120", f"py7zr asked to write {printable(filename)!r}, which the checked listing does "
-                                   "not hold (or holds once)")
+            raise _Refused(
+                "E120",
+                f"py7zr asked to write {printable(filename)!r}, which the checked listing does "
+                "not hold (or holds once)",
+            )
         self.current = member
         writer = _Writer(self.tree.new_file(key.split("/")), member, self.budget)
         self.writers[key] = writer
@@ -237,7 +250,7 @@ def extract_7z(szf: py7zr.SevenZipFile, members: list[Member], tree: Tree, budge
         return [error("E126", _who(factory, shown), "archive member's path is both a file and a folder")]
     except OSError as exc:
         return [error("E120", _who(factory, shown), f"cannot extract: {exc.strerror or exc}")]
-    except Exception as exc:  # noqa: BLE001  translated at the library's edge: py7zr decompresses hostile bytes
+    except Exception as exc:
         return [error("E120", _who(factory, shown), f"cannot extract: {type(exc).__name__}: {exc}")]
     finally:
         for writer in factory.writers.values():
@@ -245,9 +258,10 @@ def extract_7z(szf: py7zr.SevenZipFile, members: list[Member], tree: Tree, budge
                 writer.out.close()
     missing = [m for key, m in plan.items() if key not in factory.writers]
     short = [w.member for w in factory.writers.values() if w.written != w.member.size]
-    return ([error("E120", printable(m.name), "archive member was not unpacked by py7zr") for m in missing]
-            + [error("E120", printable(m.name), f"archive member holds fewer bytes than the {m.size} it declares")
-               for m in short])
+    return [error("E120", printable(m.name), "archive member was not unpacked by py7zr") for m in missing] + [
+        error("E120", printable(m.name), f"archive member holds fewer bytes than the {m.size} it declares")
+        for m in short
+    ]
 
 
 def _who(factory: _Factory, fallback: str) -> str:

@@ -104,16 +104,25 @@ def open_tar(raw: BinaryIO, archive_size: int, limits: Limits) -> tuple[tarfile.
     stream, compressed = _decompressed(raw)
     bound = limits.ratio_bound(archive_size)
     if bound is not None:
-        code, why = "E128", (f"inflates past {limits.max_expansion_ratio}:1 of its {archive_size} bytes "
-                             "(setting max_expansion_ratio): a compression bomb")
+        code, why = (
+            "E128",
+            (
+                f"inflates past {limits.max_expansion_ratio}:1 of its {archive_size} bytes "
+                "(setting max_expansion_ratio): a compression bomb"
+            ),
+        )
     else:
         bound = limits.max_bytes + _HEADER_ROOM * (limits.max_members + 2)
         code, why = "E125", f"inflates past the limit of {limits.max_bytes} bytes and the room for its headers"
     if not compressed:
         bound = max(bound, archive_size)  # a plain tar cannot inflate: its own size is no bomb
     bounded = _Bounded(stream, bound, code, why)
-    tf = tarfile.open(fileobj=cast(BinaryIO, bounded), mode="r:", encoding="utf-8",  # noqa: SIM115  the caller closes it
-                      errors="surrogateescape")
+    tf = tarfile.open(  # noqa: SIM115 (closed by the caller, with the listing)
+        fileobj=cast(BinaryIO, bounded),
+        mode="r:",
+        encoding="utf-8",
+        errors="surrogateescape",
+    )
     return tf, bounded
 
 
@@ -153,11 +162,22 @@ def tar_members(tf: tarfile.TarFile) -> Iterator[Member]:
         m = Member(info.name, kind, info.size, opener=partial(_open_member, tf, info))
         pax_size = info.pax_headers.get("size")
         if pax_size is not None and not _DIGITS.fullmatch(pax_size):
-            m.problems.append(("E120", (f"archive member's header declares a size that is not a number "
-                                       f"(pax size={pax_size[:40]!r}); its data cannot be located")))
+            m.problems.append(
+                (
+                    "E120",
+                    (
+                        f"archive member's header declares a size that is not a number "
+                        f"(pax size={pax_size[:40]!r}); its data cannot be located"
+                    ),
+                )
+            )
         elif info.size < 0:
-            m.problems.append(("E120", (f"archive member's header declares a negative size ({info.size}); "
-                                       "its data cannot be located")))
+            m.problems.append(
+                (
+                    "E120",
+                    (f"archive member's header declares a negative size ({info.size}); its data cannot be located"),
+                )
+            )
         elif kind == "dir" and info.size:
             m.problems.append(("E120", f"archive member is a folder whose header declares {info.size} bytes of data"))
         if info.sparse is not None or info.type == tarfile.GNUTYPE_SPARSE:
@@ -181,8 +201,10 @@ def check_end(tf: tarfile.TarFile, stream: _Bounded) -> str | None:
             break
         if chunk.count(0) != len(chunk):
             at = end + zeros + next(i for i, b in enumerate(chunk) if b)
-            return (f"holds data after its last readable header, at byte {at} of the tar stream: a damaged or "
-                    "invalid header there would silently drop every member behind it")
+            return (
+                f"holds data after its last readable header, at byte {at} of the tar stream: a damaged or "
+                "invalid header there would silently drop every member behind it"
+            )
         zeros += len(chunk)
     if zeros < _ZERO_BLOCK:
         return "ends without the zero blocks that end a tar: it was cut short"

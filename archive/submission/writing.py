@@ -41,9 +41,11 @@ class Budget:
         if self.ratio_left is not None:
             self.ratio_left -= n
             if self.ratio_left < 0:
-                return "E128", (f"expands beyond {self.limits.max_expansion_ratio}:1 of the archive's "
-                                f"{self.archive_size} bytes while extracting (setting max_expansion_ratio): "
-                                "a compression bomb")
+                return "E128", (
+                    f"expands beyond {self.limits.max_expansion_ratio}:1 of the archive's "
+                    f"{self.archive_size} bytes while extracting (setting max_expansion_ratio): "
+                    "a compression bomb"
+                )
         return None
 
 

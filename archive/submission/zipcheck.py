@@ -83,15 +83,19 @@ def _decode_name(raw: bytes, flags: int, extra: bytes) -> tuple[str, tuple[str, 
         try:
             return raw.decode("utf-8"), None
         except UnicodeDecodeError:
-            return (raw.decode("utf-8", "surrogateescape"),
-                    ("E130", "name is flagged as UTF-8 (general purpose bit 11) but is not valid UTF-8"))
+            return (
+                raw.decode("utf-8", "surrogateescape"),
+                ("E130", "name is flagged as UTF-8 (general purpose bit 11) but is not valid UTF-8"),
+            )
     unicode_path = _unicode_path(raw, extra)
     if unicode_path is not None:
         try:
             return unicode_path.decode("utf-8"), None
         except UnicodeDecodeError:
-            return (unicode_path.decode("utf-8", "surrogateescape"),
-                    ("E130", "name in the Info-ZIP Unicode Path field is not valid UTF-8"))
+            return (
+                unicode_path.decode("utf-8", "surrogateescape"),
+                ("E130", "name in the Info-ZIP Unicode Path field is not valid UTF-8"),
+            )
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError:
@@ -104,14 +108,19 @@ def _extra_fields(extra: bytes) -> list[tuple[int, bytes]] | None:
         kind, size = struct.unpack_from("<HH", extra, i)
         if i + 4 + size > len(extra):
             return None
-        fields.append((kind, extra[i + 4:i + 4 + size]))
+        fields.append((kind, extra[i + 4 : i + 4 + size]))
         i += 4 + size
     return fields
 
 
 def _unicode_path(raw: bytes, extra: bytes) -> bytes | None:
     for kind, data in _extra_fields(extra) or []:
-        if kind == 0x7075 and len(data) >= 5 and data[0] == 1 and struct.unpack_from("<L", data, 1)[0] == zlib.crc32(raw):
+        if (
+            kind == 0x7075
+            and len(data) >= 5
+            and data[0] == 1
+            and struct.unpack_from("<L", data, 1)[0] == zlib.crc32(raw)
+        ):
             return data[5:]
     return None
 
@@ -153,8 +162,9 @@ def _end_record(fh: BinaryIO, size: int) -> tuple[int, int, int, int, list[tuple
     if disk or cd_disk:
         raise ZipUnreadable("the zip spans several disks (a split archive); submit it whole")
     if eocd + _EOCD.size + comment != size:
-        problems.append(("E127", (f"{size - eocd - _EOCD.size - comment} bytes after the end record that no "
-                                 "entry accounts for")))
+        problems.append(
+            ("E127", (f"{size - eocd - _EOCD.size - comment} bytes after the end record that no entry accounts for"))
+        )
     start = eocd
     locator = eocd - _EOCD64_LOCATOR.size
     if locator >= 0:
@@ -173,8 +183,15 @@ def _end_record(fh: BinaryIO, size: int) -> tuple[int, int, int, int, list[tuple
     if concat < 0:
         raise ZipUnreadable("its central directory lies outside the file")
     if concat:
-        problems.append(("E127", (f"{concat} bytes before the first entry that its directory does not account "
-                                  "for (a self-extractor, or two zips joined)")))
+        problems.append(
+            (
+                "E127",
+                (
+                    f"{concat} bytes before the first entry that its directory does not account "
+                    "for (a self-extractor, or two zips joined)"
+                ),
+            )
+        )
     return start, entries, cd_size, cd_offset, problems
 
 
@@ -192,15 +209,35 @@ def read_zip(fh: BinaryIO, size: int, max_entries: int) -> ZipListing:
         head = fh.read(_CENTRAL.size)
         if len(head) != _CENTRAL.size or head[:4] != b"PK\x01\x02":
             raise ZipUnreadable(f"its central directory is damaged at entry {len(listing.entries) + 1}")
-        (_, _, create_system, _, _, flags, method, _, _, crc, packed, expanded, name_len, extra_len,
-         comment_len, _, _, external_attr, offset) = _CENTRAL.unpack(head)
+        (
+            _,
+            _,
+            create_system,
+            _,
+            _,
+            flags,
+            method,
+            _,
+            _,
+            crc,
+            packed,
+            expanded,
+            name_len,
+            extra_len,
+            comment_len,
+            _,
+            _,
+            external_attr,
+            offset,
+        ) = _CENTRAL.unpack(head)
         raw = fh.read(name_len)
         extra = fh.read(extra_len)
         fh.read(comment_len)
         used += _CENTRAL.size + name_len + extra_len + comment_len
         name, name_issue = _decode_name(raw, flags, extra)
-        entry = ZipEntry(len(listing.entries), raw, name, flags, method, crc, packed, expanded, offset,
-                         external_attr, create_system)
+        entry = ZipEntry(
+            len(listing.entries), raw, name, flags, method, crc, packed, expanded, offset, external_attr, create_system
+        )
         if name_issue:
             entry.problems.append(name_issue)
         corrupt = _zip64(entry, extra)
@@ -210,8 +247,15 @@ def read_zip(fh: BinaryIO, size: int, max_entries: int) -> ZipListing:
         if len(listing.entries) > max_entries:
             return listing
     if used != cd_size or len(listing.entries) != count:
-        problems.append(("E127", (f"its end record declares {count} entries in {cd_size} bytes; the directory "
-                                 f"holds {len(listing.entries)} entries in {used} bytes")))
+        problems.append(
+            (
+                "E127",
+                (
+                    f"its end record declares {count} entries in {cd_size} bytes; the directory "
+                    f"holds {len(listing.entries)} entries in {used} bytes"
+                ),
+            )
+        )
     for entry in listing.entries:
         _check_local(fh, entry, cd_offset)
     _check_overlaps(listing.entries)
@@ -222,14 +266,16 @@ def _check_local(fh: BinaryIO, e: ZipEntry, data_end: int) -> None:
     """Read ``e``'s local header; place its range; compare it with the directory."""
     e.start = e.offset
     if e.offset + _LOCAL.size > data_end:
-        e.problems.append(("E127", (f"archive member's local header (at byte {e.offset}) lies outside the "
-                                   "archive's data")))
+        e.problems.append(
+            ("E127", (f"archive member's local header (at byte {e.offset}) lies outside the archive's data"))
+        )
         return
     head = _read_at(fh, e.offset, _LOCAL.size)
     sig, _, _, flags, method, _, _, _, _, local_size, name_len, extra_len = _LOCAL.unpack(head)
     if sig != b"PK\x03\x04":
-        e.problems.append(("E127", (f"archive member has no local header at byte {e.offset}, where its "
-                                   "directory entry points")))
+        e.problems.append(
+            ("E127", (f"archive member has no local header at byte {e.offset}, where its directory entry points"))
+        )
         return
     local_name = fh.read(name_len)
     local_extra = fh.read(extra_len)
@@ -240,27 +286,63 @@ def _check_local(fh: BinaryIO, e: ZipEntry, data_end: int) -> None:
         signed = _read_at(fh, e.end, 4) == b"PK\x07\x08" if e.end + 4 <= data_end else False
         e.end += (4 if signed else 0) + 4 + (16 if zip64 else 8)
     if local_name != e.raw_name:
-        e.problems.append(("E127", (f"archive member's local header names {local_name!r}, its directory entry "
-                                   f"{e.raw_name!r}: the two would extract different files")))
+        e.problems.append(
+            (
+                "E127",
+                (
+                    f"archive member's local header names {local_name!r}, its directory entry "
+                    f"{e.raw_name!r}: the two would extract different files"
+                ),
+            )
+        )
     if method != e.method or (flags & 0x41) != (e.flags & 0x41):
-        e.problems.append(("E127", ("archive member's local header and directory entry disagree on its compression "
-                                   "or encryption")))
+        e.problems.append(
+            ("E127", ("archive member's local header and directory entry disagree on its compression or encryption"))
+        )
     if e.end > data_end:
-        e.problems.append(("E127", (f"archive member's data (bytes {e.offset}-{e.end}) runs past the archive's data "
-                                   f"(which ends at byte {data_end}): its compressed size is a lie")))
+        e.problems.append(
+            (
+                "E127",
+                (
+                    f"archive member's data (bytes {e.offset}-{e.end}) runs past the archive's data "
+                    f"(which ends at byte {data_end}): its compressed size is a lie"
+                ),
+            )
+        )
     if e.raw_name.endswith(b"/") and e.size:
         e.problems.append(("E120", f"archive member is a folder entry holding {e.size} bytes of data"))
     if e.encrypted:
         return  # refused as encrypted (E120); its sizes include the encryption header
     if e.method not in _METHODS:
-        e.problems.append(("E120", (f"archive member uses compression method {e.method}, which the archive cannot "
-                                   "read (stored, deflate, bzip2 and lzma can be)")))
+        e.problems.append(
+            (
+                "E120",
+                (
+                    f"archive member uses compression method {e.method}, which the archive cannot "
+                    "read (stored, deflate, bzip2 and lzma can be)"
+                ),
+            )
+        )
     elif e.method == 0 and e.packed != e.size:
-        e.problems.append(("E127", (f"archive member is stored uncompressed, yet declares {e.packed} bytes stored "
-                                   f"and {e.size} bytes expanded")))
+        e.problems.append(
+            (
+                "E127",
+                (
+                    f"archive member is stored uncompressed, yet declares {e.packed} bytes stored "
+                    f"and {e.size} bytes expanded"
+                ),
+            )
+        )
     elif e.method == 8 and e.size > _DEFLATE_MAX_RATIO * e.packed + 1024:
-        e.problems.append(("E127", (f"archive member declares {e.size} bytes from {e.packed} deflated bytes, more "
-                                   "than deflate can expand to")))
+        e.problems.append(
+            (
+                "E127",
+                (
+                    f"archive member declares {e.size} bytes from {e.packed} deflated bytes, more "
+                    "than deflate can expand to"
+                ),
+            )
+        )
 
 
 def _check_overlaps(entries: list[ZipEntry]) -> None:
@@ -268,9 +350,16 @@ def _check_overlaps(entries: list[ZipEntry]) -> None:
     reach, holder = -1, None
     for e in placed:
         if holder is not None and e.start < reach:
-            e.problems.append(("E127", (f"archive member's bytes {e.start}-{e.end} overlap those of "
-                                       f"{holder.name!r} ({holder.start}-{holder.end}): entries sharing their data "
-                                       "are a zip bomb by overlap")))
+            e.problems.append(
+                (
+                    "E127",
+                    (
+                        f"archive member's bytes {e.start}-{e.end} overlap those of "
+                        f"{holder.name!r} ({holder.start}-{holder.end}): entries sharing their data "
+                        "are a zip bomb by overlap"
+                    ),
+                )
+            )
         if e.end > reach:
             reach, holder = e.end, e
 
@@ -279,10 +368,9 @@ def same_as_zipfile(entries: list[ZipEntry], infos: list[zipfile.ZipInfo]) -> st
     """Why ``zipfile`` reads the directory otherwise than :func:`read_zip` did, or None."""
     if len(entries) != len(infos):
         return f"Python's zipfile lists {len(infos)} entries, the directory {len(entries)}"
-    for e, info in zip(entries, infos):
+    for e, info in zip(entries, infos, strict=False):
         ours = (e.offset, e.packed, e.size, e.crc, e.flags, e.method)
-        theirs = (info.header_offset, info.compress_size, info.file_size, info.CRC, info.flag_bits,
-                  info.compress_type)
+        theirs = (info.header_offset, info.compress_size, info.file_size, info.CRC, info.flag_bits, info.compress_type)
         if ours != theirs:
             return f"entry {e.index + 1} ({e.name!r}) is read two ways: {ours} and {theirs}"
     return None

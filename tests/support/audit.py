@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from archive.services.audit.run import AuditOptions, AuditResult, run_audit
 from archive.services.context import ArchiveContext
@@ -17,8 +17,9 @@ TIF = "data/HHM_2024_900_001.tif"
 PDF = "data/finding-aid.pdf"
 
 
-def stored(ctx: ArchiveContext, copy_fixture: Callable[[str], Path], rel: str = HERITAGE,
-           profile: str = "heritage") -> str:
+def stored(
+    ctx: ArchiveContext, copy_fixture: Callable[[str], Path], rel: str = HERITAGE, profile: str = "heritage"
+) -> str:
     return ingest(ctx, copy_fixture(rel), profile).package_id
 
 
@@ -45,8 +46,9 @@ def rewrite_consistently(bag: Path, rel: str, content: bytes) -> None:
     for algo in ("sha256", "sha512"):
         digest = hashlib.new(algo, content).hexdigest()
         manifest = bag / f"manifest-{algo}.txt"
-        lines = [f"{digest}  {rel}" if line.endswith(f"  {rel}") else line
-                 for line in manifest.read_text().splitlines()]
+        lines = [
+            f"{digest}  {rel}" if line.endswith(f"  {rel}") else line for line in manifest.read_text().splitlines()
+        ]
         manifest.write_text("\n".join(lines) + "\n")
     for algo in ("sha256", "sha512"):
         tagmanifest = bag / f"tagmanifest-{algo}.txt"
@@ -82,15 +84,28 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "content-changed": (_content, "changed", TIF),
     "truncated": (_truncate, "truncated", PDF),
     "missing-file": (lambda b: (b / PDF).unlink(), "missing", PDF),
-    "extra-payload-file": (lambda b: (b / "data" / "stowaway.txt").write_text("not ours"), "extra",
-                           "data/stowaway.txt"),
-    "bag-info-changed": (lambda b: (b / "bag-info.txt").open("a").write("Contact-Name: Mallory\n"),
-                         "tag-changed", "bag-info.txt"),
-    "mets-changed": (lambda b: (b / "mets.xml").write_bytes((b / "mets.xml").read_bytes().replace(b"Test accession",
-                                                                                              b"Best accession", 1)),
-                     "tag-changed", "mets.xml"),
-    "manifest-changed": (lambda b: (b / "manifest-sha256.txt").open("a").write("0" * 64 + "  data/ghost\n"),
-                         "tag-changed", "manifest-sha256.txt"),
+    "extra-payload-file": (
+        lambda b: (b / "data" / "stowaway.txt").write_text("not ours"),
+        "extra",
+        "data/stowaway.txt",
+    ),
+    "bag-info-changed": (
+        lambda b: (b / "bag-info.txt").open("a").write("Contact-Name: Mallory\n"),
+        "tag-changed",
+        "bag-info.txt",
+    ),
+    "mets-changed": (
+        lambda b: (b / "mets.xml").write_bytes(
+            (b / "mets.xml").read_bytes().replace(b"Test accession", b"Best accession", 1)
+        ),
+        "tag-changed",
+        "mets.xml",
+    ),
+    "manifest-changed": (
+        lambda b: (b / "manifest-sha256.txt").open("a").write("0" * 64 + "  data/ghost\n"),
+        "tag-changed",
+        "manifest-sha256.txt",
+    ),
     "replaced-by-symlink": (_symlink, "not-regular", PDF),
     "package-missing": (lambda b: shutil.rmtree(b), "package-missing", ""),
     "rewritten-with-manifests": (lambda b: rewrite_consistently(b, PDF, forged(b / PDF)), "changed", PDF),

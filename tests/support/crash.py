@@ -20,8 +20,13 @@ ARCHIVE = str(Path(sys.executable).with_name("archive"))
 
 def write_config(tmp: Path, database_url: str, replica: bool = True, **extra: object) -> Path:
     """A settings file for an archive under ``tmp``: one replica, one worker, orphans reported at once."""
-    values: dict[str, object] = {"home": str(tmp / "home"), "database_url": f"'{database_url}'", "workers": 1,
-                                 "orphan_grace_seconds": 0, **extra}
+    values: dict[str, object] = {
+        "home": str(tmp / "home"),
+        "database_url": f"'{database_url}'",
+        "workers": 1,
+        "orphan_grace_seconds": 0,
+        **extra,
+    }
     if replica:
         values["replicas"] = f"['{tmp / 'replica'}']"
     lines = [f"{k}: {v}" for k, v in values.items()]
@@ -73,8 +78,15 @@ def run_cli(config: Path, *args: str, fault: str = "", timeout: float = 300) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     if fault:
         env["ARCHIVE_FAULT"] = fault
-    return subprocess.run([ARCHIVE, "--config", str(config), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=REPO, check=False)
+    return subprocess.run(
+        [ARCHIVE, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
 
 
 def staging_entries(ctx: ArchiveContext) -> list[Path]:

@@ -80,10 +80,18 @@ def load_cases(group: str = "") -> list[Case]:
     cases = []
     for folder in sorted(p for p in root.iterdir() if (p / "case.yaml").is_file()):
         spec = yaml.safe_load((folder / "case.yaml").read_text(encoding="utf-8"))
-        cases.append(Case(folder=folder, expect=str(spec["expect"]), description=spec["description"],
-                          profile=spec.get("profile", "heritage"), settings=spec.get("settings", {}),
-                          args=[str(a) for a in spec.get("args", [])], spec=spec,
-                          requires_root=bool(spec.get("requires_root", False))))
+        cases.append(
+            Case(
+                folder=folder,
+                expect=str(spec["expect"]),
+                description=spec["description"],
+                profile=spec.get("profile", "heritage"),
+                settings=spec.get("settings", {}),
+                args=[str(a) for a in spec.get("args", [])],
+                spec=spec,
+                requires_root=bool(spec.get("requires_root", False)),
+            )
+        )
     return cases
 
 
@@ -113,11 +121,22 @@ def _member_data(member: dict[str, Any]) -> bytes:
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
-_TAR_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-              "hardlink": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE,
-              "fifo": tarfile.FIFOTYPE}
-_ZIP_MODES = {"file": stat.S_IFREG | 0o644, "dir": stat.S_IFDIR | 0o755, "symlink": stat.S_IFLNK | 0o777,
-              "chr": stat.S_IFCHR | 0o644, "fifo": stat.S_IFIFO | 0o644}
+_TAR_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+    "chr": tarfile.CHRTYPE,
+    "blk": tarfile.BLKTYPE,
+    "fifo": tarfile.FIFOTYPE,
+}
+_ZIP_MODES = {
+    "file": stat.S_IFREG | 0o644,
+    "dir": stat.S_IFDIR | 0o755,
+    "symlink": stat.S_IFLNK | 0o777,
+    "chr": stat.S_IFCHR | 0o644,
+    "fifo": stat.S_IFIFO | 0o644,
+}
 
 
 def make_archive(dest: Path, spec: dict[str, Any]) -> Path:
@@ -141,8 +160,11 @@ def make_archive(dest: Path, spec: dict[str, Any]) -> Path:
                 body = m.get("target", "").encode() if kind == "symlink" else _member_data(m) if kind == "file" else b""
                 zf.writestr(info, body)
         return path
-    with tarfile.open(path, "w:gz" if path.name.endswith((".tar.gz", ".tgz")) else "w",  # type: ignore[call-overload]
-                      format=tarfile.PAX_FORMAT) as tf:
+    with tarfile.open(
+        path,
+        "w:gz" if path.name.endswith((".tar.gz", ".tgz")) else "w",  # type: ignore[call-overload]
+        format=tarfile.PAX_FORMAT,
+    ) as tf:
         for m in members:
             kind = m.get("type", "file")
             entry = tarfile.TarInfo(m["name"])
@@ -231,18 +253,43 @@ def write_zip(path: Path, entries: list[ZipEntry]) -> Path:
         extra = struct.pack("<HHQQ", 1, 16, e.size, len(e.deflated)) if big else b""
         version = 45 if big else 20
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, version, e.flags, 8, 0, 0x21, e.crc, *sizes,
-                           len(name), len(extra)) + name + extra + e.deflated
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | version, version, e.flags, 8, 0,
-                               0x21, e.crc, *sizes, len(name), len(extra), 0, 0, 0, 0o100644 << 16, offset)
+        out += (
+            struct.pack("<IHHHHHIIIHH", 0x04034B50, version, e.flags, 8, 0, 0x21, e.crc, *sizes, len(name), len(extra))
+            + name
+            + extra
+            + e.deflated
+        )
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            (3 << 8) | version,
+            version,
+            e.flags,
+            8,
+            0,
+            0x21,
+            e.crc,
+            *sizes,
+            len(name),
+            len(extra),
+            0,
+            0,
+            0,
+            0o100644 << 16,
+            offset,
+        )
         central += name + extra
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), len(out), 0)
     path.write_bytes(bytes(out + central + end))
     return path
 
 
-def write_bag(root: Path, payload: dict[str, bytes], extra_paths: tuple[str, ...] | list[str] = (),
-              tag_files: dict[str, bytes] | None = None) -> Path:
+def write_bag(
+    root: Path,
+    payload: dict[str, bytes],
+    extra_paths: tuple[str, ...] | list[str] = (),
+    tag_files: dict[str, bytes] | None = None,
+) -> Path:
     """A BagIt 1.0 bag with sha256/sha512 manifests and metadata.yaml beside them.
 
     ``extra_paths`` are listed in the manifests (with the digests of empty content) without

@@ -41,11 +41,25 @@ from hypothesis import strategies as st
 # --------------------------------------------------------------------------------------------
 # the canary
 
-CANARY_FILES = ("canary.yaml", "canary.json", "canary.csv", "canary-bag-info.txt", "canary-manifest.txt",
-                "canary-fetch.txt", "canary.bin")
+CANARY_FILES = (
+    "canary.yaml",
+    "canary.json",
+    "canary.csv",
+    "canary-bag-info.txt",
+    "canary-manifest.txt",
+    "canary-fetch.txt",
+    "canary.bin",
+)
 #: what a link may point at: a canary file, the canary folder, the canary FIFO, nothing
-LINK_TARGETS = (*(f"abs:{n}" for n in CANARY_FILES), *(f"rel:{n}" for n in CANARY_FILES),
-                "abs-dir:", "rel-dir:", "abs:canary.fifo", "dangling:", "self:")
+LINK_TARGETS = (
+    *(f"abs:{n}" for n in CANARY_FILES),
+    *(f"rel:{n}" for n in CANARY_FILES),
+    "abs-dir:",
+    "rel-dir:",
+    "abs:canary.fifo",
+    "dangling:",
+    "self:",
+)
 
 
 def canary_bodies(secret: str) -> dict[str, bytes]:
@@ -55,8 +69,13 @@ def canary_bodies(secret: str) -> dict[str, bytes]:
     and its secret stored); the bag-info and manifest lines parse; the md5 "digest" is the
     secret itself (32 hex characters), so a checksum message would print it.
     """
-    meta = {"title": f"Canary {secret}", "accession_number": "HHM.2024.901", "collection": f"Canary {secret}",
-            "provenance": f"Secret {secret}", "rights_statement": "https://rightsstatements.org/vocab/NoC-US/1.0/"}
+    meta = {
+        "title": f"Canary {secret}",
+        "accession_number": "HHM.2024.901",
+        "collection": f"Canary {secret}",
+        "provenance": f"Secret {secret}",
+        "rights_statement": "https://rightsstatements.org/vocab/NoC-US/1.0/",
+    }
     yaml_text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items())
     return {
         "canary.yaml": yaml_text.encode(),
@@ -70,8 +89,13 @@ def canary_bodies(secret: str) -> dict[str, bytes]:
 
 
 #: what the folder ``outside/canary-dir`` holds (a linked tag folder or metadata folder)
-CANARY_DIR_FILES = {"files.csv": "canary.csv", "bag-info.txt": "canary-bag-info.txt", "notes.txt": "canary.bin",
-                    "metadata.yaml": "canary.yaml", "f.txt": "canary.bin"}
+CANARY_DIR_FILES = {
+    "files.csv": "canary.csv",
+    "bag-info.txt": "canary-bag-info.txt",
+    "notes.txt": "canary.bin",
+    "metadata.yaml": "canary.yaml",
+    "f.txt": "canary.bin",
+}
 
 
 def plant_canary(outside: Path) -> str:
@@ -91,8 +115,14 @@ def plant_canary(outside: Path) -> str:
 def link_target(key: str, link: Path, outside: Path) -> str:
     """The text of a symbolic link at ``link`` for a LINK_TARGETS key."""
     kind, _, name = key.partition(":")
-    absolute = {"abs": outside / name, "rel": outside / name, "abs-dir": outside / "canary-dir",
-                "rel-dir": outside / "canary-dir", "dangling": outside / "no-such-file", "self": link}[kind]
+    absolute = {
+        "abs": outside / name,
+        "rel": outside / name,
+        "abs-dir": outside / "canary-dir",
+        "rel-dir": outside / "canary-dir",
+        "dangling": outside / "no-such-file",
+        "self": link,
+    }[kind]
     if kind.startswith("rel"):
         return os.path.relpath(absolute, link.parent)
     return str(absolute)
@@ -107,15 +137,60 @@ safe_names = st.text(SAFE_ALPHABET, min_size=1, max_size=8)
 #: pieces that break naive code: controls (C0, C1, DEL), Unicode line/paragraph separators that
 #: str.splitlines() splits on, RFC 8493 percent escapes, trailing white space, bidi overrides,
 #: decomposed accents, a byte that is not UTF-8 (as a surrogate escape)
-AWKWARD_PIECES = ("\x01", "\x1b[2J", "\t", "\n", "\r", "\r\n", "\x7f", "\x85", "\u2028", "\u2029", "\x1c",
-                  "\x1d", "\x1e", "\x0b", "\x0c", "%0A", "%0a", "%0D", "%25", "%", " ", "\u00a0", "\u3000",
-                  "\u200b", "\ufeff", "\u202e", "*", "\\", ":", "#", "?", "~", "e\u0301", "\u00e9", "\u212b",
-                  "\ufb01", "\u0130", "\ud83d\ude00".encode("utf-16", "surrogatepass").decode("utf-16"),
-                  "\udcff", "\udcc3", "\ufffe", "\uffff", "$HOME", "`id`", "'", '"', "<x>", "&amp;", "]]>")
+AWKWARD_PIECES = (
+    "\x01",
+    "\x1b[2J",
+    "\t",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x0b",
+    "\x0c",
+    "%0A",
+    "%0a",
+    "%0D",
+    "%25",
+    "%",
+    " ",
+    "\u00a0",
+    "\u3000",
+    "\u200b",
+    "\ufeff",
+    "\u202e",
+    "*",
+    "\\",
+    ":",
+    "#",
+    "?",
+    "~",
+    "e\u0301",
+    "\u00e9",
+    "\u212b",
+    "\ufb01",
+    "\u0130",
+    "\ud83d\ude00".encode("utf-16", "surrogatepass").decode("utf-16"),
+    "\udcff",
+    "\udcc3",
+    "\ufffe",
+    "\uffff",
+    "$HOME",
+    "`id`",
+    "'",
+    '"',
+    "<x>",
+    "&amp;",
+    "]]>",
+)
 #: names with characters that NFC and NFD spell differently, and case pairs
 COMPOSABLE = ("caf\u00e9", "\u00c5ngstr\u00f6m", "na\u00efve", "\u00fcber", "r\u00e9sum\u00e9", "\u1e9b\u0323")
-unicode_names = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="/\x00"),
-                        min_size=1, max_size=12)
+unicode_names = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="/\x00"), min_size=1, max_size=12)
 
 
 @st.composite
@@ -123,8 +198,7 @@ def awkward_names(draw: st.DrawFn) -> str:
     base = draw(safe_names)
     piece = draw(st.sampled_from(AWKWARD_PIECES))
     where = draw(st.sampled_from(("end", "start", "middle", "alone")))
-    return {"end": base + piece, "start": piece + base, "middle": base[:1] + piece + base[1:],
-            "alone": piece}[where]
+    return {"end": base + piece, "start": piece + base, "middle": base[:1] + piece + base[1:], "alone": piece}[where]
 
 
 @st.composite
@@ -136,8 +210,14 @@ def long_names(draw: st.DrawFn) -> str:
     return char * count
 
 
-names = st.one_of(safe_names, safe_names.map(lambda s: s + ".txt"), awkward_names(), unicode_names,
-                  st.sampled_from(COMPOSABLE), long_names())
+names = st.one_of(
+    safe_names,
+    safe_names.map(lambda s: s + ".txt"),
+    awkward_names(),
+    unicode_names,
+    st.sampled_from(COMPOSABLE),
+    long_names(),
+)
 
 
 def fs_ok(name: str) -> bool:
@@ -167,6 +247,7 @@ def twin(name: str, how: str) -> str:
 # --------------------------------------------------------------------------------------------
 # file trees
 
+
 @dataclass(frozen=True)
 class Entry:
     """One entry of a file tree. ``kind``: file, symlink, fifo, hardlink (to ``target``, the
@@ -191,9 +272,11 @@ class Entry:
         return f"Entry({shown}, {self.kind!r}{extra})"
 
 
-contents = st.one_of(st.binary(max_size=64), st.sampled_from((b"", b"hello\n", b"%PDF-1.4\n%%EOF\n",
-                                                             b"<?xml version='1.0'?><a/>", b"\x00" * 32)),
-                     st.binary(min_size=64, max_size=1024))
+contents = st.one_of(
+    st.binary(max_size=64),
+    st.sampled_from((b"", b"hello\n", b"%PDF-1.4\n%%EOF\n", b"<?xml version='1.0'?><a/>", b"\x00" * 32)),
+    st.binary(min_size=64, max_size=1024),
+)
 
 
 def normalise(entries: list[Entry]) -> tuple[Entry, ...]:
@@ -222,8 +305,15 @@ def hardlink_bytes(entries: tuple[Entry, ...], e: Entry) -> bytes:
 
 
 @st.composite
-def trees(draw: st.DrawFn, *, name_strategy: st.SearchStrategy[str] = fs_names, max_entries: int = 8,
-          specials: bool = True, deep: str = "sometimes", reserved: frozenset[str] = frozenset()) -> tuple[Entry, ...]:
+def trees(
+    draw: st.DrawFn,
+    *,
+    name_strategy: st.SearchStrategy[str] = fs_names,
+    max_entries: int = 8,
+    specials: bool = True,
+    deep: str = "sometimes",
+    reserved: frozenset[str] = frozenset(),
+) -> tuple[Entry, ...]:
     """A file tree: random nesting, names, contents; with ``specials``, links to the canary,
     FIFOs and hard links; NFC/NFD and case twins; with ``deep`` ("sometimes", "always",
     "never") a chain of 100 to 600 folders. ``reserved`` names are not used at the top."""
@@ -237,15 +327,15 @@ def trees(draw: st.DrawFn, *, name_strategy: st.SearchStrategy[str] = fs_names, 
         kinds = ("file", "file", "symlink", "fifo", "hardlink") if specials else ("file",)
         kind = draw(st.sampled_from(kinds))
         if kind == "file":
-            out.append(Entry(parts + (leaf,), "file", draw(contents)))
+            out.append(Entry((*parts, leaf), "file", draw(contents)))
         elif kind == "symlink":
-            out.append(Entry(parts + (leaf,), "symlink", target=draw(st.sampled_from(LINK_TARGETS))))
+            out.append(Entry((*parts, leaf), "symlink", target=draw(st.sampled_from(LINK_TARGETS))))
         elif kind == "fifo":
-            out.append(Entry(parts + (leaf,), "fifo"))
+            out.append(Entry((*parts, leaf), "fifo"))
         else:
             earlier = [e.path for e in out if e.kind == "file"]
             if earlier:
-                out.append(Entry(parts + (leaf,), "hardlink", target=draw(st.sampled_from(earlier))))
+                out.append(Entry((*parts, leaf), "hardlink", target=draw(st.sampled_from(earlier))))
     if draw(st.booleans()):  # a colliding twin of some file
         files = [e for e in out if e.kind == "file"]
         if files:
@@ -254,11 +344,11 @@ def trees(draw: st.DrawFn, *, name_strategy: st.SearchStrategy[str] = fs_names, 
             leaf = base.parts[-1]
             if how in ("nfd", "nfc") and unicodedata.normalize("NFD", leaf) == leaf:
                 leaf = draw(st.sampled_from(COMPOSABLE))
-                out.append(Entry(base.parts[:-1] + (leaf,), "file", base.data))
+                out.append(Entry((*base.parts[:-1], leaf), "file", base.data))
             other = twin(leaf, how)
             if fs_ok(other) and other != leaf:
                 data = draw(st.sampled_from((base.data, base.data + b"twin")))
-                out.append(Entry(base.parts[:-1] + (other,), "file", data))
+                out.append(Entry((*base.parts[:-1], other), "file", data))
     if deep == "always" or (deep == "sometimes" and draw(st.integers(0, 15)) == 15):
         levels = draw(st.integers(100, 600))
         seg = draw(st.sampled_from(("d", "a", "\u00e9", "x" * 2)))
@@ -331,13 +421,27 @@ def _at(root: Path, parts: tuple[str, ...], make: Any) -> None:
 # --------------------------------------------------------------------------------------------
 # descriptive metadata
 
-HERITAGE = (("title", "Trust invariant case"), ("accession_number", "HHM.2024.900"),
-            ("collection", "Test collection"), ("provenance", "Made by tests/support/strategies.py."),
-            ("rights_statement", "https://rightsstatements.org/vocab/NoC-US/1.0/"))
+HERITAGE = (
+    ("title", "Trust invariant case"),
+    ("accession_number", "HHM.2024.900"),
+    ("collection", "Test collection"),
+    ("provenance", "Made by tests/support/strategies.py."),
+    ("rights_statement", "https://rightsstatements.org/vocab/NoC-US/1.0/"),
+)
 LEVELS = ("open", "restricted", "embargoed", "confidential", "legal-hold")
 #: access_level values that are not one of LEVELS, exactly
-BAD_LEVELS = ("Open", "OPEN", "public", "closed", "legal hold", "legal_hold", 1, True,
-              ["open", "confidential"], {"level": "open"})
+BAD_LEVELS = (
+    "Open",
+    "OPEN",
+    "public",
+    "closed",
+    "legal hold",
+    "legal_hold",
+    1,
+    True,
+    ["open", "confidential"],
+    {"level": "open"},
+)
 #: values whose meaning the docs leave open (accepted as one level, or refused)
 #: (a `string` is stored trimmed, docs/profiles.md, so " open" may well mean open)
 LOOSE_LEVELS = ("", " open", "confidential ", ["confidential"], ["open"])
@@ -375,8 +479,8 @@ class Metadata:
         if self.ambiguous():
             return frozenset({"refuse"})
         values = dict(self.pairs)
-        level = values.get("access_level", None)
-        until = values.get("embargo_until", None)
+        level = values.get("access_level")
+        until = values.get("embargo_until")
         if until is not None and until not in ("2099-01-01",):
             return frozenset({"refuse"})
         if level is None:
@@ -487,14 +591,51 @@ def files_csvs(draw: st.DrawFn, paths: list[str], *, sites: bool = True) -> File
 
 ALGORITHMS = ("sha256", "sha512", "md5", "sha1")
 #: Tag-File-Character-Encoding values: real ones, codecs that are not text encodings, odd ones
-ENCODINGS = ("UTF-8", "utf-8", "UTF-16", "latin-1", "utf-8-sig", "ascii", "cp500", "utf-32", "base64",
-             "rot13", "unicode_escape", "raw_unicode_escape", "idna", "hex", "zlib", "", "x-unknown", "mbcs")
+ENCODINGS = (
+    "UTF-8",
+    "utf-8",
+    "UTF-16",
+    "latin-1",
+    "utf-8-sig",
+    "ascii",
+    "cp500",
+    "utf-32",
+    "base64",
+    "rot13",
+    "unicode_escape",
+    "raw_unicode_escape",
+    "idna",
+    "hex",
+    "zlib",
+    "",
+    "x-unknown",
+    "mbcs",
+)
 VERSIONS = ("1.0", "0.97", "0.96", "0.95", "0.94", "0.93", "2.0", "1.1", "x", "1.0 ", "01.00")
-TAG_SITES = ("bag-info.txt", "bagit.txt", "package-info.txt", "fetch.txt", "manifest", "tagmanifest",
-             "metadata.yaml", "metadata/files.csv", "tags", "tags/notes.txt", "data")
+TAG_SITES = (
+    "bag-info.txt",
+    "bagit.txt",
+    "package-info.txt",
+    "fetch.txt",
+    "manifest",
+    "tagmanifest",
+    "metadata.yaml",
+    "metadata/files.csv",
+    "tags",
+    "tags/notes.txt",
+    "data",
+)
 #: mutations that make a bag invalid under RFC 8493 (the submitter's own claims are false)
-BREAKING = ("wrong-digest", "missing-file", "extra-file", "wrong-tagmanifest", "wrong-oxum", "outside-path",
-            "dup-line-different", "tagmanifest-outside")
+BREAKING = (
+    "wrong-digest",
+    "missing-file",
+    "extra-file",
+    "wrong-tagmanifest",
+    "wrong-oxum",
+    "outside-path",
+    "dup-line-different",
+    "tagmanifest-outside",
+)
 HARMLESS = ("dot-slash", "star", "dup-line-same", "crlf", "bom", "no-oxum", "lowercase-labels", "upper-digest")
 
 
@@ -514,13 +655,15 @@ class BagSpec:
 
     def broken(self) -> bool:
         """Whether the bag, as built, is not a valid bag (so may never be accepted)."""
-        return bool(set(self.mutations) & set(BREAKING) or self.links or self.fifos or self.fetch in ("remote",
-                                                                                                       "local"))
+        return bool(
+            set(self.mutations) & set(BREAKING) or self.links or self.fifos or self.fetch in ("remote", "local")
+        )
 
 
 @st.composite
-def bag_specs(draw: st.DrawFn, *, mutate: bool = True, encodings: bool = True, links: bool = True,
-              breaking_only: bool = False) -> BagSpec:
+def bag_specs(
+    draw: st.DrawFn, *, mutate: bool = True, encodings: bool = True, links: bool = True, breaking_only: bool = False
+) -> BagSpec:
     algorithms = tuple(draw(st.lists(st.sampled_from(ALGORITHMS), min_size=1, max_size=3, unique=True)))
     tag_algorithms = tuple(draw(st.lists(st.sampled_from(ALGORITHMS), max_size=2, unique=True)))
     version, encoding, encode_tags = "1.0", "UTF-8", True
@@ -539,15 +682,31 @@ def bag_specs(draw: st.DrawFn, *, mutate: bool = True, encodings: bool = True, l
     fifos: tuple[str, ...] = ()
     fetch = ""
     if links:
-        site_links = tuple(draw(st.lists(st.tuples(st.sampled_from(TAG_SITES), st.sampled_from(LINK_TARGETS)),
-                                         max_size=1, unique_by=lambda t: t[0])))
+        site_links = tuple(
+            draw(
+                st.lists(
+                    st.tuples(st.sampled_from(TAG_SITES), st.sampled_from(LINK_TARGETS)),
+                    max_size=1,
+                    unique_by=lambda t: t[0],
+                )
+            )
+        )
         fifos = tuple(draw(st.lists(st.sampled_from(TAG_SITES), max_size=1)))
         fifos = tuple(f for f in fifos if f not in dict(site_links))
         fetch = draw(st.sampled_from(("", "", "remote", "local", "empty")))
-    return BagSpec(version=version, encoding=encoding, encode_tags=encode_tags, algorithms=algorithms,
-                   tag_algorithms=tag_algorithms, package_info=draw(st.booleans()),
-                   tag_folder=draw(st.booleans()), fetch=fetch, mutations=mutations, links=site_links,
-                   fifos=fifos)
+    return BagSpec(
+        version=version,
+        encoding=encoding,
+        encode_tags=encode_tags,
+        algorithms=algorithms,
+        tag_algorithms=tag_algorithms,
+        package_info=draw(st.booleans()),
+        tag_folder=draw(st.booleans()),
+        fetch=fetch,
+        mutations=mutations,
+        links=site_links,
+        fifos=fifos,
+    )
 
 
 def _text_codec(encoding: str) -> str | None:
@@ -562,14 +721,35 @@ def _text_codec(encoding: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 # archives (.zip, .tar, .tar.gz)
 
-ARCHIVE_MUTATIONS = ("dup-same", "dup-different", "parent", "absolute", "absolute-canary", "nul", "lying-size",
-                     "lying-crc", "symlink-canary", "symlink-relative", "hardlink-canary", "hardlink-member",
-                     "backslash", "drive", "file-and-folder", "long-name", "non-utf8", "fifo", "device",
-                     "empty-name", "dot-segments", "truncated")
+ARCHIVE_MUTATIONS = (
+    "dup-same",
+    "dup-different",
+    "parent",
+    "absolute",
+    "absolute-canary",
+    "nul",
+    "lying-size",
+    "lying-crc",
+    "symlink-canary",
+    "symlink-relative",
+    "hardlink-canary",
+    "hardlink-member",
+    "backslash",
+    "drive",
+    "file-and-folder",
+    "long-name",
+    "non-utf8",
+    "fifo",
+    "device",
+    "empty-name",
+    "dot-segments",
+    "truncated",
+)
 
 
 try:
     import py7zr  # noqa: F401  the archive reads .7z when py7zr is installed
+
     HAVE_7Z = True
 except ImportError:
     HAVE_7Z = False
@@ -612,8 +792,14 @@ def _b(name: str | bytes) -> bytes:
     return name if isinstance(name, bytes) else name.encode("utf-8", "surrogateescape")
 
 
-_ZIP_MODES = {"file": stat.S_IFREG | 0o644, "dir": stat.S_IFDIR | 0o755, "symlink": stat.S_IFLNK | 0o777,
-              "hardlink": stat.S_IFREG | 0o644, "fifo": stat.S_IFIFO | 0o644, "chr": stat.S_IFCHR | 0o644}
+_ZIP_MODES = {
+    "file": stat.S_IFREG | 0o644,
+    "dir": stat.S_IFDIR | 0o755,
+    "symlink": stat.S_IFLNK | 0o777,
+    "hardlink": stat.S_IFREG | 0o644,
+    "fifo": stat.S_IFIFO | 0o644,
+    "chr": stat.S_IFCHR | 0o644,
+}
 
 
 def write_zip(path: Path, members: list[Member]) -> None:
@@ -633,17 +819,44 @@ def write_zip(path: Path, members: list[Member]) -> None:
         except UnicodeDecodeError:
             flags = 0
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, crc, len(deflated), size,
-                           len(name), 0) + name + deflated
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, flags, 8, 0, 0x21, crc,
-                               len(deflated), size, len(name), 0, 0, 0, 0, _ZIP_MODES[m.kind] << 16, offset)
+        out += (
+            struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, crc, len(deflated), size, len(name), 0)
+            + name
+            + deflated
+        )
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            (3 << 8) | 20,
+            20,
+            flags,
+            8,
+            0,
+            0x21,
+            crc,
+            len(deflated),
+            size,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            _ZIP_MODES[m.kind] << 16,
+            offset,
+        )
         central += name
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(out), 0)
     path.write_bytes(bytes(out + central + end))
 
 
-_TAR_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-              "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE}
+_TAR_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+    "fifo": tarfile.FIFOTYPE,
+    "chr": tarfile.CHRTYPE,
+}
 
 
 def write_tar(path: Path, members: list[Member], gz: bool, truncate: bool = False) -> bool:
@@ -651,8 +864,9 @@ def write_tar(path: Path, members: list[Member], gz: bool, truncate: bool = Fals
     (its header then claims bytes that are not there). Returns whether it was cut."""
     buf = io.BytesIO()
     cut: int | None = None
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                      errors="surrogateescape") as tf:
+    with tarfile.open(
+        fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape"
+    ) as tf:
         for m in members:
             name = m.name if isinstance(m.name, str) else m.name.decode("utf-8", "surrogateescape")
             info = tarfile.TarInfo(name)
@@ -682,6 +896,7 @@ def write_tar(path: Path, members: list[Member], gz: bool, truncate: bool = Fals
 # --------------------------------------------------------------------------------------------
 # submissions
 
+
 @dataclass(frozen=True)
 class Submission:
     """One generated submission. ``layout``: folder, bag, or archive (a folder or bag packed by
@@ -710,6 +925,7 @@ class Built:
     expected: dict[str, set[bytes]]
     unstorable: list[str] = field(default_factory=list)
     fifos: list[Path] = field(default_factory=list)
+
 
 RESERVED_TOP = frozenset({"metadata.yaml", "metadata.yml", "metadata.json", "metadata", "bagit.txt"})
 
@@ -783,8 +999,15 @@ def build(sub: Submission, root: Path) -> Built:
     return Built(packed, root, outside, secret, expected, unstorable, fifos)
 
 
-def _pack(sub: Submission, folder: Path, packed: Path, root: Path, outside: Path,
-          expected: dict[str, set[bytes]], unstorable: list[str]) -> dict[str, set[bytes]]:
+def _pack(
+    sub: Submission,
+    folder: Path,
+    packed: Path,
+    root: Path,
+    outside: Path,
+    expected: dict[str, set[bytes]],
+    unstorable: list[str],
+) -> dict[str, set[bytes]]:
     """Pack ``folder`` (already made) into ``packed``, apply the archive mutations, and say
     what payload a faithful archive stores. The folder's links, FIFOs and hard links become
     link, FIFO and hard-link members (never followed while packing)."""
@@ -821,8 +1044,14 @@ def _pack(sub: Submission, folder: Path, packed: Path, root: Path, outside: Path
     canary = str(outside / "canary.yaml")
     at = prefix + payload
     for mutation in spec.mutations:
-        first = next((m for m in members if m.kind == "file" and _b(m.name).startswith(_b(at))
-                      and b"metadata" not in _b(m.name)), None)
+        first = next(
+            (
+                m
+                for m in members
+                if m.kind == "file" and _b(m.name).startswith(_b(at)) and b"metadata" not in _b(m.name)
+            ),
+            None,
+        )
         if mutation in ("dup-same", "dup-different", "lying-size", "lying-crc") and first is None:
             continue
         if mutation in ("hardlink-canary", "hardlink-member") and not tar:
@@ -833,7 +1062,7 @@ def _pack(sub: Submission, folder: Path, packed: Path, root: Path, outside: Path
         if mutation in ("dup-same", "dup-different"):
             data = first.data if mutation == "dup-same" else first.data + b"-second"
             members.append(Member(first.name, "file", data))
-            rel = _b(first.name).decode("utf-8", "surrogateescape")[len(at):]
+            rel = _b(first.name).decode("utf-8", "surrogateescape")[len(at) :]
             _expect(expected, rel, data)
         elif mutation == "lying-size":
             first.lie_size = len(first.data) + 7
@@ -865,8 +1094,9 @@ def _pack(sub: Submission, folder: Path, packed: Path, root: Path, outside: Path
     return expected
 
 
-def _pack_7z(sub: Submission, folder: Path, packed: Path, outside: Path, expected: dict[str, set[bytes]],
-             unstorable: list[str]) -> dict[str, set[bytes]]:
+def _pack_7z(
+    sub: Submission, folder: Path, packed: Path, outside: Path, expected: dict[str, set[bytes]], unstorable: list[str]
+) -> dict[str, set[bytes]]:
     """A .7z of ``folder`` written by py7zr from the files on disk (links stored as links;
     FIFOs left out, py7zr would block reading them), plus SEVEN_ZIP_MUTATIONS."""
     import py7zr
@@ -890,7 +1120,7 @@ def _pack_7z(sub: Submission, folder: Path, packed: Path, outside: Path, expecte
                 (prefix + rel).encode("utf-16-le")
             except UnicodeEncodeError:
                 # not UTF-8: py7zr cannot write the name, so it is left out of the .7z
-                expected.pop(unicodedata.normalize("NFC", rel[len(payload):]), None)
+                expected.pop(unicodedata.normalize("NFC", rel[len(payload) :]), None)
                 continue
             if stat.S_ISFIFO(mode) or (stat.S_ISLNK(mode) and not os.path.isfile(full)):
                 continue  # py7zr would block on a FIFO, and cannot store a link it cannot resolve
@@ -902,19 +1132,24 @@ def _pack_7z(sub: Submission, folder: Path, packed: Path, outside: Path, expecte
     spare.mkdir()
     at = prefix + payload
     for mutation in spec.mutations:
-        first = next(((f, n) for f, n in entries if n.startswith(at) and "metadata" not in n
-                      and not os.path.islink(f)), None)
+        first = next(
+            ((f, n) for f, n in entries if n.startswith(at) and "metadata" not in n and not os.path.islink(f)), None
+        )
         if mutation in ("dup-same", "dup-different") and first is not None:
             source = first[0]
             if mutation == "dup-different":
                 source = str(spare / "second")
                 Path(source).write_bytes(Path(first[0]).read_bytes() + b"-second")
             entries.append((source, first[1]))
-            _expect(expected, first[1][len(at):], Path(source).read_bytes())
+            _expect(expected, first[1][len(at) :], Path(source).read_bytes())
         elif mutation in ("symlink-canary", "symlink-relative"):
             link = spare / mutation
-            os.symlink(str(outside / "canary.yaml") if mutation == "symlink-canary"
-                       else os.path.relpath(outside / "canary.yaml", spare), link)
+            os.symlink(
+                str(outside / "canary.yaml")
+                if mutation == "symlink-canary"
+                else os.path.relpath(outside / "canary.yaml", spare),
+                link,
+            )
             entries.append((str(link), f"{at}{mutation}.txt"))
             unstorable.append(f"{mutation} member")
     try:
@@ -951,8 +1186,9 @@ def _hostile_member(mutation: str, at: str, root: Path, canary: str) -> list[Mem
     return table.get(mutation, [])
 
 
-def _build_bag(sub: Submission, folder: Path, outside: Path, fifos: list[Path],
-               unstorable: list[str]) -> dict[str, set[bytes]]:
+def _build_bag(
+    sub: Submission, folder: Path, outside: Path, fifos: list[Path], unstorable: list[str]
+) -> dict[str, set[bytes]]:
     """A bag of ``sub.tree`` under ``folder``, shaped and mutated as ``sub.bag`` says."""
     import shutil
 
@@ -1089,6 +1325,7 @@ def _link_body(key: str, outside: Path) -> bytes | None:
 # --------------------------------------------------------------------------------------------
 # composed strategies, one per family of submissions
 
+
 @st.composite
 def folder_submissions(draw: st.DrawFn, *, deep: str = "sometimes") -> Submission:
     """A folder with a random tree (links, FIFOs, hard links, awkward names) and valid metadata."""
@@ -1100,8 +1337,15 @@ def folder_submissions(draw: st.DrawFn, *, deep: str = "sometimes") -> Submissio
 def metadata_submissions(draw: st.DrawFn) -> Submission:
     """A plain, harmless tree; metadata and files.csv vary (duplicate keys and columns, access
     levels, links, FIFOs, two metadata files)."""
-    tree = draw(trees(name_strategy=safe_names.map(lambda s: s + ".txt"), specials=False, deep="never",
-                      max_entries=3, reserved=RESERVED_TOP))
+    tree = draw(
+        trees(
+            name_strategy=safe_names.map(lambda s: s + ".txt"),
+            specials=False,
+            deep="never",
+            max_entries=3,
+            reserved=RESERVED_TOP,
+        )
+    )
     meta = draw(metadata_docs())
     paths = [unicodedata.normalize("NFC", e.path) for e in tree if e.kind == "file"]
     csv_spec = draw(files_csvs(paths))
@@ -1134,5 +1378,3 @@ def bag_submissions(draw: st.DrawFn, *, breaking_only: bool = False) -> Submissi
     tree = draw(trees(specials=draw(st.integers(0, 3)) == 3, deep="sometimes", max_entries=5))
     spec = draw(bag_specs(breaking_only=breaking_only, encodings=not breaking_only, links=not breaking_only))
     return Submission("bag", tree, Metadata(), None, spec)
-
-

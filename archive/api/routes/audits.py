@@ -112,9 +112,7 @@ def audit(
             json_schema_extra={"pattern": _RUN_ID.pattern},
         ),
     ],
-    limit: Annotated[
-        int, Query(ge=1, le=10_000, description="Most findings returned (at most 10,000).")
-    ] = 1000,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Most findings returned (at most 10,000).")] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Findings skipped.")] = 0,
 ) -> dict[str, Any]:
     require(policy.may_read_audits(caller.role), caller, "audit results")

@@ -62,9 +62,7 @@ async def conditional_headers(
     if_range: Annotated[
         str | None, Header(description="An entity tag: the Range is honoured only if it is the file's.")
     ] = None,
-    if_none_match: Annotated[
-        str | None, Header(description="Entity tags, or `*`: 304 when one is the file's.")
-    ] = None,
+    if_none_match: Annotated[str | None, Header(description="Entity tags, or `*`: 304 when one is the file's.")] = None,
 ) -> None:
     """Declares the request headers stored-byte routes read, for the OpenAPI description
     (:mod:`archive.api.serving` reads them from the request itself)."""
@@ -99,8 +97,7 @@ def stored_bytes(media: str, what: str) -> dict[int | str, dict[str, Any]]:
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **stored_bytes(
         "*/*",
-        "The stored file; `Content-Type` from its identified format (PRONOM), "
-        "else `application/octet-stream`",
+        "The stored file; `Content-Type` from its identified format (PRONOM), else `application/octet-stream`",
     ),
     **errors.responses(400, 401, 403, 404, 416, 422),
 }

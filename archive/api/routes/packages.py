@@ -33,9 +33,7 @@ _FIELD = re.compile(r"[A-Za-z0-9_:.-]{1,128}")
 #: at most this many ``field`` and ``puid`` filters in one search
 MAX_FIELDS, MAX_PUIDS = 20, 50
 # the NAME=VALUE shape is documented here and checked by _fields (400, with a message)
-FieldFilter = Annotated[
-    str, Field(max_length=1200, json_schema_extra={"pattern": "^[A-Za-z0-9_:.-]{1,128}="})
-]
+FieldFilter = Annotated[str, Field(max_length=1200, json_schema_extra={"pattern": "^[A-Za-z0-9_:.-]{1,128}="})]
 Puid = Annotated[str, Field(max_length=32)]
 
 
@@ -59,9 +57,7 @@ def _fields(values: list[str]) -> tuple[tuple[str, str], ...]:
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not _FIELD.fullmatch(name):
-            raise InvalidRequest(
-                f"field filter {item[:80]!r} must be NAME=VALUE (NAME: letters, digits, _ : . -)"
-            )
+            raise InvalidRequest(f"field filter {item[:80]!r} must be NAME=VALUE (NAME: letters, digits, _ : . -)")
         out.append((name, value))
     return tuple(out)
 
@@ -86,9 +82,7 @@ async def list_packages(
             "match the start of a word (case and accents ignored).",
         ),
     ] = "",
-    profile: Annotated[
-        str | None, Query(max_length=64, description="Only packages made under this profile.")
-    ] = None,
+    profile: Annotated[str | None, Query(max_length=64, description="Only packages made under this profile.")] = None,
     collection: Annotated[
         str | None, Query(max_length=1000, description="Shorthand for field=collection=VALUE.")
     ] = None,
@@ -104,18 +98,13 @@ async def list_packages(
         list[Puid],
         Query(
             max_length=MAX_PUIDS,
-            description="A PRONOM format id among the package's files "
-            f"(repeatable, at most {MAX_PUIDS}: any).",
+            description=f"A PRONOM format id among the package's files (repeatable, at most {MAX_PUIDS}: any).",
         ),
     ] = [],  # noqa: B006
     created_from: Annotated[Day | None, Query(description="Stored on or after this day (UTC).")] = None,
     created_to: Annotated[Day | None, Query(description="Stored on or before this day (UTC).")] = None,
-    date_from: Annotated[
-        Day | None, Query(description="The `date` field overlaps days from this one.")
-    ] = None,
-    date_to: Annotated[
-        Day | None, Query(description="The `date` field overlaps days up to this one.")
-    ] = None,
+    date_from: Annotated[Day | None, Query(description="The `date` field overlaps days from this one.")] = None,
+    date_to: Annotated[Day | None, Query(description="The `date` field overlaps days up to this one.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> JSONResponse:
@@ -211,9 +200,7 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
     },
     openapi_extra=OPTIONAL_TOKEN,
 )
-def get_mets(
-    request: Request, ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId
-) -> Response:
+def get_mets(request: Request, ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId) -> Response:
     entry = retrieve.open_mets(ctx, verified, caller, package_id)
     return serving.serve_file(request, ctx, verified, caller, entry, "view")
 
@@ -240,9 +227,7 @@ async def get_events(
     more = len(events) > limit
     events = events[:limit]
     nxt = cursors.events_next(package_id, events[-1]["datetime"], events[-1]["id"]) if more else None
-    return JSONResponse(
-        {"package_id": package_id, "count": len(events), "next_cursor": nxt, "events": events}
-    )
+    return JSONResponse({"package_id": package_id, "count": len(events), "next_cursor": nxt, "events": events})
 
 
 @router.get(
@@ -277,8 +262,7 @@ async def get_files(
                     "path": f.path,
                     "size": f.size,
                     "digests": f.digests,
-                    "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None,
-                               "basis": f.basis or None},
+                    "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None, "basis": f.basis or None},
                     "href": f"/packages/{package_id}/files/{quote(f.path)}",
                 }
                 for f in files

@@ -38,43 +38,75 @@ __all__ = ["CODES", "BagContents", "BagReport", "validate_bag"]
 
 #: every finding code this module emits (E3xx error, W3xx warning)
 CODES: dict[str, str] = {
-    "E301": "not a bag: no such folder, or no bagit.txt", "E302": "bagit.txt malformed (RFC 8493 §2.1.1)",
-    "E303": "other bagit-python error, or unreadable", "E304": "checksum mismatch, or unreadable file",
-    "E305": "a file listed in a manifest is missing", "E306": "a payload file is in no manifest",
-    "E307": "a manifest/fetch.txt path escapes the bag", "E308": "fetch.txt lists remote files / malformed",
-    "E309": "Payload-Oxum mismatch, or malformed", "E311": "file listed twice (differently, or v1.0)",
-    "E312": "required algorithm has no payload manifest", "E313": "no data/ folder, or no payload manifest",
-    "E314": "manifest line not 'CHECKSUM FILEPATH'", "E315": "tag file (bag-info.txt) cannot be parsed",
+    "E301": "not a bag: no such folder, or no bagit.txt",
+    "E302": "bagit.txt malformed (RFC 8493 §2.1.1)",
+    "E303": "other bagit-python error, or unreadable",
+    "E304": "checksum mismatch, or unreadable file",
+    "E305": "a file listed in a manifest is missing",
+    "E306": "a payload file is in no manifest",
+    "E307": "a manifest/fetch.txt path escapes the bag",
+    "E308": "fetch.txt lists remote files / malformed",
+    "E309": "Payload-Oxum mismatch, or malformed",
+    "E311": "file listed twice (differently, or v1.0)",
+    "E312": "required algorithm has no payload manifest",
+    "E313": "no data/ folder, or no payload manifest",
+    "E314": "manifest line not 'CHECKSUM FILEPATH'",
+    "E315": "tag file (bag-info.txt) cannot be parsed",
     "E316": "payload manifest lists a file outside data/",
     "E317": "a link, FIFO, socket or device in the bag (never followed or opened)",
     "E318": "tag file or manifest too large, line too long, bag too deep or big",
     "E319": "Tag-File-Character-Encoding is no character set (base64, rot13, ...)",
     "W301": "BagIt version older than 1.0",
-    "W302": "only weak payload algorithms (md5, sha1)", "W303": "manifest paths carry md5sum's '*' marker",
-    "W304": "manifest paths not canonical (e.g. './')", "W305": "payload names differ only by case",
-    "W306": "payload names collide after Unicode NFC", "W307": "system files (.DS_Store, Thumbs.db, ...)",
-    "W308": "file listed twice, same checksum (pre-1.0)", "W309": "UTF-8 manifest or fetch.txt has a BOM",
+    "W302": "only weak payload algorithms (md5, sha1)",
+    "W303": "manifest paths carry md5sum's '*' marker",
+    "W304": "manifest paths not canonical (e.g. './')",
+    "W305": "payload names differ only by case",
+    "W306": "payload names collide after Unicode NFC",
+    "W307": "system files (.DS_Store, Thumbs.db, ...)",
+    "W308": "file listed twice, same checksum (pre-1.0)",
+    "W309": "UTF-8 manifest or fetch.txt has a BOM",
     "W310": "fetch.txt lists only files already here",
 }
 
 WEAK_ALGORITHMS = frozenset({"md5", "sha1"})
-SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx",
-                          ".spotlight-v100", ".trashes", ".fseventsd", ".apdisk"})
+SYSTEM_FILES = frozenset(
+    {
+        ".ds_store",
+        "thumbs.db",
+        "ehthumbs.db",
+        "desktop.ini",
+        "__macosx",
+        ".spotlight-v100",
+        ".trashes",
+        ".fseventsd",
+        ".apdisk",
+    }
+)
 _MANIFEST_RE = re.compile(r"(tag)?manifest-([A-Za-z0-9]+)\.txt")
 _HEX_RE = re.compile(r"[0-9A-Fa-f]+")
-_BAGIT_TXT = [(re.compile(r"BagIt-Version: \d+\.\d+"), "BagIt-Version: M.N"),
-              (re.compile(r"Tag-File-Character-Encoding: \S+"), "Tag-File-Character-Encoding: ENCODING")]
+_BAGIT_TXT = [
+    (re.compile(r"BagIt-Version: \d+\.\d+"), "BagIt-Version: M.N"),
+    (re.compile(r"Tag-File-Character-Encoding: \S+"), "Tag-File-Character-Encoding: ENCODING"),
+]
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 #: bagit-python message fragment -> code; first match wins
-_BAGIT_MESSAGES = [("unsafe", "E307"), ("multiple times", "E311"), ("invalid tag", "E315"),
-                   ("data directory|no manifest files|to contain", "E313"), ("fetch.txt", "E308"),
-                   ("payload-oxum", "E309"), ("bagit.txt|bag version|encoding", "E302")]
+_BAGIT_MESSAGES = [
+    ("unsafe", "E307"),
+    ("multiple times", "E311"),
+    ("invalid tag", "E315"),
+    ("data directory|no manifest files|to contain", "E313"),
+    ("fetch.txt", "E308"),
+    ("payload-oxum", "E309"),
+    ("bagit.txt|bag version|encoding", "E302"),
+]
 #: codes where bagit-python's first-failure message repeats what our own checks already listed
 _PRECHECKED = frozenset({"E302", "E307", "E308", "E309", "E311", "E315"})
 #: bagit-python messages that hold nothing read from a file (numbers and fixed words only)
-_SAFE_MESSAGES = re.compile(r"Payload-Oxum validation failed\. Expected \d+ files and \d+ bytes but found \d+ "
-                            r"files and \d+ bytes|Expected data directory .* does not exist|No manifest "
-                            r"files found|Fast validation requires bag-info\.txt to include Payload-Oxum")
+_SAFE_MESSAGES = re.compile(
+    r"Payload-Oxum validation failed\. Expected \d+ files and \d+ bytes but found \d+ "
+    r"files and \d+ bytes|Expected data directory .* does not exist|No manifest "
+    r"files found|Fast validation requires bag-info\.txt to include Payload-Oxum"
+)
 #: codes after which bagit-python must not open the bag at all
 _BLOCKING = frozenset({"E317", "E318", "E319"})
 
@@ -108,9 +140,15 @@ class BagReport:
         return [f for f in self.findings if not f.is_error]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "valid": self.valid, "version": self.version,
-                "payload_files": self.payload_files, "payload_bytes": self.payload_bytes,
-                "algorithms": list(self.algorithms), "findings": [f.as_dict() for f in self.findings]}
+        return {
+            "path": self.path,
+            "valid": self.valid,
+            "version": self.version,
+            "payload_files": self.payload_files,
+            "payload_bytes": self.payload_bytes,
+            "algorithms": list(self.algorithms),
+            "findings": [f.as_dict() for f in self.findings],
+        }
 
     def raise_if_invalid(self) -> None:
         """Raise :class:`BagInvalid` carrying every finding when the bag has errors."""
@@ -124,10 +162,16 @@ class _Limits:
     manifest_bytes: int
 
 
-def validate_bag(path: str | os.PathLike[str], fast: bool = False, algorithms_required: tuple[str, ...] = (), *,
-                 max_tag_bytes: int = bagread.DEFAULT_MAX_TAG_BYTES,
-                 max_manifest_bytes: int = bagread.DEFAULT_MAX_MANIFEST_BYTES,
-                 max_depth: int = bagread.DEFAULT_MAX_DEPTH, max_files: int | None = None) -> BagReport:
+def validate_bag(
+    path: str | os.PathLike[str],
+    fast: bool = False,
+    algorithms_required: tuple[str, ...] = (),
+    *,
+    max_tag_bytes: int = bagread.DEFAULT_MAX_TAG_BYTES,
+    max_manifest_bytes: int = bagread.DEFAULT_MAX_MANIFEST_BYTES,
+    max_depth: int = bagread.DEFAULT_MAX_DEPTH,
+    max_files: int | None = None,
+) -> BagReport:
     """Validate the bag folder at ``path``; never raises for a bad bag, never writes to it.
 
     ``fast``: Payload-Oxum and completeness of the payload, without its checksums (tag manifests
@@ -140,8 +184,9 @@ def validate_bag(path: str | os.PathLike[str], fast: bool = False, algorithms_re
     report = BagReport(valid=False, version="", path=str(root))
     try:
         if not root.is_dir():
-            found.error("E301", "", f"{printable(str(root))} "
-                        f"{'is not a folder' if os.path.lexists(root) else 'does not exist'}")
+            found.error(
+                "E301", "", f"{printable(str(root))} {'is not a folder' if os.path.lexists(root) else 'does not exist'}"
+            )
         else:
             bag = bagread.survey(root, found, max_depth, max_files)
             bagit_txt = bag.top.get("bagit.txt")
@@ -150,16 +195,18 @@ def validate_bag(path: str | os.PathLike[str], fast: bool = False, algorithms_re
             elif bagit_txt is None or bagit_txt.kind == "folder":
                 found.error("E301", "bagit.txt", "not a BagIt bag: bagit.txt is missing")
             elif bagit_txt.kind == "file":
-                _validate_folder(bag, fast, algorithms_required, _Limits(max_tag_bytes, max_manifest_bytes),
-                                 found, report)
+                _validate_folder(
+                    bag, fast, algorithms_required, _Limits(max_tag_bytes, max_manifest_bytes), found, report
+                )
     except OSError as exc:  # the folder itself cannot be looked at (every file goes through safeopen)
         found.error("E303", "", f"cannot read the bag: {exc.strerror or type(exc).__name__}")
     report.findings, report.valid = found.items, not found.errors
     return report
 
 
-def _validate_folder(bag: Survey, fast: bool, required: tuple[str, ...], limits: _Limits, found: FindingList,
-                     report: BagReport) -> None:
+def _validate_folder(
+    bag: Survey, fast: bool, required: tuple[str, ...], limits: _Limits, found: FindingList, report: BagReport
+) -> None:
     raw = bagread.read_file(bag, "bagit.txt", bagread.BAGIT_TXT_BYTES, found)
     if raw is None:
         return
@@ -172,8 +219,9 @@ def _validate_folder(bag: Survey, fast: bool, required: tuple[str, ...], limits:
     elif version_info < (1, 0):
         found.warning("W301", "bagit.txt", f"BagIt {report.version} predates BagIt 1.0 (RFC 8493)")
     report.payload_files, report.payload_bytes = len(bag.payload), sum(bag.payload.values())
-    report.algorithms = algorithms = sorted({m[2].lower() for name in bag.tags
-                                             if (m := _MANIFEST_RE.fullmatch(name)) and not m[1]})
+    report.algorithms = algorithms = sorted(
+        {m[2].lower() for name in bag.tags if (m := _MANIFEST_RE.fullmatch(name)) and not m[1]}
+    )
     for alg in sorted({a.lower() for a in required} - set(algorithms)):
         found.error("E312", f"manifest-{alg}.txt", f"no {alg} payload manifest; {alg} is required")
     if algorithms and set(algorithms) <= WEAK_ALGORITHMS:
@@ -205,16 +253,20 @@ def _check_bagit_txt(raw: bytes, found: FindingList) -> tuple[str, str]:
         if line is None:
             found.error("E302", "bagit.txt", f"line {number} '{form}' is missing")
         elif not pattern.fullmatch(line):
-            found.error("E302", "bagit.txt", f"line {number} must be exactly '{form}' (label, colon, one "
-                        "space, value; no other whitespace)")
+            found.error(
+                "E302",
+                "bagit.txt",
+                f"line {number} must be exactly '{form}' (label, colon, one space, value; no other whitespace)",
+            )
     if len(lines) > 2:
         found.error("E302", "bagit.txt", f"bagit.txt must have exactly two lines, found {len(lines)}")
     tags = {label.strip(): value.strip() for label, _, value in (ln.partition(":") for ln in lines)}
     return tags.get("BagIt-Version", ""), tags.get("Tag-File-Character-Encoding") or "utf-8"
 
 
-def _read_bag_info(bag: Survey, encoding: str, version: tuple[int, int], limit: int,
-                   found: FindingList) -> dict[str, str | list[str]]:
+def _read_bag_info(
+    bag: Survey, encoding: str, version: tuple[int, int], limit: int, found: FindingList
+) -> dict[str, str | list[str]]:
     """bag-info.txt (package-info.txt before BagIt 0.96), parsed as bagit-python parses it."""
     name = "package-info.txt" if (0, 93) <= version <= (0, 95) else "bag-info.txt"
     if name not in bag.tags:
@@ -251,8 +303,9 @@ def _manifest_line(line: str) -> tuple[str, str] | None:
     return stripped[:end], stripped[end:].lstrip(" \t")
 
 
-def _lint_manifests(bag: Survey, encoding: str, version: tuple[int, int], limit: int, contents: BagContents,
-                    found: FindingList) -> set[str]:
+def _lint_manifests(
+    bag: Survey, encoding: str, version: tuple[int, int], limit: int, contents: BagContents, found: FindingList
+) -> set[str]:
     """Check every (tag)manifest line; return the canonical payload paths listed."""
     listed: set[str] = set()
     for name in sorted(n for n in bag.tags if _MANIFEST_RE.fullmatch(n)):
@@ -267,8 +320,9 @@ def _lint_manifests(bag: Survey, encoding: str, version: tuple[int, int], limit:
                 continue
             parsed = _manifest_line(line)
             if parsed is None:
-                found.error("E314", name, f"line {number} is not 'CHECKSUM FILEPATH' (hexadecimal digits, white "
-                            "space, a path)")
+                found.error(
+                    "E314", name, f"line {number} is not 'CHECKSUM FILEPATH' (hexadecimal digits, white space, a path)"
+                )
                 continue
             digest, raw = parsed[0].lower(), parsed[1]
             if raw.startswith("*"):
@@ -276,8 +330,12 @@ def _lint_manifests(bag: Survey, encoding: str, version: tuple[int, int], limit:
                 raw = raw[1:]
             path = _bag_path(raw)
             if path is None:
-                found.error("E307", name, f"line {number} lists a path outside the bag (absolute, from '~' or "
-                            "climbing out with '..'); it is never opened")
+                found.error(
+                    "E307",
+                    name,
+                    f"line {number} lists a path outside the bag (absolute, from '~' or "
+                    "climbing out with '..'); it is never opened",
+                )
                 continue
             canonical = posixpath.normpath(path)
             if canonical != path:
@@ -294,8 +352,12 @@ def _lint_manifests(bag: Survey, encoding: str, version: tuple[int, int], limit:
             seen[canonical] = digest
             contents.entries.setdefault(canonical, {})[algorithm] = digest
         if starred:
-            found.warning("W303", name, f"{len(starred)} path(s) start with md5sum's binary-mode '*' "
-                          f"(e.g. {starred[0]}); RFC 8493 §2.1.3 lines are 'CHECKSUM FILEPATH', no '*'")
+            found.warning(
+                "W303",
+                name,
+                f"{len(starred)} path(s) start with md5sum's binary-mode '*' "
+                f"(e.g. {starred[0]}); RFC 8493 §2.1.3 lines are 'CHECKSUM FILEPATH', no '*'",
+            )
         if odd:
             found.warning("W304", name, f"{len(odd)} path(s) are not canonical (e.g. {odd[0]})")
         listed.update(seen if payload else ())
@@ -315,8 +377,9 @@ def _check_names(names: set[str], found: FindingList) -> None:
         by_case.setdefault(nfc.casefold(), set()).add(nfc)
     for variants in by_case.values():
         if len(variants) > 1:
-            found.warning("W305", printable(min(variants)),
-                          f"names differ only by case: {printable(', '.join(sorted(variants)))}")
+            found.warning(
+                "W305", printable(min(variants)), f"names differ only by case: {printable(', '.join(sorted(variants)))}"
+            )
 
 
 def _check_fetch(bag: Survey, encoding: str, limit: int, found: FindingList) -> None:
@@ -331,7 +394,7 @@ def _check_fetch(bag: Survey, encoding: str, limit: int, found: FindingList) -> 
             found.error("E308", "fetch.txt", f"line {number} is not 'URL LENGTH FILEPATH'")
             continue
         url = urlparse(parts[0])
-        if not (url.scheme and url.netloc or url.scheme == "file"):
+        if not ((url.scheme and url.netloc) or url.scheme == "file"):
             found.error("E308", "fetch.txt", f"line {number}: the URL is malformed (no scheme and host)")
         if not (parts[1] == "-" or parts[1].isdigit()):
             found.error("E308", "fetch.txt", f"line {number}: the length is neither a whole number nor '-'")
@@ -343,11 +406,18 @@ def _check_fetch(bag: Survey, encoding: str, limit: int, found: FindingList) -> 
         else:
             remote.append(number)
     if remote:
-        found.error("E308", "fetch.txt", "fetch.txt lists remote files; the archive does not fetch over the "
-                    f"network ({len(remote)} not in the bag, first on line {remote[0]})")
+        found.error(
+            "E308",
+            "fetch.txt",
+            "fetch.txt lists remote files; the archive does not fetch over the "
+            f"network ({len(remote)} not in the bag, first on line {remote[0]})",
+        )
     elif present:
-        found.warning("W310", "fetch.txt", f"fetch.txt lists {present} file(s), all already in the bag; "
-                      "it is ignored (the archive never fetches)")
+        found.warning(
+            "W310",
+            "fetch.txt",
+            f"fetch.txt lists {present} file(s), all already in the bag; it is ignored (the archive never fetches)",
+        )
 
 
 def _check_tag_manifests(bag: Survey, contents: BagContents, found: FindingList) -> None:
@@ -371,8 +441,12 @@ def _check_tag_manifests(bag: Survey, contents: BagContents, found: FindingList)
             continue
         for alg, hasher in hashers.items():
             if hasher.hexdigest() != expected[alg].lower():
-                found.error("E304", printable(rel), f"{alg} checksum mismatch: tagmanifest-{alg}.txt expects "
-                            f"{expected[alg].lower()}, file has {hasher.hexdigest()}")
+                found.error(
+                    "E304",
+                    printable(rel),
+                    f"{alg} checksum mismatch: tagmanifest-{alg}.txt expects "
+                    f"{expected[alg].lower()}, file has {hasher.hexdigest()}",
+                )
 
 
 def _run_bagit(root: Path, fast: bool, found: FindingList) -> None:
@@ -383,8 +457,13 @@ def _run_bagit(root: Path, fast: bool, found: FindingList) -> None:
         if not isinstance(exc, bagit.BagError):  # bagit-python crashed on malformed input
             if before:
                 return  # ... that our own checks already rejected
-            found.error("E303", "", f"cannot read the bag: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror
-                        else f"bagit-python failed on this bag ({type(exc).__name__})")
+            found.error(
+                "E303",
+                "",
+                f"cannot read the bag: {exc.strerror}"
+                if isinstance(exc, OSError) and exc.strerror
+                else f"bagit-python failed on this bag ({type(exc).__name__})",
+            )
             return
         message = _relative(str(exc), root)
         code = next((c for pat, c in _BAGIT_MESSAGES if re.search(pat, message, re.IGNORECASE)), "E303")
@@ -414,7 +493,8 @@ def _run_bagit(root: Path, fast: bool, found: FindingList) -> None:
         if not complete:
             missing, extra = bag.compare_manifests_with_fs()
             for detail in [bagit.FileMissing(r) for r in sorted(missing)] + [
-                    bagit.UnexpectedFile(r) for r in sorted(extra)]:
+                bagit.UnexpectedFile(r) for r in sorted(extra)
+            ]:
                 _add_detail(detail, found, root)
         if not fast:
             _fixity(root, bag.payload_entries(), found)
@@ -433,11 +513,17 @@ def _add_detail(detail: bagit.ManifestErrorDetail, found: FindingList, root: Pat
     shown = printable(rel)
     if isinstance(detail, bagit.ChecksumMismatch):
         if re.fullmatch(r"[0-9a-f]+", str(detail.found)):
-            found.error("E304", shown, f"{detail.algorithm} checksum mismatch: manifest expects "
-                        f"{detail.expected}, file has {detail.found}")
+            found.error(
+                "E304",
+                shown,
+                f"{detail.algorithm} checksum mismatch: manifest expects {detail.expected}, file has {detail.found}",
+            )
         else:
-            found.error("E304", shown, f"cannot verify the {detail.algorithm} checksum: "
-                        + printable(_relative(str(detail.found), root)))
+            found.error(
+                "E304",
+                shown,
+                f"cannot verify the {detail.algorithm} checksum: " + printable(_relative(str(detail.found), root)),
+            )
     elif isinstance(detail, bagit.FileMissing):
         found.error("E305", shown, "listed in a manifest but missing from the bag")
     else:  # bagit.UnexpectedFile, the only other ManifestErrorDetail
@@ -455,7 +541,7 @@ def _fixity(root: Path, entries: dict[str, dict[str, str]], found: FindingList) 
             with open_regular(full, rel) as stream:
                 digests = hash_stream(stream, algorithms)[1]
         except UnsafeFile as exc:
-            digests = {a: exc.reason for a in algorithms}
+            digests = dict.fromkeys(algorithms, exc.reason)
         for alg in algorithms:
             if hashes[alg].lower() != digests[alg]:
                 _add_detail(bagit.ChecksumMismatch(rel, alg, hashes[alg].lower(), digests[alg]), found, root)

@@ -28,8 +28,10 @@ def manifest_path_problem(path: str) -> str | None:
     if _OTHER_BREAK.search(path):
         other = OTHER_LINE_BREAKS.intersection(path)
         listed = ", ".join(f"U+{ord(c):04X}" for c in sorted(other))
-        return (f"contains {listed}, which bagit-python reads as a line break and RFC 8493 cannot escape, so no "
-                "manifest line could carry the name; rename the file")
+        return (
+            f"contains {listed}, which bagit-python reads as a line break and RFC 8493 cannot escape, so no "
+            "manifest line could carry the name; rename the file"
+        )
     return None
 
 
@@ -41,8 +43,10 @@ def tag_path_problem(path: str) -> str | None:
     if problem:
         return problem
     if path[:1].isspace() or path.startswith(("*", "~")):
-        return (f"starts with {path[:1]!r}, which BagIt manifest readers strip or expand (white space, md5sum's "
-                "'*' marker, a home folder '~'); rename the file")
+        return (
+            f"starts with {path[:1]!r}, which BagIt manifest readers strip or expand (white space, md5sum's "
+            "'*' marker, a home folder '~'); rename the file"
+        )
     return None
 
 

@@ -38,9 +38,13 @@ BAGIT_TXT_BYTES = 64 * 1024
 #: text codecs Python has that are not character sets (they transform text, or refuse it)
 _NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined", "mbcs", "oem"})
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
-_UNSAFE_KIND = {"link": "a symbolic link; it is never followed", "fifo": "a FIFO (named pipe); it is never opened",
-                "socket": "a socket; it is never opened", "device": "a device file; it is never opened",
-                "other": "a special file; it is never opened"}
+_UNSAFE_KIND = {
+    "link": "a symbolic link; it is never followed",
+    "fifo": "a FIFO (named pipe); it is never opened",
+    "socket": "a socket; it is never opened",
+    "device": "a device file; it is never opened",
+    "other": "a special file; it is never opened",
+}
 
 
 def text_codec(name: str) -> tuple[str | None, str, str]:
@@ -56,9 +60,15 @@ def text_codec(name: str) -> tuple[str | None, str, str]:
     except LookupError:
         return None, "E302", "Tag-File-Character-Encoding names no encoding known here"
     if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
-        return None, "E319", (f"Tag-File-Character-Encoding is Python's {info.name!r} codec, which is no character "
-                              "set (a transformation such as base64, rot13, zlib or idna); tag files cannot be read "
-                              "with it")
+        return (
+            None,
+            "E319",
+            (
+                f"Tag-File-Character-Encoding is Python's {info.name!r} codec, which is no character "
+                "set (a transformation such as base64, rot13, zlib or idna); tag files cannot be read "
+                "with it"
+            ),
+        )
     return info.name, "", ""
 
 
@@ -82,8 +92,7 @@ class Survey:
         return any("/".join(parts[:i]) in self.unsafe for i in range(1, len(parts) + 1))
 
 
-def survey(root: Path, found: FindingList, max_depth: int = DEFAULT_MAX_DEPTH,
-           max_files: int | None = None) -> Survey:
+def survey(root: Path, found: FindingList, max_depth: int = DEFAULT_MAX_DEPTH, max_files: int | None = None) -> Survey:
     """List the whole bag (every entry beside ``data/`` too) without recursion; each link or
     special file is E317. Folders nested more than ``max_depth`` levels below ``data/`` (or the
     bag root), and files beyond ``max_files``, are E318: not looked into (bagit-python's walk
@@ -94,8 +103,11 @@ def survey(root: Path, found: FindingList, max_depth: int = DEFAULT_MAX_DEPTH,
         if entry.depth + (0 if entry.rel.startswith("data/") else 1) <= max_depth:
             return True
         seen.unsafe.add(entry.rel)
-        found.error("E318", printable(entry.rel), f"folders are nested more than {max_depth} levels deep "
-                    "(setting max_depth); this one is not looked into")
+        found.error(
+            "E318",
+            printable(entry.rel),
+            f"folders are nested more than {max_depth} levels deep (setting max_depth); this one is not looked into",
+        )
         return False
 
     for entry in walk_tree(root, descend):
@@ -106,8 +118,11 @@ def survey(root: Path, found: FindingList, max_depth: int = DEFAULT_MAX_DEPTH,
             found.error("E303", printable(entry.rel) or ".", entry.error)
         elif entry.kind in _UNSAFE_KIND:
             seen.unsafe.add(entry.rel)
-            found.error("E317", printable(entry.rel), f"is {_UNSAFE_KIND[entry.kind]}: a bag must hold only "
-                        "regular files and folders")
+            found.error(
+                "E317",
+                printable(entry.rel),
+                f"is {_UNSAFE_KIND[entry.kind]}: a bag must hold only regular files and folders",
+            )
         elif entry.kind == "file":
             if entry.rel.startswith("data/"):
                 seen.payload[entry.rel] = entry.size
@@ -115,8 +130,11 @@ def survey(root: Path, found: FindingList, max_depth: int = DEFAULT_MAX_DEPTH,
                 seen.tags[entry.rel] = entry
             if max_files is not None and len(seen.payload) + len(seen.tags) > max_files:
                 seen.truncated = True
-                found.error("E318", "", f"the bag holds more than {max_files} files (setting max_files); it is not "
-                            "checked further")
+                found.error(
+                    "E318",
+                    "",
+                    f"the bag holds more than {max_files} files (setting max_files); it is not checked further",
+                )
                 break
     return seen
 
@@ -139,8 +157,9 @@ def read_file(bag: Survey, name: str, limit: int, found: FindingList) -> bytes |
         return None
 
 
-def iter_lines(bag: Survey, name: str, encoding: str, limit: int, found: FindingList,
-               decode_code: str = "E314") -> Iterator[tuple[int, str]]:
+def iter_lines(
+    bag: Survey, name: str, encoding: str, limit: int, found: FindingList, decode_code: str = "E314"
+) -> Iterator[tuple[int, str]]:
     """(line number, line) of the surveyed file ``name``, streamed in chunks, lines ended by CR,
     LF or CRLF (RFC 8493). At most ``limit`` bytes (``E318``, unread); a line longer than
     ``MAX_LINE_CHARS`` stops the reading (``E318``); undecodable bytes stop it (``decode_code``);
@@ -185,19 +204,29 @@ def iter_lines(bag: Survey, name: str, encoding: str, limit: int, found: Finding
                 for line in lines:
                     number += 1
                     if len(line) > MAX_LINE_CHARS:
-                        found.error("E318", shown, f"line {number} is longer than {MAX_LINE_CHARS} characters; "
-                                    "the file is not read further")
+                        found.error(
+                            "E318",
+                            shown,
+                            f"line {number} is longer than {MAX_LINE_CHARS} characters; the file is not read further",
+                        )
                         return
                     odd = OTHER_LINE_BREAKS.intersection(line)
                     if odd:
                         bag.ambiguous = True
-                        found.error(decode_code, shown, f"line {number} holds {_code_points(odd)}, which bagit-python "
-                                    "reads as a line break (RFC 8493 readers do not): readers would disagree on it")
+                        found.error(
+                            decode_code,
+                            shown,
+                            f"line {number} holds {_code_points(odd)}, which bagit-python "
+                            "reads as a line break (RFC 8493 readers do not): readers would disagree on it",
+                        )
                         continue
                     yield number, line
                 if len(pending) > MAX_LINE_CHARS:
-                    found.error("E318", shown, f"line {number + 1} is longer than {MAX_LINE_CHARS} characters; "
-                                "the file is not read further")
+                    found.error(
+                        "E318",
+                        shown,
+                        f"line {number + 1} is longer than {MAX_LINE_CHARS} characters; the file is not read further",
+                    )
                     return
                 if not done:
                     chunk = stream.read(CHUNK)
@@ -241,8 +270,12 @@ def parse_tags(text: str, label: str, found: FindingList) -> dict[str, str | lis
 
     for number, line in enumerate(text.splitlines(keepends=True), 1):
         if len(line) > MAX_LINE_CHARS:
-            found.error("E318", shown, f"line {number} is longer than {MAX_LINE_CHARS} characters (use indented "
-                        "continuation lines, RFC 8493 §2.2.2)")
+            found.error(
+                "E318",
+                shown,
+                f"line {number} is longer than {MAX_LINE_CHARS} characters (use indented "
+                "continuation lines, RFC 8493 §2.2.2)",
+            )
             return tags
         if not line or line.isspace():
             continue

@@ -8,8 +8,8 @@ check afterwards (see docs/decisions/0001-bag-writing.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from archive.errors import PackagingError
 from archive.faults import fault_point, register
@@ -52,9 +52,14 @@ def _write(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def write_tag_files(bag: Path, files: Iterable[FileRecord], algorithms: Iterable[str],
-                    bag_info: dict[str, list[str]], extra_tag_files: Iterable[str] = (),
-                    known: Mapping[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+def write_tag_files(
+    bag: Path,
+    files: Iterable[FileRecord],
+    algorithms: Iterable[str],
+    bag_info: dict[str, list[str]],
+    extra_tag_files: Iterable[str] = (),
+    known: Mapping[str, dict[str, str]] | None = None,
+) -> dict[str, dict[str, str]]:
     """Write bagit.txt, bag-info.txt, payload manifests and tag manifests; return tag-file digests.
 
     ``extra_tag_files`` are tag files already written into the bag (e.g. ``mets.xml``); they
@@ -74,8 +79,11 @@ def write_tag_files(bag: Path, files: Iterable[FileRecord], algorithms: Iterable
         tag_digests: dict[str, dict[str, str]] = {}
         for name in tag_names:
             given = (known or {}).get(name, {})
-            tag_digests[name] = ({a: given[a] for a in algorithms} if all(a in given for a in algorithms)
-                                 else hash_file(bag / name, algorithms)[1])
+            tag_digests[name] = (
+                {a: given[a] for a in algorithms}
+                if all(a in given for a in algorithms)
+                else hash_file(bag / name, algorithms)[1]
+            )
         for algo in algorithms:
             lines = [f"{tag_digests[n][algo]}  {encode_path(n)}\n" for n in sorted(tag_names)]
             _write(bag / f"tagmanifest-{algo}.txt", "".join(lines))

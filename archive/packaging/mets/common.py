@@ -122,9 +122,7 @@ def identifier_type(value: str) -> str:
     return "UUID"
 
 
-def sub(
-    parent: etree._Element, tag: str, text: str | None = None, where: str = "", **attrib: str
-) -> etree._Element:
+def sub(parent: etree._Element, tag: str, text: str | None = None, where: str = "", **attrib: str) -> etree._Element:
     """Append a child element; ``text`` and attribute values are checked with :func:`check_text`."""
     for name, value in attrib.items():
         check_text(value, f"{where or tag} @{name}")

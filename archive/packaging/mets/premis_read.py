@@ -86,9 +86,7 @@ def file_format(chars: etree._Element, mime: str) -> FormatInfo | None:
         if sep:
             labelled.setdefault(label, value)
     fields = {attr: labelled.get(label, "") for attr, label in FORMAT_NOTES}
-    return FormatInfo(
-        puid=puid, name="" if name == UNKNOWN_FORMAT_NAME else name, version=version, mime=mime, **fields
-    )
+    return FormatInfo(puid=puid, name="" if name == UNKNOWN_FORMAT_NAME else name, version=version, mime=mime, **fields)
 
 
 def package_entity(entity: etree._Element) -> dict[str, str]:
@@ -165,8 +163,6 @@ def access(rights: etree._Element) -> Access:
         if end is not None:
             embargo = parse_as(date.fromisoformat, text_of(end), "embargo end date")
     if level is None:
-        raise PackagingError(
-            f"METS: rights statement has no restriction with authority {ACCESS_LEVEL_AUTHORITY!r}"
-        )
+        raise PackagingError(f"METS: rights statement has no restriction with authority {ACCESS_LEVEL_AUTHORITY!r}")
     note = statement.find(f"{P('otherRightsInformation')}/{P('otherRightsNote')}")
     return Access(level=level, embargo_until=embargo, statement=text_of(note))

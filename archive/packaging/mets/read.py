@@ -122,10 +122,7 @@ def _file(el: etree._Element, sections: dict[str, etree._Element]) -> FileRecord
     size_text = text_of(first(chars, P("size"), f"size of {bag_path!r}"))
     metadata: dict[str, Any] = {}
     for ref in id_list(el.get("DMDID")):
-        if (
-            ref in sections
-            and sections[ref].find(f"{M('mdWrap')}[@OTHERMDTYPE='{OTHERMDTYPE_FILE}']") is not None
-        ):
+        if ref in sections and sections[ref].find(f"{M('mdWrap')}[@OTHERMDTYPE='{OTHERMDTYPE_FILE}']") is not None:
             metadata.update(_fields(sections[ref], "fileMetadata"))
     return FileRecord(
         path=path,
@@ -139,14 +136,15 @@ def _file(el: etree._Element, sections: dict[str, etree._Element]) -> FileRecord
 
 def _submitted(el: etree._Element) -> SubmittedFile:
     try:
-        href = unquote(first(el, M("FLocat"), "FLocat of a submitted file").get(q(XLINK_NS, "href"), ""),
-                       errors="strict")
+        href = unquote(
+            first(el, M("FLocat"), "FLocat of a submitted file").get(q(XLINK_NS, "href"), ""), errors="strict"
+        )
     except UnicodeDecodeError as exc:
         raise PackagingError("METS: FLocat of a submitted file is not percent-encoded UTF-8") from exc
     prefix = f"{SUBMISSION_FOLDER}/"
     if not href.startswith(prefix):
         raise PackagingError(f"METS: submitted file {href!r} is not under {prefix}")
-    path = check_payload_path(href[len(prefix):], f"METS submitted file {el.get('ID')!r}")
+    path = check_payload_path(href[len(prefix) :], f"METS submitted file {el.get('ID')!r}")
     size = premis_read.parse_as(int, el.get("SIZE", ""), f"size of {href!r}")
     checksum, kind = el.get("CHECKSUM"), el.get("CHECKSUMTYPE")
     digests = {DIGEST_NAMES[kind]: checksum.lower()} if checksum and kind in DIGEST_NAMES else {}
@@ -160,20 +158,13 @@ def _parse(root: etree._Element) -> Package:
     header = first(root, M("metsHdr"), "mets:metsHdr")
     created = premis_read.parse_as(datetime.fromisoformat, header.get("CREATEDATE", ""), "CREATEDATE")
     profile_section = _one(_wrapped(root, "dmdSec", OTHERMDTYPE_PROFILE), f"{OTHERMDTYPE_PROFILE} dmdSec")
-    profile = _one(
-        [e for e in _payload(profile_section) if e.tag == q(ARC_NS, "profileMetadata")], "profileMetadata"
-    )
+    profile = _one([e for e in _payload(profile_section) if e.tag == q(ARC_NS, "profileMetadata")], "profileMetadata")
     entities = [
-        o
-        for s in root.iter(M("techMD"))
-        for o in _payload(s)
-        if premis_read.is_object_of_type(o, "intellectualEntity")
+        o for s in root.iter(M("techMD")) for o in _payload(s) if premis_read.is_object_of_type(o, "intellectualEntity")
     ]
     entity = premis_read.package_entity(_one(entities, "PREMIS intellectualEntity object"))
     if root.get("OBJID") != entity["id"]:
-        raise PackagingError(
-            f"METS: OBJID {root.get('OBJID')!r} differs from package object {entity['id']!r}"
-        )
+        raise PackagingError(f"METS: OBJID {root.get('OBJID')!r} differs from package object {entity['id']!r}")
     profile_id, profile_version = profile.get("profile", ""), profile.get("profileVersion", "")
     if (entity.get("profile_id"), entity.get("profile_version")) != (profile_id, profile_version):
         raise PackagingError("METS: profile id/version differ between dmd-profile and the package object")

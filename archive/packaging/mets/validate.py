@@ -40,9 +40,7 @@ def load_schema() -> etree.XMLSchema:
         document = etree.parse(str(ENTRY_SCHEMA), safe_parser())
         return etree.XMLSchema(document)
     except (OSError, etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
-        raise PackagingError(
-            f"bundled METS schemas at {ENTRY_SCHEMA.parent} could not be compiled: {exc}"
-        ) from exc
+        raise PackagingError(f"bundled METS schemas at {ENTRY_SCHEMA.parent} could not be compiled: {exc}") from exc
 
 
 def validate_mets(data: bytes, name: str = "mets.xml") -> list[Finding]:
@@ -99,6 +97,4 @@ def assert_valid_mets(data: bytes, name: str = "mets.xml") -> None:
         shown = "\n".join(f"  {f}" for f in findings[:_MESSAGE_LIMIT])
         more = len(findings) - _MESSAGE_LIMIT
         tail = f"\n  ... and {more} more" if more > 0 else ""
-        raise PackagingError(
-            f"{name} is not valid METS 1.12.1/PREMIS 3: {len(findings)} problem(s)\n{shown}{tail}"
-        )
+        raise PackagingError(f"{name} is not valid METS 1.12.1/PREMIS 3: {len(findings)} problem(s)\n{shown}{tail}")

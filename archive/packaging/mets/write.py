@@ -101,9 +101,7 @@ def _md_wrap(section: etree._Element, mdtype: str, other: str = "", version: str
     return sub(wrap, M("xmlData"))
 
 
-def _section(
-    parent: etree._Element, tag: str, section_id: str, mdtype: str, other: str = ""
-) -> etree._Element:
+def _section(parent: etree._Element, tag: str, section_id: str, mdtype: str, other: str = "") -> etree._Element:
     version = "3.0" if mdtype.startswith("PREMIS") else ""
     return _md_wrap(sub(parent, M(tag), ID=section_id), mdtype, other, version)
 
@@ -146,7 +144,7 @@ def _dmd_secs(root: etree._Element, package: Package, ids: list[str]) -> None:
         profileVersion=package.profile_version,
     )
     encode_fields(profile, package.metadata, "metadata")
-    for fid, record in zip(ids, package.files):
+    for fid, record in zip(ids, package.files, strict=False):
         if record.metadata:
             xml_data = _section(root, "dmdSec", f"dmd-{fid}", "OTHER", OTHERMDTYPE_FILE)
             holder = sub(xml_data, q(ARC_NS, "fileMetadata"))
@@ -156,7 +154,7 @@ def _dmd_secs(root: etree._Element, package: Package, ids: list[str]) -> None:
 def _amd_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
     amd = sub(root, M("amdSec"), ID="amd")
     premis_write.package_object(_section(amd, "techMD", TECHMD_PACKAGE, "PREMIS:OBJECT"), package)
-    for fid, record in zip(ids, package.files):
+    for fid, record in zip(ids, package.files, strict=False):
         premis_write.file_object(_section(amd, "techMD", f"techmd-{fid}", "PREMIS:OBJECT"), record)
     rights = _section(amd, "rightsMD", RIGHTSMD_ACCESS, "PREMIS:RIGHTS")
     premis_write.rights_element(rights, package.access, package)
@@ -212,7 +210,7 @@ def _file_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
     if not package.files:
         return
     group = sub(file_sec, M("fileGrp"), USE="original")
-    for fid, record in zip(ids, package.files):
+    for fid, record in zip(ids, package.files, strict=False):
         attrib = {"ID": fid, "SIZE": str(record.size), "ADMID": f"techmd-{fid}", **_checksum(record)}
         if record.format is not None and record.format.mime:
             attrib["MIMETYPE"] = record.format.mime
@@ -227,7 +225,7 @@ def _file_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
 def _folder_tree(package: Package, ids: list[str]) -> dict[str, Any]:
     """``{"files": [file ids], "dirs": {name: subtree}}`` in first-seen order."""
     tree: dict[str, Any] = {"files": [], "dirs": {}}
-    for fid, record in zip(ids, package.files):
+    for fid, record in zip(ids, package.files, strict=False):
         node = tree
         for segment in record.path.split("/")[:-1]:
             node = node["dirs"].setdefault(segment, {"files": [], "dirs": {}})

@@ -61,5 +61,6 @@ def intervals(ctx: ArchiveContext, audits: Audits, record: bool = False) -> dict
             f"`archive reindex` without the profile) and the profile is not found (looked in "
             f"{ctx.profiles.searched()}). Add the folder holding the profile to the setting profiles_dirs "
             "(ARCHIVE_PROFILES_DIRS) and run the audit again: the interval is then recorded in the catalog. "
-            "`archive audit --all` and `archive audit PACKAGE_ID...` do not need it.")
+            "`archive audit --all` and `archive audit PACKAGE_ID...` do not need it."
+        )
     return out

@@ -4,10 +4,10 @@ then one PREMIS ``fixity check`` event, ledgered first and recorded with the fin
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from archive.audit.budget import Budget
 from archive.audit.check import CopyResult, FileOutcome, check_copy, expected_entries, find_extras
@@ -69,8 +69,16 @@ def outcome_detail(findings: list[AuditFinding], run_id: str) -> str:
 
 def fixity_event(package_id: str, detail: str, findings: list[AuditFinding], run_id: str, when: datetime) -> Event:
     objects = [package_id, *sorted({f.path[5:] for f in findings if f.path.startswith("data/")})]
-    return Event(str(uuid.uuid4()), EVENT_FIXITY_CHECK, when, detail, event_outcome(findings),
-                 outcome_detail(findings, run_id), list(AGENTS), objects)
+    return Event(
+        str(uuid.uuid4()),
+        EVENT_FIXITY_CHECK,
+        when,
+        detail,
+        event_outcome(findings),
+        outcome_detail(findings, run_id),
+        list(AGENTS),
+        objects,
+    )
 
 
 def check_token(ctx: ArchiveContext, rec: PackageRecord) -> AuditFinding | None:
@@ -81,14 +89,26 @@ def check_token(ctx: ArchiveContext, rec: PackageRecord) -> AuditFinding | None:
     now = package_token(rec.files, rec.tag_digests)
     if now == recorded:
         return None
-    return finding(rec.id, "catalog", "", "catalog-changed",
-                   "the catalog's digests for this package differ from those the ledger recorded at ingest",
-                   {"token": recorded}, {"token": now})
+    return finding(
+        rec.id,
+        "catalog",
+        "",
+        "catalog-changed",
+        "the catalog's digests for this package differ from those the ledger recorded at ingest",
+        {"token": recorded},
+        {"token": now},
+    )
 
 
-def check_copies(ctx: ArchiveContext, rec: PackageRecord, budget: Budget, pool: Executor | None,
-                 start: tuple[int, str | None], result: PackageAudit,
-                 on_file: Callable[[FileOutcome], None]) -> dict[str, object] | None:
+def check_copies(
+    ctx: ArchiveContext,
+    rec: PackageRecord,
+    budget: Budget,
+    pool: Executor | None,
+    start: tuple[int, str | None],
+    result: PackageAudit,
+    on_file: Callable[[FileOutcome], None],
+) -> dict[str, object] | None:
     """Check copies from ``start`` (copy index, last path done); return a cursor if the budget ran out."""
     entries = expected_entries(rec.files, rec.tag_digests)
     expected = {e.path for e in entries}
@@ -99,19 +119,24 @@ def check_copies(ctx: ArchiveContext, rec: PackageRecord, budget: Budget, pool: 
         if budget.exhausted():
             return {"copy": ci, "after": after}
         if not storage.reachable():
-            result.findings.append(finding(rec.id, storage.name, "", "unreachable",
-                                           f"storage root {storage.root} is not a readable folder"))
+            result.findings.append(
+                finding(
+                    rec.id, storage.name, "", "unreachable", f"storage root {storage.root} is not a readable folder"
+                )
+            )
             result.checks[storage.name] = "unreachable"
             continue
         bag = storage.path_of(rec.id)
         if not bag.is_dir():
-            result.findings.append(finding(rec.id, storage.name, "", "package-missing",
-                                           f"package folder {bag} is missing"))
+            result.findings.append(
+                finding(rec.id, storage.name, "", "package-missing", f"package folder {bag} is missing")
+            )
             result.checks[storage.name] = "missing"
             continue
         if after is None:
-            result.findings.extend(finding(rec.id, storage.name, path, "extra", why)
-                                   for path, why in find_extras(bag, expected))
+            result.findings.extend(
+                finding(rec.id, storage.name, path, "extra", why) for path, why in find_extras(bag, expected)
+            )
         done = check_copy(bag, entries, rec.id, storage.name, budget, pool, after, on_file)
         result.findings.extend(done.findings)
         result.files += done.files
@@ -123,9 +148,16 @@ def check_copies(ctx: ArchiveContext, rec: PackageRecord, budget: Budget, pool: 
     return None
 
 
-def audit_package(ctx: ArchiveContext, audits: Audits, run_id: str, package_id: str, budget: Budget,
-                  pool: Executor | None, clock: Callable[[], datetime],
-                  on_file: Callable[[FileOutcome], None] = lambda o: None) -> PackageAudit | None:
+def audit_package(
+    ctx: ArchiveContext,
+    audits: Audits,
+    run_id: str,
+    package_id: str,
+    budget: Budget,
+    pool: Executor | None,
+    clock: Callable[[], datetime],
+    on_file: Callable[[FileOutcome], None] = lambda o: None,
+) -> PackageAudit | None:
     """Check (or resume checking) one package and record the outcome; None if the budget allowed nothing."""
     rec = audits.package(package_id)
     state = audits.state(package_id) or FixityState(package_id)
@@ -157,15 +189,33 @@ def audit_package(ctx: ArchiveContext, audits: Audits, run_id: str, package_id: 
             state.outcome, state.checked_at, state.verified_at = "success", state.pass_started_at, state.pass_started_at
     result.outcome = state.outcome
     names = ", ".join(s.name for s in ctx.all_storage)
-    algos = ", ".join(sorted({a for _, _, d in rec.files for a in d} | {a for d in rec.tag_digests.values() for a in d}))
+    algos = ", ".join(
+        sorted({a for _, _, d in rec.files for a in d} | {a for d in rec.tag_digests.values() for a in d})
+    )
     how = "pass complete" if result.complete else "pass continues in the next run"
-    detail = (f"Audit run {run_id}: {result.files} files ({result.bytes} bytes) of copies {names} read once each "
-              f"and compared with the catalog's digests ({algos}); {how}")
+    detail = (
+        f"Audit run {run_id}: {result.files} files ({result.bytes} bytes) of copies {names} read once each "
+        f"and compared with the catalog's digests ({algos}); {how}"
+    )
     event = fixity_event(package_id, detail, result.findings, run_id, clock())
-    ledgering.append(ctx, ledgering.event_items(package_id, [event], run=run_id, fixity=fixity_out(state),
-                                                **findings_out(result.findings)))
+    ledgering.append(
+        ctx,
+        ledgering.event_items(
+            package_id, [event], run=run_id, fixity=fixity_out(state), **findings_out(result.findings)
+        ),
+    )
     fault_point("audit.before-record")
-    audits.record(run_id, result.findings, [(package_id, event)], state,
-                  {"packages": 1, "files": result.files, "bytes": result.bytes,
-                   "failures": len(result.failures), "unchecked": len(result.findings) - len(result.failures)})
+    audits.record(
+        run_id,
+        result.findings,
+        [(package_id, event)],
+        state,
+        {
+            "packages": 1,
+            "files": result.files,
+            "bytes": result.bytes,
+            "failures": len(result.failures),
+            "unchecked": len(result.findings) - len(result.failures),
+        },
+    )
     return result

@@ -8,9 +8,10 @@ checked again. Nothing changes for a file no other copy holds intact: that is sa
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from archive.audit.budget import Budget
 from archive.audit.check import CopyResult, Expected, check_copy, expected_entries, find_extras
@@ -41,8 +42,13 @@ class RepairResult:
         return bool(self.restored or self.quarantined)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"package": self.package_id, "restored": self.restored, "quarantined": self.quarantined,
-                "unrepairable": self.unrepairable, "remaining": [f.as_dict() for f in self.remaining]}
+        return {
+            "package": self.package_id,
+            "restored": self.restored,
+            "quarantined": self.quarantined,
+            "unrepairable": self.unrepairable,
+            "remaining": [f.as_dict() for f in self.remaining],
+        }
 
 
 def _good(checks: CopyChecks, path: str, exclude: str) -> str | None:
@@ -58,8 +64,15 @@ def _fresh_checks(ctx: ArchiveContext, rec: PackageRecord) -> tuple[CopyChecks, 
     return scratch.checks, scratch.findings
 
 
-def _fix_copy(storage: LocalStorage, rec: PackageRecord, problems: list[AuditFinding], checks: CopyChecks,
-              by_name: dict[str, LocalStorage], label: str, result: RepairResult) -> list[str]:
+def _fix_copy(
+    storage: LocalStorage,
+    rec: PackageRecord,
+    problems: list[AuditFinding],
+    checks: CopyChecks,
+    by_name: dict[str, LocalStorage],
+    label: str,
+    result: RepairResult,
+) -> list[str]:
     """Restore or quarantine what ``problems`` name in one copy; return the payload paths touched."""
     entries = {e.path: e for e in expected_entries(rec.files, rec.tag_digests)}
     if checks.get(storage.name) == "missing":
@@ -69,8 +82,9 @@ def _fix_copy(storage: LocalStorage, rec: PackageRecord, problems: list[AuditFin
     for path in todo:
         source = _good(checks, path, storage.name)
         if source is None:
-            result.unrepairable.append({"copy": storage.name, "path": path,
-                                        "reason": "no other copy of this file still verifies"})
+            result.unrepairable.append(
+                {"copy": storage.name, "path": path, "reason": "no other copy of this file still verifies"}
+            )
             continue
         e = entries[path]
         try:
@@ -91,16 +105,30 @@ def _fix_copy(storage: LocalStorage, rec: PackageRecord, problems: list[AuditFin
     return touched
 
 
-def _rebuild(storage: LocalStorage, rec: PackageRecord, entries: dict[str, Expected], checks: CopyChecks,
-             by_name: dict[str, LocalStorage], result: RepairResult) -> list[str]:
+def _rebuild(
+    storage: LocalStorage,
+    rec: PackageRecord,
+    entries: dict[str, Expected],
+    checks: CopyChecks,
+    by_name: dict[str, LocalStorage],
+    result: RepairResult,
+) -> list[str]:
     """A copy whose whole package is missing: rebuilt in staging from good copies, then renamed in."""
     sources = {path: _good(checks, path, storage.name) for path in entries}
     lacking = sorted(p for p, src in sources.items() if src is None)
     if lacking:
-        result.unrepairable.extend({"copy": storage.name, "path": p, "reason": "no other copy of this file still "
-                                    "verifies, so the missing package cannot be rebuilt"} for p in lacking)
+        result.unrepairable.extend(
+            {
+                "copy": storage.name,
+                "path": p,
+                "reason": "no other copy of this file still verifies, so the missing package cannot be rebuilt",
+            }
+            for p in lacking
+        )
         return []
-    plan = [(p, by_name[str(src)].path_of(rec.id) / p, entries[p].digests, entries[p].size) for p, src in sources.items()]
+    plan = [
+        (p, by_name[str(src)].path_of(rec.id) / p, entries[p].digests, entries[p].size) for p, src in sources.items()
+    ]
     try:
         storage.restore_package(rec.id, plan)
     except ArchiveError as exc:
@@ -110,8 +138,9 @@ def _rebuild(storage: LocalStorage, rec: PackageRecord, entries: dict[str, Expec
     return list(entries)
 
 
-def repair_package(ctx: ArchiveContext, audits: Audits, run_id: str, audit: PackageAudit,
-                   clock: Callable[[], datetime]) -> RepairResult:
+def repair_package(
+    ctx: ArchiveContext, audits: Audits, run_id: str, audit: PackageAudit, clock: Callable[[], datetime]
+) -> RepairResult:
     """Repair every copy of ``audit.package_id`` from copies that verify, then check them again and record."""
     rec = audits.package(audit.package_id)
     checks, findings = (audit.checks, audit.findings) if audit.whole_pass else _fresh_checks(ctx, rec)
@@ -130,22 +159,37 @@ def repair_package(ctx: ArchiveContext, audits: Audits, run_id: str, audit: Pack
         restored = result.restored[before:]
         sources = ", ".join(sorted({r["source"] for r in restored})) or "-"
         bad = [u for u in result.unrepairable if u["copy"] == name]
-        events.append(Event(str(uuid.uuid4()), EVENT_REPLICATION, clock(),
-                            f"Repair in audit run {run_id}: {len(restored)} file(s) of copy {name} restored from "
-                            f"{sources}, each verified against the catalog's digests while copying; "
-                            f"damaged or unexpected entries moved to {storage.root}/.quarantine/{rec.id}/{label}",
-                            OUTCOME_FAILURE if bad else OUTCOME_SUCCESS,
-                            "\n".join(f"{r['path']} <- {r['source']}" for r in restored)[:8000],
-                            list(AGENTS), [rec.id, *sorted({p[5:] for p in touched if p.startswith("data/")})]))
+        events.append(
+            Event(
+                str(uuid.uuid4()),
+                EVENT_REPLICATION,
+                clock(),
+                f"Repair in audit run {run_id}: {len(restored)} file(s) of copy {name} restored from "
+                f"{sources}, each verified against the catalog's digests while copying; "
+                f"damaged or unexpected entries moved to {storage.root}/.quarantine/{rec.id}/{label}",
+                OUTCOME_FAILURE if bad else OUTCOME_SUCCESS,
+                "\n".join(f"{r['path']} <- {r['source']}" for r in restored)[:8000],
+                list(AGENTS),
+                [rec.id, *sorted({p[5:] for p in touched if p.startswith("data/")})],
+            )
+        )
         entries = expected_entries(rec.files, rec.tag_digests)
         bag = storage.path_of(rec.id)
         recheck = check_copy(bag, entries, rec.id, name, Budget())
-        recheck.findings[:0] = [finding(rec.id, name, path, "extra", why)
-                                for path, why in find_extras(bag, {e.path for e in entries})]
+        recheck.findings[:0] = [
+            finding(rec.id, name, path, "extra", why) for path, why in find_extras(bag, {e.path for e in entries})
+        ]
         checks[name] = recheck
         findings = [f for f in findings if f.copy != name] + recheck.findings
-        events.append(fixity_event(rec.id, f"Re-verification of copy {name} after repair (audit run {run_id})",
-                                   recheck.findings, run_id, clock()))
+        events.append(
+            fixity_event(
+                rec.id,
+                f"Re-verification of copy {name} after repair (audit run {run_id})",
+                recheck.findings,
+                run_id,
+                clock(),
+            )
+        )
     result.remaining = [f for f in findings if f.is_failure]
     if not events:
         return result

@@ -6,7 +6,7 @@ API entry points: :func:`list_audit_runs`, :func:`get_audit_run`, :func:`last_fi
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from archive.catalog.audits import Audits
@@ -20,8 +20,12 @@ def list_audit_runs(ctx: ArchiveContext, limit: int = 50, offset: int = 0) -> di
     """Audit runs, newest first, paged: ``{"count", "limit", "offset", "runs": [...]}``."""
     audits = Audits(ctx.catalog)
     limit = max(1, min(int(limit), 500))
-    return {"count": audits.count_runs(), "limit": limit, "offset": max(0, int(offset)),
-            "runs": [r.as_dict() for r in audits.list_runs(limit, max(0, int(offset)))]}
+    return {
+        "count": audits.count_runs(),
+        "limit": limit,
+        "offset": max(0, int(offset)),
+        "runs": [r.as_dict() for r in audits.list_runs(limit, max(0, int(offset)))],
+    }
 
 
 def get_audit_run(ctx: ArchiveContext, run_id: str, limit: int | None = 1000, offset: int = 0) -> dict[str, Any]:
@@ -43,8 +47,9 @@ def _intervals(ctx: ArchiveContext, names: list[str]) -> dict[str, int]:
     return fixity_intervals.intervals(ctx, Audits(ctx.catalog))
 
 
-def coverage_report(ctx: ArchiveContext, since: date | datetime | None = None,
-                    now: datetime | None = None) -> dict[str, Any]:
+def coverage_report(
+    ctx: ArchiveContext, since: date | datetime | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """Per profile: files and bytes verified within their interval (or since ``since``), oldest
     verification, never-audited packages, open failures. Ingest's read-back counts as a verification."""
     audits = Audits(ctx.catalog)
@@ -52,7 +57,7 @@ def coverage_report(ctx: ArchiveContext, since: date | datetime | None = None,
     names = audits.catalog_profiles()
     intervals = _intervals(ctx, names)
     if since is not None and not isinstance(since, datetime):
-        since = datetime.combine(since, time(0), tzinfo=timezone.utc)
+        since = datetime.combine(since, time(0), tzinfo=UTC)
     if since is not None:
         thresholds = dict.fromkeys(names, since)
         default = since
@@ -60,17 +65,33 @@ def coverage_report(ctx: ArchiveContext, since: date | datetime | None = None,
         thresholds = {n: now - timedelta(days=d) for n, d in intervals.items()}
         default = now - timedelta(days=DEFAULT_INTERVAL_DAYS)
     profiles = audits.coverage(thresholds, default)
-    totals = {k: 0 for k in ("packages", "files", "bytes", "covered_packages", "covered_files", "covered_bytes",
-                             "never_audited", "open_failures", "could_not_check")}
+    totals = dict.fromkeys(
+        (
+            "packages",
+            "files",
+            "bytes",
+            "covered_packages",
+            "covered_files",
+            "covered_bytes",
+            "never_audited",
+            "open_failures",
+            "could_not_check",
+        ),
+        0,
+    )
     for p in profiles:
         p["interval_days"] = intervals.get(p["profile"], DEFAULT_INTERVAL_DAYS)
         p["threshold"] = thresholds.get(p["profile"], default).isoformat()
         p["covered_percent"] = round(100 * p["covered_bytes"] / p["bytes"], 2) if p["bytes"] else 100.0
         for k in totals:
             totals[k] += p[k]
-    totals["covered_percent"] = (round(100 * totals["covered_bytes"] / totals["bytes"], 2)
-                                 if totals["bytes"] else 100.0)
+    totals["covered_percent"] = round(100 * totals["covered_bytes"] / totals["bytes"], 2) if totals["bytes"] else 100.0
     window_start = since or (now - timedelta(days=max(intervals.values(), default=DEFAULT_INTERVAL_DAYS)))
-    return {"generated_at": now.isoformat(), "since": since.isoformat() if since else None,
-            "profiles": profiles, "totals": totals, "open_failures": audits.open_failures(),
-            "runs": {"since": window_start.isoformat(), **audits.runs_since(window_start)}}
+    return {
+        "generated_at": now.isoformat(),
+        "since": since.isoformat() if since else None,
+        "profiles": profiles,
+        "totals": totals,
+        "open_failures": audits.open_failures(),
+        "runs": {"since": window_start.isoformat(), **audits.runs_since(window_start)},
+    }

@@ -12,11 +12,12 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from archive.audit.budget import Budget
 from archive.audit.check import FileOutcome
@@ -98,16 +99,31 @@ class AuditResult:
         return 3 if self.unchecked else 0
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.run_id, "started_at": self.started_at.isoformat(), "selection": self.selection,
-                "finished_at": self.finished_at.isoformat() if self.finished_at else None, "status": self.status,
-                "stop_reason": self.stop_reason, "outcome": self.outcome, "packages": self.packages,
-                "files": self.files, "bytes": self.bytes, "failures": self.failures, "unchecked": self.unchecked,
-                "repaired": sum(len(r.restored) for r in self.repairs)}
+        return {
+            "id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "selection": self.selection,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "outcome": self.outcome,
+            "packages": self.packages,
+            "files": self.files,
+            "bytes": self.bytes,
+            "failures": self.failures,
+            "unchecked": self.unchecked,
+            "repaired": sum(len(r.restored) for r in self.repairs),
+        }
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run": self.summary(), "exit_status": self.exit_status, "notified": self.notified,
-                "nothing_to_audit": self.nothing_to_audit,
-                "findings": [f.as_dict() for f in self.findings], "repairs": [r.as_dict() for r in self.repairs]}
+        return {
+            "run": self.summary(),
+            "exit_status": self.exit_status,
+            "notified": self.notified,
+            "nothing_to_audit": self.nothing_to_audit,
+            "findings": [f.as_dict() for f in self.findings],
+            "repairs": [r.as_dict() for r in self.repairs],
+        }
 
 
 @contextmanager
@@ -137,10 +153,20 @@ def close_stale_runs(ctx: ArchiveContext, audits: Audits, now: datetime, dry_run
         run.outcome = "failure" if run.failures else ("could-not-check" if run.unchecked else "success")
         summary = {k: v for k, v in run.as_dict().items() if k not in ("jobs", "max_seconds", "max_bytes", "notified")}
         findings = [f for f in findings_in(audits.run_findings(run.id)) if f.kind == "orphan" or not f.package_id]
-        ledgering.append(ctx, [(KIND_AUDIT_RUN, {"run": summary, "options": run_options(
-            run.jobs, run.max_seconds, run.max_bytes), **findings_out(findings)})])
-        audits.update_run(run.id, finished_at=now, status=run.status, outcome=run.outcome,
-                          stop_reason=run.stop_reason)
+        ledgering.append(
+            ctx,
+            [
+                (
+                    KIND_AUDIT_RUN,
+                    {
+                        "run": summary,
+                        "options": run_options(run.jobs, run.max_seconds, run.max_bytes),
+                        **findings_out(findings),
+                    },
+                )
+            ],
+        )
+        audits.update_run(run.id, finished_at=now, status=run.status, outcome=run.outcome, stop_reason=run.stop_reason)
     return [r.id for r in stale]
 
 
@@ -187,8 +213,13 @@ def find_orphans(ctx: ArchiveContext, audits: Audits, now: datetime) -> Iterator
                     for orphan in (p for p in batch if p not in known):
                         age = max(now.timestamp(), time.time()) - storage.path_of(orphan).stat().st_mtime
                         if age >= grace:
-                            yield finding(orphan, storage.name, "", "orphan",
-                                          f"package folder {storage.path_of(orphan)} is not in the catalog")
+                            yield finding(
+                                orphan,
+                                storage.name,
+                                "",
+                                "orphan",
+                                f"package folder {storage.path_of(orphan)} is not in the catalog",
+                            )
                     batch = []
         except (OSError, StorageError) as exc:  # StorageError: the listing itself was refused
             cause = exc.__cause__ if isinstance(exc, StorageError) else exc
@@ -213,16 +244,20 @@ def is_fresh(ctx: ArchiveContext, audits: Audits) -> bool:
         return False
     if os.path.lexists(ctx.ledger.path):
         return False  # a ledger whose mirror is empty: a lost catalog, for `archive reindex`
-    return not any(storage.reachable() and next(iter(storage.iter_package_ids()), None)
-                   for storage in ctx.all_storage)
+    return not any(storage.reachable() and next(iter(storage.iter_package_ids()), None) for storage in ctx.all_storage)
 
 
 def _nothing_to_audit(selection: str, now: datetime) -> AuditResult:
     return AuditResult("", now, selection, finished_at=now, status="complete", nothing_to_audit=True)
 
 
-def run_audit(ctx: ArchiveContext, opts: AuditOptions, progress: Progress = lambda s, d, t: None,
-              stop: threading.Event | None = None, now: datetime | None = None) -> AuditResult:
+def run_audit(
+    ctx: ArchiveContext,
+    opts: AuditOptions,
+    progress: Progress = lambda s, d, t: None,
+    stop: threading.Event | None = None,
+    now: datetime | None = None,
+) -> AuditResult:
     """Run one audit; never raises for what it finds (see :class:`AuditResult`), only when it cannot run."""
     audits = Audits(ctx.catalog)
     _check_ids(audits, ctx, opts.package_ids)
@@ -237,11 +272,18 @@ def run_audit(ctx: ArchiveContext, opts: AuditOptions, progress: Progress = lamb
         close_stale_runs(ctx, audits, clock())
         selection = opts.selection or ("ids" if opts.package_ids else "due" if opts.due else "all")
         result = AuditResult(str(uuid.uuid4()), clock(), selection)
-        result.options = run_options(opts.jobs, int(opts.max_seconds) if opts.max_seconds else None,
-                                     opts.max_bytes or None)
+        result.options = run_options(
+            opts.jobs, int(opts.max_seconds) if opts.max_seconds else None, opts.max_bytes or None
+        )
         budget = Budget(opts.max_seconds, opts.max_bytes, stop or threading.Event())
-        audits.start_run(result.run_id, result.started_at, selection, opts.jobs,
-                         int(opts.max_seconds) if opts.max_seconds else None, opts.max_bytes or None)
+        audits.start_run(
+            result.run_id,
+            result.started_at,
+            selection,
+            opts.jobs,
+            int(opts.max_seconds) if opts.max_seconds else None,
+            opts.max_bytes or None,
+        )
         pool = ThreadPoolExecutor(opts.jobs, thread_name_prefix="audit") if opts.jobs > 1 else None
         try:
             _run(ctx, audits, opts, result, budget, pool, clock, progress)
@@ -249,7 +291,7 @@ def run_audit(ctx: ArchiveContext, opts: AuditOptions, progress: Progress = lamb
             result.status, result.stop_reason = "error", f"{type(exc).__name__}: {exc}"[:500]
             try:
                 _finish(ctx, audits, result, clock, notify_trouble=False)
-            except Exception:  # noqa: BLE001 - the original error is the one to report
+            except Exception:
                 pass
             raise
         finally:
@@ -267,8 +309,16 @@ def _keep(result: AuditResult, findings: list[AuditFinding]) -> None:
         result.findings.extend(findings[:room])
 
 
-def _run(ctx: ArchiveContext, audits: Audits, opts: AuditOptions, result: AuditResult, budget: Budget,
-         pool: ThreadPoolExecutor | None, clock: Callable[[], datetime], progress: Progress) -> None:
+def _run(
+    ctx: ArchiveContext,
+    audits: Audits,
+    opts: AuditOptions,
+    result: AuditResult,
+    budget: Budget,
+    pool: ThreadPoolExecutor | None,
+    clock: Callable[[], datetime],
+    progress: Progress,
+) -> None:
     if not opts.package_ids:
         found = list(find_orphans(ctx, audits, clock()))
         if found:
@@ -295,8 +345,13 @@ def _run(ctx: ArchiveContext, audits: Audits, opts: AuditOptions, result: AuditR
         if budget.exhausted():
             break
         if not audits.exists(package_id):  # a given id found only in storage
-            orphan = [finding(package_id, s.name, "", "orphan", f"package folder {s.path_of(package_id)} is not "
-                              "in the catalog") for s in ctx.all_storage if s.exists(package_id)]
+            orphan = [
+                finding(
+                    package_id, s.name, "", "orphan", f"package folder {s.path_of(package_id)} is not in the catalog"
+                )
+                for s in ctx.all_storage
+                if s.exists(package_id)
+            ]
             audits.record(result.run_id, orphan, [], None, {"failures": len(orphan)})
             result.failures += len(orphan)
             result.run_findings.extend(orphan)
@@ -319,20 +374,26 @@ def _count(result: AuditResult, checked: PackageAudit) -> None:
     _keep(result, checked.findings)
 
 
-def _finish(ctx: ArchiveContext, audits: Audits, result: AuditResult, clock: Callable[[], datetime],
-            notify_trouble: bool) -> None:
+def _finish(
+    ctx: ArchiveContext, audits: Audits, result: AuditResult, clock: Callable[[], datetime], notify_trouble: bool
+) -> None:
     result.finished_at = clock()
     summary = result.summary()
     fault_point("audit.before-finish")
     try:
-        ledgering.append(ctx, [(KIND_AUDIT_RUN, {"run": summary, "options": result.options,
-                                                 **findings_out(result.run_findings)})])
+        ledgering.append(
+            ctx, [(KIND_AUDIT_RUN, {"run": summary, "options": result.options, **findings_out(result.run_findings)})]
+        )
     finally:
-        audits.update_run(result.run_id, finished_at=result.finished_at, status=result.status,
-                          outcome=result.outcome, stop_reason=result.stop_reason)
+        audits.update_run(
+            result.run_id,
+            finished_at=result.finished_at,
+            status=result.status,
+            outcome=result.outcome,
+            stop_reason=result.stop_reason,
+        )
     if notify_trouble and result.outcome != "success":
         s = ctx.settings
         result.notified = notify(s.notify_webhook, s.notify_command, summary, [f.as_dict() for f in result.findings])
         if result.notified:
             audits.update_run(result.run_id, notified=result.notified)
-

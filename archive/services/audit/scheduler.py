@@ -8,9 +8,9 @@ A stop request (SIGTERM) ends the current run between files and the loop at once
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from archive.audit.window import Window, parse_window
 from archive.errors import ArchiveError
@@ -29,9 +29,15 @@ def _local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-def scheduler_pass(ctx: ArchiveContext, window: Window, state: SchedulerState, stop: threading.Event,
-                   log: Callable[[str], None], jobs: int,
-                   now: Callable[[], datetime] = _local_now) -> AuditResult | None:
+def scheduler_pass(
+    ctx: ArchiveContext,
+    window: Window,
+    state: SchedulerState,
+    stop: threading.Event,
+    log: Callable[[str], None],
+    jobs: int,
+    now: Callable[[], datetime] = _local_now,
+) -> AuditResult | None:
     """One wake-up: run due audits if the window is open and the budget allows; return the run, if any."""
     s = ctx.settings
     moment = now()
@@ -53,14 +59,23 @@ def scheduler_pass(ctx: ArchiveContext, window: Window, state: SchedulerState, s
     result = run_audit(ctx, opts, stop=stop)
     state.bytes_in_window += result.bytes
     state.runs += 1
-    log(f"audit run {result.run_id} {result.status}: {result.packages} packages, {result.files} files, "
+    log(
+        f"audit run {result.run_id} {result.status}: {result.packages} packages, {result.files} files, "
         f"{result.bytes} bytes, {result.failures} failures, {result.unchecked} could not be checked"
-        + (f"; stopped: {result.stop_reason}" if result.stop_reason else ""))
+        + (f"; stopped: {result.stop_reason}" if result.stop_reason else "")
+    )
     return result
 
 
-def run_scheduler(ctx: ArchiveContext, stop: threading.Event, log: Callable[[str], None], once: bool = False,
-                  jobs: int | None = None, window: str | None = None, poll_seconds: int | None = None) -> int:
+def run_scheduler(
+    ctx: ArchiveContext,
+    stop: threading.Event,
+    log: Callable[[str], None],
+    once: bool = False,
+    jobs: int | None = None,
+    window: str | None = None,
+    poll_seconds: int | None = None,
+) -> int:
     """Loop until ``stop`` is set (or after one pass with ``once``); return the number of runs made."""
     s = ctx.settings
     win = parse_window(s.audit_window if window is None else window)

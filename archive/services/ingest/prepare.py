@@ -94,9 +94,13 @@ def _open_submission(ctx: ArchiveContext, path: Path, work: Path, found: Finding
     if is_archive_file(path):
         dest = work / "extracted"
         dest.mkdir(parents=True)
-        limits = Limits(max_bytes=ctx.settings.max_expanded_bytes, max_files=ctx.settings.max_files,
-                        max_expansion_ratio=ctx.settings.max_expansion_ratio, max_depth=ctx.settings.max_depth,
-                        max_path_bytes=ctx.settings.max_path_bytes)
+        limits = Limits(
+            max_bytes=ctx.settings.max_expanded_bytes,
+            max_files=ctx.settings.max_files,
+            max_expansion_ratio=ctx.settings.max_expansion_ratio,
+            max_depth=ctx.settings.max_depth,
+            max_path_bytes=ctx.settings.max_path_bytes,
+        )
         problems = extract_archive(path, dest, limits)
         found.extend(problems)
         if any(p.is_error for p in problems):
@@ -109,15 +113,20 @@ def _open_submission(ctx: ArchiveContext, path: Path, work: Path, found: Finding
     return None
 
 
-def _read_metadata(ctx: ArchiveContext, scan: Scan, metadata_file: Path | None, profile: Profile,
-                   found: FindingList) -> dict[str, Any]:
+def _read_metadata(
+    ctx: ArchiveContext, scan: Scan, metadata_file: Path | None, profile: Profile, found: FindingList
+) -> dict[str, Any]:
     limit = ctx.settings.max_metadata_bytes
     source = metadata_file or scan.metadata_file
     if source is None:
         if any(f.path in METADATA_NAMES for f in found.errors):
             return {}  # there is one, refused already (a link, a FIFO): no second finding
-        found.error("E400", "metadata.yaml", "no descriptive metadata: add metadata.yaml or metadata.json at the "
-                    "submission root, or pass --metadata FILE")
+        found.error(
+            "E400",
+            "metadata.yaml",
+            "no descriptive metadata: add metadata.yaml or metadata.json at the "
+            "submission root, or pass --metadata FILE",
+        )
         return {}
     label = str(metadata_file) if metadata_file else source.name
     raw, problems = read_metadata_file(source, limit, label)
@@ -158,16 +167,21 @@ def _read_once(f: ScannedFile, algorithms: list[str], target: Path | None) -> tu
             size, digests = copy_and_hash(src, target, algorithms, fsync=False)
         after = os.fstat(src.fileno())
     if _stamp(after) != _stamp(before) or size != before.st_size:
-        raise _Changed(f"changed while being read ({before.st_size} bytes when opened, {size} read, "
-                       f"{after.st_size} after; modification or change time moved)")
+        raise _Changed(
+            f"changed while being read ({before.st_size} bytes when opened, {size} read, "
+            f"{after.st_size} after; modification or change time moved)"
+        )
     return size, digests
 
 
 def _read_finding(f: ScannedFile, exc: Exception) -> Finding:
     """The finding for a file that could not be read whole and unchanged."""
     if isinstance(exc, _Changed):
-        return error("E141", f.path, f"{exc}; the archive stores a file only as one whole version: "
-                     "submit it again once nothing writes to it")
+        return error(
+            "E141",
+            f.path,
+            f"{exc}; the archive stores a file only as one whole version: submit it again once nothing writes to it",
+        )
     if isinstance(exc, UnsafeFile):
         return exc.as_finding(label=f.path)
     if isinstance(exc, OSError):
@@ -175,8 +189,14 @@ def _read_finding(f: ScannedFile, exc: Exception) -> Finding:
     return error("E139", f.path, f"cannot read: {getattr(exc, 'message', exc)}")
 
 
-def _hash_files(files: list[ScannedFile], algorithms: list[str], dest: Path | None, workers: int,
-                progress: Progress, found: FindingList) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
+def _hash_files(
+    files: list[ScannedFile],
+    algorithms: list[str],
+    dest: Path | None,
+    workers: int,
+    progress: Progress,
+    found: FindingList,
+) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
     def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
         try:
             size, digests = _read_once(f, algorithms, None if dest is None else dest / f.path)
@@ -205,13 +225,17 @@ def _beside_payload(scan: Scan) -> list[ScannedFile]:
         if source is not None:
             rel = rel or source.name
             st = source.lstat()
-            kept.append(ScannedFile(path=rel, source=source, size=st.st_size, original_name=rel,
-                                    identity=(st.st_dev, st.st_ino)))
+            kept.append(
+                ScannedFile(
+                    path=rel, source=source, size=st.st_size, original_name=rel, identity=(st.st_dev, st.st_ino)
+                )
+            )
     return kept
 
 
-def _keep_submitted(files: list[ScannedFile], algorithms: list[str], dest: Path | None,
-                    found: FindingList) -> list[SubmittedFile]:
+def _keep_submitted(
+    files: list[ScannedFile], algorithms: list[str], dest: Path | None, found: FindingList
+) -> list[SubmittedFile]:
     """Read (and with ``dest``, copy) every file beside the payload, as carefully as the payload:
     nothing a submission brings is dropped without a word (docs/aip.md, ``submission/``)."""
     kept: list[SubmittedFile] = []
@@ -245,13 +269,21 @@ def _check_against_bag(bag: Any, records: list[FileRecord], found: FindingList) 
             continue  # completeness was already judged by validate_bag
         for algo, value in expected.items():
             if algo in mine and mine[algo] != value.lower():
-                found.error("E151", path, f"{algo} differs from the submitted manifest: expected {value}, "
-                            f"read {mine[algo]}")
+                found.error(
+                    "E151", path, f"{algo} differs from the submitted manifest: expected {value}, read {mine[algo]}"
+                )
     return list(bag.algorithms)
 
 
-def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_file: Path | None,
-            work: Path, copy: bool, progress: Progress = _no_progress) -> Prepared:
+def prepare(
+    ctx: ArchiveContext,
+    submission: Path,
+    profile_name: str,
+    metadata_file: Path | None,
+    work: Path,
+    copy: bool,
+    progress: Progress = _no_progress,
+) -> Prepared:
     """Scan, validate, hash and identify a submission; raise SubmissionRejected with every problem."""
     profile = ctx.profiles.get(profile_name)
     found = FindingList()
@@ -259,16 +291,22 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
     root = _open_submission(ctx, submission, work, found)
     if root is None:
         raise _rejected(str(submission), found)
-    scan = scan_folder(root, ctx.settings.max_files, max_depth=ctx.settings.max_depth,
-                       max_path_bytes=ctx.settings.max_path_bytes)
+    scan = scan_folder(
+        root, ctx.settings.max_files, max_depth=ctx.settings.max_depth, max_path_bytes=ctx.settings.max_path_bytes
+    )
     found.extend(scan.findings.items)
     metadata = _read_metadata(ctx, scan, metadata_file, profile, found)
     algorithms = list(profile.checksums)
     submitted_info: dict[str, list[str]] = {}
     submitted_bag = None
     if scan.is_bag:
-        report = validate_bag(root, fast=True, max_tag_bytes=ctx.settings.max_metadata_bytes,
-                              max_depth=ctx.settings.max_depth, max_files=ctx.settings.max_files)
+        report = validate_bag(
+            root,
+            fast=True,
+            max_tag_bytes=ctx.settings.max_metadata_bytes,
+            max_depth=ctx.settings.max_depth,
+            max_files=ctx.settings.max_files,
+        )
         for f in report.findings:
             found.extend([Finding(f.code, f.severity, f"bag: {f.path}" if f.path else "bag", f.message)])
         if report.valid:
@@ -297,31 +335,53 @@ def prepare(ctx: ArchiveContext, submission: Path, profile_name: str, metadata_f
         if item is None:
             continue
         sf, size, digests = item
-        records.append(FileRecord(path=sf.path, size=size, digests=digests, original_name=sf.original_name,
-                                  metadata=per_file.get(sf.path, {})))
+        records.append(
+            FileRecord(
+                path=sf.path,
+                size=size,
+                digests=digests,
+                original_name=sf.original_name,
+                metadata=per_file.get(sf.path, {}),
+            )
+        )
         readable.append(dest / sf.path if dest is not None else sf.source)
     bag_algorithms: list[str] = []
     if submitted_bag is not None and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):
         bag_algorithms = _check_against_bag(submitted_bag, records, found)
 
     progress("identifying", 0, len(records))
-    formats = ctx.identifier.identify_many([(str(p), r.digests.get("sha256")) for r, p in zip(records, readable)])
+    formats = ctx.identifier.identify_many(
+        [(str(p), r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)]
+    )
     progress("identifying", len(records), len(records))
-    for r, fmt in zip(records, formats):
+    for r, fmt in zip(records, formats, strict=False):
         r.format = fmt
         problem = check_format(profile, r.path, fmt)
         if problem:
             found.extend([problem])
     for r in records:  # profile digests only are kept; extra ones served verification
         r.digests = {a: r.digests[a] for a in profile.checksums}
-    submitted = _keep_submitted(_beside_payload(scan), list(profile.checksums),
-                                dest.parent / SUBMISSION_FOLDER if dest is not None else None, found)
+    submitted = _keep_submitted(
+        _beside_payload(scan),
+        list(profile.checksums),
+        dest.parent / SUBMISSION_FOLDER if dest is not None else None,
+        found,
+    )
 
-    prepared = Prepared(profile=profile, source_name=submission.name, metadata=metadata,
-                        dublin_core=dublin_core(profile, metadata), access_outcome=decide_access(profile, metadata),
-                        files=records, findings=_printable(found), is_bag=scan.is_bag,
-                        submitted_bag_info=submitted_info, bag_algorithms=bag_algorithms, submitted=submitted,
-                        copied_to=dest.parent if dest is not None else None)
+    prepared = Prepared(
+        profile=profile,
+        source_name=submission.name,
+        metadata=metadata,
+        dublin_core=dublin_core(profile, metadata),
+        access_outcome=decide_access(profile, metadata),
+        files=records,
+        findings=_printable(found),
+        is_bag=scan.is_bag,
+        submitted_bag_info=submitted_info,
+        bag_algorithms=bag_algorithms,
+        submitted=submitted,
+        copied_to=dest.parent if dest is not None else None,
+    )
     if found.errors:
         raise _rejected(submission.name, found)
     return prepared

@@ -75,18 +75,28 @@ class IngestResult:
     access: AccessOutcome | None = None  # the package's access level and why
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.package_id, "created": self.created, "profile": self.profile_id,
-                "profile_version": self.profile_version, "files": self.files, "bytes": self.bytes,
-                "formats": self.formats, "warnings": [w.as_dict() for w in self.warnings],
-                "storage_path": self.storage_path, "access": self.access.as_dict() if self.access else None}
+        return {
+            "id": self.package_id,
+            "created": self.created,
+            "profile": self.profile_id,
+            "profile_version": self.profile_version,
+            "files": self.files,
+            "bytes": self.bytes,
+            "formats": self.formats,
+            "warnings": [w.as_dict() for w in self.warnings],
+            "storage_path": self.storage_path,
+            "access": self.access.as_dict() if self.access else None,
+        }
 
 
-def _fingerprint(profile_id: str, metadata: dict[str, Any], files: list[FileRecord],
-                 submitted: list[SubmittedFile]) -> str:
+def _fingerprint(
+    profile_id: str, metadata: dict[str, Any], files: list[FileRecord], submitted: list[SubmittedFile]
+) -> str:
     """A digest of what makes two submissions the same: profile, metadata, every file's content
     and per-file metadata, and what the submission brought beside its payload (a bag's tag
     files). Values go through JSON first, so a package read back from the catalog gives the
     digest its submission gave."""
+
     def canonical(value: Any) -> str:
         return json.dumps(json.loads(json.dumps(value, sort_keys=True, default=str)), sort_keys=True)
 
@@ -109,8 +119,11 @@ def idempotency_key(prepared: Prepared) -> str:
 def _submitted_of(ctx: ArchiveContext, package_id: str) -> list[SubmittedFile]:
     """What a stored package's submission brought beside its payload, from the catalog's tag digests."""
     prefix = f"{SUBMISSION_FOLDER}/"
-    return [SubmittedFile(name[len(prefix):], 0, digests) for name, digests in ctx.catalog.tag_digests(package_id).items()
-            if name.startswith(prefix)]
+    return [
+        SubmittedFile(name[len(prefix) :], 0, digests)
+        for name, digests in ctx.catalog.tag_digests(package_id).items()
+        if name.startswith(prefix)
+    ]
 
 
 def _same_or_refuse(ctx: ArchiveContext, existing: str, key: str, prepared: Prepared) -> IngestResult:
@@ -123,10 +136,18 @@ def _same_or_refuse(ctx: ArchiveContext, existing: str, key: str, prepared: Prep
     pkg = ctx.catalog.get_package(existing)
     if _fingerprint(pkg.profile_id, pkg.metadata, pkg.files, _submitted_of(ctx, existing)) == idempotency_key(prepared):
         return _existing(ctx, existing)
-    raise SubmissionRejected(f"submission {printable(prepared.source_name)} was rejected", [error(
-        "E160", "--key", f"the key {printable(key)!r} was used for package {existing}, whose content or metadata "
-        "differ from this submission's; it is not stored again and not changed. Use a new key for a new "
-        "package (corrections to a stored package come as new versions)")])
+    raise SubmissionRejected(
+        f"submission {printable(prepared.source_name)} was rejected",
+        [
+            error(
+                "E160",
+                "--key",
+                f"the key {printable(key)!r} was used for package {existing}, whose content or metadata "
+                "differ from this submission's; it is not stored again and not changed. Use a new key for a new "
+                "package (corrections to a stored package come as new versions)",
+            )
+        ],
+    )
 
 
 def format_counts(prepared_files: list) -> dict[str, int]:  # type: ignore[type-arg]
@@ -137,10 +158,18 @@ def format_counts(prepared_files: list) -> dict[str, int]:  # type: ignore[type-
 def _agents(ctx: ArchiveContext, person: str) -> list[Agent]:
     ident = ctx.identifier
     return [
-        Agent("software:archive", f"archive {__version__}", AGENT_SOFTWARE,
-              f"version={__version__}; python={platform.python_version()}"),
-        Agent(f"software:{ident.tool}", f"{ident.tool} {ident.tool_version}", AGENT_SOFTWARE,
-              f"version={ident.tool_version}; signatures={ident.signature_version}"),
+        Agent(
+            "software:archive",
+            f"archive {__version__}",
+            AGENT_SOFTWARE,
+            f"version={__version__}; python={platform.python_version()}",
+        ),
+        Agent(
+            f"software:{ident.tool}",
+            f"{ident.tool} {ident.tool_version}",
+            AGENT_SOFTWARE,
+            f"version={ident.tool_version}; signatures={ident.signature_version}",
+        ),
         Agent("software:bagit-python", f"bagit-python {bagit.VERSION}", AGENT_SOFTWARE, f"version={bagit.VERSION}"),
         Agent("organization", ctx.settings.organisation, AGENT_ORGANIZATION),
         Agent(f"person:{person}", person, AGENT_PERSON, "submitter"),
@@ -161,19 +190,49 @@ def _events(ctx: ArchiveContext, p: Prepared, package_id: str, person: str) -> l
         when = now + timedelta(microseconds=len(events))
         return Event(str(uuid.uuid4()), kind, when, detail, outcome, note, links, objects)
 
-    events += [ev(EVENT_INGESTION, f"Submission {p.source_name!r} received for profile {p.profile.id}",
-                 OUTCOME_SUCCESS, f"{len(p.files)} files, {p.total_bytes} bytes", [me, who, org], [package_id])]
+    events += [
+        ev(
+            EVENT_INGESTION,
+            f"Submission {p.source_name!r} received for profile {p.profile.id}",
+            OUTCOME_SUCCESS,
+            f"{len(p.files)} files, {p.total_bytes} bytes",
+            [me, who, org],
+            [package_id],
+        )
+    ]
     if p.is_bag:
-        events.append(ev(EVENT_FIXITY_CHECK,
-                         f"Submitted bag's manifests ({', '.join(p.bag_algorithms)}) checked against digests "
-                         "computed while copying", OUTCOME_SUCCESS, f"{len(p.files)} files verified",
-                         [me, who], paths))
-    events.append(ev(EVENT_MESSAGE_DIGEST, f"{', '.join(p.profile.checksums)} computed in one pass while copying",
-                     OUTCOME_SUCCESS, "", [me], paths))
+        events.append(
+            ev(
+                EVENT_FIXITY_CHECK,
+                f"Submitted bag's manifests ({', '.join(p.bag_algorithms)}) checked against digests "
+                "computed while copying",
+                OUTCOME_SUCCESS,
+                f"{len(p.files)} files verified",
+                [me, who],
+                paths,
+            )
+        )
+    events.append(
+        ev(
+            EVENT_MESSAGE_DIGEST,
+            f"{', '.join(p.profile.checksums)} computed in one pass while copying",
+            OUTCOME_SUCCESS,
+            "",
+            [me],
+            paths,
+        )
+    )
     warnings = p.warnings
-    events.append(ev(EVENT_VALIDATION, f"Validated against profile {p.profile.id} version {p.profile.version}",
-                     OUTCOME_WARNING if warnings else OUTCOME_SUCCESS,
-                     "; ".join(str(w) for w in warnings)[:4000], [me, who], [package_id]))
+    events.append(
+        ev(
+            EVENT_VALIDATION,
+            f"Validated against profile {p.profile.id} version {p.profile.version}",
+            OUTCOME_WARNING if warnings else OUTCOME_SUCCESS,
+            "; ".join(str(w) for w in warnings)[:4000],
+            [me, who],
+            [package_id],
+        )
+    )
     for f in p.files:
         fmt = f.format
         if fmt is None:
@@ -181,12 +240,26 @@ def _events(ctx: ArchiveContext, p: Prepared, package_id: str, person: str) -> l
         note = (f"{fmt.puid} {fmt.name} {fmt.version}".strip() + f" (basis: {fmt.basis})") if fmt.puid else "no match"
         if fmt.warning:
             note += f"; {fmt.warning}"
-        events.append(ev(EVENT_FORMAT_IDENTIFICATION,
-                         f"{fmt.tool} {fmt.tool_version} with signatures {fmt.signature_version}",
-                         OUTCOME_SUCCESS if fmt.puid and fmt.basis != "extension" else OUTCOME_WARNING, note,
-                         [EventLink(tool, "executing program")], [f.path]))
-    events.append(ev(EVENT_PACKAGE_CREATION, "BagIt 1.0 bag with METS 1.12.1 and PREMIS 3 created",
-                     OUTCOME_SUCCESS, f"manifests: {', '.join(p.profile.checksums)}", [me], [package_id]))
+        events.append(
+            ev(
+                EVENT_FORMAT_IDENTIFICATION,
+                f"{fmt.tool} {fmt.tool_version} with signatures {fmt.signature_version}",
+                OUTCOME_SUCCESS if fmt.puid and fmt.basis != "extension" else OUTCOME_WARNING,
+                note,
+                [EventLink(tool, "executing program")],
+                [f.path],
+            )
+        )
+    events.append(
+        ev(
+            EVENT_PACKAGE_CREATION,
+            "BagIt 1.0 bag with METS 1.12.1 and PREMIS 3 created",
+            OUTCOME_SUCCESS,
+            f"manifests: {', '.join(p.profile.checksums)}",
+            [me],
+            [package_id],
+        )
+    )
     return events
 
 
@@ -206,8 +279,9 @@ def _bag_info(ctx: ArchiveContext, p: Prepared, package_id: str, now_date: str) 
     return merge_bag_info(ours, p.submitted_bag_info)
 
 
-def _package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person: str,
-                      key: str) -> tuple[Package, bytes]:
+def _package_and_mets(
+    ctx: ArchiveContext, p: Prepared, package_id: str, person: str, key: str
+) -> tuple[Package, bytes]:
     """The package and its METS (schema-valid), or a rejection: the same for ingest and validate.
 
     Whatever the earlier checks let through but METS or bag-info cannot carry (a value, a
@@ -215,26 +289,49 @@ def _package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person:
     says exactly what ``ingest`` would.
     """
     now = utcnow()
-    pkg = Package(id=package_id, profile_id=p.profile.id, profile_version=p.profile.version, created=now,
-                  metadata=p.metadata, dublin_core=p.dublin_core, access=p.access, files=p.files,
-                  events=_events(ctx, p, package_id, person), agents=_agents(ctx, person),
-                  bag_info=_bag_info(ctx, p, package_id, now.date().isoformat()),
-                  source_name=p.source_name, idempotency_key=key,
-                  fixity_interval_days=p.profile.fixity_interval_days, submitted=p.submitted)
+    pkg = Package(
+        id=package_id,
+        profile_id=p.profile.id,
+        profile_version=p.profile.version,
+        created=now,
+        metadata=p.metadata,
+        dublin_core=p.dublin_core,
+        access=p.access,
+        files=p.files,
+        events=_events(ctx, p, package_id, person),
+        agents=_agents(ctx, person),
+        bag_info=_bag_info(ctx, p, package_id, now.date().isoformat()),
+        source_name=p.source_name,
+        idempotency_key=key,
+        fixity_interval_days=p.profile.fixity_interval_days,
+        submitted=p.submitted,
+    )
     try:
         tag_lines(pkg.bag_info)
         mets = write_mets(pkg)
         assert_valid_mets(mets)
     except PackagingError as exc:
-        raise SubmissionRejected(f"submission {printable(p.source_name)} was rejected", [
-            *p.findings.items, error("E321", "mets.xml", printable(exc.message))]) from exc
+        raise SubmissionRejected(
+            f"submission {printable(p.source_name)} was rejected",
+            [*p.findings.items, error("E321", "mets.xml", printable(exc.message))],
+        ) from exc
     return pkg, mets
 
 
 def _existing(ctx: ArchiveContext, package_id: str) -> IngestResult:
     pkg = ctx.catalog.get_package(package_id)
-    return IngestResult(package_id, False, pkg.profile_id, pkg.profile_version, len(pkg.files), pkg.total_bytes,
-                        format_counts(pkg.files), [], package_relpath(package_id), AccessOutcome.stored(pkg.access))
+    return IngestResult(
+        package_id,
+        False,
+        pkg.profile_id,
+        pkg.profile_version,
+        len(pkg.files),
+        pkg.total_bytes,
+        format_counts(pkg.files),
+        [],
+        package_relpath(package_id),
+        AccessOutcome.stored(pkg.access),
+    )
 
 
 def _roll_back(ctx: ArchiveContext, package_id: str) -> None:
@@ -243,12 +340,20 @@ def _roll_back(ctx: ArchiveContext, package_id: str) -> None:
         try:
             s.remove_package(package_id)
         except (OSError, StorageError) as exc:  # pragma: no cover - reported; doctor finishes the job
-            raise StorageError(f"could not roll back package {package_id} in {s.name}: {exc}; "
-                               "run `archive doctor`") from exc
+            raise StorageError(
+                f"could not roll back package {package_id} in {s.name}: {exc}; run `archive doctor`"
+            ) from exc
 
 
-def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: Path | None = None,
-           agent: str | None = None, key: str | None = None, progress: Progress = _no_progress) -> IngestResult:
+def ingest(
+    ctx: ArchiveContext,
+    submission: Path,
+    profile: str,
+    metadata_file: Path | None = None,
+    agent: str | None = None,
+    key: str | None = None,
+    progress: Progress = _no_progress,
+) -> IngestResult:
     """Ingest one submission; a retry (same idempotency key) returns the package already made.
 
     Crash-safe at every step (docs/reliability.md): the work happens in a locked staging folder
@@ -272,9 +377,14 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
         with open(bag / METS_NAME, "xb") as fh:
             fh.write(mets)
         fault_point("mets.written")
-        tag_digests = write_tag_files(bag, pkg.files, p.profile.checksums, pkg.bag_info,
-                                      [METS_NAME, *(f.bag_path for f in pkg.submitted)],
-                                      known={f.bag_path: f.digests for f in pkg.submitted})
+        tag_digests = write_tag_files(
+            bag,
+            pkg.files,
+            p.profile.checksums,
+            pkg.bag_info,
+            [METS_NAME, *(f.bag_path for f in pkg.submitted)],
+            known={f.bag_path: f.digests for f in pkg.submitted},
+        )
         fault_point("bag.tagfiles-written")
         progress("storing", 0, 1)
         storage.claim(work, package_id)
@@ -288,8 +398,9 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
                 progress(f"replicating to {replica.name}", 0, 1)
                 replicate_package(stored, replica, package_id, pkg.files, tag_digests)
             with ledgered(ctx, pkg, tag_digests):  # write-ahead: the ledger first, then the catalog
-                ctx.catalog.record_package(pkg, package_relpath(package_id), hashlib.sha256(mets).hexdigest(),
-                                           tag_digests)
+                ctx.catalog.record_package(
+                    pkg, package_relpath(package_id), hashlib.sha256(mets).hexdigest(), tag_digests
+                )
         except AlreadyRecorded as dup:
             # a concurrent ingest of the same submission committed first: keep its package, drop ours
             _roll_back(ctx, package_id)
@@ -300,14 +411,29 @@ def ingest(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: P
             raise
         progress("done", 1, 1)
         fault_point("ingest.before-cleanup")
-        return IngestResult(package_id, True, p.profile.id, p.profile.version, len(p.files), p.total_bytes,
-                            format_counts(p.files), p.warnings, package_relpath(package_id), p.access_outcome)
+        return IngestResult(
+            package_id,
+            True,
+            p.profile.id,
+            p.profile.version,
+            len(p.files),
+            p.total_bytes,
+            format_counts(p.files),
+            p.warnings,
+            package_relpath(package_id),
+            p.access_outcome,
+        )
     finally:
         storage.discard(work)
 
 
-def validate(ctx: ArchiveContext, submission: Path, profile: str, metadata_file: Path | None = None,
-             progress: Progress = _no_progress) -> Prepared:
+def validate(
+    ctx: ArchiveContext,
+    submission: Path,
+    profile: str,
+    metadata_file: Path | None = None,
+    progress: Progress = _no_progress,
+) -> Prepared:
     """Pre-flight: every check of an ingest, reading in place and writing nothing to the archive."""
     import tempfile
 

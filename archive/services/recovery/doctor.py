@@ -51,11 +51,13 @@ def clean_staging(ctx: ArchiveContext, report: DoctorReport | None = None) -> Do
             continue
         for item in removed:
             if "error" in item.claim:
-                report.unchecked.append(f"staging leftover {item.path.name} of {storage.name} could not be "
-                                        f"removed: {item.claim['error']}")
+                report.unchecked.append(
+                    f"staging leftover {item.path.name} of {storage.name} could not be removed: {item.claim['error']}"
+                )
                 continue
-            report.add("staging-leftover", item.path.name, "staging folder of a process that died", "removed",
-                       storage.name)
+            report.add(
+                "staging-leftover", item.path.name, "staging folder of a process that died", "removed", storage.name
+            )
     return report
 
 
@@ -64,8 +66,13 @@ def _sync_ledger(ctx: ArchiveContext, report: DoctorReport) -> None:
         return
     behind = ctx.ledger.sync_mirror(LedgerMirror(ctx.catalog), report.dry_run)
     if behind:
-        report.add("ledger-mirror-behind", f"{behind} entries", "ledger entries missing from the catalog's mirror "
-                   "(a crash between the ledger write and the mirror)", "mirrored", "catalog")
+        report.add(
+            "ledger-mirror-behind",
+            f"{behind} entries",
+            "ledger entries missing from the catalog's mirror (a crash between the ledger write and the mirror)",
+            "mirrored",
+            "catalog",
+        )
 
 
 def _audit_records(ctx: ArchiveContext, report: DoctorReport) -> None:
@@ -78,8 +85,13 @@ def _audit_records(ctx: ArchiveContext, report: DoctorReport) -> None:
             report.checked["audit_running"] = 1  # checked again by the next doctor
             return
         for run_id in close_stale_runs(ctx, Audits(ctx.catalog), utcnow(), report.dry_run):
-            report.add("audit-run-stale", run_id, "audit run marked running but no audit is running",
-                       "closed as interrupted", "catalog")
+            report.add(
+                "audit-run-stale",
+                run_id,
+                "audit run marked running but no audit is running",
+                "closed as interrupted",
+                "catalog",
+            )
         _missing_events(ctx, report)
 
 
@@ -95,7 +107,7 @@ def _storage_vs_catalog(ctx: ArchiveContext, report: DoctorReport) -> None:
         ids = list(storage.iter_package_ids())
         report.checked[f"stored_{storage.name}"] = len(ids)
         for start in range(0, len(ids), 500):
-            batch = ids[start:start + 500]
+            batch = ids[start : start + 500]
             known = audits.known(batch)
             for pid in batch:
                 if pid not in known and pid not in settled and storage.exists(pid):
@@ -105,8 +117,14 @@ def _storage_vs_catalog(ctx: ArchiveContext, report: DoctorReport) -> None:
         catalogued += 1
         for storage in ctx.all_storage:
             if storage.reachable() and not storage.exists(pid):
-                report.add("package-missing", pid, "catalogued but missing from this storage root; "
-                           "`archive repair` restores it from a copy that verifies", "reported", storage.name)
+                report.add(
+                    "package-missing",
+                    pid,
+                    "catalogued but missing from this storage root; "
+                    "`archive repair` restores it from a copy that verifies",
+                    "reported",
+                    storage.name,
+                )
     report.checked["catalogued"] = catalogued
 
 
@@ -126,8 +144,13 @@ def _missing_events(ctx: ArchiveContext, report: DoctorReport) -> None:
         event = event_in(body.get("event"))
         if event is None:
             continue
-        report.add("event-missing", event.identifier, f"{event.type} event of package {pid} is in the ledger "
-                   f"(entry {entry.seq}) but not in the catalog", "recorded", "catalog")
+        report.add(
+            "event-missing",
+            event.identifier,
+            f"{event.type} event of package {pid} is in the ledger (entry {entry.seq}) but not in the catalog",
+            "recorded",
+            "catalog",
+        )
         if report.dry_run:
             continue
         run_id = str(body.get("run") or "")
@@ -141,14 +164,22 @@ def _dangling(ctx: ArchiveContext, report: DoctorReport) -> None:
     for pid in Maintenance(ctx.catalog).dangling_ledgered_packages():
         if pid in claimed or any(s.exists(pid) for s in ctx.all_storage):
             continue
-        report.add("ledger-dangling", pid, "ledgered at ingest but neither stored nor catalogued (the ingest died "
-                   "while rolling back)", "withdrawn in the ledger", "ledger")
+        report.add(
+            "ledger-dangling",
+            pid,
+            "ledgered at ingest but neither stored nor catalogued (the ingest died while rolling back)",
+            "withdrawn in the ledger",
+            "ledger",
+        )
         withdraw(ctx, report, pid, "archive doctor: ledgered at ingest, neither stored nor catalogued")
 
 
 PHASES: list[tuple[str, Callable[[ArchiveContext, DoctorReport], None]]] = [
-    ("ledger mirror", _sync_ledger), ("storage and catalog", _storage_vs_catalog),
-    ("audit runs and ledgered events", _audit_records), ("ledger", _dangling)]
+    ("ledger mirror", _sync_ledger),
+    ("storage and catalog", _storage_vs_catalog),
+    ("audit runs and ledgered events", _audit_records),
+    ("ledger", _dangling),
+]
 
 
 @contextmanager

@@ -67,9 +67,16 @@ class ReindexReport:
         self.problems.append({"package": package_id, "message": message})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": not self.problems, "packages": self.packages, "files": self.files, "events": self.events,
-                "audit_runs": self.audit_runs, "findings": self.findings, "ledger_entries": self.ledger_entries,
-                "problems": self.problems}
+        return {
+            "ok": not self.problems,
+            "packages": self.packages,
+            "files": self.files,
+            "events": self.events,
+            "audit_runs": self.audit_runs,
+            "findings": self.findings,
+            "ledger_entries": self.ledger_entries,
+            "problems": self.problems,
+        }
 
 
 @dataclass
@@ -110,8 +117,9 @@ def _read_ledger(ctx: ArchiveContext, report: ReindexReport) -> _LedgerFacts:
     return facts
 
 
-def _packages(ctx: ArchiveContext, facts: _LedgerFacts, verify: bool, report: ReindexReport,
-              progress: Progress) -> set[str]:
+def _packages(
+    ctx: ArchiveContext, facts: _LedgerFacts, verify: bool, report: ReindexReport, progress: Progress
+) -> set[str]:
     ids = sorted({pid for s in ctx.all_storage if s.reachable() for pid in s.iter_package_ids()})
     done: set[str] = set()
     for i, pid in enumerate(ids, 1):
@@ -134,8 +142,9 @@ def _packages(ctx: ArchiveContext, facts: _LedgerFacts, verify: bool, report: Re
             report.problem(pid, p)
         token = facts.tokens.get(pid)
         if token is not None and token != stored.token:
-            report.problem(pid, "its files or METS differ from what the ledger recorded at ingest "
-                           "(the next audit reports E609)")
+            report.problem(
+                pid, "its files or METS differ from what the ledger recorded at ingest (the next audit reports E609)"
+            )
         _restore_interval(ctx, facts, stored.package, report)
         ctx.catalog.record_package(stored.package, package_relpath(pid), stored.mets_sha256, stored.tag_digests)
         done.add(pid)
@@ -149,9 +158,12 @@ def _restore_interval(ctx: ArchiveContext, facts: _LedgerFacts, pkg: Package, re
     """The fixity interval ingest recorded (the ledger), else that of the profile the METS names."""
     days = facts.intervals.get(pkg.id) or profile_interval(ctx, pkg.profile_id)
     if days is None:
-        report.problem(pkg.id, f"its fixity interval is unknown: the ledger does not record it and profile "
-                       f"{pkg.profile_id!r} is not found (looked in {ctx.profiles.searched()}); `archive audit "
-                       "--due` refuses until the setting profiles_dirs names the profile's folder")
+        report.problem(
+            pkg.id,
+            f"its fixity interval is unknown: the ledger does not record it and profile "
+            f"{pkg.profile_id!r} is not found (looked in {ctx.profiles.searched()}); `archive audit "
+            "--due` refuses until the setting profiles_dirs names the profile's folder",
+        )
     pkg.fixity_interval_days = days
 
 
@@ -159,14 +171,34 @@ def _runs(maint: Maintenance, facts: _LedgerFacts, report: ReindexReport) -> Non
     runs = list(facts.runs.values())
     for run_id, first in facts.first_seen.items():
         if run_id not in facts.runs:  # killed before its summary, and never closed by doctor
-            runs.append(AuditRun(run_id, first, None, "interrupted", "", "", 1, None, None, 0, 0, 0, 0, 0, 0,
-                                 "no summary in the ledger: the run did not finish", ""))
+            runs.append(
+                AuditRun(
+                    run_id,
+                    first,
+                    None,
+                    "interrupted",
+                    "",
+                    "",
+                    1,
+                    None,
+                    None,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    "no summary in the ledger: the run did not finish",
+                    "",
+                )
+            )
     maint.add_runs(sorted(runs, key=lambda r: (r.started_at, r.id)))
     report.audit_runs = len(runs)
 
 
-def _later_events(ctx: ArchiveContext, maint: Maintenance, facts: _LedgerFacts, catalogued: set[str],
-                  report: ReindexReport) -> None:
+def _later_events(
+    ctx: ArchiveContext, maint: Maintenance, facts: _LedgerFacts, catalogued: set[str], report: ReindexReport
+) -> None:
     fixity: dict[str, FixityState] = {}
     events: list[tuple[str, Any]] = []
     findings: list[tuple[str, Any]] = []
@@ -202,15 +234,18 @@ def _later_events(ctx: ArchiveContext, maint: Maintenance, facts: _LedgerFacts, 
     maint.put_fixity(list(fixity.values()))
 
 
-def reindex(ctx: ArchiveContext, force: bool = False, verify: bool = False,
-            progress: Progress = lambda s, d, t: None) -> ReindexReport:
+def reindex(
+    ctx: ArchiveContext, force: bool = False, verify: bool = False, progress: Progress = lambda s, d, t: None
+) -> ReindexReport:
     """Rebuild the catalog from storage; raises CatalogNotEmpty unless it is empty or ``force``."""
     maint = Maintenance(ctx.catalog)
     if not maint.is_empty():
         if not force:
             counts = ", ".join(f"{n} {t}" for t, n in maint.counts().items() if n)
-            raise CatalogNotEmpty(f"the catalog is not empty ({counts}); reindex rebuilds an empty catalog: give "
-                                  "--force to delete what a rebuild restores and rebuild it")
+            raise CatalogNotEmpty(
+                f"the catalog is not empty ({counts}); reindex rebuilds an empty catalog: give "
+                "--force to delete what a rebuild restores and rebuild it"
+            )
         maint.wipe()
     report = ReindexReport()
     if ctx.ledger.path.exists():

@@ -41,8 +41,13 @@ class Issue:
     where: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "subject": self.subject, "where": self.where, "message": self.message,
-                "action": self.action}
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "where": self.where,
+            "message": self.message,
+            "action": self.action,
+        }
 
 
 @dataclass
@@ -61,14 +66,24 @@ class DoctorReport:
         self.issues.append(Issue(kind, subject, message, f"would be {action}" if self.dry_run else action, where))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.exit_status == 0, "exit_status": self.exit_status, "dry_run": self.dry_run,
-                "checked": self.checked, "issues": [i.as_dict() for i in self.issues], "unchecked": self.unchecked}
+        return {
+            "ok": self.exit_status == 0,
+            "exit_status": self.exit_status,
+            "dry_run": self.dry_run,
+            "checked": self.checked,
+            "issues": [i.as_dict() for i in self.issues],
+            "unchecked": self.unchecked,
+        }
 
 
 def live_claims(ctx: ArchiveContext) -> set[str]:
     """Package ids that live ingests (or replications) are storing right now."""
-    return {item.package for s in ctx.all_storage for item in staging_area.survey(s.root / STAGING)
-            if item.live and item.package}
+    return {
+        item.package
+        for s in ctx.all_storage
+        for item in staging_area.survey(s.root / STAGING)
+        if item.live and item.package
+    }
 
 
 def withdraw(ctx: ArchiveContext, report: DoctorReport, package_id: str, reason: str) -> None:
@@ -76,14 +91,22 @@ def withdraw(ctx: ArchiveContext, report: DoctorReport, package_id: str, reason:
         ledgering.append(ctx, [(KIND_WITHDRAWN, {"package": package_id, "reason": reason[:500]})])
 
 
-def _quarantine(ctx: ArchiveContext, report: DoctorReport, package_id: str, kind: str, why: str,
-                ledgered: bool, copies: list[LocalStorage]) -> None:
+def _quarantine(
+    ctx: ArchiveContext,
+    report: DoctorReport,
+    package_id: str,
+    kind: str,
+    why: str,
+    ledgered: bool,
+    copies: list[LocalStorage],
+) -> None:
     label = f"doctor-{utcnow():%Y%m%dT%H%M%SZ}"
     for storage in copies:
         if not report.dry_run:
             storage.quarantine_package(package_id, label)
-        report.add(kind, package_id, why, f"quarantined in {storage.root}/.quarantine/{package_id}/{label}",
-                   storage.name)
+        report.add(
+            kind, package_id, why, f"quarantined in {storage.root}/.quarantine/{package_id}/{label}", storage.name
+        )
     if ledgered and not Maintenance(ctx.catalog).withdrawn(package_id):
         withdraw(ctx, report, package_id, f"archive doctor: {why}")
 
@@ -109,50 +132,94 @@ def settle_uncatalogued(ctx: ArchiveContext, report: DoctorReport, package_id: s
     by_name = {s.name: s for s in ctx.all_storage}
     token = LedgerMirror(ctx.catalog).package_token(package_id)
     copies = _read_copies(ctx, package_id)
-    good = {n: c for n, c in copies.items()
-            if isinstance(c, StoredPackage) and not c.problems and token in (None, c.token)}
+    good = {
+        n: c for n, c in copies.items() if isinstance(c, StoredPackage) and not c.problems and token in (None, c.token)
+    }
     held = [by_name[n] for n in copies]
     if not good:
-        why = "; ".join(f"{n}: {c if isinstance(c, str) else '; '.join(c.problems[:5]) or 'differs from the ledger'}"
-                        for n, c in copies.items())
-        _quarantine(ctx, report, package_id, "damaged-package", f"stored but not catalogued, and does not verify "
-                    f"({why})", token is not None, held)
+        why = "; ".join(
+            f"{n}: {c if isinstance(c, str) else '; '.join(c.problems[:5]) or 'differs from the ledger'}"
+            for n, c in copies.items()
+        )
+        _quarantine(
+            ctx,
+            report,
+            package_id,
+            "damaged-package",
+            f"stored but not catalogued, and does not verify ({why})",
+            token is not None,
+            held,
+        )
         return
     source_name, stored = next(iter(good.items()))
     pkg = stored.package
     existing = ctx.catalog.find_by_key(pkg.idempotency_key) if pkg.idempotency_key else None
     if existing and existing != package_id:
-        _quarantine(ctx, report, package_id, "duplicate-package", f"stored but not catalogued: the same submission "
-                    f"as catalogued package {existing}", token is not None, held)
+        _quarantine(
+            ctx,
+            report,
+            package_id,
+            "duplicate-package",
+            f"stored but not catalogued: the same submission as catalogued package {existing}",
+            token is not None,
+            held,
+        )
         return
     if Maintenance(ctx.catalog).withdrawn(package_id):
-        _quarantine(ctx, report, package_id, "withdrawn-package", "stored but not catalogued: its ingest withdrew it",
-                    True, held)
+        _quarantine(
+            ctx,
+            report,
+            package_id,
+            "withdrawn-package",
+            "stored but not catalogued: its ingest withdrew it",
+            True,
+            held,
+        )
         return
     bad = [by_name[n] for n in copies if n not in good]
     if bad:
-        _quarantine(ctx, report, package_id, "damaged-copy", "this copy does not verify; a good copy is kept",
-                    False, bad)
+        _quarantine(
+            ctx, report, package_id, "damaged-copy", "this copy does not verify; a good copy is kept", False, bad
+        )
     for storage in ctx.all_storage:
         if storage.name not in good:  # created if need be, as an ingest does
             if not report.dry_run:
-                replicate_package(by_name[source_name].path_of(package_id), storage, package_id, pkg.files,
-                                  stored.tag_digests)
-            report.add("copy-missing", package_id, f"copied from {source_name}, every file verified", "replicated",
-                       storage.name)
-    report.add("uncatalogued-package", package_id, f"stored but not catalogued (verified: METS, manifests, "
-               f"{len(pkg.files)} files)", "catalogued from its METS", source_name)
+                replicate_package(
+                    by_name[source_name].path_of(package_id), storage, package_id, pkg.files, stored.tag_digests
+                )
+            report.add(
+                "copy-missing",
+                package_id,
+                f"copied from {source_name}, every file verified",
+                "replicated",
+                storage.name,
+            )
+    report.add(
+        "uncatalogued-package",
+        package_id,
+        f"stored but not catalogued (verified: METS, manifests, {len(pkg.files)} files)",
+        "catalogued from its METS",
+        source_name,
+    )
     if report.dry_run:
         return
     if pkg.fixity_interval_days is None:  # the METS does not carry it; unknown profile: audits --due refuse
         pkg.fixity_interval_days = profile_interval(ctx, pkg.profile_id)
     if token is None:  # write-ahead, as an ingest does
-        ledgering.append(ctx, [ledgering.package_item(pkg, stored.tag_digests),
-                               *ledgering.event_items(pkg.id, pkg.events)])
+        ledgering.append(
+            ctx, [ledgering.package_item(pkg, stored.tag_digests), *ledgering.event_items(pkg.id, pkg.events)]
+        )
     fault_point("doctor.before-catalogue")
     try:
         ctx.catalog.record_package(pkg, package_relpath(package_id), stored.mets_sha256, stored.tag_digests)
     except AlreadyRecorded as dup:
         report.issues.pop()
-        _quarantine(ctx, report, package_id, "duplicate-package", f"the same submission as package {dup.existing}, "
-                    "catalogued meanwhile", True, [s for s in ctx.all_storage if s.exists(package_id)])
+        _quarantine(
+            ctx,
+            report,
+            package_id,
+            "duplicate-package",
+            f"the same submission as package {dup.existing}, catalogued meanwhile",
+            True,
+            [s for s in ctx.all_storage if s.exists(package_id)],
+        )

@@ -25,19 +25,47 @@ def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
     _check_id(package_id)
     pkg = ctx.catalog.get_package(package_id)
     return {
-        "id": pkg.id, "title": pkg.metadata.get("title", ""), "profile": pkg.profile_id,
-        "profile_version": pkg.profile_version, "created": pkg.created.isoformat(),
-        "source_name": pkg.source_name, "idempotency_key": pkg.idempotency_key,
-        "access": {"level": pkg.access.level,
-                   "embargo_until": pkg.access.embargo_until.isoformat() if pkg.access.embargo_until else None,
-                   "statement": pkg.access.statement},
-        "metadata": pkg.metadata, "dublin_core": pkg.dublin_core, "bag_info": pkg.bag_info,
-        "files_count": len(pkg.files), "bytes": pkg.total_bytes,
-        "files": [{"path": f.path, "size": f.size, "digests": f.digests, "original_name": f.original_name,
-                   "metadata": f.metadata, "format": asdict(f.format) if f.format else None} for f in pkg.files],
-        "events": [{"id": e.identifier, "type": e.type, "datetime": e.datetime.isoformat(), "detail": e.detail,
-                    "outcome": e.outcome, "outcome_detail": e.outcome_detail,
-                    "agents": [asdict(a) for a in e.agents], "objects": e.objects} for e in pkg.events],
+        "id": pkg.id,
+        "title": pkg.metadata.get("title", ""),
+        "profile": pkg.profile_id,
+        "profile_version": pkg.profile_version,
+        "created": pkg.created.isoformat(),
+        "source_name": pkg.source_name,
+        "idempotency_key": pkg.idempotency_key,
+        "access": {
+            "level": pkg.access.level,
+            "embargo_until": pkg.access.embargo_until.isoformat() if pkg.access.embargo_until else None,
+            "statement": pkg.access.statement,
+        },
+        "metadata": pkg.metadata,
+        "dublin_core": pkg.dublin_core,
+        "bag_info": pkg.bag_info,
+        "files_count": len(pkg.files),
+        "bytes": pkg.total_bytes,
+        "files": [
+            {
+                "path": f.path,
+                "size": f.size,
+                "digests": f.digests,
+                "original_name": f.original_name,
+                "metadata": f.metadata,
+                "format": asdict(f.format) if f.format else None,
+            }
+            for f in pkg.files
+        ],
+        "events": [
+            {
+                "id": e.identifier,
+                "type": e.type,
+                "datetime": e.datetime.isoformat(),
+                "detail": e.detail,
+                "outcome": e.outcome,
+                "outcome_detail": e.outcome_detail,
+                "agents": [asdict(a) for a in e.agents],
+                "objects": e.objects,
+            }
+            for e in pkg.events
+        ],
         "agents": [asdict(a) for a in pkg.agents],
         "storage_path": ctx.catalog.storage_path(package_id),
     }
@@ -72,4 +100,3 @@ def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
         except OSError:
             pass  # a hidden .partial folder; the next export of the same package refuses to reuse it
     return dest
-

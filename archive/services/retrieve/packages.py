@@ -4,9 +4,10 @@ Every route, search and download passes through :func:`authorise`, which asks th
 policy (:mod:`archive.access.policy`) with the package's profile's narrowing of it
 (``access.metadata_visible_to``; a profile the archive cannot load hides its packages from all
 but archivists and admins). A hidden package raises the same :class:`NotFound` as a package that
-does not exist; a search filters with :func:`search_scope`, built from the same narrowings. A file is served only if the catalog lists it; its location is
-built from the catalog's path, never from the request, and the stored file must still be the
-one the catalog describes (see :mod:`archive.services.retrieve.verified`).
+does not exist; a search filters with :func:`search_scope`, built from the same narrowings. A
+file is served only if the catalog lists it; its location is built from the catalog's path,
+never from the request, and the stored file must still be the one the catalog describes (see
+:mod:`archive.services.retrieve.verified`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import stat
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from archive.access import policy
@@ -50,7 +51,7 @@ class Servable:
 
 
 def today_utc() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def check_package_id(package_id: str) -> str:
@@ -84,12 +85,24 @@ def search_scope(ctx: ArchiveContext, caller: Caller) -> policy.Scope | None:
     return policy.metadata_scope(caller.role, known, ctx.settings.api_anonymous)
 
 
-def decide(ctx: ArchiveContext, caller: Caller, profile_id: str, level: str, embargo_until: date | None,
-           today: date | None = None) -> policy.Decision:
+def decide(
+    ctx: ArchiveContext,
+    caller: Caller,
+    profile_id: str,
+    level: str,
+    embargo_until: date | None,
+    today: date | None = None,
+) -> policy.Decision:
     """What ``caller`` may see of a package of ``profile_id`` at ``level``: the one policy, with the
     profile's narrowing."""
-    return policy.decide(caller.role, level, embargo_until, today or today_utc(), ctx.settings.api_anonymous,
-                         profile_visibility(ctx, profile_id))
+    return policy.decide(
+        caller.role,
+        level,
+        embargo_until,
+        today or today_utc(),
+        ctx.settings.api_anonymous,
+        profile_visibility(ctx, profile_id),
+    )
 
 
 def authorise(
@@ -135,9 +148,7 @@ def _stat_checked(
         st = os.lstat(location)
     except FileNotFoundError as exc:
         incident(ctx, caller, info.id, bag_path, "missing", f"{location} does not exist")
-        raise FixityError(
-            f"stored file {bag_path} of package {info.id} is missing; the incident was recorded"
-        ) from exc
+        raise FixityError(f"stored file {bag_path} of package {info.id} is missing; the incident was recorded") from exc
     except OSError as exc:
         incident(ctx, caller, info.id, bag_path, "unreadable", f"{location}: {exc.strerror}")
         raise FixityError(
@@ -149,9 +160,7 @@ def _stat_checked(
             f"stored file {bag_path} of package {info.id} is not a regular file; the incident was recorded"
         )
     if size is not None and st.st_size != size:
-        incident(
-            ctx, caller, info.id, bag_path, "size-mismatch", f"catalog size {size}, stored size {st.st_size}"
-        )
+        incident(ctx, caller, info.id, bag_path, "size-mismatch", f"catalog size {size}, stored size {st.st_size}")
         raise FixityError(
             f"stored file {bag_path} of package {info.id} has {st.st_size} bytes where the catalog "
             f"records {size}; the incident was recorded and the file is not served"
@@ -188,9 +197,7 @@ def _servable(
     )
 
 
-def open_file(
-    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, path: str
-) -> Servable:
+def open_file(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, path: str) -> Servable:
     """A payload file the caller may download."""
     info, _ = authorise(ctx, caller, package_id, FILES)
     f = retrieval.stored_file(ctx.catalog, package_id, check_path(path))
@@ -290,12 +297,9 @@ def verify_now(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, ent
     try:
         found, st = hash_whole(entry.location, algorithm)
     except OSError as exc:
-        incident(
-            ctx, caller, entry.package.id, entry.bag_path, "unreadable", f"{entry.location}: {exc.strerror}"
-        )
+        incident(ctx, caller, entry.package.id, entry.bag_path, "unreadable", f"{entry.location}: {exc.strerror}")
         raise FixityError(
-            f"stored file {entry.bag_path} of package {entry.package.id} cannot be read; "
-            "the incident was recorded"
+            f"stored file {entry.bag_path} of package {entry.package.id} cannot be read; the incident was recorded"
         ) from exc
     if found != expected:
         raise digest_mismatch(ctx, verified, caller, entry, algorithm, expected, found)

@@ -24,9 +24,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def expiry(
-    expires_in: str | None = None, expires: str | None = None, now: datetime | None = None
-) -> datetime | None:
+def expiry(expires_in: str | None = None, expires: str | None = None, now: datetime | None = None) -> datetime | None:
     """When a new token stops working: ``expires_in`` a lifetime (``30d``, ``12h``, ``90m``, ``2w``)
     or ``expires`` a day (``YYYY-MM-DD``: from 00:00 UTC that day) or an ISO 8601 time; None: never."""
     now = now or _now()
@@ -36,8 +34,7 @@ def expiry(
         m = _LIFETIME.fullmatch(expires_in.strip().lower())
         if not m or int(m.group(1)) == 0:
             raise InvalidRequest(
-                f"{expires_in[:40]!r} is not a token lifetime such as 30d, 12h, 90m or 2w (days, hours, "
-                "minutes, weeks)"
+                f"{expires_in[:40]!r} is not a token lifetime such as 30d, 12h, 90m or 2w (days, hours, minutes, weeks)"
             )
         lifetime = timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
         if lifetime > MAX_LIFETIME:
@@ -60,9 +57,7 @@ def expiry(
     return None
 
 
-def create(
-    ctx: ArchiveContext, name: str, role: str, expires_at: datetime | None = None
-) -> tuple[TokenInfo, str]:
+def create(ctx: ArchiveContext, name: str, role: str, expires_at: datetime | None = None) -> tuple[TokenInfo, str]:
     """Store a new token's salted digest; return its record and the full token (never stored).
 
     ``expires_at`` (see :func:`expiry`): from that moment on the token is refused like an
@@ -102,9 +97,7 @@ def authenticate(ctx: ArchiveContext, authorization: str | None) -> Caller:
     """
     if not authorization:
         if not ctx.settings.api_anonymous:
-            raise AuthenticationRequired(
-                "this archive needs an API token: send 'Authorization: Bearer <token>'"
-            )
+            raise AuthenticationRequired("this archive needs an API token: send 'Authorization: Bearer <token>'")
         return ANONYMOUS
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():

@@ -16,15 +16,15 @@ from archive.errors import InvalidRequest
 from archive.services.context import ArchiveContext
 
 __all__ = [
-    "Caller",
-    "ANONYMOUS",
     "ACTION_FILE",
     "ACTION_PACKAGE",
     "ACTION_VIEW",
+    "ANONYMOUS",
+    "Caller",
+    "finish_download",
     "incident",
     "record_view",
     "start_download",
-    "finish_download",
     "stats",
 ]
 
@@ -42,9 +42,7 @@ ANONYMOUS = Caller(policy.ANONYMOUS)
 
 
 def incident(ctx: ArchiveContext, caller: Caller, package_id: str, path: str, kind: str, detail: str) -> int:
-    return callers.record_incident(
-        ctx.catalog, package_id, path, kind, detail, caller.token_id, caller.name
-    )
+    return callers.record_incident(ctx.catalog, package_id, path, kind, detail, caller.token_id, caller.name)
 
 
 def record_view(ctx: ArchiveContext, caller: Caller, info: PackageInfo, path: str = "") -> None:

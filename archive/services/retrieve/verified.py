@@ -107,9 +107,7 @@ class StreamCheck:
         return self.found() == self.expected
 
 
-def hash_whole(
-    location: Path, algorithm: str, chunk_size: int = 4 * 1024 * 1024
-) -> tuple[str, os.stat_result]:
+def hash_whole(location: Path, algorithm: str, chunk_size: int = 4 * 1024 * 1024) -> tuple[str, os.stat_result]:
     """The digest of a stored file (never following a symlink) and its stat taken on the open file."""
     fd = os.open(location, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:

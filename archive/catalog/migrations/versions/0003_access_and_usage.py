@@ -91,9 +91,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_search_dates_package_id"), ["package_id"], unique=False)
 
     with op.batch_alter_table("packages", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_packages_retrieval", ["id", "access_level", "profile_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_packages_retrieval", ["id", "access_level", "profile_id", "created_at"], unique=False)
 
     # packages catalogued before this revision: index their descriptive metadata now
     from archive.catalog.search_index import backfill

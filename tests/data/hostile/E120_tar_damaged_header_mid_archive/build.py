@@ -9,8 +9,13 @@ def build(dest: Path) -> Path:
     out = io.BytesIO()
     offsets = []
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in (("metadata.yaml", METADATA_YAML.encode()), ("a.txt", b"a\n"), ("b.txt", b"b\n"),
-                           ("c.txt", b"c\n"), ("d.txt", b"d\n")):
+        for name, data in (
+            ("metadata.yaml", METADATA_YAML.encode()),
+            ("a.txt", b"a\n"),
+            ("b.txt", b"b\n"),
+            ("c.txt", b"c\n"),
+            ("d.txt", b"d\n"),
+        ):
             offsets.append(out.tell())
             info = tarfile.TarInfo(name)
             info.size = len(data)

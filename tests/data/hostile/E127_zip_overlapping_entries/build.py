@@ -38,8 +38,29 @@ def build(dest: Path) -> Path:
         offset = len(body)
         body += header + (quote(len(headers[i + 1])) if i + 1 < FILES else b"")
         crc, packed, size = struct.unpack_from("<III", header, 14)
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, 0, 8, 0, 0x21, crc, packed, size,
-                               len(names[i]), 0, 0, 0, 0, 0o100644 << 16, offset) + names[i]
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                (3 << 8) | 20,
+                20,
+                0,
+                8,
+                0,
+                0x21,
+                crc,
+                packed,
+                size,
+                len(names[i]),
+                0,
+                0,
+                0,
+                0,
+                0o100644 << 16,
+                offset,
+            )
+            + names[i]
+        )
     body += kernel
     count = FILES + 1
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(central), len(body), 0)

@@ -13,7 +13,8 @@ access:
 
 
 def build(dest: Path) -> Path:
-    root = own_profile_submission(dest, "closed", PROFILE,
-                                  "title: Papers, closed by deed of gift\nembargo_until: 2027-01-01\n")
+    root = own_profile_submission(
+        dest, "closed", PROFILE, "title: Papers, closed by deed of gift\nembargo_until: 2027-01-01\n"
+    )
     (root / "letter.txt").write_text("Dear archivist,\n", encoding="utf-8")
     return root
