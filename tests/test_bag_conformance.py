@@ -23,7 +23,8 @@ from archive.packaging.bag.check import CODES, BagReport, validate_bag
 
 SUITE = Path(__file__).parent / "data" / "bagit-conformance-suite"
 HELLO = hashlib.sha256(b"hello\n").hexdigest()
-ROWS = list(csv.DictReader((SUITE / "expected_results.csv").open(encoding="utf-8", newline="")))
+with (SUITE / "expected_results.csv").open(encoding="utf-8", newline="") as _rows:
+    ROWS = list(csv.DictReader(_rows))
 
 
 def tree_digest(root: Path) -> str:

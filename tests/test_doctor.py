@@ -90,6 +90,7 @@ def test_live_staging_of_another_process_is_left_alone(tmp_path: Path) -> None:
         finally:
             proc.kill()
             proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
         report = run_doctor(ctx)  # its owner is dead now
         assert not live.exists() and [i.kind for i in report.issues] == ["staging-leftover"]
 

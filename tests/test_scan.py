@@ -111,7 +111,7 @@ def test_a_folder_that_is_no_bag_has_no_tag_files(tmp_path: Path) -> None:
     ],
 )
 def test_a_link_or_special_file_anywhere_in_a_bag_is_a_finding(
-    tmp_path: Path, where: str, make: str, code: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, where: str, make: str, code: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -131,6 +131,7 @@ def test_a_link_or_special_file_anywhere_in_a_bag_is_a_finding(
     else:
         monkeypatch.chdir(target.parent)  # a socket's path is short (108 bytes): bind it relative
         sock = socket.socket(socket.AF_UNIX)
+        request.addfinalizer(sock.close)
         sock.bind(target.name)
     scan = no_hang(lambda: scan_folder(bag, 100), [target] if make == "fifo" else [])
     payload = where.startswith("data/")

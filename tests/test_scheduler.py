@@ -114,6 +114,8 @@ def test_sigterm_stops_the_scheduler_cleanly_between_files(tmp_path: Path, copy_
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
     assert "interrupted" in rest and "scheduler stopped" in rest
     audits = Audits(ctx.catalog)
     (run,) = audits.list_runs()
@@ -166,6 +168,7 @@ def test_failing_runs_notify_the_webhook_and_the_command_once_clean_runs_never(t
         ctx.close()
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def test_a_broken_webhook_does_not_hide_the_result(tmp_path: Path, copy_fixture) -> None:

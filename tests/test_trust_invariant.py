@@ -208,6 +208,8 @@ class Worker:
             if self.proc.poll() is None:
                 self.proc.kill()  # only the worker this test started
             self.proc.wait()
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
             self.reply.close()
             self.log.close()
             self.proc = None

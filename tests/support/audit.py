@@ -34,6 +34,11 @@ def later(days: float = 0, minutes: float = 0) -> datetime:
     return utcnow() + timedelta(days=days, minutes=minutes)
 
 
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as f:
+        f.write(text)
+
+
 def flip_byte(path: Path, offset: int = 100) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
@@ -90,7 +95,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "data/stowaway.txt",
     ),
     "bag-info-changed": (
-        lambda b: (b / "bag-info.txt").open("a").write("Contact-Name: Mallory\n"),
+        lambda b: _append(b / "bag-info.txt", "Contact-Name: Mallory\n"),
         "tag-changed",
         "bag-info.txt",
     ),
@@ -102,7 +107,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "mets.xml",
     ),
     "manifest-changed": (
-        lambda b: (b / "manifest-sha256.txt").open("a").write("0" * 64 + "  data/ghost\n"),
+        lambda b: _append(b / "manifest-sha256.txt", "0" * 64 + "  data/ghost\n"),
         "tag-changed",
         "manifest-sha256.txt",
     ),
