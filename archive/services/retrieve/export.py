@@ -8,21 +8,14 @@ from typing import Any
 
 from archive.audit.budget import Budget
 from archive.audit.check import FileOutcome, check_copy, record_entries
-from archive.errors import ArchiveError, FixityError, NotFound, StorageError
+from archive.errors import ArchiveError, FixityError, StorageError
 from archive.services.context import ArchiveContext
-from archive.storage.local import check_package_id
+from archive.services.ids import named_package_id
 from archive.tree_removal import remove_tree
 
 
-def _check_id(package_id: str) -> None:
-    try:
-        check_package_id(package_id)
-    except StorageError as exc:
-        raise NotFound(f"{package_id!r} is not a package identifier (a UUID)") from exc
-
-
 def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
-    _check_id(package_id)
+    named_package_id(package_id)
     pkg = ctx.catalog.get_package(package_id)
     return {
         "id": pkg.id,
@@ -73,7 +66,7 @@ def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
 
 def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
     """Copy the stored bag to ``dest`` (must not exist), checking each file against the catalog as it is copied."""
-    _check_id(package_id)
+    named_package_id(package_id)
     pkg = ctx.catalog.get_package(package_id)
     tag_digests = ctx.catalog.tag_digests(package_id)
     source = ctx.storage.path_of(package_id)
