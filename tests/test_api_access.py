@@ -22,9 +22,9 @@ from fastapi.testclient import TestClient
 from archive.access import policy
 from archive.access.policy import Grant
 from archive.api import create_app
-from archive.api.routes.audits import WITHHELD
 from archive.profiles import ProfileRegistry
 from archive.profiles.bundled import BUNDLED_PROFILES
+from archive.services.audit.report import WITHHELD
 from archive.services.audit.run import AuditOptions, run_audit
 from archive.services.context import ArchiveContext
 from archive.services.ingest.run import ingest

@@ -37,11 +37,11 @@ from sqlalchemy import text, update
 from archive.access import policy
 from archive.api import create_app
 from archive.api.limits import MAX_HEADER_BYTES, MAX_HEADERS, MAX_PATH_BYTES, MAX_QUERY_BYTES
-from archive.api.routes.audits import WITHHELD
 from archive.catalog import callers, retrieval
 from archive.catalog.tables import TokenRow
 from archive.cli import main
 from archive.errors import AuthenticationRequired
+from archive.services.audit.report import WITHHELD
 from archive.services.audit.run import AuditOptions, run_audit
 from archive.services.context import ArchiveContext
 from archive.services.ingest.run import ingest

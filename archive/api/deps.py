@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, WithJsonSchema
 
 from archive.api.cursors import Cursors
 from archive.errors import AccessDenied, AuthenticationRequired
+from archive.ids import PACKAGE_ID_PATTERN
 from archive.services.context import ArchiveContext
 from archive.services.retrieve import tokens
 from archive.services.retrieve.usage import Caller
@@ -51,7 +52,7 @@ async def get_caller(
 
 #: documented, not enforced by FastAPI: a malformed id is answered 400 by the service, like any
 #: other malformed identifier (docs/api.md)
-UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+UUID_PATTERN = f"^{PACKAGE_ID_PATTERN}$"
 PackageId = Annotated[
     str,
     Path(

@@ -1,9 +1,20 @@
-"""Check one stored copy of a package against the catalog's record, file by file.
+"""Check one stored copy of a package against expected digests, file by file: the one place it is done.
 
-Every expected file (tag files, then payload, each in path order) is read once with all of
-its algorithms computed in that pass (:func:`archive.fixity.hashing.hash_stream`), in bounded
-memory. Problems come back as :class:`AuditFinding` data. The budget is checked before each
-file is started, so a run stops *between* files and ``last_path`` says where to resume.
+:func:`check_copy` serves every caller that reads a stored bag back: fixity audits and the
+re-check after a repair, the read-back after an ingest stores a package, replication and
+export (which copy the bytes out while checking them: ``copy_to``), and reading a package
+from storage alone (``archive doctor``, ``archive reindex``). It lives here, beside the
+findings it produces and below every service, because it needs only the file system and
+:mod:`archive.fixity`: each service imports it, it imports none of them.
+
+Every expected file is read once with all of its algorithms computed in that pass
+(:func:`archive.fixity.hashing.hash_stream`), in bounded memory; a caller that needs fewer
+algorithms lists fewer in its :class:`Expected` entries. Problems come back as
+:class:`AuditFinding` data (missing, wrong size, wrong digest, tag file changed, not a regular
+file, unreadable, and with ``extras`` unexpected entries); ``on_file`` sees each file's outcome
+as it is known, so a caller that wants an exception raises it there. The budget is checked
+before each file is started, so a run stops *between* files and ``last_path`` says where to
+resume.
 """
 
 from __future__ import annotations
@@ -19,7 +30,8 @@ from pathlib import Path
 
 from archive.audit.budget import Budget
 from archive.audit.findings import AuditFinding, finding
-from archive.fixity.hashing import hash_stream
+from archive.fixity.hashing import copy_and_hash, hash_stream
+from archive.model import FileRecord
 
 #: 4 MiB reads: large enough for hashlib to release the GIL and for the disk to stream
 READ_CHUNK = 4 * 1024 * 1024
@@ -45,6 +57,7 @@ class FileOutcome:
     kind: str | None  # None: verified
     message: str = ""
     found: dict[str, str | int] = field(default_factory=dict)
+    error: OSError | None = None  # why a missing or unreadable file could not be read
 
 
 @dataclass
@@ -66,13 +79,23 @@ def expected_entries(
     return tags + payload
 
 
+def record_entries(files: Iterable[FileRecord], tag_digests: dict[str, dict[str, str]]) -> list[Expected]:
+    """Payload files (in the order given) then tag files: the entries of a freshly stored bag."""
+    payload = [Expected(f.bag_path, f.size, dict(f.digests)) for f in files]
+    return payload + [Expected(name, None, dict(d)) for name, d in tag_digests.items()]
+
+
 def _open(path: Path) -> int:
     """Open for reading without following a symlink or blocking on a FIFO (a seam for tests)."""
     return os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
 
 
-def check_file(bag: Path, entry: Expected) -> FileOutcome:
-    """Read one file once, every algorithm in the same pass, and classify what is wrong, if anything."""
+def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileOutcome:
+    """Read one file once, every algorithm in the same pass, and classify what is wrong, if anything.
+
+    With ``copy_to`` the bytes are also written to ``copy_to / entry.path`` as they are read (a
+    write failure raises :class:`~archive.errors.StorageError`).
+    """
     path = bag / entry.path
     try:
         st = os.lstat(path)
@@ -81,15 +104,20 @@ def check_file(bag: Path, entry: Expected) -> FileOutcome:
             return FileOutcome(entry, 0, "not-regular", f"is {what}")
         fd = _open(path)
         with os.fdopen(fd, "rb", buffering=0) as stream:
-            size, found = hash_stream(stream, list(entry.digests), READ_CHUNK)
-    except FileNotFoundError:
-        return FileOutcome(entry, 0, "missing")
+            if copy_to is None:
+                size, found = hash_stream(stream, list(entry.digests), READ_CHUNK)
+            else:
+                target = copy_to / entry.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                size, found = copy_and_hash(stream, target, list(entry.digests), fsync=False)
+    except FileNotFoundError as exc:
+        return FileOutcome(entry, 0, "missing", error=exc)
     except PermissionError as exc:
-        return FileOutcome(entry, 0, "unreadable", f"permission denied ({exc.strerror})")
+        return FileOutcome(entry, 0, "unreadable", f"permission denied ({exc.strerror})", error=exc)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return FileOutcome(entry, 0, "not-regular", "is a symbolic link")
-        return FileOutcome(entry, 0, "unreadable", f"read error: {exc.strerror or exc}")
+        return FileOutcome(entry, 0, "unreadable", f"read error: {exc.strerror or exc}", error=exc)
     if found == entry.digests and (entry.size is None or size == entry.size):
         return FileOutcome(entry, size, None)
     got: dict[str, str | int] = {"size": size, **found}
@@ -124,13 +152,25 @@ def check_copy(
     pool: Executor | None = None,
     start_after: str | None = None,
     on_file: Callable[[FileOutcome], None] = lambda o: None,
+    *,
+    extras: bool = False,
+    copy_to: Path | None = None,
 ) -> CopyResult:
-    """Check ``entries`` in order (after ``start_after``), in parallel on ``pool`` when given."""
+    """Check ``entries`` in order (after ``start_after``), in parallel on ``pool`` when given.
+
+    ``extras``: a pass that starts at the beginning first reports, as ``extra`` findings, every
+    entry of the copy that ``entries`` does not list. ``copy_to``: copy each file there while
+    checking it (see :func:`check_file`). ``on_file`` is called with each outcome, in order.
+    """
     result = CopyResult()
     todo = entries
     if start_after is not None:
         names = [e.path for e in entries]
         todo = entries[names.index(start_after) + 1 :] if start_after in names else entries
+    elif extras:
+        listed = {e.path for e in entries}
+        result.findings.extend(finding(package_id, copy, p, "extra", why) for p, why in find_extras(bag, listed))
+    more = () if copy_to is None else (copy_to,)
 
     def consume(outcome: FileOutcome) -> None:
         result.files += 1
@@ -156,9 +196,9 @@ def check_copy(
             break
         budget.charge(entry.size or 0)
         if pool is None:
-            consume(check_file(bag, entry))
+            consume(check_file(bag, entry, *more))
             continue
-        in_flight.append(pool.submit(check_file, bag, entry))
+        in_flight.append(pool.submit(check_file, bag, entry, *more))
         while len(in_flight) >= limit:
             consume(in_flight.popleft().result())
     while in_flight:

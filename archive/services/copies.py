@@ -5,20 +5,19 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from archive.audit.budget import Budget
+from archive.audit.check import Expected, FileOutcome, check_copy, record_entries
 from archive.errors import StorageError
 from archive.faults import fault_point, register
-from archive.fixity import copy_and_hash, hash_file
 from archive.model import FileRecord
 from archive.storage import LocalStorage
 
 register("replica.staged", "replica.after-rename")
 
 
-def expected_digests(files: list[FileRecord], tag_digests: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """Every file of a stored bag (payload and tag files) with the digests it must have."""
-    expected = {f.bag_path: f.digests for f in files}
-    expected.update(tag_digests)
-    return expected
+def _fastest(entry: Expected) -> Expected:
+    algorithm = "sha256" if "sha256" in entry.digests else next(iter(entry.digests))
+    return Expected(entry.path, entry.size, {algorithm: entry.digests[algorithm]})
 
 
 def verify_stored_bag(
@@ -30,24 +29,23 @@ def verify_stored_bag(
     read-back computes only the fastest of them (sha256 where the profile has it: it runs on
     the CPU's SHA extensions); every algorithm was computed from the same read of the
     submission, and audits re-check them all. Also checks that the bag holds no file beyond
-    those. Raises StorageError on any difference.
+    those. Raises StorageError on any difference. The check is :func:`archive.audit.check.check_copy`.
     """
-    expected = expected_digests(files, tag_digests)
+    entries = [_fastest(e) for e in record_entries(files, tag_digests)]
+    problems: list[str] = []
 
-    def check(item: tuple[str, dict[str, str]]) -> str | None:
-        rel, digests = item
-        algorithm = "sha256" if "sha256" in digests else next(iter(digests))
-        try:
-            _, found = hash_file(path / rel, [algorithm])
-        except StorageError as exc:
-            return f"{rel}: {exc}"
-        return None if found[algorithm] == digests[algorithm] else f"{rel}: {algorithm} differs after storing"
+    def note(outcome: FileOutcome) -> None:
+        rel = outcome.entry.path
+        if outcome.error is not None:
+            problems.append(f"{rel}: cannot read {path / rel}: {outcome.error.strerror}")
+        elif outcome.kind == "not-regular":
+            problems.append(f"{rel}: {outcome.message}")
+        elif outcome.kind is not None:
+            problems.append(f"{rel}: {next(iter(outcome.entry.digests))} differs after storing")
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        problems = [p for p in pool.map(check, expected.items()) if p]
-    present = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() or p.is_symlink()}
-    extra = sorted(present - set(expected))
-    problems += [f"{rel}: unexpected file in the stored bag" for rel in extra]
+        done = check_copy(path, entries, "", "", Budget(), pool if workers > 1 else None, on_file=note, extras=True)
+    problems += [f"{f.path}: unexpected file in the stored bag" for f in done.findings if f.kind == "extra"]
     if problems:
         raise StorageError(f"stored package at {path} did not verify: " + "; ".join(problems[:10]))
 
@@ -59,17 +57,20 @@ def replicate_package(
     files: list[FileRecord],
     tag_digests: dict[str, dict[str, str]],
 ) -> Path:
-    """Copy a stored bag to ``replica`` (staging, then rename), checking every digest on the way."""
+    """Copy a stored bag to ``replica`` (staging, then rename), checking every digest on the way (the one
+    check, :func:`archive.audit.check.check_copy`, copying as it reads)."""
     staging = replica.new_staging("replica")
     bag = staging / "bag"
+
+    def refuse(outcome: FileOutcome) -> None:
+        if outcome.error is not None:
+            raise outcome.error  # reported below as the copy failing
+        if outcome.kind is not None:
+            raise StorageError(f"copy of {outcome.entry.path} to {replica.name} does not match its digests")
+
     try:
-        for rel, digests in expected_digests(files, tag_digests).items():
-            target = bag / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(stored / rel, "rb") as src:
-                _, found = copy_and_hash(src, target, list(digests), fsync=False)
-            if found != digests:
-                raise StorageError(f"copy of {rel} to {replica.name} does not match its digests")
+        entries = record_entries(files, tag_digests)
+        check_copy(stored, entries, package_id, replica.name, Budget(), on_file=refuse, copy_to=bag)
         fault_point("replica.staged")
         replica.claim(staging, package_id)
         committed = replica.commit(bag, package_id)

@@ -15,32 +15,28 @@ in the CLI and 503 in the API (``tests/test_boundaries.py`` injects ``OSError`` 
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from archive.errors import FixityError, StorageError
+from archive.errors import FixityError, InvalidRequest, StorageError
 from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
+from archive.ids import check_package_id, is_package_id
 from archive.storage import staging as staging_area
 from archive.tree_removal import remove_tree
 
 register("storage.before-rename", "storage.after-rename", "repair.after-quarantine")
 
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 STAGING = ".staging"
 QUARANTINE = ".quarantine"
 
 
-def check_package_id(package_id: str) -> str:
-    if not isinstance(package_id, str) or not UUID_RE.fullmatch(package_id):
-        raise StorageError(f"{package_id!r} is not a package identifier (a lower-case UUID)")
-    return package_id
-
-
 def package_relpath(package_id: str) -> str:
-    check_package_id(package_id)
+    try:
+        check_package_id(package_id)
+    except InvalidRequest as exc:  # said in storage's terms: nothing but StorageError leaves this adapter
+        raise StorageError(exc.message) from exc
     return f"{package_id[:2]}/{package_id[2:4]}/{package_id}"
 
 
@@ -102,7 +98,7 @@ class LocalStorage:
                 for b in sorted(os.listdir(pa)) if pa.is_dir() else []:
                     pb = pa / b
                     for name in sorted(os.listdir(pb)) if pb.is_dir() else []:
-                        if UUID_RE.fullmatch(name) and name.startswith(a + b):
+                        if is_package_id(name) and name.startswith(a + b):
                             yield name
         except OSError as exc:
             raise self._unreadable(exc, "listed") from exc

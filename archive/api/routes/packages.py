@@ -14,15 +14,11 @@ from pydantic import Field
 from archive.access import policy
 from archive.api import errors, serving
 from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, CursorsDep, Day, PackageId, Verified
-from archive.api.routes.audits import last_audit
-from archive.api.routes.files import conditional_headers, stored_bytes
 from archive.api.schemas import EventsPage, FilesPage, PackageDetail, PackageList
-from archive.catalog import retrieval, search
-from archive.catalog.search import SearchQuery
+from archive.api.stored import conditional_headers, stored_bytes
 from archive.errors import InvalidRequest
+from archive.services.retrieve import listing
 from archive.services.retrieve import packages as retrieve
-from archive.services.retrieve.packages import METADATA, today_utc
-from archive.services.retrieve.usage import record_view
 
 router = APIRouter(tags=["packages"])
 
@@ -111,30 +107,10 @@ async def list_packages(
     fields = _fields(field)
     if collection:
         fields += (("collection", collection),)
-    for when_from, when_to, name in ((created_from, created_to, "created"), (date_from, date_to, "date")):
-        if when_from and when_to and when_to < when_from:
-            raise InvalidRequest(f"{name}_to ({when_to}) is before {name}_from ({when_from})")
-    query = SearchQuery(
-        text=q,
-        profile=profile,
-        fields=fields,
-        puids=tuple(puid),
-        created_from=created_from,
-        created_to=created_to,
-        date_from=date_from,
-        date_to=date_to,
-        levels=policy.metadata_levels(caller.role, ctx.settings.api_anonymous),
-        visible=retrieve.search_scope(ctx, caller),
-        limit=limit,
-        after=cursors.packages_after(cursor),
-    )
-    page = search.search(ctx.catalog, query)
-    today = today_utc()
+    filters = listing.Filters(q, profile, fields, tuple(puid), created_from, created_to, date_from, date_to)
+    page = listing.search_packages(ctx, caller, filters, limit, lambda: cursors.packages_after(cursor))
     items = []
-    for p in page.items:
-        decision = retrieve.decide(ctx, caller, p.profile_id, p.access_level, p.embargo_until, today)
-        if decision.hidden:  # the SQL filter and the policy disagree: never show it
-            continue
+    for p, decision in page.items:
         item = p.as_dict()
         item["access"] = _access(p.access_level, p.embargo_until, "", decision)
         item["href"] = f"/packages/{p.id}"
@@ -145,7 +121,7 @@ async def list_packages(
             "count": len(items),
             "limit": limit,
             "next_cursor": cursors.packages_next(page.next_after),
-            "query": search.describe_query(query),
+            "query": page.query,
             "packages": items,
         }
     )
@@ -159,9 +135,8 @@ async def list_packages(
     openapi_extra=OPTIONAL_TOKEN,
 )
 async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSONResponse:
-    info, decision = retrieve.authorise(ctx, caller, package_id, METADATA)
-    meta = retrieval.package_metadata(ctx.catalog, package_id)
-    record_view(ctx, caller, info)
+    view = listing.view_package(ctx, caller, package_id)
+    info, decision, meta = view.info, view.decision, view.metadata
     return JSONResponse(
         {
             "id": info.id,
@@ -178,7 +153,7 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
                 "formats": meta["formats"],
                 "href": f"/packages/{info.id}/files",
             },
-            "last_audit": last_audit(ctx, info.id),
+            "last_audit": view.last_audit,
             "links": {
                 "mets": f"/packages/{info.id}/mets",
                 "events": f"/packages/{info.id}/events",
@@ -221,11 +196,8 @@ async def get_events(
     cursor: Cursor = None,
     type: Annotated[str | None, Query(max_length=64, description="Only events of this PREMIS type.")] = None,
 ) -> JSONResponse:
-    retrieve.authorise(ctx, caller, package_id, METADATA)
-    after = cursors.events_after(package_id, cursor)
-    events = retrieval.events_page(ctx.catalog, package_id, after, limit + 1, type)
-    more = len(events) > limit
-    events = events[:limit]
+    after = lambda: cursors.events_after(package_id, cursor)  # noqa: E731 - read once authorised
+    events, more = listing.events_page(ctx, caller, package_id, after, limit, type)
     nxt = cursors.events_next(package_id, events[-1]["datetime"], events[-1]["id"]) if more else None
     return JSONResponse({"package_id": package_id, "count": len(events), "next_cursor": nxt, "events": events})
 
@@ -245,18 +217,17 @@ async def get_files(
     limit: PageLimit = 1000,
     cursor: Cursor = None,
 ) -> JSONResponse:
-    info, decision = retrieve.authorise(ctx, caller, package_id, METADATA)
-    after = cursors.files_after(package_id, cursor, lambda key: retrieval.file_path(ctx.catalog, package_id, key))
-    files = retrieval.files_page(ctx.catalog, package_id, after, limit + 1)
-    more = len(files) > limit
-    files = files[:limit]
+    page = listing.files_page(
+        ctx, caller, package_id, lambda path_of: cursors.files_after(package_id, cursor, path_of), limit
+    )
+    files = page.files
     return JSONResponse(
         {
             "package_id": package_id,
-            "total": info.file_count,
+            "total": page.info.file_count,
             "count": len(files),
-            "files_available": decision.files,
-            "next_cursor": cursors.files_next(package_id, files[-1].key) if more else None,
+            "files_available": page.decision.files,
+            "next_cursor": cursors.files_next(package_id, files[-1].key) if page.more else None,
             "files": [
                 {
                     "path": f.path,

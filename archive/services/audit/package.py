@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archive.audit.budget import Budget
-from archive.audit.check import CopyResult, FileOutcome, check_copy, expected_entries, find_extras
+from archive.audit.check import CopyResult, FileOutcome, check_copy, expected_entries
 from archive.audit.findings import AuditFinding, finding
 from archive.catalog.audits import Audits, FixityState, PackageRecord
 from archive.catalog.ledger_mirror import LedgerMirror
@@ -111,7 +111,6 @@ def check_copies(
 ) -> dict[str, object] | None:
     """Check copies from ``start`` (copy index, last path done); return a cursor if the budget ran out."""
     entries = expected_entries(rec.files, rec.tag_digests)
-    expected = {e.path for e in entries}
     copies = ctx.all_storage
     for ci in range(start[0], len(copies)):
         storage = copies[ci]
@@ -133,11 +132,7 @@ def check_copies(
             )
             result.checks[storage.name] = "missing"
             continue
-        if after is None:
-            result.findings.extend(
-                finding(rec.id, storage.name, path, "extra", why) for path, why in find_extras(bag, expected)
-            )
-        done = check_copy(bag, entries, rec.id, storage.name, budget, pool, after, on_file)
+        done = check_copy(bag, entries, rec.id, storage.name, budget, pool, after, on_file, extras=True)
         result.findings.extend(done.findings)
         result.files += done.files
         result.bytes += done.bytes

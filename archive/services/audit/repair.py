@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from archive.audit.budget import Budget
-from archive.audit.check import CopyResult, Expected, check_copy, expected_entries, find_extras
-from archive.audit.findings import REPAIRABLE, AuditFinding, finding
+from archive.audit.check import CopyResult, Expected, check_copy, expected_entries
+from archive.audit.findings import REPAIRABLE, AuditFinding
 from archive.catalog.audits import Audits, FixityState, PackageRecord
 from archive.errors import ArchiveError
 from archive.faults import fault_point, register
@@ -174,11 +174,7 @@ def repair_package(
             )
         )
         entries = expected_entries(rec.files, rec.tag_digests)
-        bag = storage.path_of(rec.id)
-        recheck = check_copy(bag, entries, rec.id, name, Budget())
-        recheck.findings[:0] = [
-            finding(rec.id, name, path, "extra", why) for path, why in find_extras(bag, {e.path for e in entries})
-        ]
+        recheck = check_copy(storage.path_of(rec.id), entries, rec.id, name, Budget(), extras=True)
         checks[name] = recheck
         findings = [f for f in findings if f.copy != name] + recheck.findings
         events.append(

@@ -1,7 +1,8 @@
 """Reading audit history: the coverage report an auditor signs, and the reads the HTTP API serves.
 
-API entry points: :func:`list_audit_runs`, :func:`get_audit_run`, :func:`last_fixity_outcomes`
-(and :func:`coverage_report`). They return plain dicts ready for JSON.
+API entry points: :func:`list_audit_runs`, :func:`audit_run_for` (one run, each finding decided
+for the caller), :func:`last_audit` (and :func:`get_audit_run`, :func:`last_fixity_outcomes`,
+:func:`coverage_report`). They return plain dicts ready for JSON.
 """
 
 from __future__ import annotations
@@ -9,11 +10,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from archive.access import policy
+from archive.catalog import retrieval
 from archive.catalog.audits import Audits
 from archive.model import utcnow
 from archive.services.audit import intervals as fixity_intervals
 from archive.services.audit.run import DEFAULT_INTERVAL_DAYS
 from archive.services.context import ArchiveContext
+from archive.services.retrieve.packages import profile_visibility
+from archive.services.retrieve.usage import Caller
+
+#: what replaces a finding's path and message in a package the caller may not see
+WITHHELD = "withheld: the package is hidden from this role"
 
 
 def list_audit_runs(ctx: ArchiveContext, limit: int = 50, offset: int = 0) -> dict[str, Any]:
@@ -34,6 +42,42 @@ def get_audit_run(ctx: ArchiveContext, run_id: str, limit: int | None = 1000, of
     run = audits.get_run(run_id).as_dict()
     run["findings"] = audits.run_findings(run_id, limit, offset)
     return run
+
+
+def audit_run_for(ctx: ArchiveContext, caller: Caller, run_id: str, limit: int, offset: int) -> dict[str, Any]:
+    """:func:`get_audit_run` as ``caller`` may read it.
+
+    Audit results name packages by id only, for every package (auditors check the whole
+    archive); a finding in a package the caller may not see has its path, message and digests
+    withheld (a file's name, or its digest, can tell what a confidential package holds).
+    """
+    run = get_audit_run(ctx, run_id, limit, offset)
+    if caller.role in policy.SEE_ALL:  # archivists and admins see every package
+        return run
+    findings = run["findings"]
+    access = retrieval.access_of(ctx.catalog, [f["package"] for f in findings if f["package"]])
+
+    def visible(package_id: str) -> bool:
+        if package_id not in access:
+            return False  # no longer catalogued: nothing to show of it
+        profile_id, level = access[package_id]
+        return policy.sees_metadata(caller.role, level, ctx.settings.api_anonymous, profile_visibility(ctx, profile_id))
+
+    run["findings"] = [
+        f
+        if not f["package"] or visible(f["package"])
+        else {**f, "path": "", "message": WITHHELD, "expected": None, "found": None}
+        for f in findings
+    ]
+    return run
+
+
+def last_audit(ctx: ArchiveContext, package_id: str) -> dict[str, Any] | None:
+    """The package's fixity state: last outcome (None if never audited), when checked and verified."""
+    state = last_fixity_outcomes(ctx, [package_id]).get(package_id)
+    if state is None:
+        return None
+    return {k: v for k, v in state.items() if k != "package"}
 
 
 def last_fixity_outcomes(ctx: ArchiveContext, package_ids: list[str]) -> dict[str, dict[str, Any]]:

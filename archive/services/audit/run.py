@@ -34,8 +34,8 @@ from archive.services.audit import intervals as fixity_intervals
 from archive.services.audit.package import PackageAudit, audit_package
 from archive.services.audit.repair import RepairResult, repair_package
 from archive.services.context import ArchiveContext
+from archive.services.ids import named_package_id
 from archive.services.ledgering import findings_in, findings_out, run_options
-from archive.storage.local import check_package_id
 
 Progress = Callable[[str, int, int], None]
 register("audit.before-finish")
@@ -229,10 +229,7 @@ def find_orphans(ctx: ArchiveContext, audits: Audits, now: datetime) -> Iterator
 
 def _check_ids(audits: Audits, ctx: ArchiveContext, ids: list[str]) -> None:
     for pid in ids:
-        try:
-            check_package_id(pid)
-        except StorageError as exc:
-            raise NotFound(f"{pid!r} is not a package identifier (a UUID)") from exc
+        named_package_id(pid)
         if not audits.exists(pid) and not any(s.exists(pid) for s in ctx.all_storage):
             raise NotFound(f"no package {pid} in the catalog or in storage")
 

@@ -6,23 +6,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from archive.errors import ArchiveError, FixityError, NotFound, StorageError
-from archive.fixity import copy_and_hash
+from archive.audit.budget import Budget
+from archive.audit.check import FileOutcome, check_copy, record_entries
+from archive.errors import ArchiveError, FixityError, StorageError
 from archive.services.context import ArchiveContext
-from archive.services.copies import expected_digests
-from archive.storage.local import check_package_id
+from archive.services.ids import named_package_id
 from archive.tree_removal import remove_tree
 
 
-def _check_id(package_id: str) -> None:
-    try:
-        check_package_id(package_id)
-    except StorageError as exc:
-        raise NotFound(f"{package_id!r} is not a package identifier (a UUID)") from exc
-
-
 def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
-    _check_id(package_id)
+    named_package_id(package_id)
     pkg = ctx.catalog.get_package(package_id)
     return {
         "id": pkg.id,
@@ -72,8 +65,8 @@ def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
 
 
 def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
-    """Copy the stored bag to ``dest`` (must not exist), checking each payload file against the catalog."""
-    _check_id(package_id)
+    """Copy the stored bag to ``dest`` (must not exist), checking each file against the catalog as it is copied."""
+    named_package_id(package_id)
     pkg = ctx.catalog.get_package(package_id)
     tag_digests = ctx.catalog.tag_digests(package_id)
     source = ctx.storage.path_of(package_id)
@@ -82,15 +75,18 @@ def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
     if dest.exists():
         raise ArchiveError(f"{dest} already exists; export writes a new folder")
     tmp = dest.with_name(f".{dest.name}.partial")
-    expected = expected_digests(pkg.files, tag_digests)
+
+    def refuse(outcome: FileOutcome) -> None:
+        if outcome.error is not None:
+            raise outcome.error  # reported below as the export failing
+        if outcome.kind is not None:
+            raise FixityError(
+                f"stored file {outcome.entry.path} of package {package_id} does not match the catalog's digests"
+            )
+
     try:
-        for rel, digests in expected.items():
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(source / rel, "rb") as src:
-                _, found = copy_and_hash(src, target, list(digests), fsync=False)
-            if found != digests:
-                raise FixityError(f"stored file {rel} of package {package_id} does not match the catalog's digests")
+        entries = record_entries(pkg.files, tag_digests)
+        check_copy(source, entries, package_id, "", Budget(), on_file=refuse, copy_to=tmp)
         tmp.rename(dest)
     except OSError as exc:
         raise StorageError(f"cannot export package {package_id} to {dest}: {exc}") from exc

@@ -23,10 +23,11 @@ from archive.access import policy
 from archive.catalog import retrieval
 from archive.catalog.retrieval import PackageInfo
 from archive.errors import AccessDenied, ConfigError, FixityError, InvalidRequest, NotFound, ProfileError
+from archive.ids import check_package_id
 from archive.services.context import ArchiveContext
 from archive.services.retrieve.usage import Caller, incident
 from archive.services.retrieve.verified import Signature, VerifiedFiles, hash_whole, pick, signature
-from archive.storage.local import UUID_RE, package_relpath
+from archive.storage.local import package_relpath
 
 MAX_PATH = 4096
 METADATA, FILES = "metadata", "files"
@@ -52,12 +53,6 @@ class Servable:
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
-
-
-def check_package_id(package_id: str) -> str:
-    if not UUID_RE.fullmatch(package_id):
-        raise InvalidRequest(f"{package_id[:80]!r} is not a package identifier (a lower-case UUID)")
-    return package_id
 
 
 def profile_visibility(ctx: ArchiveContext, profile_id: str) -> policy.VisibleTo | None:
