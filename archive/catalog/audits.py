@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, and_, case, func, literal, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archive.catalog.guard import guarded, translate
+from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog, _aware
 from archive.catalog.tables import AuditFindingRow, AuditRunRow, EventRow, FileRow, PackageFixityRow, PackageRow
 from archive.errors import NotFound
@@ -162,8 +161,7 @@ class Audits:
                     stop_reason="",
                     notified="",
                 )
-            ),
-            "start an audit run",
+            )
         )
 
     @guarded("update audit run {run_id}")
@@ -175,7 +173,7 @@ class Audits:
             for key, value in values.items():
                 setattr(row, key, value)
 
-        self._write(apply, f"update audit run {run_id}")
+        self._write(apply)
 
     @guarded("record audit results of run {run_id}")
     def record(
@@ -215,14 +213,11 @@ class Audits:
                 for key, n in counts.items():
                     setattr(run, key, (getattr(run, key) or 0) + n)
 
-        self._write(apply, f"record audit results of run {run_id}")
+        self._write(apply)
 
-    def _write(self, apply: Any, what: str) -> None:
-        try:
-            with self._session() as s, s.begin():
-                apply(s)
-        except SQLAlchemyError as exc:
-            raise translate(exc, f"{what}") from exc
+    def _write(self, apply: Any) -> None:
+        with self._session() as s, s.begin():
+            apply(s)
 
     @guarded("list audit runs")
     def list_runs(self, limit: int = 50, offset: int = 0) -> list[AuditRun]:
@@ -391,11 +386,8 @@ class Audits:
             .group_by(PackageRow.profile_id)
             .order_by(PackageRow.profile_id)
         )
-        try:
-            with self._session() as s:
-                return {name: (None if days is None else int(days), int(n or 0)) for name, days, n in s.execute(q)}
-        except SQLAlchemyError as exc:
-            raise translate(exc, "read the packages' fixity intervals") from exc
+        with self._session() as s:
+            return {name: (None if days is None else int(days), int(n or 0)) for name, days, n in s.execute(q)}
 
     @guarded("record the fixity interval of profile {profile}")
     def record_interval(self, profile: str, days: int) -> None:
@@ -405,8 +397,7 @@ class Audits:
                 update(PackageRow)
                 .where(PackageRow.profile_id == profile, PackageRow.fixity_interval_days.is_(None))
                 .values(fixity_interval_days=days)
-            ),
-            f"record the fixity interval of profile {profile}",
+            )
         )
 
     @guarded("list package ids")

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog import search_index
-from archive.catalog.db import make_engine, migrate, redact
-from archive.catalog.guard import guarded, translate, translated
+from archive.catalog.db import make_engine, migrate
+from archive.catalog.guard import guarded
 from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
 from archive.errors import CatalogError, NotFound
 from archive.faults import fault_point, register
@@ -96,9 +96,9 @@ class Catalog:
         """A new ORM session, for the catalog's own modules (whose public functions are guarded)."""
         return self._sessions()
 
-    @guarded("reach the catalog")
+    @guarded("reach the catalog {self.url}")
     def ping(self) -> None:
-        with translated(f"reach the catalog {redact(self.url)}"), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     # -- writing -------------------------------------------------------------
@@ -163,7 +163,7 @@ class Catalog:
                 raise AlreadyRecorded(
                     f"a package with idempotency key {pkg.idempotency_key} is already recorded: {existing}", existing
                 ) from exc
-            raise translate(exc, f"record package {pkg.id}") from exc
+            raise
         fault_point("catalog.after-commit")
 
     @staticmethod

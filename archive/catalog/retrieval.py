@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select
 
-from archive.catalog.guard import guarded, translated
+from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog, _aware
 from archive.catalog.tables import EventRow, FileRow, PackageRow
 from archive.errors import NotFound
@@ -50,11 +50,6 @@ class StoredFileInfo:
     key: int = 0  # the catalog row's key: what a page of files is continued after (see file_path)
     #: what the identification rests on: signature, container, extension (a guess) or none
     basis: str = ""
-
-
-def _run(what: str, fn: Any) -> Any:
-    with translated(what):
-        return fn()
 
 
 _INFO = (
@@ -121,47 +116,41 @@ def package_info(
     """
     query = _INFO_Q if levels is None and visible is None else _INFO_Q.where(*visible_conditions(levels, visible))
 
-    def go() -> PackageInfo:
-        with catalog.engine.connect() as c:
-            r = c.execute(query, {"pid": package_id}).one_or_none()
-        if r is None:
-            raise NotFound(f"no package {package_id}")
-        return PackageInfo(
-            r.id,
-            r.profile_id,
-            r.profile_version,
-            r.title,
-            _aware(r.created_at),
-            r.access_level,
-            r.embargo_until,
-            r.access_statement,
-            r.file_count,
-            r.total_bytes,
-            r.storage_path,
-            r.mets_sha256,
-            dict(r.tag_digests),
-        )
-
-    return _run(f"read package {package_id}", go)
+    with catalog.engine.connect() as c:
+        r = c.execute(query, {"pid": package_id}).one_or_none()
+    if r is None:
+        raise NotFound(f"no package {package_id}")
+    return PackageInfo(
+        r.id,
+        r.profile_id,
+        r.profile_version,
+        r.title,
+        _aware(r.created_at),
+        r.access_level,
+        r.embargo_until,
+        r.access_statement,
+        r.file_count,
+        r.total_bytes,
+        r.storage_path,
+        r.mets_sha256,
+        dict(r.tag_digests),
+    )
 
 
 @guarded("read package {package_id}")
 def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
     """Descriptive metadata, Dublin Core and the count of files per format."""
 
-    def go() -> dict[str, Any]:
-        with catalog.engine.connect() as c:
-            r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
-            if r is None:
-                raise NotFound(f"no package {package_id}")
-            formats = c.execute(_FORMATS_Q, {"pid": package_id}).all()
-        return {
-            "metadata": r.descriptive,
-            "dublin_core": r.dublin_core,
-            "formats": [{"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)} for p, n, k, b in formats],
-        }
-
-    return _run(f"read package {package_id}", go)
+    with catalog.engine.connect() as c:
+        r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
+        if r is None:
+            raise NotFound(f"no package {package_id}")
+        formats = c.execute(_FORMATS_Q, {"pid": package_id}).all()
+    return {
+        "metadata": r.descriptive,
+        "dublin_core": r.dublin_core,
+        "formats": [{"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)} for p, n, k, b in formats],
+    }
 
 
 @guarded("read access levels")
@@ -171,15 +160,12 @@ def access_levels(catalog: Catalog, package_ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
 
-    def go() -> dict[str, str]:
-        out: dict[str, str] = {}
-        with catalog.engine.connect() as c:
-            for i in range(0, len(ids), 500):
-                q = select(PackageRow.id, PackageRow.access_level).where(PackageRow.id.in_(ids[i : i + 500]))
-                out.update({r.id: r.access_level for r in c.execute(q)})
-        return out
-
-    return _run("read access levels", go)
+    out: dict[str, str] = {}
+    with catalog.engine.connect() as c:
+        for i in range(0, len(ids), 500):
+            q = select(PackageRow.id, PackageRow.access_level).where(PackageRow.id.in_(ids[i : i + 500]))
+            out.update({r.id: r.access_level for r in c.execute(q)})
+    return out
 
 
 @guarded("read access levels")
@@ -190,17 +176,14 @@ def access_of(catalog: Catalog, package_ids: list[str]) -> dict[str, tuple[str, 
     if not ids:
         return {}
 
-    def go() -> dict[str, tuple[str, str]]:
-        out: dict[str, tuple[str, str]] = {}
-        with catalog.engine.connect() as c:
-            for i in range(0, len(ids), 500):
-                q = select(PackageRow.id, PackageRow.profile_id, PackageRow.access_level).where(
-                    PackageRow.id.in_(ids[i : i + 500])
-                )
-                out.update({r.id: (r.profile_id, r.access_level) for r in c.execute(q)})
-        return out
-
-    return _run("read access levels", go)
+    out: dict[str, tuple[str, str]] = {}
+    with catalog.engine.connect() as c:
+        for i in range(0, len(ids), 500):
+            q = select(PackageRow.id, PackageRow.profile_id, PackageRow.access_level).where(
+                PackageRow.id.in_(ids[i : i + 500])
+            )
+            out.update({r.id: (r.profile_id, r.access_level) for r in c.execute(q)})
+    return out
 
 
 _FILE = (
@@ -240,14 +223,11 @@ def file_path(catalog: Catalog, package_id: str, key: int) -> str | None:
 
 @guarded("read a file of package {package_id}")
 def stored_file(catalog: Catalog, package_id: str, path: str) -> StoredFileInfo:
-    def go() -> StoredFileInfo:
-        with catalog.engine.connect() as c:
-            r = c.execute(_FILE_Q, {"pid": package_id, "path": path}).one_or_none()
-        if r is None:
-            raise NotFound(f"package {package_id} has no file {path!r}")
-        return _file(r)
-
-    return _run(f"read a file of package {package_id}", go)
+    with catalog.engine.connect() as c:
+        r = c.execute(_FILE_Q, {"pid": package_id, "path": path}).one_or_none()
+    if r is None:
+        raise NotFound(f"package {package_id} has no file {path!r}")
+    return _file(r)
 
 
 @guarded("list the files of package {package_id}")
@@ -258,11 +238,8 @@ def files_page(catalog: Catalog, package_id: str, after: str | None, limit: int)
         q = q.where(FileRow.path > after)
     q = q.order_by(FileRow.path).limit(limit)
 
-    def go() -> list[StoredFileInfo]:
-        with catalog.engine.connect() as c:
-            return [_file(r) for r in c.execute(q)]
-
-    return _run(f"list the files of package {package_id}", go)
+    with catalog.engine.connect() as c:
+        return [_file(r) for r in c.execute(q)]
 
 
 @guarded("list the events of package {package_id}")
@@ -295,20 +272,17 @@ def events_page(
         )
     q = q.order_by(EventRow.occurred_at, EventRow.id).limit(limit)
 
-    def go() -> list[dict[str, Any]]:
-        with catalog.engine.connect() as c:
-            return [
-                {
-                    "id": e.id,
-                    "type": e.type,
-                    "datetime": _aware(e.occurred_at).isoformat(),
-                    "detail": e.detail,
-                    "outcome": e.outcome,
-                    "outcome_detail": e.outcome_detail,
-                    "agents": e.agents,
-                    "objects": e.objects,
-                }
-                for e in c.execute(q)
-            ]
-
-    return _run(f"list the events of package {package_id}", go)
+    with catalog.engine.connect() as c:
+        return [
+            {
+                "id": e.id,
+                "type": e.type,
+                "datetime": _aware(e.occurred_at).isoformat(),
+                "detail": e.detail,
+                "outcome": e.outcome,
+                "outcome_detail": e.outcome_detail,
+                "agents": e.agents,
+                "objects": e.objects,
+            }
+            for e in c.execute(q)
+        ]

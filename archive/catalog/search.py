@@ -15,9 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.catalog.guard import guarded, translate
+from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog, PackageSummary, _aware
 from archive.catalog.search_index import prefix_bounds, words
 from archive.catalog.tables import FileRow, MetadataValueRow, PackageRow, SearchDateRow, SearchTermRow
@@ -131,12 +130,9 @@ def search(catalog: Catalog, q: SearchQuery) -> SearchPage:
         .where(PackageRow.id.in_(keys.scalar_subquery()))
         .order_by(PackageRow.created_at, PackageRow.id)
     )
-    try:
-        with catalog.engine.connect() as c:
-            total = c.execute(select(func.count()).select_from(PackageRow).where(*conds)).scalar() or 0
-            rows = c.execute(page).all()
-    except SQLAlchemyError as exc:
-        raise translate(exc, "search the catalog") from exc
+    with catalog.engine.connect() as c:
+        total = c.execute(select(func.count()).select_from(PackageRow).where(*conds)).scalar() or 0
+        rows = c.execute(page).all()
     items = [
         PackageSummary(
             r.id,
