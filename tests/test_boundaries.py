@@ -69,6 +69,11 @@ CATALOG_PURE = {
     "search_index.date_range": "text",
     "search_index.index_values": "text",
     "dump.unaccounted_tables": "compares table names",
+    "records.aware": "a time zone",
+    "records.iso": "formats a time",
+    "audit_queries.due": "builds SQL conditions",
+    "audit_queries.selection_page": "builds an SQL statement",
+    "audit_queries.coverage_query": "builds an SQL statement",
 }
 #: modules of archive.catalog that declare tables or are the mechanism itself
 _NOT_ADAPTERS = {"guard", "tables", "migrations"}

@@ -5,44 +5,19 @@ Usage statistics over the access log are in :mod:`archive.catalog.usage`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
 from archive.catalog.guard import guarded
-from archive.catalog.repository import Catalog, _aware
+from archive.catalog.records import TokenInfo, aware
+from archive.catalog.repository import Catalog
 from archive.catalog.tables import AccessLogRow, IncidentRow, TokenRow
 from archive.errors import NotFound
 from archive.model import utcnow
 
 ACTION_VIEW, ACTION_FILE, ACTION_PACKAGE = "view", "file", "package"
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    id: str
-    name: str
-    role: str
-    salt: str
-    digest: str
-    created_at: datetime
-    revoked_at: datetime | None
-    expires_at: datetime | None = None
-
-    def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and _aware(now) >= _aware(self.expires_at)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "role": self.role,
-            "created": _aware(self.created_at).isoformat(),
-            "revoked": _aware(self.revoked_at).isoformat() if self.revoked_at else None,
-            "expires": _aware(self.expires_at).isoformat() if self.expires_at else None,
-        }
 
 
 def _token(r: TokenRow) -> TokenInfo:
@@ -174,7 +149,7 @@ def access_entries(catalog: Catalog, package_id: str | None = None) -> list[dict
         return [
             {
                 "id": r.id,
-                "occurred": _aware(r.occurred_at).isoformat(),
+                "occurred": aware(r.occurred_at).isoformat(),
                 "token_id": r.token_id,
                 "caller": r.caller,
                 "role": r.role,
@@ -228,7 +203,7 @@ def incidents(catalog: Catalog, package_id: str | None = None) -> list[dict[str,
         return [
             {
                 "id": r.id,
-                "occurred": _aware(r.occurred_at).isoformat(),
+                "occurred": aware(r.occurred_at).isoformat(),
                 "package_id": r.package_id,
                 "path": r.path,
                 "kind": r.kind,

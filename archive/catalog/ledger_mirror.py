@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from archive.catalog.guard import guarded
-from archive.catalog.repository import Catalog, _aware
+from archive.catalog.records import aware
+from archive.catalog.repository import Catalog
 from archive.catalog.tables import EventRow, LedgerEntryRow
 from archive.ledger import KIND_PACKAGE, LedgerEntry
 from archive.model import Event, EventLink
@@ -21,7 +22,7 @@ def _event(row: EventRow) -> Event:
     return Event(
         identifier=row.id,
         type=row.type,
-        datetime=_aware(row.occurred_at),
+        datetime=aware(row.occurred_at),
         detail=row.detail,
         outcome=row.outcome,
         outcome_detail=row.outcome_detail,

@@ -7,70 +7,19 @@ files answers ``GET /packages/{id}`` as fast as one of three.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select
 
 from archive.catalog.guard import guarded
-from archive.catalog.repository import Catalog, _aware
+from archive.catalog.records import PackageInfo, StoredFileInfo, aware
+from archive.catalog.repository import PACKAGE_INFO_COLUMNS, Catalog
 from archive.catalog.tables import EventRow, FileRow, PackageRow
 from archive.errors import NotFound
 
-
-@dataclass(frozen=True)
-class PackageInfo:
-    """What retrieval needs to know about a package before it decides anything."""
-
-    id: str
-    profile_id: str
-    profile_version: str
-    title: str
-    created_at: datetime
-    access_level: str
-    embargo_until: date | None
-    access_statement: str
-    file_count: int
-    total_bytes: int
-    storage_path: str
-    mets_sha256: str
-    tag_digests: dict[str, dict[str, str]]
-
-
-@dataclass(frozen=True)
-class StoredFileInfo:
-    package_id: str
-    path: str  # relative to data/
-    size: int
-    digests: dict[str, str]
-    puid: str | None
-    format_name: str
-    mime: str
-    key: int = 0  # the catalog row's key: what a page of files is continued after (see file_path)
-    #: what the identification rests on: signature, container, extension (a guess) or none
-    basis: str = ""
-
-
-_INFO = (
-    PackageRow.id,
-    PackageRow.profile_id,
-    PackageRow.profile_version,
-    PackageRow.title,
-    PackageRow.created_at,
-    PackageRow.access_level,
-    PackageRow.embargo_until,
-    PackageRow.access_statement,
-    PackageRow.file_count,
-    PackageRow.total_bytes,
-    PackageRow.storage_path,
-    PackageRow.mets_sha256,
-    PackageRow.tag_digests,
-)
-
-
 # hot statements are built once; SQLAlchemy also caches their compiled SQL
-_INFO_Q = select(*_INFO).where(PackageRow.id == bindparam("pid"))
+_INFO_Q = select(*PACKAGE_INFO_COLUMNS).where(PackageRow.id == bindparam("pid"))
 #: which packages a caller may see, as groups of ``(profile ids, access levels)``: visible when
 #: the package's profile and level are in one group (``archive.access.policy.metadata_scope``)
 Scope = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
@@ -120,21 +69,7 @@ def package_info(
         r = c.execute(query, {"pid": package_id}).one_or_none()
     if r is None:
         raise NotFound(f"no package {package_id}")
-    return PackageInfo(
-        r.id,
-        r.profile_id,
-        r.profile_version,
-        r.title,
-        _aware(r.created_at),
-        r.access_level,
-        r.embargo_until,
-        r.access_statement,
-        r.file_count,
-        r.total_bytes,
-        r.storage_path,
-        r.mets_sha256,
-        dict(r.tag_digests),
-    )
+    return PackageInfo.from_row(r)
 
 
 @guarded("read package {package_id}")
@@ -277,7 +212,7 @@ def events_page(
             {
                 "id": e.id,
                 "type": e.type,
-                "datetime": _aware(e.occurred_at).isoformat(),
+                "datetime": aware(e.occurred_at).isoformat(),
                 "detail": e.detail,
                 "outcome": e.outcome,
                 "outcome_detail": e.outcome_detail,
