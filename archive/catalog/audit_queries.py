@@ -46,7 +46,7 @@ def selection_page(
     exclude_run: str,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     """``(package id, last check)`` of the next packages to audit: see ``Audits.page``."""
     touched = and_(PackageFixityRow.run_id.is_not(None), PackageFixityRow.run_id == exclude_run)
     q = (
@@ -63,7 +63,7 @@ def selection_page(
     return q
 
 
-def coverage_query(thresholds: dict[str, datetime], default: datetime) -> Select[Any]:
+def coverage_query(thresholds: dict[str, datetime], default: datetime) -> Select[*tuple[Any, ...]]:
     """Per profile (:data:`COVERAGE_KEYS`): totals, what was verified since its threshold (and is
     not failing), the oldest verification, never audited, open failures, could not check."""
     cut = (
