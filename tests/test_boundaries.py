@@ -16,6 +16,7 @@ function is called: only :class:`~archive.errors.ArchiveError` subclasses may co
 
 from __future__ import annotations
 
+import ast
 import builtins
 import errno
 import inspect
@@ -23,6 +24,7 @@ import os
 import pkgutil
 import shutil
 import sqlite3
+import string
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,7 +54,6 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 # == the catalog =================================================================================
 #: public callables of archive.catalog that touch no database (or only hand out a handle)
 CATALOG_PURE = {
-    "db.redact": "formats a URL",
     "db.alembic_config": "builds alembic's configuration",
     "db.sqlite_path": "parses a URL",
     "repository.Catalog.session": "hands out a session to the catalog's own (guarded) functions",
@@ -68,6 +69,11 @@ CATALOG_PURE = {
     "search_index.date_range": "text",
     "search_index.index_values": "text",
     "dump.unaccounted_tables": "compares table names",
+    "records.aware": "a time zone",
+    "records.iso": "formats a time",
+    "audit_queries.due": "builds SQL conditions",
+    "audit_queries.selection_page": "builds an SQL statement",
+    "audit_queries.coverage_query": "builds an SQL statement",
 }
 #: modules of archive.catalog that declare tables or are the mechanism itself
 _NOT_ADAPTERS = {"guard", "tables", "migrations"}
@@ -87,7 +93,13 @@ def _catalog_callables() -> dict[str, Callable[..., Any]]:
                 out[f"{info.name}.{name}"] = obj
             elif inspect.isclass(obj) and not is_dataclass(obj) and not issubclass(obj, BaseException):
                 for attr, member in vars(obj).items():
-                    if inspect.isfunction(member) and (not attr.startswith("_") or attr == "__init__"):
+                    if attr.startswith("_") and attr != "__init__":
+                        continue
+                    if isinstance(member, (staticmethod, classmethod)):
+                        member = member.__func__
+                    elif isinstance(member, property):
+                        member = member.fget
+                    if inspect.isfunction(member):
                         out[f"{info.name}.{name}.{attr}"] = member
     return out
 
@@ -97,6 +109,73 @@ def test_every_public_catalog_function_is_guarded() -> None:
     unguarded = sorted(n for n, fn in found.items() if n not in CATALOG_PURE and not hasattr(fn, GUARDED))
     assert not unguarded, f"decorate these with @guarded (archive/catalog/guard.py), or list them as pure: {unguarded}"
     assert not set(CATALOG_PURE) - set(found), "CATALOG_PURE names callables that are gone"
+
+
+#: what names a database handle in a function's source: a pure callable uses none of these
+_DATABASE_HANDLES = ("session(", "engine", "connect(", "execute(", "scalar", "begin(", "commit(", "Session")
+
+
+def test_pure_catalog_callables_reach_no_database() -> None:
+    """A callable listed as pure really is: its source names no session, engine or statement run."""
+    found = _catalog_callables()
+    for name in sorted(set(CATALOG_PURE) - {"repository.Catalog.session"}):
+        source = inspect.getsource(found[name])
+        used = [handle for handle in _DATABASE_HANDLES if handle in source]
+        assert not used, f"{name} is listed as pure but uses {used}: guard it and give it a failure case"
+
+
+#: hand-written ``except`` clauses of the catalog that make a CatalogError: only for failures that
+#: are not the database's (so the guard does not translate them), each with why
+CATALOG_OWN_TRANSLATIONS = {
+    "db.make_engine": "ImportError (no driver) and ValueError (a malformed URL) are not database failures",
+    "db.migrate": "alembic's CommandError (e.g. a catalog migrated by a newer archive) is not a database failure",
+}
+
+
+def _translating_handlers() -> dict[str, list[str]]:
+    """``module.function`` -> the exceptions of each ``except`` in it that raises a CatalogError."""
+    out: dict[str, list[str]] = {}
+    for info in pkgutil.iter_modules(archive.catalog.__path__):
+        if info.name in _NOT_ADAPTERS:
+            continue
+        tree = ast.parse(Path(import_module(f"archive.catalog.{info.name}").__file__ or "").read_text())
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for handler in (n for n in ast.walk(fn) if isinstance(n, ast.ExceptHandler)):
+                calls = {
+                    c.func.id for c in ast.walk(handler) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                }
+                if calls & {"translate", "translated", "CatalogError"}:
+                    caught = ast.unparse(handler.type) if handler.type else "everything"
+                    out.setdefault(f"{info.name}.{fn.name}", []).append(caught)
+    return out
+
+
+def test_the_catalog_translates_database_errors_one_way() -> None:
+    """``@guarded`` is the one idiom: no inner ``with translated(...)``, no ``except SQLAlchemyError``
+    that translates; the few hand-written translations are of failures that are not the database's."""
+    handlers = _translating_handlers()
+    assert set(handlers) == set(CATALOG_OWN_TRANSLATIONS), handlers
+    database_errors = ("SQLAlchemyError", "DBAPIError", "OperationalError", "sqlite3", "OSError", "everything")
+    leaking = {n: c for n, caught in handlers.items() for c in caught if any(e in c for e in database_errors)}
+    assert not leaking, f"database failures are the guard's to translate: {leaking}"
+    from archive.catalog import guard
+
+    assert not hasattr(guard, "translated"), "one idiom: @guarded"
+
+
+def test_every_guarded_message_names_real_arguments() -> None:
+    """A template's ``{name}`` is an argument of its function (a typo would show the raw template)."""
+    for name, fn in _catalog_callables().items():
+        what = getattr(fn, GUARDED, None)
+        if what is None:
+            continue
+        params = set(inspect.signature(inspect.unwrap(fn)).parameters)
+        for _, field, _, _ in string.Formatter().parse(what):
+            if field is not None:
+                root = field.split(".", 1)[0].split("[", 1)[0]
+                assert root in params, f"{name}: @guarded({what!r}) names {root!r}, not one of {sorted(params)}"
 
 
 @pytest.fixture(scope="module")
@@ -332,6 +411,76 @@ def test_catalog_failures_become_catalog_errors(catalog_file: Path, name: str, m
     assert isinstance(caught.value, CatalogError), (name, mode, repr(caught.value))
     assert caught.value.message.startswith("cannot "), caught.value.message
     assert "[SQL:" not in caught.value.message and "sqlalche.me" not in caught.value.message
+
+
+def _catalog_iterators() -> dict[str, Callable[[Catalog], Iterator[Any]]]:
+    """Each guarded catalog callable that hands back an iterator, called (nothing read yet)."""
+    from archive.catalog.audits import Audits
+    from archive.catalog.ledger_mirror import LedgerMirror
+
+    return {
+        "audits.Audits.iter_ids": lambda c: Audits(c).iter_ids(),
+        "ledger_mirror.LedgerMirror.hashes": lambda c: LedgerMirror(c).hashes(),
+        "ledger_mirror.LedgerMirror.events_with_lines": lambda c: LedgerMirror(c).events_with_lines(),
+    }
+
+
+def test_every_catalog_iterator_has_an_iteration_case() -> None:
+    lazy = {
+        n
+        for n, fn in _catalog_callables().items()
+        if hasattr(fn, GUARDED)
+        and (inspect.isgeneratorfunction(inspect.unwrap(fn)) or "Iterator" in str(fn.__annotations__.get("return")))
+    }
+    assert lazy == set(_catalog_iterators())
+
+
+@pytest.mark.parametrize("mode", FAILURE_MODES)
+@pytest.mark.parametrize("name", sorted(_catalog_iterators()))
+def test_catalog_failures_while_a_caller_iterates_become_catalog_errors(
+    catalog_file: Path, name: str, mode: str
+) -> None:
+    """Called while the database works, iterated when it fails: still only CatalogError."""
+    catalog = Catalog(f"sqlite:///{catalog_file}", run_migrations=False)
+    try:
+        items = _catalog_iterators()[name](catalog)
+        with failing(catalog, mode), pytest.raises(ArchiveError) as caught:
+            list(items)
+    finally:
+        catalog.close()
+    assert isinstance(caught.value, CatalogError), (name, mode, repr(caught.value))
+    assert caught.value.message.startswith("cannot "), caught.value.message
+
+
+def test_a_failure_on_a_later_page_of_an_iteration_is_a_catalog_error(catalog_file: Path) -> None:
+    """The first page read, the next one fails: the caller, mid-loop, gets CatalogError."""
+    from sqlalchemy import insert
+
+    from archive.catalog.ledger_mirror import LedgerMirror
+    from archive.catalog.tables import LedgerEntryRow
+
+    catalog = Catalog(f"sqlite:///{catalog_file}", run_migrations=False)
+    try:
+        with catalog.engine.begin() as conn:
+            rows = [
+                {
+                    "seq": n,
+                    "entry_hash": f"{n:064x}",
+                    "prev_hash": "0" * 64,
+                    "kind": "k",
+                    "recorded_at": NOW,
+                    "line": "",
+                }
+                for n in range(1, 1102)
+            ]
+            conn.execute(insert(LedgerEntryRow), rows)
+        hashes = LedgerMirror(catalog).hashes()
+        seen = [next(hashes) for _ in range(1000)]  # the whole first page
+        with failing(catalog, "sqlalchemy-error"), pytest.raises(CatalogError, match="cannot read the ledger mirror"):
+            next(hashes)
+    finally:
+        catalog.close()
+    assert [seq for seq, _ in seen] == list(range(1, 1001))
 
 
 def test_catalog_opening_failures_become_catalog_errors(

@@ -1,95 +1,26 @@
-"""Catalog queries for fixity audits: runs, findings, each package's fixity state, selection, coverage."""
+"""Catalog queries for fixity audits: runs, findings, each package's fixity state, selection, coverage.
+
+Their records (:class:`AuditRun`, :class:`FixityState`, :class:`PackageRecord`) are in
+:mod:`archive.catalog.records`; the longer statements, built, in :mod:`archive.catalog.audit_queries`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, and_, case, func, literal, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from archive.catalog.guard import guarded, translate
-from archive.catalog.repository import Catalog, _aware
+from archive.catalog.audit_queries import COVERAGE_KEYS, coverage_query, due, selection_page
+from archive.catalog.guard import guarded
+from archive.catalog.records import AuditRun, FixityState, PackageRecord, aware, iso
+from archive.catalog.repository import Catalog
 from archive.catalog.tables import AuditFindingRow, AuditRunRow, EventRow, FileRow, PackageFixityRow, PackageRow
 from archive.errors import NotFound
 from archive.model import Event
-
-_TS = DateTime(timezone=True)
-LAST = func.coalesce(PackageFixityRow.checked_at, PackageRow.created_at, type_=_TS)
-VERIFIED = func.coalesce(PackageFixityRow.verified_at, PackageRow.created_at, type_=_TS)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return _aware(value).isoformat() if value else None
-
-
-@dataclass
-class AuditRun:
-    """An audit run as the catalog holds it (``as_dict`` for JSON)."""
-
-    id: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    outcome: str
-    selection: str
-    jobs: int
-    max_seconds: int | None
-    max_bytes: int | None
-    packages: int
-    files: int
-    bytes: int
-    failures: int
-    unchecked: int
-    repaired: int
-    stop_reason: str
-    notified: str
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["started_at"], data["finished_at"] = _iso(self.started_at), _iso(self.finished_at)
-        return data
-
-
-@dataclass
-class FixityState:
-    """One package's fixity record; ``cursor`` set while a pass is split across runs."""
-
-    package_id: str
-    checked_at: datetime | None = None
-    verified_at: datetime | None = None
-    outcome: str = ""
-    run_id: str | None = None
-    failed_run_id: str | None = None
-    pass_started_at: datetime | None = None
-    cursor: dict[str, Any] | None = None
-    pass_failed: bool = False
-    pass_unchecked: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "package": self.package_id,
-            "outcome": self.outcome or None,
-            "checked_at": _iso(self.checked_at),
-            "verified_at": _iso(self.verified_at),
-            "run": self.run_id,
-            "failed_run": self.failed_run_id,
-            "pass_in_progress": self.cursor is not None,
-        }
-
-
-@dataclass
-class PackageRecord:
-    """What an audit needs of one package: its files' and tag files' digests."""
-
-    id: str
-    profile_id: str
-    created_at: datetime
-    files: list[tuple[str, int, dict[str, str]]]
-    tag_digests: dict[str, dict[str, str]]
 
 
 def _event_row(package_id: str, e: Event) -> EventRow:
@@ -112,14 +43,6 @@ def _run(row: AuditRunRow) -> AuditRun:
 
 def _state(row: PackageFixityRow) -> FixityState:
     return FixityState(**{f.name: getattr(row, f.name) for f in fields(FixityState)})
-
-
-def _due(cutoffs: dict[str, datetime], default_cutoff: datetime | None) -> Any:
-    names = list(cutoffs)
-    due = [and_(PackageRow.profile_id == n, cutoffs[n] > LAST) for n in names]
-    if default_cutoff is not None:
-        due.append(and_(PackageRow.profile_id.not_in(names), default_cutoff > LAST) if names else default_cutoff > LAST)
-    return or_(*due)
 
 
 class Audits:
@@ -162,8 +85,7 @@ class Audits:
                     stop_reason="",
                     notified="",
                 )
-            ),
-            "start an audit run",
+            )
         )
 
     @guarded("update audit run {run_id}")
@@ -175,7 +97,7 @@ class Audits:
             for key, value in values.items():
                 setattr(row, key, value)
 
-        self._write(apply, f"update audit run {run_id}")
+        self._write(apply)
 
     @guarded("record audit results of run {run_id}")
     def record(
@@ -215,14 +137,11 @@ class Audits:
                 for key, n in counts.items():
                     setattr(run, key, (getattr(run, key) or 0) + n)
 
-        self._write(apply, f"record audit results of run {run_id}")
+        self._write(apply)
 
-    def _write(self, apply: Any, what: str) -> None:
-        try:
-            with self._session() as s, s.begin():
-                apply(s)
-        except SQLAlchemyError as exc:
-            raise translate(exc, f"{what}") from exc
+    def _write(self, apply: Any) -> None:
+        with self._session() as s, s.begin():
+            apply(s)
 
     @guarded("list audit runs")
     def list_runs(self, limit: int = 50, offset: int = 0) -> list[AuditRun]:
@@ -296,13 +215,7 @@ class Audits:
             files = s.execute(
                 select(FileRow.path, FileRow.size, FileRow.digests).where(FileRow.package_id == package_id)
             ).all()
-            return PackageRecord(
-                row.id,
-                row.profile_id,
-                _aware(row.created_at),
-                [(p, int(n), dict(d)) for p, n, d in files],
-                dict(row.tag_digests),
-            )
+            return PackageRecord.from_row(row, files=[(p, int(n), dict(d)) for p, n, d in files])
 
     @guarded("read the fixity state of package {package_id}")
     def state(self, package_id: str) -> FixityState | None:
@@ -340,20 +253,9 @@ class Audits:
         """Next packages by last verification, oldest first (keyset after ``after``), skipping those
         run ``exclude_run`` already touched. ``cutoffs`` (per profile) and ``default_cutoff`` keep only
         packages last verified before them (due)."""
-        touched = and_(PackageFixityRow.run_id.is_not(None), PackageFixityRow.run_id == exclude_run)
-        q = (
-            select(PackageRow.id, LAST)
-            .outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
-            .where(~touched)
-            .order_by(LAST, PackageRow.id)
-            .limit(limit)
-        )
-        if after is not None:
-            q = q.where(or_(after[0] < LAST, and_(after[0] == LAST, PackageRow.id > after[1])))
-        if cutoffs is not None:
-            q = q.where(_due(cutoffs, default_cutoff))
+        q = selection_page(cutoffs, default_cutoff, exclude_run, after, limit)
         with self._session() as s:
-            return [(pid, _aware(last)) for pid, last in s.execute(q)]
+            return [(pid, aware(last)) for pid, last in s.execute(q)]
 
     @guarded("size the audit selection")
     def selection_bytes(
@@ -366,7 +268,7 @@ class Audits:
         if package_ids:
             q = q.where(PackageRow.id.in_(package_ids))
         elif cutoffs is not None:
-            q = q.where(_due(cutoffs, default_cutoff))
+            q = q.where(due(cutoffs, default_cutoff))
         with self._session() as s:
             return int(s.scalar(q) or 0)
 
@@ -391,11 +293,8 @@ class Audits:
             .group_by(PackageRow.profile_id)
             .order_by(PackageRow.profile_id)
         )
-        try:
-            with self._session() as s:
-                return {name: (None if days is None else int(days), int(n or 0)) for name, days, n in s.execute(q)}
-        except SQLAlchemyError as exc:
-            raise translate(exc, "read the packages' fixity intervals") from exc
+        with self._session() as s:
+            return {name: (None if days is None else int(days), int(n or 0)) for name, days, n in s.execute(q)}
 
     @guarded("record the fixity interval of profile {profile}")
     def record_interval(self, profile: str, days: int) -> None:
@@ -405,8 +304,7 @@ class Audits:
                 update(PackageRow)
                 .where(PackageRow.profile_id == profile, PackageRow.fixity_interval_days.is_(None))
                 .values(fixity_interval_days=days)
-            ),
-            f"record the fixity interval of profile {profile}",
+            )
         )
 
     @guarded("list package ids")
@@ -437,55 +335,16 @@ class Audits:
     @guarded("compute audit coverage")
     def coverage(self, thresholds: dict[str, datetime], default: datetime) -> list[dict[str, Any]]:
         """Per profile: totals, what was verified since its threshold (and not failing), oldest, failures."""
-        cut = (
-            case(
-                *((PackageRow.profile_id == n, literal(t, _TS)) for n, t in thresholds.items()),
-                else_=literal(default, _TS),
-            )
-            if thresholds
-            else literal(default, _TS)
-        )
-        covered = and_(cut <= VERIFIED, func.coalesce(PackageFixityRow.outcome, "") != "failure")
-        q = (
-            select(
-                PackageRow.profile_id,
-                func.count(),
-                func.sum(PackageRow.file_count),
-                func.sum(PackageRow.total_bytes),
-                func.sum(case((covered, 1), else_=0)),
-                func.sum(case((covered, PackageRow.file_count), else_=0)),
-                func.sum(case((covered, PackageRow.total_bytes), else_=0)),
-                func.min(VERIFIED),
-                func.sum(case((PackageFixityRow.checked_at.is_(None), 1), else_=0)),
-                func.sum(case((PackageFixityRow.outcome == "failure", 1), else_=0)),
-                func.sum(case((PackageFixityRow.outcome == "could-not-check", 1), else_=0)),
-            )
-            .outerjoin(PackageFixityRow, PackageFixityRow.package_id == PackageRow.id)
-            .group_by(PackageRow.profile_id)
-            .order_by(PackageRow.profile_id)
-        )
-        keys = (
-            "profile",
-            "packages",
-            "files",
-            "bytes",
-            "covered_packages",
-            "covered_files",
-            "covered_bytes",
-            "oldest_verification",
-            "never_audited",
-            "open_failures",
-            "could_not_check",
-        )
+        q = coverage_query(thresholds, default)
         with self._session() as s:
             rows = s.execute(q).all()
         out = []
         for row in rows:
             item = {
                 k: (int(v or 0) if k not in ("profile", "oldest_verification") else v)
-                for k, v in zip(keys, row, strict=False)
+                for k, v in zip(COVERAGE_KEYS, row, strict=False)
             }
-            item["oldest_verification"] = _iso(row[7])
+            item["oldest_verification"] = iso(row[7])
             out.append(item)
         return out
 
@@ -517,7 +376,7 @@ class Audits:
                         "profile": profile,
                         "run": st.failed_run_id,
                         "findings": int(n or 0),
-                        "checked_at": _iso(st.checked_at),
+                        "checked_at": iso(st.checked_at),
                     }
                 )
         return out

@@ -5,14 +5,14 @@ Usage statistics over the access log are in :mod:`archive.catalog.usage`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from archive.catalog.guard import guarded, translated
-from archive.catalog.repository import Catalog, _aware
+from archive.catalog.guard import guarded
+from archive.catalog.records import TokenInfo, aware
+from archive.catalog.repository import Catalog
 from archive.catalog.tables import AccessLogRow, IncidentRow, TokenRow
 from archive.errors import NotFound
 from archive.model import utcnow
@@ -20,38 +20,8 @@ from archive.model import utcnow
 ACTION_VIEW, ACTION_FILE, ACTION_PACKAGE = "view", "file", "package"
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    id: str
-    name: str
-    role: str
-    salt: str
-    digest: str
-    created_at: datetime
-    revoked_at: datetime | None
-    expires_at: datetime | None = None
-
-    def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and _aware(now) >= _aware(self.expires_at)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "role": self.role,
-            "created": _aware(self.created_at).isoformat(),
-            "revoked": _aware(self.revoked_at).isoformat() if self.revoked_at else None,
-            "expires": _aware(self.expires_at).isoformat() if self.expires_at else None,
-        }
-
-
 def _token(r: TokenRow) -> TokenInfo:
     return TokenInfo(r.id, r.name, r.role, r.salt, r.digest, r.created_at, r.revoked_at, r.expires_at)
-
-
-def _run(what: str, fn: Any) -> Any:
-    with translated(what):
-        return fn()
 
 
 # -- tokens -----------------------------------------------------------------------------
@@ -75,12 +45,9 @@ def add_token(
         expires_at=expires_at,
     )
 
-    def go() -> TokenInfo:
-        with catalog.session() as s, s.begin():
-            s.add(row)
-        return _token(row)
-
-    return _run("store the token", go)
+    with catalog.session() as s, s.begin():
+        s.add(row)
+    return _token(row)
 
 
 _TOKEN_Q = select(
@@ -97,35 +64,26 @@ _TOKEN_Q = select(
 
 @guarded("read tokens")
 def get_token(catalog: Catalog, token_id: str) -> TokenInfo | None:
-    def go() -> TokenInfo | None:
-        with catalog.engine.connect() as c:
-            row = c.execute(_TOKEN_Q, {"tid": token_id}).one_or_none()
-        return TokenInfo(*row) if row else None
-
-    return _run("read tokens", go)
+    with catalog.engine.connect() as c:
+        row = c.execute(_TOKEN_Q, {"tid": token_id}).one_or_none()
+    return TokenInfo(*row) if row else None
 
 
 @guarded("list tokens")
 def list_tokens(catalog: Catalog) -> list[TokenInfo]:
-    def go() -> list[TokenInfo]:
-        with catalog.session() as s:
-            return [_token(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.created_at, TokenRow.id))]
-
-    return _run("list tokens", go)
+    with catalog.session() as s:
+        return [_token(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.created_at, TokenRow.id))]
 
 
 @guarded("revoke the token")
 def revoke_token(catalog: Catalog, token_id: str) -> TokenInfo:
-    def go() -> TokenInfo:
-        with catalog.session() as s, s.begin():
-            row = s.get(TokenRow, token_id)
-            if row is None:
-                raise NotFound(f"no token {token_id!r}; `archive tokens list` shows the ids")
-            if row.revoked_at is None:
-                row.revoked_at = utcnow()
-            return _token(row)
-
-    return _run("revoke the token", go)
+    with catalog.session() as s, s.begin():
+        row = s.get(TokenRow, token_id)
+        if row is None:
+            raise NotFound(f"no token {token_id!r}; `archive tokens list` shows the ids")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+        return _token(row)
 
 
 # -- access log -------------------------------------------------------------------------
@@ -165,26 +123,20 @@ def log_access(
         "outcome": outcome,
     }
 
-    def go() -> int:
-        with catalog.engine.begin() as c:
-            key = c.execute(_LOG_INSERT, values).inserted_primary_key
-            assert key is not None
-            return int(key[0])
-
-    return int(_run("record the access", go))
+    with catalog.engine.begin() as c:
+        key = c.execute(_LOG_INSERT, values).inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
 
 @guarded("record the end of an access")
 def finish_access(catalog: Catalog, entry_id: int, bytes_sent: int, outcome: str) -> None:
-    def go() -> None:
-        with catalog.engine.begin() as c:
-            c.execute(
-                update(AccessLogRow)
-                .where(AccessLogRow.id == entry_id)
-                .values(bytes_sent=bytes_sent, outcome=outcome, finished_at=utcnow())
-            )
-
-    _run("record the end of an access", go)
+    with catalog.engine.begin() as c:
+        c.execute(
+            update(AccessLogRow)
+            .where(AccessLogRow.id == entry_id)
+            .values(bytes_sent=bytes_sent, outcome=outcome, finished_at=utcnow())
+        )
 
 
 @guarded("read the access log")
@@ -193,28 +145,25 @@ def access_entries(catalog: Catalog, package_id: str | None = None) -> list[dict
     if package_id:
         q = q.where(AccessLogRow.package_id == package_id)
 
-    def go() -> list[dict[str, Any]]:
-        with catalog.session() as s:
-            return [
-                {
-                    "id": r.id,
-                    "occurred": _aware(r.occurred_at).isoformat(),
-                    "token_id": r.token_id,
-                    "caller": r.caller,
-                    "role": r.role,
-                    "action": r.action,
-                    "package_id": r.package_id,
-                    "profile": r.profile_id,
-                    "path": r.path,
-                    "range": r.byte_range,
-                    "bytes_planned": r.bytes_planned,
-                    "bytes_sent": r.bytes_sent,
-                    "outcome": r.outcome,
-                }
-                for r in s.scalars(q)
-            ]
-
-    return _run("read the access log", go)
+    with catalog.session() as s:
+        return [
+            {
+                "id": r.id,
+                "occurred": aware(r.occurred_at).isoformat(),
+                "token_id": r.token_id,
+                "caller": r.caller,
+                "role": r.role,
+                "action": r.action,
+                "package_id": r.package_id,
+                "profile": r.profile_id,
+                "path": r.path,
+                "range": r.byte_range,
+                "bytes_planned": r.bytes_planned,
+                "bytes_sent": r.bytes_sent,
+                "outcome": r.outcome,
+            }
+            for r in s.scalars(q)
+        ]
 
 
 # -- incidents --------------------------------------------------------------------------
@@ -238,13 +187,10 @@ def record_incident(
         caller=caller[:128],
     )
 
-    def go() -> int:
-        with catalog.session() as s, s.begin():
-            s.add(row)
-            s.flush()
-            return row.id
-
-    return int(_run("record the incident", go))
+    with catalog.session() as s, s.begin():
+        s.add(row)
+        s.flush()
+        return int(row.id)
 
 
 @guarded("read incidents")
@@ -253,18 +199,15 @@ def incidents(catalog: Catalog, package_id: str | None = None) -> list[dict[str,
     if package_id:
         q = q.where(IncidentRow.package_id == package_id)
 
-    def go() -> list[dict[str, Any]]:
-        with catalog.session() as s:
-            return [
-                {
-                    "id": r.id,
-                    "occurred": _aware(r.occurred_at).isoformat(),
-                    "package_id": r.package_id,
-                    "path": r.path,
-                    "kind": r.kind,
-                    "detail": r.detail,
-                }
-                for r in s.scalars(q)
-            ]
-
-    return _run("read incidents", go)
+    with catalog.session() as s:
+        return [
+            {
+                "id": r.id,
+                "occurred": aware(r.occurred_at).isoformat(),
+                "package_id": r.package_id,
+                "path": r.path,
+                "kind": r.kind,
+                "detail": r.detail,
+            }
+            for r in s.scalars(q)
+        ]

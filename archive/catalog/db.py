@@ -8,15 +8,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.catalog.guard import guarded, translate
-from archive.errors import CatalogError
+from archive.catalog.guard import guarded, redact, translate
+
+__all__ = ["alembic_config", "catalog_exists", "make_engine", "migrate", "redact", "sqlite_path"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-@guarded("open the catalog database")
+@guarded("open catalog database {url}")
 def make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
@@ -38,18 +38,8 @@ def make_engine(url: str) -> Engine:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
-        raise CatalogError(f"cannot open catalog database {redact(url)}: {exc}") from exc
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+    except (ImportError, ValueError) as exc:  # not database failures, but this URL cannot be opened
+        raise translate(exc, f"open catalog database {url}") from exc
 
 
 def alembic_config() -> Config:
@@ -58,7 +48,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-@guarded("migrate the catalog")
+@guarded("migrate catalog {engine.url}")
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     try:
@@ -66,8 +56,8 @@ def migrate(engine: Engine) -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
-    except (SQLAlchemyError, CommandError) as exc:  # CommandError: e.g. migrated by a newer archive
-        raise translate(exc, f"migrate catalog {redact(str(engine.url))}") from exc
+    except CommandError as exc:  # not a database failure: e.g. the catalog was migrated by a newer archive
+        raise translate(exc, f"migrate catalog {engine.url}") from exc
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -78,7 +68,7 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
-@guarded("look for the catalog")
+@guarded("reach catalog {url}")
 def catalog_exists(url: str) -> bool:
     """Whether the catalog at ``url`` was created (its tables are there), creating nothing.
 
@@ -92,7 +82,5 @@ def catalog_exists(url: str) -> bool:
     engine = make_engine(url)
     try:
         return "packages" in inspect(engine).get_table_names()
-    except SQLAlchemyError as exc:
-        raise translate(exc, f"reach catalog {redact(url)}") from exc
     finally:
         engine.dispose()

@@ -20,9 +20,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, Table, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.catalog.guard import guarded, translate
+from archive.catalog.guard import guarded
 from archive.catalog.maintenance import REBUILT
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import Base
@@ -58,20 +57,17 @@ def _surrogate(table: Any) -> set[str]:
 def dump(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
     """Every rebuilt table's rows (normalised, sorted): equal dumps mean identical catalogs."""
     out: dict[str, list[dict[str, Any]]] = {}
-    try:
-        with catalog.engine.connect() as conn:
-            for model in REBUILT:
-                table: Table = model.__table__  # type: ignore[assignment]
-                leave_out = _surrogate(table) | SKIPPED_COLUMNS.get(table.name, set())
-                columns = [c for c in table.columns if c.name not in leave_out]
-                rows = [
-                    {c.name: _value(v) for c, v in zip(columns, row, strict=False)}
-                    for row in conn.execute(select(*columns))
-                ]
-                rows.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
-                out[table.name] = rows
-    except SQLAlchemyError as exc:
-        raise translate(exc, "dump the catalog") from exc
+    with catalog.engine.connect() as conn:
+        for model in REBUILT:
+            table: Table = model.__table__  # type: ignore[assignment]
+            leave_out = _surrogate(table) | SKIPPED_COLUMNS.get(table.name, set())
+            columns = [c for c in table.columns if c.name not in leave_out]
+            rows = [
+                {c.name: _value(v) for c, v in zip(columns, row, strict=False)}
+                for row in conn.execute(select(*columns))
+            ]
+            rows.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
+            out[table.name] = rows
     return out
 
 

@@ -1,33 +1,36 @@
 """The catalog's one error boundary: whatever the database does, callers see :class:`CatalogError`.
 
-Every public function and method of :mod:`archive.catalog` is decorated with :func:`guarded`
-(a test, ``tests/test_boundaries.py``, lists them all and fails on one that is not). Inside it,
-an exception from SQLAlchemy (``sqlalchemy.exc.SQLAlchemyError``: operational errors, integrity
-errors, errors of the ORM), from the database driver itself (``sqlite3.Error``, ``psycopg.Error``,
-which SQLAlchemy does not always wrap) or from the operating system (``OSError``: an SQLite file
-or its folder that cannot be read or written) becomes a ``CatalogError`` naming what was being
-done, ``raise ... from`` the original. :class:`~archive.errors.ArchiveError` subclasses raised on
-purpose inside (``NotFound``, ``InvalidRequest``, ``AlreadyRecorded``) pass through unchanged;
-anything else (a programming error) is not disguised as a database failure.
+Every public function and method of :mod:`archive.catalog` that reaches the database is decorated
+with :func:`guarded`, and that is the only way the catalog translates errors (a test,
+``tests/test_boundaries.py``, lists them all and fails on one that is not, or on a hand-written
+``except`` that translates). Inside it, an exception from SQLAlchemy
+(``sqlalchemy.exc.SQLAlchemyError``: operational errors, integrity errors, errors of the ORM),
+from the database driver itself (``sqlite3.Error``, ``psycopg.Error``, which SQLAlchemy does not
+always wrap) or from the operating system (``OSError``: an SQLite file or its folder that cannot
+be read or written) becomes a ``CatalogError`` naming what was being done, ``raise ... from`` the
+original; so does one raised while the caller iterates what the function returned (a generator,
+any other iterator). :class:`~archive.errors.ArchiveError` subclasses raised on purpose inside
+(``NotFound``, ``InvalidRequest``, ``AlreadyRecorded``) pass through unchanged; anything else (a
+programming error) is not disguised as a database failure.
 
 The message says what the catalog could not do and, in one line, why (the driver's own message,
-never the SQL statement or its parameters); it never holds a database password.
+never the SQL statement or its parameters); it never holds a database password (:func:`redact`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from archive.errors import ArchiveError, CatalogError
 
-__all__ = ["GUARDED", "guarded", "is_database_error", "translate", "translated"]
+__all__ = ["GUARDED", "guarded", "is_database_error", "redact", "translate"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +41,8 @@ GUARDED = "__catalog_guarded__"
 _ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error, OSError)
 _DRIVER_MODULES = ("psycopg", "psycopg2", "psycopg_pool")
 _MAX_REASON = 300
+#: the user (and password, if any) of a URL: ``postgresql://user:secret@host`` (a password may hold "@")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*)(?::[^\s/]*)?@")
 
 
 def is_database_error(exc: BaseException) -> bool:
@@ -69,20 +74,14 @@ def _reason(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {line}" if line else type(inner).__name__
 
 
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ``***`` (``scheme://user:***@host``)."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
 def translate(exc: BaseException, what: str) -> CatalogError:
-    """The ``CatalogError`` to raise (``from exc``) for a database failure while doing ``what``."""
-    return CatalogError(f"cannot {what}: {_reason(exc)}")
-
-
-@contextmanager
-def translated(what: str) -> Iterator[None]:
-    """``with translated("read tokens"): ...``: database failures inside become CatalogError."""
-    try:
-        yield
-    except Exception as exc:
-        if not is_database_error(exc):
-            raise
-        raise translate(exc, what) from exc
+    """The ``CatalogError`` to raise (``from exc``) for a failure while doing ``what`` (no password in it)."""
+    return CatalogError(redact(f"cannot {what}: {_reason(exc)}"))
 
 
 def _describe(template: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -104,38 +103,37 @@ def _short(value: Any) -> Any:
     return value
 
 
+def _iterated(items: Iterator[Any], describe: Callable[[], str]) -> Iterator[Any]:
+    """``items`` as a caller iterates them, database failures on the way becoming CatalogError."""
+    try:
+        yield from items
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
+        raise translate(exc, describe()) from exc
+
+
 def guarded(what: str) -> Callable[[F], F]:
     """Decorate a public catalog function: database failures become ``CatalogError("cannot <what>")``.
 
-    ``what`` may name the function's arguments (``"read package {package_id}"``); it is filled in
-    only when something failed. A generator function is guarded while it is iterated.
+    ``what`` may name the function's arguments (``"read package {package_id}"``, ``"{self.url}"``);
+    it is filled in only when something failed. What the function returns that is iterated later
+    (a generator function's generator, any other iterator) is guarded while it is iterated too.
     """
 
     def decorate(fn: F) -> F:
-        if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                if not is_database_error(exc):
+                    raise
+                raise translate(exc, _describe(what, fn, args, kwargs)) from exc
+            if isinstance(result, Iterator):
+                return _iterated(result, lambda: _describe(what, fn, args, kwargs))
+            return result
 
-            @functools.wraps(fn)
-            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    yield from fn(*args, **kwargs)
-                except Exception as exc:
-                    if not is_database_error(exc):
-                        raise
-                    raise translate(exc, _describe(what, fn, args, kwargs)) from exc
-
-            wrapper: Callable[..., Any] = gen_wrapper
-        else:
-
-            @functools.wraps(fn)
-            def call_wrapper(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    return fn(*args, **kwargs)
-                except Exception as exc:
-                    if not is_database_error(exc):
-                        raise
-                    raise translate(exc, _describe(what, fn, args, kwargs)) from exc
-
-            wrapper = call_wrapper
         setattr(wrapper, GUARDED, what)
         return cast(F, wrapper)
 

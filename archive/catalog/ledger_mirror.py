@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.catalog.guard import guarded, translate
-from archive.catalog.repository import Catalog, _aware
+from archive.catalog.guard import guarded
+from archive.catalog.records import aware
+from archive.catalog.repository import Catalog
 from archive.catalog.tables import EventRow, LedgerEntryRow
 from archive.ledger import KIND_PACKAGE, LedgerEntry
 from archive.model import Event, EventLink
@@ -22,7 +22,7 @@ def _event(row: EventRow) -> Event:
     return Event(
         identifier=row.id,
         type=row.type,
-        datetime=_aware(row.occurred_at),
+        datetime=aware(row.occurred_at),
         detail=row.detail,
         outcome=row.outcome,
         outcome_detail=row.outcome_detail,
@@ -39,31 +39,25 @@ class LedgerMirror:
 
     @guarded("read the ledger mirror")
     def last_seq(self) -> int:
-        try:
-            with self.catalog.session() as s:
-                return int(s.scalar(select(func.max(LedgerEntryRow.seq))) or 0)
-        except SQLAlchemyError as exc:
-            raise translate(exc, "read the ledger mirror") from exc
+        with self.catalog.session() as s:
+            return int(s.scalar(select(func.max(LedgerEntryRow.seq))) or 0)
 
     @guarded("mirror ledger entries in the catalog")
     def add(self, entries: list[LedgerEntry]) -> None:
-        try:
-            with self.catalog.session() as s, s.begin():
-                s.add_all(
-                    LedgerEntryRow(
-                        seq=e.seq,
-                        entry_hash=e.hash,
-                        prev_hash=e.prev,
-                        kind=e.kind,
-                        package_id=e.package_id,
-                        event_id=e.event_id,
-                        recorded_at=datetime.fromisoformat(e.time),
-                        line=e.line,
-                    )
-                    for e in entries
+        with self.catalog.session() as s, s.begin():
+            s.add_all(
+                LedgerEntryRow(
+                    seq=e.seq,
+                    entry_hash=e.hash,
+                    prev_hash=e.prev,
+                    kind=e.kind,
+                    package_id=e.package_id,
+                    event_id=e.event_id,
+                    recorded_at=datetime.fromisoformat(e.time),
+                    line=e.line,
                 )
-        except SQLAlchemyError as exc:
-            raise translate(exc, "mirror ledger entries in the catalog") from exc
+                for e in entries
+            )
 
     @guarded("read the ledger mirror")
     def hashes(self) -> Iterator[tuple[int, str]]:

@@ -8,11 +8,10 @@ from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from archive.catalog.audits import AuditRun, FixityState
-from archive.catalog.guard import guarded, translate
+from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import (
     AgentRow,
@@ -60,24 +59,18 @@ def _event_values(package_id: str, e: Event) -> dict[str, Any]:
 
 
 class Maintenance:
-    """Every method is its own transaction; errors become :class:`CatalogError`."""
+    """Every method is its own transaction; database failures become :class:`CatalogError`."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def _read(self, what: str, query: Callable[[Session], Any]) -> Any:
-        try:
-            with self.catalog.session() as s:
-                return query(s)
-        except SQLAlchemyError as exc:
-            raise translate(exc, f"{what}") from exc
+    def _read(self, query: Callable[[Session], Any]) -> Any:
+        with self.catalog.session() as s:
+            return query(s)
 
-    def _write(self, what: str, apply: Callable[[Session], None]) -> None:
-        try:
-            with self.catalog.session() as s, s.begin():
-                apply(s)
-        except SQLAlchemyError as exc:
-            raise translate(exc, f"{what}") from exc
+    def _write(self, apply: Callable[[Session], None]) -> None:
+        with self.catalog.session() as s, s.begin():
+            apply(s)
 
     # -- doctor ------------------------------------------------------------------------------
     @guarded("find ledgered events missing from the catalog")
@@ -94,7 +87,7 @@ class Maintenance:
             .order_by(LedgerEntryRow.seq)
             .limit(limit)
         )
-        return self._read("find ledgered events missing from the catalog", lambda s: list(s.scalars(q)))
+        return self._read(lambda s: list(s.scalars(q)))
 
     @guarded("find dangling ledger entries")
     def dangling_ledgered_packages(self) -> list[str]:
@@ -111,19 +104,19 @@ class Maintenance:
             )
             .order_by(LedgerEntryRow.package_id)
         )
-        return self._read("find dangling ledger entries", lambda s: [p for p in s.scalars(q) if p])
+        return self._read(lambda s: [p for p in s.scalars(q) if p])
 
     @guarded("read the ledger mirror")
     def withdrawn(self, package_id: str) -> bool:
         q = select(func.count()).where(LedgerEntryRow.kind == "withdrawn", LedgerEntryRow.package_id == package_id)
-        return bool(self._read("read the ledger mirror", lambda s: s.scalar(q)))
+        return bool(self._read(lambda s: s.scalar(q)))
 
     @guarded("read the ledger mirror")
     def last_event_seq(self, package_id: str) -> int:
         q = select(func.max(LedgerEntryRow.seq)).where(
             LedgerEntryRow.kind == "event", LedgerEntryRow.package_id == package_id
         )
-        return int(self._read("read the ledger mirror", lambda s: s.scalar(q)) or 0)
+        return int(self._read(lambda s: s.scalar(q)) or 0)
 
     # -- reindex -----------------------------------------------------------------------------
     @guarded("count catalog rows")
@@ -131,7 +124,7 @@ class Maintenance:
         def count(s: Session) -> dict[str, int]:
             return {t.__tablename__: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in REBUILT}
 
-        return self._read("count catalog rows", count)
+        return self._read(count)
 
     @guarded("count catalog rows")
     def is_empty(self) -> bool:
@@ -145,20 +138,19 @@ class Maintenance:
             for table in REBUILT:
                 s.execute(delete(table))
 
-        self._write("empty the catalog", apply)
+        self._write(apply)
 
     @guarded("read events")
     def existing_event_ids(self, ids: Iterable[str]) -> set[str]:
         wanted = list(ids)
         if not wanted:
             return set()
-        return self._read("read events", lambda s: set(s.scalars(select(EventRow.id).where(EventRow.id.in_(wanted)))))
+        return self._read(lambda s: set(s.scalars(select(EventRow.id).where(EventRow.id.in_(wanted)))))
 
     @guarded("record audit runs")
     def add_runs(self, runs: list[AuditRun]) -> None:
         if runs:
             self._write(
-                "record audit runs",
                 lambda s: s.add_all(
                     AuditRunRow(**{f.name: getattr(r, f.name) for f in fields(AuditRun)}) for r in runs
                 ),
@@ -192,7 +184,7 @@ class Maintenance:
                 )
 
         if events or findings:
-            self._write("record events and findings", apply)
+            self._write(apply)
 
     @guarded("record fixity states")
     def put_fixity(self, states: list[FixityState]) -> None:
@@ -204,4 +196,4 @@ class Maintenance:
                 s.add(row)
 
         if states:
-            self._write("record fixity states", apply)
+            self._write(apply)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
@@ -12,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog import search_index
-from archive.catalog.db import make_engine, migrate, redact
-from archive.catalog.guard import guarded, translate, translated
+from archive.catalog.db import make_engine, migrate
+from archive.catalog.guard import guarded
+from archive.catalog.records import PackageInfo, aware
 from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
 from archive.errors import CatalogError, NotFound
 from archive.faults import fault_point, register
@@ -30,38 +29,22 @@ class AlreadyRecorded(CatalogError):
         self.existing = existing
 
 
-@dataclass(frozen=True)
-class PackageSummary:
-    id: str
-    profile_id: str
-    profile_version: str
-    title: str
-    created_at: datetime
-    access_level: str
-    embargo_until: date | None
-    file_count: int
-    total_bytes: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "profile": self.profile_id,
-            "profile_version": self.profile_version,
-            "title": self.title,
-            "created": _iso(self.created_at),
-            "access_level": self.access_level,
-            "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
-            "files": self.file_count,
-            "bytes": self.total_bytes,
-        }
-
-
-def _iso(value: datetime) -> str:
-    return _aware(value).isoformat()
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+#: the ``packages`` columns a :class:`PackageInfo` is made of (``PackageInfo.from_row``)
+PACKAGE_INFO_COLUMNS = (
+    PackageRow.id,
+    PackageRow.profile_id,
+    PackageRow.profile_version,
+    PackageRow.title,
+    PackageRow.created_at,
+    PackageRow.access_level,
+    PackageRow.embargo_until,
+    PackageRow.access_statement,
+    PackageRow.file_count,
+    PackageRow.total_bytes,
+    PackageRow.storage_path,
+    PackageRow.mets_sha256,
+    PackageRow.tag_digests,
+)
 
 
 def _flatten(value: Any) -> Iterator[str]:
@@ -96,9 +79,9 @@ class Catalog:
         """A new ORM session, for the catalog's own modules (whose public functions are guarded)."""
         return self._sessions()
 
-    @guarded("reach the catalog")
+    @guarded("reach the catalog {self.url}")
     def ping(self) -> None:
-        with translated(f"reach the catalog {redact(self.url)}"), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     # -- writing -------------------------------------------------------------
@@ -163,7 +146,7 @@ class Catalog:
                 raise AlreadyRecorded(
                     f"a package with idempotency key {pkg.idempotency_key} is already recorded: {existing}", existing
                 ) from exc
-            raise translate(exc, f"record package {pkg.id}") from exc
+            raise
         fault_point("catalog.after-commit")
 
     @staticmethod
@@ -268,7 +251,7 @@ class Catalog:
             id=row.id,
             profile_id=row.profile_id,
             profile_version=row.profile_version,
-            created=_aware(row.created_at),
+            created=aware(row.created_at),
             metadata=row.descriptive,
             dublin_core=row.dublin_core,
             access=Access(level=row.access_level, embargo_until=row.embargo_until, statement=row.access_statement),
@@ -298,7 +281,7 @@ class Catalog:
                 Event(
                     identifier=e.id,
                     type=e.type,
-                    datetime=_aware(e.occurred_at),
+                    datetime=aware(e.occurred_at),
                     detail=e.detail,
                     outcome=e.outcome,
                     outcome_detail=e.outcome_detail,
@@ -314,29 +297,14 @@ class Catalog:
         )
 
     @guarded("list packages")
-    def list_packages(
-        self, profile: str | None = None, limit: int | None = None, offset: int = 0
-    ) -> list[PackageSummary]:
-        q = select(PackageRow).order_by(PackageRow.created_at, PackageRow.id)
+    def list_packages(self, profile: str | None = None, limit: int | None = None, offset: int = 0) -> list[PackageInfo]:
+        q = select(*PACKAGE_INFO_COLUMNS).order_by(PackageRow.created_at, PackageRow.id)
         if profile:
             q = q.where(PackageRow.profile_id == profile)
         if limit is not None:
             q = q.limit(limit).offset(offset)
         with self.session() as s:
-            return [
-                PackageSummary(
-                    r.id,
-                    r.profile_id,
-                    r.profile_version,
-                    r.title,
-                    _aware(r.created_at),
-                    r.access_level,
-                    r.embargo_until,
-                    r.file_count,
-                    r.total_bytes,
-                )
-                for r in s.scalars(q)
-            ]
+            return [PackageInfo.from_row(r) for r in s.execute(q)]
 
     @guarded("count packages")
     def count_packages(self) -> int:

@@ -7,75 +7,19 @@ files answers ``GET /packages/{id}`` as fast as one of three.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select
 
-from archive.catalog.guard import guarded, translated
-from archive.catalog.repository import Catalog, _aware
+from archive.catalog.guard import guarded
+from archive.catalog.records import PackageInfo, StoredFileInfo, aware
+from archive.catalog.repository import PACKAGE_INFO_COLUMNS, Catalog
 from archive.catalog.tables import EventRow, FileRow, PackageRow
 from archive.errors import NotFound
 
-
-@dataclass(frozen=True)
-class PackageInfo:
-    """What retrieval needs to know about a package before it decides anything."""
-
-    id: str
-    profile_id: str
-    profile_version: str
-    title: str
-    created_at: datetime
-    access_level: str
-    embargo_until: date | None
-    access_statement: str
-    file_count: int
-    total_bytes: int
-    storage_path: str
-    mets_sha256: str
-    tag_digests: dict[str, dict[str, str]]
-
-
-@dataclass(frozen=True)
-class StoredFileInfo:
-    package_id: str
-    path: str  # relative to data/
-    size: int
-    digests: dict[str, str]
-    puid: str | None
-    format_name: str
-    mime: str
-    key: int = 0  # the catalog row's key: what a page of files is continued after (see file_path)
-    #: what the identification rests on: signature, container, extension (a guess) or none
-    basis: str = ""
-
-
-def _run(what: str, fn: Any) -> Any:
-    with translated(what):
-        return fn()
-
-
-_INFO = (
-    PackageRow.id,
-    PackageRow.profile_id,
-    PackageRow.profile_version,
-    PackageRow.title,
-    PackageRow.created_at,
-    PackageRow.access_level,
-    PackageRow.embargo_until,
-    PackageRow.access_statement,
-    PackageRow.file_count,
-    PackageRow.total_bytes,
-    PackageRow.storage_path,
-    PackageRow.mets_sha256,
-    PackageRow.tag_digests,
-)
-
-
 # hot statements are built once; SQLAlchemy also caches their compiled SQL
-_INFO_Q = select(*_INFO).where(PackageRow.id == bindparam("pid"))
+_INFO_Q = select(*PACKAGE_INFO_COLUMNS).where(PackageRow.id == bindparam("pid"))
 #: which packages a caller may see, as groups of ``(profile ids, access levels)``: visible when
 #: the package's profile and level are in one group (``archive.access.policy.metadata_scope``)
 Scope = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
@@ -121,47 +65,27 @@ def package_info(
     """
     query = _INFO_Q if levels is None and visible is None else _INFO_Q.where(*visible_conditions(levels, visible))
 
-    def go() -> PackageInfo:
-        with catalog.engine.connect() as c:
-            r = c.execute(query, {"pid": package_id}).one_or_none()
-        if r is None:
-            raise NotFound(f"no package {package_id}")
-        return PackageInfo(
-            r.id,
-            r.profile_id,
-            r.profile_version,
-            r.title,
-            _aware(r.created_at),
-            r.access_level,
-            r.embargo_until,
-            r.access_statement,
-            r.file_count,
-            r.total_bytes,
-            r.storage_path,
-            r.mets_sha256,
-            dict(r.tag_digests),
-        )
-
-    return _run(f"read package {package_id}", go)
+    with catalog.engine.connect() as c:
+        r = c.execute(query, {"pid": package_id}).one_or_none()
+    if r is None:
+        raise NotFound(f"no package {package_id}")
+    return PackageInfo.from_row(r)
 
 
 @guarded("read package {package_id}")
 def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
     """Descriptive metadata, Dublin Core and the count of files per format."""
 
-    def go() -> dict[str, Any]:
-        with catalog.engine.connect() as c:
-            r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
-            if r is None:
-                raise NotFound(f"no package {package_id}")
-            formats = c.execute(_FORMATS_Q, {"pid": package_id}).all()
-        return {
-            "metadata": r.descriptive,
-            "dublin_core": r.dublin_core,
-            "formats": [{"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)} for p, n, k, b in formats],
-        }
-
-    return _run(f"read package {package_id}", go)
+    with catalog.engine.connect() as c:
+        r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
+        if r is None:
+            raise NotFound(f"no package {package_id}")
+        formats = c.execute(_FORMATS_Q, {"pid": package_id}).all()
+    return {
+        "metadata": r.descriptive,
+        "dublin_core": r.dublin_core,
+        "formats": [{"puid": p, "name": n or "", "files": int(k), "bytes": int(b or 0)} for p, n, k, b in formats],
+    }
 
 
 @guarded("read access levels")
@@ -171,15 +95,12 @@ def access_levels(catalog: Catalog, package_ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
 
-    def go() -> dict[str, str]:
-        out: dict[str, str] = {}
-        with catalog.engine.connect() as c:
-            for i in range(0, len(ids), 500):
-                q = select(PackageRow.id, PackageRow.access_level).where(PackageRow.id.in_(ids[i : i + 500]))
-                out.update({r.id: r.access_level for r in c.execute(q)})
-        return out
-
-    return _run("read access levels", go)
+    out: dict[str, str] = {}
+    with catalog.engine.connect() as c:
+        for i in range(0, len(ids), 500):
+            q = select(PackageRow.id, PackageRow.access_level).where(PackageRow.id.in_(ids[i : i + 500]))
+            out.update({r.id: r.access_level for r in c.execute(q)})
+    return out
 
 
 @guarded("read access levels")
@@ -190,17 +111,14 @@ def access_of(catalog: Catalog, package_ids: list[str]) -> dict[str, tuple[str, 
     if not ids:
         return {}
 
-    def go() -> dict[str, tuple[str, str]]:
-        out: dict[str, tuple[str, str]] = {}
-        with catalog.engine.connect() as c:
-            for i in range(0, len(ids), 500):
-                q = select(PackageRow.id, PackageRow.profile_id, PackageRow.access_level).where(
-                    PackageRow.id.in_(ids[i : i + 500])
-                )
-                out.update({r.id: (r.profile_id, r.access_level) for r in c.execute(q)})
-        return out
-
-    return _run("read access levels", go)
+    out: dict[str, tuple[str, str]] = {}
+    with catalog.engine.connect() as c:
+        for i in range(0, len(ids), 500):
+            q = select(PackageRow.id, PackageRow.profile_id, PackageRow.access_level).where(
+                PackageRow.id.in_(ids[i : i + 500])
+            )
+            out.update({r.id: (r.profile_id, r.access_level) for r in c.execute(q)})
+    return out
 
 
 _FILE = (
@@ -240,14 +158,11 @@ def file_path(catalog: Catalog, package_id: str, key: int) -> str | None:
 
 @guarded("read a file of package {package_id}")
 def stored_file(catalog: Catalog, package_id: str, path: str) -> StoredFileInfo:
-    def go() -> StoredFileInfo:
-        with catalog.engine.connect() as c:
-            r = c.execute(_FILE_Q, {"pid": package_id, "path": path}).one_or_none()
-        if r is None:
-            raise NotFound(f"package {package_id} has no file {path!r}")
-        return _file(r)
-
-    return _run(f"read a file of package {package_id}", go)
+    with catalog.engine.connect() as c:
+        r = c.execute(_FILE_Q, {"pid": package_id, "path": path}).one_or_none()
+    if r is None:
+        raise NotFound(f"package {package_id} has no file {path!r}")
+    return _file(r)
 
 
 @guarded("list the files of package {package_id}")
@@ -258,11 +173,8 @@ def files_page(catalog: Catalog, package_id: str, after: str | None, limit: int)
         q = q.where(FileRow.path > after)
     q = q.order_by(FileRow.path).limit(limit)
 
-    def go() -> list[StoredFileInfo]:
-        with catalog.engine.connect() as c:
-            return [_file(r) for r in c.execute(q)]
-
-    return _run(f"list the files of package {package_id}", go)
+    with catalog.engine.connect() as c:
+        return [_file(r) for r in c.execute(q)]
 
 
 @guarded("list the events of package {package_id}")
@@ -295,20 +207,17 @@ def events_page(
         )
     q = q.order_by(EventRow.occurred_at, EventRow.id).limit(limit)
 
-    def go() -> list[dict[str, Any]]:
-        with catalog.engine.connect() as c:
-            return [
-                {
-                    "id": e.id,
-                    "type": e.type,
-                    "datetime": _aware(e.occurred_at).isoformat(),
-                    "detail": e.detail,
-                    "outcome": e.outcome,
-                    "outcome_detail": e.outcome_detail,
-                    "agents": e.agents,
-                    "objects": e.objects,
-                }
-                for e in c.execute(q)
-            ]
-
-    return _run(f"list the events of package {package_id}", go)
+    with catalog.engine.connect() as c:
+        return [
+            {
+                "id": e.id,
+                "type": e.type,
+                "datetime": aware(e.occurred_at).isoformat(),
+                "detail": e.detail,
+                "outcome": e.outcome,
+                "outcome_detail": e.outcome_detail,
+                "agents": e.agents,
+                "objects": e.objects,
+            }
+            for e in c.execute(q)
+        ]

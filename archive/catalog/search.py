@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.catalog.guard import guarded, translate
-from archive.catalog.repository import Catalog, PackageSummary, _aware
+from archive.catalog.guard import guarded
+from archive.catalog.records import PackageInfo
+from archive.catalog.repository import PACKAGE_INFO_COLUMNS, Catalog
 from archive.catalog.search_index import prefix_bounds, words
 from archive.catalog.tables import FileRow, MetadataValueRow, PackageRow, SearchDateRow, SearchTermRow
 from archive.errors import InvalidRequest
@@ -48,7 +48,7 @@ class SearchQuery:
 @dataclass
 class SearchPage:
     total: int
-    items: list[PackageSummary] = field(default_factory=list)
+    items: list[PackageInfo] = field(default_factory=list)
     next_after: tuple[datetime, str] | None = None  # where the next page starts; None: no next page
 
 
@@ -117,40 +117,14 @@ def search(catalog: Catalog, q: SearchQuery) -> SearchPage:
     # the page's keys first (index-only: ix_packages_retrieval), then only those rows in full
     keys = keys.order_by(PackageRow.created_at, PackageRow.id).limit(q.limit + 1)
     page = (
-        select(
-            PackageRow.id,
-            PackageRow.profile_id,
-            PackageRow.profile_version,
-            PackageRow.title,
-            PackageRow.created_at,
-            PackageRow.access_level,
-            PackageRow.embargo_until,
-            PackageRow.file_count,
-            PackageRow.total_bytes,
-        )
+        select(*PACKAGE_INFO_COLUMNS)
         .where(PackageRow.id.in_(keys.scalar_subquery()))
         .order_by(PackageRow.created_at, PackageRow.id)
     )
-    try:
-        with catalog.engine.connect() as c:
-            total = c.execute(select(func.count()).select_from(PackageRow).where(*conds)).scalar() or 0
-            rows = c.execute(page).all()
-    except SQLAlchemyError as exc:
-        raise translate(exc, "search the catalog") from exc
-    items = [
-        PackageSummary(
-            r.id,
-            r.profile_id,
-            r.profile_version,
-            r.title,
-            _aware(r.created_at),
-            r.access_level,
-            r.embargo_until,
-            r.file_count,
-            r.total_bytes,
-        )
-        for r in rows[: q.limit]
-    ]
+    with catalog.engine.connect() as c:
+        total = c.execute(select(func.count()).select_from(PackageRow).where(*conds)).scalar() or 0
+        rows = c.execute(page).all()
+    items = [PackageInfo.from_row(r) for r in rows[: q.limit]]
     more = len(rows) > q.limit
     next_after = (items[-1].created_at, items[-1].id) if more and items else None
     return SearchPage(total=total, items=items, next_after=next_after)

@@ -9,16 +9,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 
 from archive.catalog.callers import ACTION_FILE, ACTION_PACKAGE, ACTION_VIEW
-from archive.catalog.guard import guarded, translated
+from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import AccessLogRow, PackageRow
 
 PERIODS = ("day", "month", "year")
-
-
-def _run(what: str, fn: Any) -> Any:
-    with translated(what):
-        return fn()
 
 
 def _period(catalog: Catalog, period: str) -> ColumnElement[str]:
@@ -71,39 +66,36 @@ def usage(
         conds.append(a.profile_id == profile)
     per = _period(catalog, period).label("period")
 
-    def go() -> dict[str, Any]:
-        with catalog.session() as s:
-            totals = s.execute(select(*_measures()).where(*conds)).one()
-            by_profile = s.execute(
-                select(a.profile_id, *_measures()).where(*conds).group_by(a.profile_id).order_by(a.profile_id)
+    with catalog.session() as s:
+        totals = s.execute(select(*_measures()).where(*conds)).one()
+        by_profile = s.execute(
+            select(a.profile_id, *_measures()).where(*conds).group_by(a.profile_id).order_by(a.profile_id)
+        ).all()
+        by_period = s.execute(select(per, *_measures()).where(*conds).group_by(per).order_by(per)).all()
+        pkg_q = (
+            select(a.package_id, a.profile_id, *_measures())
+            .where(*conds)
+            .group_by(a.package_id, a.profile_id)
+            .order_by(func.count().desc(), a.package_id)
+            .limit(top)
+        )
+        by_package = s.execute(pkg_q).all()
+        titles = dict(
+            s.execute(
+                select(PackageRow.id, PackageRow.title).where(PackageRow.id.in_([r.package_id for r in by_package]))
             ).all()
-            by_period = s.execute(select(per, *_measures()).where(*conds).group_by(per).order_by(per)).all()
-            pkg_q = (
-                select(a.package_id, a.profile_id, *_measures())
-                .where(*conds)
-                .group_by(a.package_id, a.profile_id)
-                .order_by(func.count().desc(), a.package_id)
-                .limit(top)
-            )
-            by_package = s.execute(pkg_q).all()
-            titles = dict(
-                s.execute(
-                    select(PackageRow.id, PackageRow.title).where(PackageRow.id.in_([r.package_id for r in by_package]))
-                ).all()
-            )
-        return {
-            "totals": _row(totals),
-            "by_profile": [{"profile": r.profile_id, **_row(r)} for r in by_profile],
-            "by_period": [{"period": r.period, **_row(r)} for r in by_period],
-            "by_package": [
-                {
-                    "package_id": r.package_id,
-                    "title": titles.get(r.package_id, ""),
-                    "profile": r.profile_id,
-                    **_row(r),
-                }
-                for r in by_package
-            ],
-        }
-
-    return _run("compute usage statistics", go)
+        )
+    return {
+        "totals": _row(totals),
+        "by_profile": [{"profile": r.profile_id, **_row(r)} for r in by_profile],
+        "by_period": [{"period": r.period, **_row(r)} for r in by_period],
+        "by_package": [
+            {
+                "package_id": r.package_id,
+                "title": titles.get(r.package_id, ""),
+                "profile": r.profile_id,
+                **_row(r),
+            }
+            for r in by_package
+        ],
+    }
