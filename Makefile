@@ -43,13 +43,14 @@ demo: $(VENV)/.installed
 	  echo "== try: curl -H 'Authorization: Bearer $$token' http://127.0.0.1:$(DEMO_PORT)/packages" && \
 	  if [ "$(DEMO_SERVE)" = "1" ]; then exec $(BIN)/archive serve --port $(DEMO_PORT); fi
 
-test: $(VENV)/.installed-test
-	$(BIN)/ruff check archive bench tests
-	$(BIN)/ruff format --check archive bench tests
+test: lint
 	$(BIN)/python -m pytest
 
+# the pinned gates (configured in pyproject.toml): lint rules, formatting, types; make test runs them first
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check archive bench tests
+	$(BIN)/ruff format --check archive bench tests
+	$(BIN)/mypy
 
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m "not slow"

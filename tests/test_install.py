@@ -169,6 +169,7 @@ def test_sdist_ships_the_bundled_profiles_and_builds_a_wheel_that_does(tmp_path:
     wheel = _wheel(tmp_path, sdist)
     with zipfile.ZipFile(wheel) as zf:
         assert _bundled_in(zf.namelist()) == BUNDLED
+        assert "archive/py.typed" in zf.namelist()  # the package's type hints are for its users too
 
 
 def _venv(tmp_path: Path) -> Path:
@@ -196,6 +197,7 @@ def test_wheel_installed_in_a_fresh_venv_has_its_profiles_and_ingests(tmp_path: 
     assert wheel.name.startswith("archive_preservation-")
     with zipfile.ZipFile(wheel) as zf:
         assert _bundled_in(zf.namelist()) == BUNDLED
+        assert "archive/py.typed" in zf.namelist()  # the package's type hints are for its users too
     venv = _venv(tmp_path)
     _pip("install", "--no-deps", "--ignore-installed", str(wheel), cwd=tmp_path, python=str(venv / "bin" / "python"))
 

@@ -35,7 +35,7 @@ _KINDS = {"BOF": (True, 0), "EOF": (False, 1), "VAR": (False, 0), "IFB": (False,
 _CONTAINERS = {"zip": ("ZIP", ZipPackage), "ole": ("OLE2", OlePackage)}
 
 
-class QuietFido(Fido):  # type: ignore[misc]
+class QuietFido(Fido):
     """Fido that reports through ``handle_matches`` only, and raises on I/O errors."""
 
     def __init__(

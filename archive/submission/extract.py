@@ -103,7 +103,7 @@ def _extract_zip(fh: BinaryIO, size: int, dest: Path, limits: Limits, label: str
     findings += check_members(members, limits, label, size)
     if any(f.is_error for f in findings):
         return findings
-    with zipfile.ZipFile(cast(BinaryIO, fh)) as zf:
+    with zipfile.ZipFile(fh) as zf:
         infos = zf.infolist()
         differs = zipcheck.same_as_zipfile(found.entries, infos)
         if differs:

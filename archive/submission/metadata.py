@@ -78,7 +78,7 @@ def unstorable_text(data: Any, label: str) -> list[Finding]:
     return sorted(found, key=lambda f: f.path)
 
 
-class _JSONObject(list):  # type: ignore[type-arg]
+class _JSONObject(list):
     """One JSON object's (key, value) pairs and where each value starts (only when finding lines)."""
 
     def __init__(self, pairs: list[tuple[str, Any]], starts: list[int]) -> None:
@@ -136,11 +136,11 @@ def _json_duplicates(text: str) -> list[safeyaml.Duplicate]:
             starts.append(idx)
             return scan_once(s, idx)
 
-        return json.decoder.JSONObject(
+        return json.decoder.JSONObject(  # type: ignore[attr-defined]
             s_and_end, strict, recording, None, lambda pairs: _JSONObject(pairs, starts), memo
         )
 
-    decoder.parse_object = parse_object  # type: ignore[assignment]
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
     decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     found: list[safeyaml.Duplicate] = []
     stack: list[tuple[Any, str]] = [(decoder.decode(text), "")]

@@ -154,7 +154,7 @@ class _Reader(io.FileIO):
             )
         return 0
 
-    def read(self, size: int | None = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes (all that are left if ``size`` is negative), read in chunks."""
         parts, wanted = [], -1 if size is None or size < 0 else size
         while wanted:

@@ -142,7 +142,7 @@ class _Walker:
         self.max_files, self.max_depth, self.max_path_bytes = max_files, max_depth, max_path_bytes
         self.saw_data = self.stopped = False
         # per zone (payload, tag): NFC path -> name as found; case-folded path -> NFC path
-        self.seen = {"payload": ({}, {}), "tag": ({}, {})}
+        self.seen: dict[str, tuple[dict[str, str], dict[str, str]]] = {"payload": ({}, {}), "tag": ({}, {})}
         self.refused: set[str] = set()  # folders not entered
         # (device, inode) of files with more than one name -> (their link count, the names seen here,
         # as findings name them: relative to the payload root, a bag's tag files to the bag root)

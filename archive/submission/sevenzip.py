@@ -21,7 +21,7 @@ import os
 import stat
 import struct
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import py7zr
 import py7zr.exceptions
@@ -156,7 +156,7 @@ def list_7z(szf: py7zr.SevenZipFile) -> tuple[list[Member], list[tuple[str, str]
         kind, problem = _kind(f)
         packed = None
         if f.folder is not None:
-            packed = sum(f.file_properties().get("packsizes") or [0])
+            packed = sum(cast(list[int], f.file_properties().get("packsizes") or [0]))
         m = Member(str(f.filename), kind, int(f.uncompressed or 0), packed=packed, block=f.folder)
         if problem:
             m.problems.append(("E120", problem))

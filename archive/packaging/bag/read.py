@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,7 +243,7 @@ def _last_break(text: str) -> int:
     return end + 1
 
 
-def _code_points(chars: set[str]) -> str:
+def _code_points(chars: Collection[str]) -> str:
     return ", ".join(f"U+{ord(c):04X}" for c in sorted(chars))
 
 

@@ -109,7 +109,7 @@ def coverage_report(
         thresholds = {n: now - timedelta(days=d) for n, d in intervals.items()}
         default = now - timedelta(days=DEFAULT_INTERVAL_DAYS)
     profiles = audits.coverage(thresholds, default)
-    totals = dict.fromkeys(
+    totals: dict[str, float] = dict.fromkeys(
         (
             "packages",
             "files",

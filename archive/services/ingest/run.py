@@ -150,7 +150,7 @@ def _same_or_refuse(ctx: ArchiveContext, existing: str, key: str, prepared: Prep
     )
 
 
-def format_counts(prepared_files: list) -> dict[str, int]:  # type: ignore[type-arg]
+def format_counts(prepared_files: list[Any]) -> dict[str, int]:
     counts = Counter((f.format.puid or "unidentified") if f.format else "unidentified" for f in prepared_files)
     return dict(sorted(counts.items()))
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from archive.access import policy
 from archive.catalog import retrieval, search
-from archive.catalog.repository import PackageSummary
-from archive.catalog.retrieval import PackageInfo, StoredFileInfo
+from archive.catalog.records import PackageInfo, StoredFileInfo
 from archive.catalog.search import SearchQuery
 from archive.errors import InvalidRequest
 from archive.services.audit.report import last_audit
@@ -47,7 +46,7 @@ class SearchResult:
     total: int
     query: dict[str, Any]  # the query as it was run, for the caller to see
     next_after: PackagesKey | None
-    items: list[tuple[PackageSummary, policy.Decision]] = field(default_factory=list)
+    items: list[tuple[PackageInfo, policy.Decision]] = field(default_factory=list)
 
 
 def check_ranges(filters: Filters) -> None:
