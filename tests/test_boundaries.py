@@ -212,7 +212,7 @@ def _event() -> Event:
 
 
 def _run_row() -> Any:
-    from archive.catalog.audits import AuditRun
+    from archive.catalog.records import AuditRun
 
     return AuditRun("run-1", NOW, NOW, "complete", "success", "all", 1, None, None, 0, 0, 0, 0, 0, 0, "", "")
 
@@ -233,9 +233,10 @@ def _finding() -> Any:
 def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
     """One call per guarded catalog function, with arguments that make it reach the database."""
     from archive.catalog import callers, dump, retrieval, search, search_index, usage
-    from archive.catalog.audits import Audits, FixityState
+    from archive.catalog.audits import Audits
     from archive.catalog.ledger_mirror import LedgerMirror
     from archive.catalog.maintenance import Maintenance
+    from archive.catalog.records import FixityState
 
     a: Callable[[Catalog], Audits] = Audits
     m: Callable[[Catalog], Maintenance] = Maintenance

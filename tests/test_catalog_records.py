@@ -13,8 +13,8 @@ import pytest
 
 import archive.catalog
 from archive.catalog import records, retrieval, search
-from archive.catalog.audits import Audits, PackageRecord
-from archive.catalog.records import PackageInfo
+from archive.catalog.audits import Audits
+from archive.catalog.records import PackageInfo, PackageRecord
 from archive.services.context import ArchiveContext
 from tests.conftest import DATA, make_settings
 

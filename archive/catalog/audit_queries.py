@@ -57,7 +57,7 @@ def selection_page(
         .limit(limit)
     )
     if after is not None:
-        q = q.where(or_(after[0] < LAST, and_(after[0] == LAST, PackageRow.id > after[1])))
+        q = q.where(or_(LAST > after[0], and_(LAST == after[0], PackageRow.id > after[1])))  # noqa: SIM300 (the column first: an SQL expression)
     if cutoffs is not None:
         q = q.where(due(cutoffs, default_cutoff))
     return q

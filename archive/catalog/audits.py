@@ -23,20 +23,6 @@ from archive.errors import NotFound
 from archive.model import Event
 
 
-def _event_row(package_id: str, e: Event) -> EventRow:
-    return EventRow(
-        id=e.identifier,
-        package_id=package_id,
-        type=e.type,
-        occurred_at=e.datetime,
-        detail=e.detail,
-        outcome=e.outcome,
-        outcome_detail=e.outcome_detail,
-        agents=[{"agent": a.agent, "role": a.role} for a in e.agents],
-        objects=list(e.objects),
-    )
-
-
 def _run(row: AuditRunRow) -> AuditRun:
     return AuditRun(**{f.name: getattr(row, f.name) for f in fields(AuditRun)})
 
@@ -126,7 +112,7 @@ class Audits:
                 )
                 for f in findings
             )
-            s.add_all(_event_row(pid, e) for pid, e in events)
+            s.add_all(EventRow(**EventRow.values(pid, e)) for pid, e in events)
             if state is not None:
                 row = s.get(PackageFixityRow, state.package_id) or PackageFixityRow(package_id=state.package_id)
                 for f in fields(FixityState):

@@ -9,26 +9,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from archive.catalog.guard import guarded
-from archive.catalog.records import aware
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import EventRow, LedgerEntryRow
 from archive.ledger import KIND_PACKAGE, LedgerEntry
-from archive.model import Event, EventLink
+from archive.model import Event
 
 _PAGE = 1000
-
-
-def _event(row: EventRow) -> Event:
-    return Event(
-        identifier=row.id,
-        type=row.type,
-        datetime=aware(row.occurred_at),
-        detail=row.detail,
-        outcome=row.outcome,
-        outcome_detail=row.outcome_detail,
-        agents=[EventLink(agent=a["agent"], role=a["role"]) for a in row.agents],
-        objects=list(row.objects),
-    )
 
 
 class LedgerMirror:
@@ -108,5 +94,5 @@ class LedgerMirror:
             if not rows:
                 return
             for row, line in rows:
-                yield row.package_id, _event(row), line
+                yield row.package_id, row.event(), line
             after = rows[-1][0].id

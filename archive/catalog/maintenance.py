@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
-from archive.catalog.audits import AuditRun, FixityState
 from archive.catalog.guard import guarded
+from archive.catalog.records import AuditRun, FixityState
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import (
     AgentRow,
@@ -42,20 +42,6 @@ REBUILT = (
     AuditRunRow,
     LedgerEntryRow,
 )
-
-
-def _event_values(package_id: str, e: Event) -> dict[str, Any]:
-    return {
-        "id": e.identifier,
-        "package_id": package_id,
-        "type": e.type,
-        "occurred_at": e.datetime,
-        "detail": e.detail,
-        "outcome": e.outcome,
-        "outcome_detail": e.outcome_detail,
-        "agents": [{"agent": a.agent, "role": a.role} for a in e.agents],
-        "objects": list(e.objects),
-    }
 
 
 class Maintenance:
@@ -162,7 +148,7 @@ class Maintenance:
 
         def apply(s: Session) -> None:
             if events:
-                s.execute(insert(EventRow), [_event_values(pid, e) for pid, e in events])
+                s.execute(insert(EventRow), [EventRow.values(pid, e) for pid, e in events])
             if findings:
                 s.execute(
                     insert(AuditFindingRow),

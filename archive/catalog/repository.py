@@ -16,7 +16,7 @@ from archive.catalog.records import PackageInfo, aware
 from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
 from archive.errors import CatalogError, NotFound
 from archive.faults import fault_point, register
-from archive.model import Access, Agent, Event, EventLink, FileRecord, FormatInfo, Package
+from archive.model import Access, Agent, Event, FileRecord, FormatInfo, Package
 
 register("catalog.before-commit", "catalog.after-commit")
 
@@ -138,7 +138,7 @@ class Catalog:
                         ],
                     )
                 if pkg.events:
-                    s.execute(insert(EventRow), [self._event_values(pkg.id, e) for e in pkg.events])
+                    s.execute(insert(EventRow), [EventRow.values(pkg.id, e) for e in pkg.events])
                 fault_point("catalog.before-commit")  # everything inserted, nothing committed
         except IntegrityError as exc:
             existing = self.find_by_key(pkg.idempotency_key) if pkg.idempotency_key else None
@@ -190,26 +190,12 @@ class Catalog:
                 )
         return rows
 
-    @staticmethod
-    def _event_values(package_id: str, e: Event) -> dict[str, Any]:
-        return {
-            "id": e.identifier,
-            "package_id": package_id,
-            "type": e.type,
-            "occurred_at": e.datetime,
-            "detail": e.detail,
-            "outcome": e.outcome,
-            "outcome_detail": e.outcome_detail,
-            "agents": [{"agent": link.agent, "role": link.role} for link in e.agents],
-            "objects": list(e.objects),
-        }
-
     @guarded("record events for package {package_id}")
     def add_events(self, package_id: str, events: list[Event]) -> None:
         if not events:
             return
         with self.session() as s, s.begin():
-            s.execute(insert(EventRow), [self._event_values(package_id, e) for e in events])
+            s.execute(insert(EventRow), [EventRow.values(package_id, e) for e in events])
 
     # -- reading -------------------------------------------------------------
     def _row(self, s: Session, package_id: str) -> PackageRow:
@@ -277,19 +263,7 @@ class Catalog:
                 for f in files
             ],
             agents=[Agent(identifier=a.identifier, name=a.name, type=a.type, note=a.note) for a in agents],
-            events=[
-                Event(
-                    identifier=e.id,
-                    type=e.type,
-                    datetime=aware(e.occurred_at),
-                    detail=e.detail,
-                    outcome=e.outcome,
-                    outcome_detail=e.outcome_detail,
-                    agents=[EventLink(agent=a["agent"], role=a["role"]) for a in e.agents],
-                    objects=list(e.objects),
-                )
-                for e in events
-            ],
+            events=[e.event() for e in events],
             bag_info=row.bag_info,
             source_name=row.source_name,
             idempotency_key=row.idempotency_key or "",

@@ -24,6 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from archive.catalog.records import aware
+from archive.model import Event, EventLink
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012 (SQLAlchemy's own class attribute)
@@ -110,6 +113,34 @@ class EventRow(Base):
     outcome_detail: Mapped[str] = mapped_column(Text, default="")
     agents: Mapped[list[Any]] = mapped_column(JSON)
     objects: Mapped[list[Any]] = mapped_column(JSON)
+
+    @staticmethod
+    def values(package_id: str, e: Event) -> dict[str, Any]:
+        """The row's columns for ``e``: the one way an event is written into the catalog."""
+        return {
+            "id": e.identifier,
+            "package_id": package_id,
+            "type": e.type,
+            "occurred_at": e.datetime,
+            "detail": e.detail,
+            "outcome": e.outcome,
+            "outcome_detail": e.outcome_detail,
+            "agents": [{"agent": link.agent, "role": link.role} for link in e.agents],
+            "objects": list(e.objects),
+        }
+
+    def event(self) -> Event:
+        """The event this row holds: the one way an event is read back."""
+        return Event(
+            identifier=self.id,
+            type=self.type,
+            datetime=aware(self.occurred_at),
+            detail=self.detail,
+            outcome=self.outcome,
+            outcome_detail=self.outcome_detail,
+            agents=[EventLink(agent=a["agent"], role=a["role"]) for a in self.agents],
+            objects=list(self.objects),
+        )
 
 
 # -- fixity audits and the ledger's mirror (migration 0002) --

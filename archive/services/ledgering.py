@@ -23,8 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from archive.audit.findings import KINDS, AuditFinding
-from archive.catalog.audits import AuditRun, FixityState
 from archive.catalog.ledger_mirror import LedgerMirror
+from archive.catalog.records import AuditRun, FixityState
 from archive.errors import ArchiveError
 from archive.faults import fault_point, register
 from archive.ledger import (

@@ -12,8 +12,9 @@ from datetime import datetime
 from archive.audit.budget import Budget
 from archive.audit.check import CopyResult, FileOutcome, check_copy, expected_entries
 from archive.audit.findings import AuditFinding, finding
-from archive.catalog.audits import Audits, FixityState, PackageRecord
+from archive.catalog.audits import Audits
 from archive.catalog.ledger_mirror import LedgerMirror
+from archive.catalog.records import FixityState, PackageRecord
 from archive.faults import fault_point, register
 from archive.ledger import package_token
 from archive.model import (

@@ -16,7 +16,8 @@ from typing import Any
 from archive.audit.budget import Budget
 from archive.audit.check import CopyResult, Expected, check_copy, expected_entries
 from archive.audit.findings import REPAIRABLE, AuditFinding
-from archive.catalog.audits import Audits, FixityState, PackageRecord
+from archive.catalog.audits import Audits
+from archive.catalog.records import FixityState, PackageRecord
 from archive.errors import ArchiveError
 from archive.faults import fault_point, register
 from archive.model import EVENT_REPLICATION, OUTCOME_FAILURE, OUTCOME_SUCCESS, Event

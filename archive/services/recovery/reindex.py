@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from archive.catalog.audits import AuditRun, FixityState
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.catalog.maintenance import Maintenance
+from archive.catalog.records import AuditRun, FixityState
 from archive.errors import ArchiveError
 from archive.ledger import (
     KIND_AUDIT_RUN,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from archive.access import policy
 from archive.catalog import retrieval
-from archive.catalog.retrieval import PackageInfo
+from archive.catalog.records import PackageInfo
 from archive.errors import AccessDenied, ConfigError, FixityError, InvalidRequest, NotFound, ProfileError
 from archive.ids import check_package_id
 from archive.services.context import ArchiveContext

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from archive.access import policy, tokens
 from archive.catalog import callers
-from archive.catalog.callers import TokenInfo
+from archive.catalog.records import TokenInfo
 from archive.errors import AuthenticationRequired, InvalidRequest
 from archive.services.context import ArchiveContext
 from archive.services.retrieve.usage import ANONYMOUS, Caller

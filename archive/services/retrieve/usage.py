@@ -10,7 +10,7 @@ from archive.access import policy
 from archive.catalog import callers
 from archive.catalog import usage as usage_catalog
 from archive.catalog.callers import ACTION_FILE, ACTION_PACKAGE, ACTION_VIEW
-from archive.catalog.retrieval import PackageInfo
+from archive.catalog.records import PackageInfo
 from archive.catalog.usage import PERIODS
 from archive.errors import InvalidRequest
 from archive.services.context import ArchiveContext
