@@ -212,7 +212,7 @@ def test_without_any_home_the_current_folders_var_is_named_not_created(
     )
     assert "nothing chose a home" in result.stderr
     data = json.loads(CliRunner().invoke(main, ["list", "--json"]).stdout)
-    assert data == {"ok": False, "code": "E001", "error": "ArchiveNotFound", "message": data["message"]}
+    assert data == {"ok": False, "code": "E007", "error": "ArchiveNotFound", "message": data["message"]}
     assert not (tmp_path / "var").exists()
     assert CliRunner().invoke(main, ["profiles", "list"]).exit_code == 0  # needs no archive
     assert not (tmp_path / "var").exists()

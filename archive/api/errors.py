@@ -1,6 +1,7 @@
 """Errors over HTTP: ArchiveError -> status in ONE table, and one JSON shape for every error.
 
-::
+The status table (:data:`STATUS`, that is :data:`archive.errors.HTTP_STATUS`) lives in
+``archive/errors.py``, next to the CLI's exit statuses::
 
     {"error": {"code": "E002", "type": "NotFound", "status": 404, "message": "no package …"}}
 
@@ -25,43 +26,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.api.schemas import ErrorDocument
 from archive.errors import (
-    AccessDenied,
+    HTTP_STATUS,
     ArchiveError,
     AuthenticationRequired,
     CatalogError,
     FixityError,
     InvalidRequest,
     NotFound,
+    RangeNotSatisfiable,
     RejectedError,
     StorageError,
+    http_status,
 )
 
 log = logging.getLogger("archive.api")
 
 
-class RangeNotSatisfiable(InvalidRequest):
-    """A Range header that names no bytes of the file (answered 416 with ``Content-Range: bytes */size``)."""
-
-    code = "E006"
-
-    def __init__(self, message: str, size: int) -> None:
-        super().__init__(message)
-        self.size = size
-
-
-#: the one table from archive errors to HTTP statuses; the nearest class in an error's MRO wins
-STATUS: dict[type[ArchiveError], int] = {
-    ArchiveError: 500,
-    NotFound: 404,
-    AuthenticationRequired: 401,
-    AccessDenied: 403,
-    InvalidRequest: 400,
-    RangeNotSatisfiable: 416,
-    RejectedError: 422,
-    FixityError: 500,  # stored bytes differ from the catalog: the archive's fault, recorded as an incident
-    StorageError: 503,
-    CatalogError: 503,
-}
+#: the one table from archive errors to HTTP statuses (kept in archive/errors.py beside the CLI's)
+STATUS = HTTP_STATUS
 
 
 #: what each error status means, for the OpenAPI description (docs/api.md has the same table)
@@ -121,10 +103,7 @@ def public_message(exc: ArchiveError, status: int) -> str:
 
 
 def status_for(exc: ArchiveError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 500  # pragma: no cover - ArchiveError is in the table
+    return http_status(exc)
 
 
 def error_response(
