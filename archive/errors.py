@@ -45,12 +45,14 @@ the connection (an ArchiveError there would reach the API's error handler).
 Validation problems are data: a :class:`Finding` each. Validators collect all of them and
 raise one :class:`RejectedError` carrying the list, so a user sees every problem at once.
 Third-party exceptions are translated where the library is called (``raise ... from exc``).
+Every error, in the API and with ``archive ... --json``, is one JSON shape: :func:`error_document`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "ERROR",
@@ -76,6 +78,8 @@ __all__ = [
     "RejectedError",
     "StorageError",
     "SubmissionRejected",
+    "error_body",
+    "error_document",
     "exit_status",
     "http_status",
 ]
@@ -131,8 +135,9 @@ class ArchiveError(Exception):
         """The message a caller reads first (for a RejectedError: without the list of findings)."""
         return self.message
 
-    def as_dict(self) -> dict[str, object]:
-        return {"code": self.code, "error": type(self).__name__, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        """This error as the API and ``--json`` give it: the ``"error"`` object of :func:`error_document`."""
+        return error_document(self)["error"]
 
 
 class ConfigError(ArchiveError):
@@ -185,12 +190,6 @@ class RejectedError(ArchiveError):
     @property
     def summary(self) -> str:
         return self._summary
-
-    def as_dict(self) -> dict[str, object]:
-        data = super().as_dict()
-        data["message"] = self.summary
-        data["findings"] = [f.as_dict() for f in self.findings]
-        return data
 
 
 class SubmissionRejected(RejectedError):
@@ -281,6 +280,21 @@ def http_status(exc: ArchiveError | type[ArchiveError]) -> int:
 def exit_status(exc: ArchiveError | type[ArchiveError]) -> int:
     """The exit status of ``archive`` for ``exc`` (an error or an error class) from :data:`EXIT_STATUS`."""
     return _nearest(EXIT_STATUS, exc)
+
+
+def error_body(code: str, kind: str, status: int, message: str, **extra: Any) -> dict[str, Any]:
+    """The one JSON shape of an error: ``{"error": {"code", "type", "status", "message", ...}}``."""
+    return {"error": {"code": code, "type": kind, "status": status, "message": message, **extra}}
+
+
+def error_document(exc: ArchiveError, message: str | None = None) -> dict[str, Any]:
+    """``exc`` in the one JSON shape; rejected input adds ``findings``. ``message`` replaces the
+    error's own (the API tells a caller less of its own failures than the log)."""
+    extra: dict[str, Any] = {}
+    if isinstance(exc, RejectedError):
+        extra["findings"] = [f.as_dict() for f in exc.findings]
+    text = exc.summary if message is None else message
+    return error_body(exc.code, type(exc).__name__, http_status(exc), text, **extra)
 
 
 @dataclass

@@ -1,17 +1,23 @@
 """The error tree is whole: every exception class of archive/ is in it (or a named internal
 signal), drawn in errors.py's docstring and docs/cli.md, with its own code that is no finding
-code, an HTTP status and an exit status."""
+code, an HTTP status and an exit status; the CLI's --json errors are the API's error documents."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
 import re
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
 import archive
 from archive import errors
+from archive.cli import main
 from archive.errors import EXIT_STATUS, HTTP_STATUS, INTERNAL_SIGNALS, ArchiveError, exit_status, http_status
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,3 +130,55 @@ def test_docs_cli_lists_every_class_as_the_tables_say() -> None:
     drawn = _drawn()
     listed = {name: (parent or None, code, int(http), int(exit_)) for name, parent, code, exit_, http in rows}
     assert listed == drawn, "docs/cli.md's table of error classes differs from archive/errors.py"
+
+
+# -- one JSON shape: the CLI's --json error is the API's error document -----------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    from archive.config import load_settings
+    from archive.services.context import ArchiveContext
+
+    ctx = ArchiveContext(load_settings(env={"ARCHIVE_HOME": str(tmp_path / "home")}))
+    assert ctx.create_archive()
+    ctx.close()
+    return tmp_path / "home"
+
+
+def _api(home: Path) -> TestClient:
+    from archive.api.app import create_app
+    from archive.config import load_settings
+
+    return TestClient(create_app(load_settings(env={"ARCHIVE_HOME": str(home)})))
+
+
+def test_unknown_package_is_the_same_error_document_in_the_cli_and_the_api(home: Path) -> None:
+    unknown = "00000000-0000-4000-8000-000000000000"
+    result = CliRunner().invoke(main, ["--home", str(home), "show", unknown, "--json"])
+    assert result.exit_code == 1, result.output
+    cli_document = json.loads(result.stdout)
+    with _api(home) as client:
+        answer = client.get(f"/packages/{unknown}")
+    assert answer.status_code == 404
+    api_document = answer.json()
+    assert cli_document["ok"] is False and set(cli_document) == {"ok", "error"} and set(api_document) == {"error"}
+    cli_error, api_error = cli_document["error"], api_document["error"]
+    # the same error object; only the words differ (the API says the same of a hidden package)
+    assert {**cli_error, "message": ""} == {**api_error, "message": ""}
+    assert api_error["code"] == "E002" and api_error["type"] == "NotFound" and api_error["status"] == 404
+    assert cli_error["message"].startswith(f"no package {unknown}") and api_error["message"] == f"no package {unknown}"
+
+
+def test_rejected_input_carries_its_findings_in_the_one_shape() -> None:
+    finding = errors.error("E101", "x", "does not exist")
+    document = errors.error_document(errors.SubmissionRejected("submission x was rejected", [finding]))
+    assert document == {
+        "error": {
+            "code": "E111",
+            "type": "SubmissionRejected",
+            "status": 422,
+            "message": "submission x was rejected: 1 problem(s)",
+            "findings": [finding.as_dict()],
+        }
+    }

@@ -1,7 +1,8 @@
-"""Errors over HTTP: ArchiveError -> status in ONE table, and one JSON shape for every error.
+"""Errors over HTTP: each ArchiveError answered with its status and the one JSON error shape.
 
-The status table (:data:`STATUS`, that is :data:`archive.errors.HTTP_STATUS`) lives in
-``archive/errors.py``, next to the CLI's exit statuses::
+The status table (:data:`STATUS`, that is :data:`archive.errors.HTTP_STATUS`, next to the CLI's
+exit statuses) and the shape (:func:`archive.errors.error_document`) live in ``archive/errors.py``,
+so ``archive ... --json`` prints the same document::
 
     {"error": {"code": "E002", "type": "NotFound", "status": 404, "message": "no package …"}}
 
@@ -36,6 +37,8 @@ from archive.errors import (
     RangeNotSatisfiable,
     RejectedError,
     StorageError,
+    error_body,
+    error_document,
     http_status,
 )
 
@@ -109,8 +112,7 @@ def status_for(exc: ArchiveError) -> int:
 def error_response(
     status: int, code: str, kind: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body = {"error": {"code": code, "type": kind, "status": status, "message": message, **extra}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, kind, status, message, **extra), status_code=status, headers=headers)
 
 
 def _headers(exc: ArchiveError) -> dict[str, str]:
@@ -124,13 +126,10 @@ def _headers(exc: ArchiveError) -> dict[str, str]:
 async def archive_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ArchiveError)
     status = status_for(exc)
-    extra: dict[str, Any] = {}
-    if isinstance(exc, RejectedError):
-        extra["findings"] = [f.as_dict() for f in exc.findings]
-    message = public_message(exc, status)
     if status >= 500:
         log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
-    return error_response(status, exc.code, type(exc).__name__, message, _headers(exc), **extra)
+    body = error_document(exc, public_message(exc, status))
+    return JSONResponse(body, status_code=status, headers=_headers(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,9 @@
 
 Exit status: 0 success; 1 rejected or invalid input, failed check; 2 usage error; 3 could
 not check or could not reach storage or catalog. An error's exit status comes from ONE table,
-:data:`EXIT_STATUS` (kept in ``archive/errors.py`` beside the API's HTTP statuses).
+:data:`EXIT_STATUS` (kept in ``archive/errors.py`` beside the API's HTTP statuses); with
+``--json`` the error is printed on stdout as ``{"ok": false, "error": {...}}``, the ``error``
+object the API answers with (:func:`archive.errors.error_document`).
 """
 
 from __future__ import annotations
