@@ -1,8 +1,10 @@
 """Settings: one typed object, built at the edge (CLI, API factory) and passed in.
 
-Every setting is declared once in :data:`SETTINGS` (name, type, default, help). Values come,
-lowest precedence first, from the defaults, a YAML file (``--config`` or ``$ARCHIVE_CONFIG``,
-else ``./config/archive.yaml`` when present), and ``ARCHIVE_<NAME>`` environment variables.
+Every setting is declared once, as a field of :class:`Settings` (type, kind, default, help);
+:data:`SETTINGS` lists them from there. Values come, lowest precedence first, from the defaults,
+a YAML file (``--config`` or ``$ARCHIVE_CONFIG``, else ``./config/archive.yaml`` when present),
+``ARCHIVE_<NAME>`` environment variables and the command line. An unknown key of the file, or
+an unknown ``ARCHIVE_*`` variable (other than :data:`NOT_SETTINGS`), is a ConfigError.
 Relative paths are resolved against ``home``; ``home`` itself, when relative, against the
 current folder. :attr:`Settings.home_source` says which of these chose the home, so commands
 can tell the user which archive they are working on (``./var`` of the current folder is only
@@ -14,7 +16,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,131 +36,151 @@ def _default_user() -> str:
         return "unknown"
 
 
+_VAR, _STORAGE = Path("var"), Path("storage")
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 @dataclass(frozen=True)
 class Setting:
+    """One setting as :data:`SETTINGS` lists it, read from its field of :class:`Settings`."""
+
     name: str
-    kind: str  # "str", "path", "paths", "int", "bool", "float"
-    default: Callable[[], Any] | Any
-    help: str
+    kind: str  # "str", "path", "paths", "int", "bool"
+    default: Callable[[], Any] | Any  # a value, or a function computing it
+    help: str  # Markdown, as the table of docs/configuration.md shows it
+    shown: str = ""  # the default in words, when it is computed or depends on something
+
+    @property
+    def env(self) -> str:
+        return f"ARCHIVE_{self.name.upper()}"
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "home", "path", Path("var"), "Folder holding the archive's state; other relative paths are resolved against it."
-    ),
-    Setting("database_url", "str", "", "SQLAlchemy URL of the catalog. Empty: sqlite:///<home>/catalog.sqlite3."),
-    Setting("storage", "path", "storage", "Primary storage root, where packages are kept (write-once)."),
-    Setting("replicas", "paths", (), "Further storage roots that receive a copy of every package."),
-    Setting("profiles_dirs", "paths", (), "Extra folders searched for profile YAML files, before the bundled ones."),
-    Setting(
-        "organisation",
-        "str",
-        "Example Organisation",
-        "Source-Organization written into every bag and the organisation agent in PREMIS.",
-    ),
-    Setting("agent", "str", _default_user, "The person recorded as submitting agent (overridden by --agent)."),
-    Setting("identify_engine", "str", "fido", "Format identification engine: fido or siegfried."),
-    Setting(
-        "workers",
-        "int",
-        lambda: max(1, min(os.cpu_count() or 1, 4)),
-        "Processes used for format identification and hashing.",
-    ),
-    Setting("verify_after_store", "bool", True, "Re-read every stored file and compare digests before cataloguing."),
-    Setting(
-        "max_metadata_bytes",
-        "int",
-        10 * 1024 * 1024,
-        "Largest metadata.yaml/.json/files.csv accepted; also bounds a submitted bag's bag-info.txt, "
-        "package-info.txt and fetch.txt.",
-    ),
-    Setting("max_expanded_bytes", "int", 64 * 1024**3, "Largest total size a .zip/.tar submission may expand to."),
-    Setting("max_files", "int", 1_000_000, "Most files a submission may hold."),
-    Setting(
-        "max_expansion_ratio",
-        "int",
-        200,
-        "Largest ratio of expanded size to compressed size a .zip/.tar.gz/.7z submission (or one member) "
-        "may have; larger is refused as a compression bomb (0: no ratio limit, the total still applies).",
-    ),
-    Setting("max_depth", "int", 512, "Deepest folder nesting a submission may have (levels below its root)."),
-    Setting("max_path_bytes", "int", 3072, "Longest path, in UTF-8 bytes, of a file inside a submission."),
-    Setting(
-        "api_anonymous",
-        "bool",
-        True,
-        "Callers without a token may see open packages and embargoed packages' metadata (see docs/access.md).",
-    ),
-    Setting(
-        "api_accel_redirect",
-        "str",
-        "",
-        "nginx internal location (e.g. /_archive_storage/) mapped to the storage root: when set, the API "
-        "authorises and records each file download and nginx sends the bytes (X-Accel-Redirect).",
-    ),
-    Setting("api_chunk_size", "int", 1024 * 1024, "Bytes read and sent per step when the API streams a file itself."),
-    Setting(
-        "api_verify_ttl",
-        "int",
-        86400,
-        "Seconds a stored file, once verified against the catalog's digests, is served without re-hashing "
-        "while its size, inode and change time stay the same (0: hash on every download).",
-    ),
-    Setting("audit_jobs", "int", 1, "Threads hashing in parallel during an audit (overridden by --jobs)."),
-    Setting("audit_max_seconds", "int", 0, "Time budget of one scheduled audit run, in seconds (0: no limit)."),
-    Setting("audit_max_bytes", "int", 0, "Bytes one scheduled audit window may read (0: no limit)."),
-    Setting(
-        "audit_window", "str", "", "Daily local time window for scheduled audits, e.g. 01:00-05:00 (empty: any time)."
-    ),
-    Setting("scheduler_poll_seconds", "int", 300, "How often the scheduler wakes to look for due audits."),
-    Setting(
-        "orphan_grace_seconds",
-        "int",
-        3600,
-        "A package folder unknown to the catalog is reported as an orphan only when older than this.",
-    ),
-    Setting("notify_webhook", "str", "", "URL that receives a JSON POST with the findings of every failing audit run."),
-    Setting(
-        "notify_command",
-        "str",
-        "",
-        "Shell command run once per failing audit run, the findings as JSON on its standard input.",
-    ),
-)
-
-_BY_NAME = {s.name: s for s in SETTINGS}
+def setting(kind: str, default: Any, help: str, shown: str = "") -> Any:
+    """Declare a field of :class:`Settings` as a setting (``default`` may be a function)."""
+    meta = {"kind": kind, "help": help, "shown": shown}
+    if callable(default):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path
-    database_url: str
-    storage: Path
-    replicas: tuple[Path, ...]
-    profiles_dirs: tuple[Path, ...]
-    organisation: str
-    agent: str
-    identify_engine: str
-    workers: int
-    verify_after_store: bool
-    max_metadata_bytes: int
-    max_expanded_bytes: int
-    max_files: int
-    max_expansion_ratio: int = 200
-    max_depth: int = 512
-    max_path_bytes: int = 3072
-    api_anonymous: bool = True
-    api_accel_redirect: str = ""
-    api_chunk_size: int = 1024 * 1024
-    api_verify_ttl: int = 86400
-    audit_jobs: int = 1
-    audit_max_seconds: int = 0
-    audit_max_bytes: int = 0
-    audit_window: str = ""
-    scheduler_poll_seconds: int = 300
-    orphan_grace_seconds: int = 3600
-    notify_webhook: str = ""
-    notify_command: str = ""
+    """Every setting, declared once: its field's type, ``setting(kind, default, help)``."""
+
+    home: Path = setting(  # noqa: RUF009 - setting() returns a dataclasses.field
+        "path",
+        _VAR,
+        "Folder holding the archive's state; other relative paths are resolved against it (a relative "
+        "`home`, against the current folder). See [where the archive is](#where-the-archive-is-home).",
+        shown="$ARCHIVE_HOME, else ./var",
+    )
+    database_url: str = setting("str", "", "SQLAlchemy URL of the catalog. Empty: sqlite:///<home>/catalog.sqlite3.")
+    storage: Path = setting("path", _STORAGE, "Primary storage root, where packages are kept (write-once).")  # noqa: RUF009
+    replicas: tuple[Path, ...] = setting("paths", (), "Further storage roots that receive a copy of every package.")
+    profiles_dirs: tuple[Path, ...] = setting(
+        "paths",
+        (),
+        "Extra folders searched for profile YAML files, before the ones bundled with the package "
+        "(`archive/profiles/bundled/`); for example the repository's [profiles/](../profiles/README.md) "
+        "folder. Use absolute paths, and the same value in every shell, cron job and service of one "
+        "archive.",
+    )
+    organisation: str = setting(
+        "str",
+        "Example Organisation",
+        "Source-Organization written into every bag and the organisation agent in PREMIS.",
+    )
+    agent: str = setting(
+        "str", _default_user, "The person recorded as submitting agent (overridden by --agent).", shown="the login name"
+    )
+    identify_engine: str = setting("str", "fido", "Format identification engine: fido or siegfried.")
+    workers: int = setting(
+        "int",
+        _default_workers,
+        "Processes used for format identification and hashing.",
+        shown="number of cores, at most 4",
+    )
+    verify_after_store: bool = setting(
+        "bool", True, "Re-read every stored file and compare digests before cataloguing."
+    )
+    max_metadata_bytes: int = setting(
+        "int",
+        10 * 1024 * 1024,
+        "Largest metadata.yaml/.json/files.csv accepted; also bounds a submitted bag's bag-info.txt, "
+        "package-info.txt and fetch.txt.",
+    )
+    max_expanded_bytes: int = setting("int", 64 * 1024**3, "Largest total size a .zip/.tar submission may expand to.")
+    max_files: int = setting("int", 1_000_000, "Most files a submission may hold.")
+    max_expansion_ratio: int = setting(
+        "int",
+        200,
+        "Largest ratio of expanded size to compressed size a .zip/.tar.gz/.7z submission (or one member) "
+        "may have; larger is refused as a compression bomb (0: no ratio limit, the total still applies).",
+    )
+    max_depth: int = setting("int", 512, "Deepest folder nesting a submission may have (levels below its root).")
+    max_path_bytes: int = setting("int", 3072, "Longest path, in UTF-8 bytes, of a file inside a submission.")
+    api_anonymous: bool = setting(
+        "bool",
+        True,
+        "Callers without a token may see open packages and embargoed packages' metadata (see "
+        "[access.md](access.md)); false: every package route needs a token.",
+    )
+    api_accel_redirect: str = setting(
+        "str",
+        "",
+        "nginx internal location (e.g. `/_archive_storage/`) mapped to the storage root: the API "
+        "authorises and records each file download and nginx sends the bytes (`X-Accel-Redirect`, see "
+        "[nginx.md](nginx.md)). Empty: the API sends the bytes itself.",
+    )
+    api_chunk_size: int = setting(
+        "int",
+        1024 * 1024,
+        "Bytes read and sent per step when the API streams a file or a zip itself (4 KiB to 64 MiB).",
+    )
+    api_verify_ttl: int = setting(
+        "int",
+        86400,
+        "Seconds a stored file, once verified against the catalog's digests, is served without re-hashing"
+        " while its size, inode and change time stay the same; 0 hashes on every download (see "
+        "[decisions/0003-api-verify-on-serve.md](decisions/0003-api-verify-on-serve.md)).",
+    )
+    audit_jobs: int = setting(
+        "int",
+        1,
+        "Threads hashing in parallel during an audit (`archive audit --jobs N` overrides). On a single "
+        "spinning disk keep 1.",
+    )
+    audit_max_seconds: int = setting(
+        "int",
+        0,
+        "Time budget of one scheduled audit run, in seconds; the run stops between files and the next "
+        "resumes there (0: no limit).",
+    )
+    audit_max_bytes: int = setting("int", 0, "Bytes the scheduler may read in one audit window (0: no limit).")
+    audit_window: str = setting(
+        "str",
+        "",
+        "Daily local time window for `archive scheduler`, e.g. `01:00-05:00` (may cross midnight); empty: any time.",
+    )
+    scheduler_poll_seconds: int = setting("int", 300, "How often `archive scheduler` wakes to look for due audits.")
+    orphan_grace_seconds: int = setting(
+        "int",
+        3600,
+        "A package folder in storage that the catalog does not know is reported (E607) only when older "
+        "than this, so an ingest in progress is not mistaken for one.",
+    )
+    notify_webhook: str = setting(
+        "str",
+        "",
+        "URL that receives a JSON `POST` with the findings of every failing audit run (never for clean "
+        "runs); see [operations.md](operations.md).",
+    )
+    notify_command: str = setting(
+        "str", "", "Shell command run once per failing audit run, with the findings as JSON on its standard input."
+    )
     source: str = field(default="defaults")
     #: what chose ``home``: "the --home option", "ARCHIVE_HOME", "settings file PATH" or DEFAULT_HOME_SOURCE
     home_source: str = DEFAULT_HOME_SOURCE
@@ -173,6 +195,34 @@ class Settings:
     @property
     def storage_roots(self) -> tuple[Path, ...]:
         return (self.storage, *self.replicas)
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(
+        f.name,
+        f.metadata["kind"],
+        f.default_factory if f.default is MISSING else f.default,
+        f.metadata["help"],
+        f.metadata["shown"],
+    )
+    for f in fields(Settings)
+    if "kind" in f.metadata
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+_BY_ENV = {s.env: s for s in SETTINGS}
+
+#: ``ARCHIVE_*`` environment variables that are not settings; any other ``ARCHIVE_*`` variable is
+#: an error, as an unknown key of the settings file is
+NOT_SETTINGS: Mapping[str, str] = {
+    "ARCHIVE_CONFIG": "the settings file (--config)",
+    "ARCHIVE_FAULT": "a crash point the crash tests kill the process at (archive/faults.py)",
+    "ARCHIVE_AUDIT_RUN": "given to notify_command: the failing audit run",
+    "ARCHIVE_AUDIT_OUTCOME": "given to notify_command: its outcome",
+    "ARCHIVE_AUDIT_FAILURES": "given to notify_command: how many files failed",
+    "ARCHIVE_AUDIT_UNCHECKED": "given to notify_command: how many files could not be checked",
+    "ARCHIVE_TEST_DATABASE_URL": "the PostgreSQL database of the test suite",
+    "ARCHIVE_KEEP_TEST_TMP": "the test suite keeps its temporary folders",
+}
 
 
 def _convert(setting: Setting, value: Any, where: str) -> Any:
@@ -251,8 +301,16 @@ def load_settings(
         source = str(path)
         if "home" in data:
             home_source = f"settings file {path}"
+    unknown = sorted(
+        var for var in env if var.startswith("ARCHIVE_") and var not in _BY_ENV and var not in NOT_SETTINGS
+    )
+    if unknown:
+        raise ConfigError(
+            f"environment variable {unknown[0]}: unknown setting {unknown[0][8:].lower()!r}; known: "
+            f"{', '.join(_BY_NAME)} (as ARCHIVE_<NAME>); other variables: {', '.join(NOT_SETTINGS)}"
+        )
     for s in SETTINGS:
-        var = f"ARCHIVE_{s.name.upper()}"
+        var = s.env
         if var in env and env[var] != "":
             values[s.name] = _convert(s, env[var], f"environment variable {var}")
             if s.name == "home":

@@ -351,7 +351,7 @@ def test_a_submitter_who_opens_a_legal_package_is_refused(cli, tmp_path: Path) -
     result = cli("validate", str(sub), "--profile", "legal", "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert [f["code"] for f in data["findings"] if f["severity"] == "error"] == ["E430"]
+    assert [f["code"] for f in data["error"]["findings"] if f["severity"] == "error"] == ["E430"]
     human = cli("ingest", str(sub), "--profile", "legal")
     assert human.exit_code == 1 and "E430" in human.output and "nothing was written" in human.output
     assert json.loads(cli("list", "--json").stdout)["count"] == 0

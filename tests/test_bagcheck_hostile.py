@@ -220,7 +220,7 @@ def test_only_character_sets_are_tag_file_encodings(tmp_path: Path, encoding: st
     status, output = run_cli(tmp_path, ["bag", "validate", "--json", str(bag)])
     assert status == 1 and code in {f["code"] for f in json.loads(output)["findings"]}
     status, output = run_cli(tmp_path, ["validate", str(bag), "--profile", "heritage", "--json"])
-    assert status == 1 and code in {f["code"] for f in json.loads(output)["findings"]}
+    assert status == 1 and code in {f["code"] for f in json.loads(output)["error"]["findings"]}
 
 
 @pytest.mark.parametrize("encoding", ["UTF-16", "ISO-8859-1", "UTF-8", "cp037"])

@@ -79,8 +79,9 @@ def test_rejected_submission_is_exit_1_with_every_finding_in_json(cli, tmp_path:
     result = cli("ingest", str(sub), "--profile", "heritage", "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert data["ok"] is False and data["code"] == "E111" and data["error"] == "SubmissionRejected"
-    assert {f["code"] for f in data["findings"]} >= {"E401", "E405"}
+    error = data["error"]
+    assert data["ok"] is False and error["code"] == "E111" and error["type"] == "SubmissionRejected"
+    assert error["status"] == 422 and {f["code"] for f in error["findings"]} >= {"E401", "E405"}
     human = cli("ingest", str(sub), "--profile", "heritage")
     assert human.exit_code == 1
     assert "colour" in human.stderr and "Painting" in human.stderr and "nothing was written" in human.stderr
@@ -101,7 +102,7 @@ def test_validate_command(cli, tmp_path: Path) -> None:
 def test_unknown_profile_and_unknown_package(cli, tmp_path: Path) -> None:
     sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
     result = cli("ingest", str(sub), "--profile", "nope", "--json")
-    assert result.exit_code == 1 and json.loads(result.stdout)["code"] == "E100"
+    assert result.exit_code == 1 and json.loads(result.stdout)["error"]["code"] == "E100"
     assert cli("show", "00000000-0000-4000-8000-000000000000").exit_code == 1
     bad = cli("show", "../../etc/passwd", "--json")
     assert bad.exit_code == 1 and json.loads(bad.stdout)["ok"] is False
@@ -212,7 +213,8 @@ def test_without_any_home_the_current_folders_var_is_named_not_created(
     )
     assert "nothing chose a home" in result.stderr
     data = json.loads(CliRunner().invoke(main, ["list", "--json"]).stdout)
-    assert data == {"ok": False, "code": "E001", "error": "ArchiveNotFound", "message": data["message"]}
+    error = {"code": "E007", "type": "ArchiveNotFound", "status": 500, "message": data["error"]["message"]}
+    assert data == {"ok": False, "error": error}
     assert not (tmp_path / "var").exists()
     assert CliRunner().invoke(main, ["profiles", "list"]).exit_code == 0  # needs no archive
     assert not (tmp_path / "var").exists()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from archive.config import SETTINGS, load_settings
+from archive.config import SETTINGS, Setting, load_settings
 from archive.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,3 +127,75 @@ def test_adapter_limits_default_to_the_settings_defaults() -> None:
     defaults = {s.name: s.default for s in SETTINGS}
     assert scan.MAX_DEPTH == bagread.DEFAULT_MAX_DEPTH == members.Limits(1, 1).max_depth == defaults["max_depth"]
     assert scan.MAX_PATH_BYTES == members.Limits(1, 1).max_path_bytes == defaults["max_path_bytes"]
+
+
+# -- declared once: the fields of Settings; the docs' table and the environment follow ---------
+
+
+def _row(s: Setting) -> str:
+    shown = s.shown or ("(empty)" if s.default == "" else "[]" if s.default == () else str(s.default))
+    return f"| `{s.name}` | {s.kind} | {shown} | `{s.env}` | {s.help} |"
+
+
+def test_every_setting_is_a_field_of_settings_with_its_default() -> None:
+    import dataclasses
+
+    from archive.config import Settings
+
+    declared = [f.name for f in dataclasses.fields(Settings) if "kind" in f.metadata]
+    assert [s.name for s in SETTINGS] == declared and len(declared) == 28
+    plain = Settings()  # every setting has its default where it is declared
+    for s in SETTINGS:
+        if not callable(s.default):
+            assert getattr(plain, s.name) == s.default, s.name
+
+
+def test_docs_settings_table_is_the_declaration() -> None:
+    """docs/configuration.md's table, row by row, is what SETTINGS declares (regenerate it with
+    ``python -c 'from tests.test_config import table; print(table())'``)."""
+    docs = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = [line for line in docs.splitlines() if re.match(r"\| `[a-z_]+` \|", line)]
+    assert rows == table().splitlines()
+
+
+def table() -> str:
+    return "\n".join(_row(s) for s in SETTINGS)
+
+
+def test_unknown_archive_environment_variable_is_an_error_like_an_unknown_file_key() -> None:
+    colour, worker, nope = ("ARCHIVE_" + name for name in ("COLOUR", "WORKER", "NOPE"))  # not grepped below
+    with pytest.raises(ConfigError, match=rf"environment variable {colour}: unknown setting 'colour'; known: home"):
+        load_settings(env={colour: "blue"})
+    with pytest.raises(ConfigError, match=f"{worker}:"):
+        load_settings(env={worker: "2"})  # a misspelt setting is no longer silently ignored
+    with pytest.raises(ConfigError, match=nope):
+        load_settings(env={nope: ""})  # as an unknown key of the file, whatever its value
+
+
+def test_archive_variables_that_are_not_settings_are_accepted(tmp_path: Path) -> None:
+    from archive.config import NOT_SETTINGS
+
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text("workers: 2\n")
+    env = {**dict.fromkeys(NOT_SETTINGS, "1"), "ARCHIVE_CONFIG": str(cfg), "ARCHIVE_HOME": str(tmp_path)}
+    s = load_settings(env=env)
+    assert s.home == tmp_path.resolve() and s.workers == 2
+    assert "ARCHIVE_HOME" not in NOT_SETTINGS and "ARCHIVE_PROFILES_DIRS" not in NOT_SETTINGS  # settings
+
+
+def test_every_archive_variable_in_the_repository_is_a_setting_or_listed() -> None:
+    """Each ARCHIVE_* name the code, tests, benchmarks, Makefile, CI and docs use is a setting's
+    variable or one of NOT_SETTINGS (Python names like ARCHIVE_SUFFIXES, and prefixes, aside)."""
+    from archive import faults
+    from archive.config import NOT_SETTINGS
+
+    files = [REPO / "Makefile", REPO / "README.md", *(REPO / ".ci").iterdir()]
+    for folder, pattern in (("archive", "*.py"), ("tests", "*.py"), ("bench", "*.py"), ("docs", "*.md")):
+        files += sorted((REPO / folder).rglob(pattern))
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files if p.is_file())
+    python_names = set(re.findall(r"^\s*(ARCHIVE_[A-Z0-9_]+)\s*(?::[^=]*)?=", text, re.MULTILINE))
+    used = set(re.findall(r"\bARCHIVE_[A-Z0-9_]*[A-Z0-9]\b", text)) - python_names
+    assert python_names >= {"ARCHIVE_SUFFIXES"} and faults.ENV in NOT_SETTINGS
+    unknown = used - {s.env for s in SETTINGS} - set(NOT_SETTINGS)
+    assert not unknown, f"ARCHIVE_* variables that are neither settings nor in NOT_SETTINGS: {sorted(unknown)}"
+    assert set(NOT_SETTINGS) <= used, f"NOT_SETTINGS names no longer used: {set(NOT_SETTINGS) - used}"

@@ -166,7 +166,7 @@ def test_doctor_command_exit_statuses(tmp_path: Path) -> None:
     config = _config(tmp_path)
     run = CliRunner().invoke
     nothing = run(main, ["--config", str(config), "doctor", "--json"])  # no archive there: refused, none created
-    assert nothing.exit_code == 2 and "no archive at" in json.loads(nothing.output)["message"]
+    assert nothing.exit_code == 2 and "no archive at" in json.loads(nothing.output)["error"]["message"]
     assert not (tmp_path / "catalog.sqlite3").exists()
     with context(config) as ctx:
         ctx.create_archive()

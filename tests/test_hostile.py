@@ -129,8 +129,9 @@ def test_hostile_submission_is_rejected_and_nothing_written(
 
     result = archive.run(case.cli_args(submission, build_dir))
     assert result.exit_code == 1, result.output
-    data = json.loads(result.stdout)
-    assert data["ok"] is False and data["message"], data
+    document = json.loads(result.stdout)
+    data = document["error"]
+    assert document["ok"] is False and data["message"], document
     errors = [f for f in data.get("findings", []) if f["severity"] == "error"]
     assert case.expect in {data["code"], *(f["code"] for f in errors)}, data
     assert all(f["message"].strip() for f in data.get("findings", [])), data

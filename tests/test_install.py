@@ -97,7 +97,7 @@ def test_no_profiles_at_all_is_an_error_not_an_empty_table(tmp_path: Path, monke
         assert "no profiles found" in result.output and str(empty) in result.output
         assert "reinstall" in result.output
     data = json.loads(runner.invoke(main, ["--home", str(tmp_path / "home"), "profiles", "list", "--json"]).stdout)
-    assert data["ok"] is False and data["code"] == "E001" and data["error"] == "NoProfiles"
+    assert data["ok"] is False and data["error"]["code"] == "E008" and data["error"]["type"] == "NoProfiles"
     sub = tmp_path / "sub"
     shutil.copytree(SUBMISSION, sub)
     ingest = runner.invoke(main, ["--home", str(tmp_path / "home"), "validate", str(sub), "-p", "heritage"])

@@ -421,7 +421,7 @@ def check_refused(ex: Example, run: Run) -> None:
         data = run.json()
     except ValueError as exc:
         raise violated("bad-json", "exit 1 without a JSON document on stdout", run) from exc
-    codes = [f.get("code", "") for f in data.get("findings") or []]
+    codes = [f.get("code", "") for f in (data.get("error") or {}).get("findings") or []]
     if data.get("ok") is not False or not codes or not all(FINDING_CODE.match(c) for c in codes):
         raise violated("no-findings", "refused without at least one finding code", run)
     written = []
@@ -619,7 +619,7 @@ def test_the_harness_sees_a_leak_a_hang_and_a_write(scratch: Path, worker: Worke
     assert sweep(ex.home, secret), "the sweep misses the canary in storage"
     assert leaks(secret.encode("utf-16-le"), secret)
     with pytest.raises(Violation, match="refusal-wrote"):
-        check_refused(ex, Run([], 1, b'{"ok": false, "findings": [{"code": "E137"}]}', b"", ""))
+        check_refused(ex, Run([], 1, b'{"ok": false, "error": {"findings": [{"code": "E137"}]}}', b"", ""))
     hang = worker.run("ingest", str(ex.root / "outside" / "canary.fifo"), "--profile", "heritage", timeout=30)
     assert not hang.timed_out, "a FIFO as the submission itself hangs the CLI"  # E102, never opened
     slow = worker.run("--help", timeout=0.0001)

@@ -1,6 +1,8 @@
-"""Errors over HTTP: ArchiveError -> status in ONE table, and one JSON shape for every error.
+"""Errors over HTTP: each ArchiveError answered with its status and the one JSON error shape.
 
-::
+The status table (:data:`STATUS`, that is :data:`archive.errors.HTTP_STATUS`, next to the CLI's
+exit statuses) and the shape (:func:`archive.errors.error_document`) live in ``archive/errors.py``,
+so ``archive ... --json`` prints the same document::
 
     {"error": {"code": "E002", "type": "NotFound", "status": 404, "message": "no package …"}}
 
@@ -25,43 +27,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.api.schemas import ErrorDocument
 from archive.errors import (
-    AccessDenied,
+    HTTP_STATUS,
     ArchiveError,
     AuthenticationRequired,
     CatalogError,
     FixityError,
     InvalidRequest,
     NotFound,
+    RangeNotSatisfiable,
     RejectedError,
     StorageError,
+    error_body,
+    error_document,
+    http_status,
 )
 
 log = logging.getLogger("archive.api")
 
 
-class RangeNotSatisfiable(InvalidRequest):
-    """A Range header that names no bytes of the file (answered 416 with ``Content-Range: bytes */size``)."""
-
-    code = "E006"
-
-    def __init__(self, message: str, size: int) -> None:
-        super().__init__(message)
-        self.size = size
-
-
-#: the one table from archive errors to HTTP statuses; the nearest class in an error's MRO wins
-STATUS: dict[type[ArchiveError], int] = {
-    ArchiveError: 500,
-    NotFound: 404,
-    AuthenticationRequired: 401,
-    AccessDenied: 403,
-    InvalidRequest: 400,
-    RangeNotSatisfiable: 416,
-    RejectedError: 422,
-    FixityError: 500,  # stored bytes differ from the catalog: the archive's fault, recorded as an incident
-    StorageError: 503,
-    CatalogError: 503,
-}
+#: the one table from archive errors to HTTP statuses (kept in archive/errors.py beside the CLI's)
+STATUS = HTTP_STATUS
 
 
 #: what each error status means, for the OpenAPI description (docs/api.md has the same table)
@@ -121,17 +106,13 @@ def public_message(exc: ArchiveError, status: int) -> str:
 
 
 def status_for(exc: ArchiveError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 500  # pragma: no cover - ArchiveError is in the table
+    return http_status(exc)
 
 
 def error_response(
     status: int, code: str, kind: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body = {"error": {"code": code, "type": kind, "status": status, "message": message, **extra}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, kind, status, message, **extra), status_code=status, headers=headers)
 
 
 def _headers(exc: ArchiveError) -> dict[str, str]:
@@ -145,13 +126,10 @@ def _headers(exc: ArchiveError) -> dict[str, str]:
 async def archive_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ArchiveError)
     status = status_for(exc)
-    extra: dict[str, Any] = {}
-    if isinstance(exc, RejectedError):
-        extra["findings"] = [f.as_dict() for f in exc.findings]
-    message = public_message(exc, status)
     if status >= 500:
         log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
-    return error_response(status, exc.code, type(exc).__name__, message, _headers(exc), **extra)
+    body = error_document(exc, public_message(exc, status))
+    return JSONResponse(body, status_code=status, headers=_headers(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:

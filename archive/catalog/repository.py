@@ -24,6 +24,8 @@ register("catalog.before-commit", "catalog.after-commit")
 class AlreadyRecorded(CatalogError):
     """The package's idempotency key is recorded already, for ``existing`` (a concurrent ingest won)."""
 
+    code = "E701"
+
     def __init__(self, message: str, existing: str) -> None:
         super().__init__(message)
         self.existing = existing

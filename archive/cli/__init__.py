@@ -1,7 +1,10 @@
 """The ``archive`` command. Thin: parse arguments, call a service, render.
 
 Exit status: 0 success; 1 rejected or invalid input, failed check; 2 usage error; 3 could
-not check or could not reach storage or catalog.
+not check or could not reach storage or catalog. An error's exit status comes from ONE table,
+:data:`EXIT_STATUS` (kept in ``archive/errors.py`` beside the API's HTTP statuses); with
+``--json`` the error is printed on stdout as ``{"ok": false, "error": {...}}``, the ``error``
+object the API answers with (:func:`archive.errors.error_document`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from rich.markup import escape
 from archive import __version__
 from archive.cli import render
 from archive.config import load_settings
-from archive.errors import ArchiveError
+from archive.errors import EXIT_STATUS as EXIT_STATUS  # the one exit-status table, beside the API's
+from archive.errors import ArchiveError, exit_status
 from archive.services.context import ArchiveContext
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -90,7 +94,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except ArchiveError as exc:
             render.error(exc, bool(kwargs.get("as_json")))
-            sys.exit(exc.exit_status)
+            sys.exit(exit_status(exc))
 
     return wrapper
 

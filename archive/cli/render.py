@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archive.errors import ArchiveError, Finding, RejectedError
+from archive.errors import ArchiveError, Finding, RejectedError, error_document
 from archive.formats import describe, guessed
 from archive.model import FormatInfo
 
@@ -55,8 +55,9 @@ def guessed_note(files: list[Any]) -> str:
 
 
 def error(exc: ArchiveError, as_json: bool) -> None:
+    """``exc`` for a person on stderr, or with ``--json`` on stdout in the API's error shape."""
     if as_json:
-        emit_json({"ok": False, **exc.as_dict()})
+        emit_json({"ok": False, **error_document(exc)})
         return
     if isinstance(exc, RejectedError):
         err.print(f"[bold red]{escape(exc.summary)}[/]")

@@ -63,6 +63,8 @@ def check_profile_id(name: str) -> str:
 class NoProfiles(ConfigError):
     """No folder the archive searches holds a single profile: the installation or the settings are broken."""
 
+    code = "E008"
+
 
 class ProfileRegistry:
     """Finds, loads and caches profiles from a list of folders (first match wins)."""

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 class ArchiveNotFound(ConfigError):
     """The home (and catalog) the settings name hold no archive; nothing was created."""
 
+    code = "E007"
+
 
 class ArchiveContext:
     """Holds what a command or the API needs; adapters open on first use and close together."""

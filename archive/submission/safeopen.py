@@ -76,6 +76,8 @@ class UnsafeFile(SubmissionRejected):
     ``changed`` (replaced, or grew while read) and ``too-large``.
     """
 
+    code = "E112"
+
     def __init__(self, kind: str, code: str, label: str, reason: str) -> None:
         self.kind, self.reason = kind, reason
         self.finding: Finding = error(code, printable(label), reason)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 class UnknownInterval(ConfigError):
     """Packages of a profile have no fixity interval recorded and the profile cannot be found."""
 
+    code = "E009"
+
 
 def profile_interval(ctx: ArchiveContext, profile_id: str) -> int | None:
     """The fixity interval of profile ``profile_id`` as its file says now; None when it is not found."""

@@ -48,6 +48,8 @@ BATCH = 500
 class CatalogNotEmpty(ArchiveError):
     """``archive reindex`` rebuilds into an empty catalog unless told to wipe it (``--force``)."""
 
+    code = "E710"
+
 
 @dataclass
 class ReindexReport:
