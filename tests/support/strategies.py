@@ -1296,8 +1296,13 @@ def _build_bag(
         (folder / f"tagmanifest-{a}.txt").write_bytes(encode("".join(f"{d}  {p}{nl}" for d, p in tag_lines)))
     if sub.files_csv is not None and sub.files_csv.site == "dir-link":
         sites["metadata"] = "abs-dir:"
-    for name, site in sites.items():
+    replaced: list[str] = []  # folders made a link or FIFO: what was drawn inside them is gone with them
+    for name, site in sorted(sites.items()):
+        if any(name.startswith(f"{folder_name}/") for folder_name in replaced):
+            continue
         target = folder / name
+        if name in ("data", "tags", "metadata"):
+            replaced.append(name)
         if name in ("data", "tags", "metadata") and target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         if name in ("data", "bagit.txt"):  # no data/ to store; or not a bag, a folder holding a link
