@@ -27,10 +27,7 @@ from archive.cli import main
 from archive.errors import ProfileError
 from archive.model import ACCESS_EMBARGOED, ACCESS_LEVELS, ACCESS_OPEN
 from archive.profiles import ProfileRegistry
-from archive.profiles.bundled import BUNDLED_PROFILES
-from archive.profiles.loader import build_profile
-from archive.profiles.model import Profile
-from archive.profiles.rules import (
+from archive.profiles.access_rules import (
     BASIS_DEFAULT,
     BASIS_LOOSENED,
     BASIS_RULE,
@@ -41,6 +38,9 @@ from archive.profiles.rules import (
     is_looser,
     resolve_access,
 )
+from archive.profiles.bundled import BUNDLED_PROFILES
+from archive.profiles.loader import build_profile
+from archive.profiles.model import Profile
 
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY = ProfileRegistry([BUNDLED_PROFILES])

@@ -19,7 +19,8 @@ import bagit
 import pytest
 
 from archive.errors import BagInvalid
-from archive.packaging.bag.check import CODES, BagReport, validate_bag
+from archive.packaging.bag.check import BagReport, validate_bag
+from archive.packaging.bag.codes import CODES
 
 SUITE = Path(__file__).parent / "data" / "bagit-conformance-suite"
 HELLO = hashlib.sha256(b"hello\n").hexdigest()

@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive.cli import main
-from archive.packaging.bag import check as bagcheck
-from archive.packaging.bag.check import CODES, BagReport, validate_bag
+from archive.packaging.bag.check import BagReport, validate_bag
+from archive.packaging.bag.codes import CODES
 from archive.packaging.bag.read import MAX_LINE_CHARS
 from archive.submission.scan import scan_folder
 from tests.support.hostile_cases import HOSTILE, load_cases, write_bag
@@ -143,7 +143,7 @@ def test_bagit_python_never_opens_a_bag_holding_a_link_or_fifo(tmp_path: Path, m
     def tripwire(*args: object, **kwargs: object) -> None:
         raise AssertionError("bagit-python was asked to open the bag")
 
-    monkeypatch.setattr(bagcheck.bagit, "Bag", tripwire)
+    monkeypatch.setattr(bagit, "Bag", tripwire)
     report = no_hang(lambda: validate_bag(bag), [bag / "fetch.txt"])
     assert codes(report) == {"E317"}
     assert no_hang(lambda: validate_bag(bag, fast=True), [bag / "fetch.txt"]).errors == report.errors

@@ -9,7 +9,8 @@ import pytest
 from archive.errors import ProfileError
 from archive.model import FormatInfo
 from archive.profiles import BUNDLED_PROFILES, ProfileRegistry
-from archive.profiles.rules import check_format, dublin_core, resolve_access, validate_metadata
+from archive.profiles.access_rules import resolve_access
+from archive.profiles.rules import check_format, dublin_core, validate_metadata
 
 
 @pytest.fixture

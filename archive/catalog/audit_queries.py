@@ -27,6 +27,8 @@ COVERAGE_KEYS = (
     "open_failures",
     "could_not_check",
 )
+#: the ones that are counts, and add up over profiles
+COVERAGE_COUNTS = tuple(k for k in COVERAGE_KEYS if k not in ("profile", "oldest_verification"))
 
 
 def due(cutoffs: dict[str, datetime], default_cutoff: datetime | None) -> Any:

@@ -177,31 +177,25 @@ class LocalStorage:
 
     def quarantine_package(self, package_id: str, label: str) -> Path:
         """Move a whole package folder to ``.quarantine/<id>/<label>/`` (kept, never deleted)."""
-        source = self.path_of(package_id)
-        target = self.root / QUARANTINE / package_id / label
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(source, target)
-            _fsync_dir(source.parent)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot move package {package_id} in {self.name} to quarantine: {exc.strerror}"
-            ) from exc
-        return target
+        return self._to_quarantine(package_id, "", label, f"package {package_id}")
 
     # -- repair (the only time a stored file is replaced) ---------------------
     def quarantine(self, package_id: str, rel: str, label: str) -> Path:
         """Move a damaged or unexpected entry out of a package, into ``.quarantine/<id>/<label>/``."""
-        source = self.path_of(package_id) / rel
-        target = self.root / QUARANTINE / package_id / label / rel
+        return self._to_quarantine(package_id, rel, label, f"{rel} of package {package_id}")
+
+    def _to_quarantine(self, package_id: str, rel: str, label: str, what: str) -> Path:
+        """Rename ``rel`` of a package (the whole package when empty) under ``.quarantine/<id>/<label>/``."""
+        source = self.path_of(package_id) / rel if rel else self.path_of(package_id)
+        target = (
+            self.root / QUARANTINE / package_id / label / rel if rel else self.root / QUARANTINE / package_id / label
+        )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, target)
             _fsync_dir(source.parent)
         except OSError as exc:
-            raise StorageError(
-                f"cannot move {rel} of package {package_id} in {self.name} to quarantine: {exc.strerror}"
-            ) from exc
+            raise StorageError(f"cannot move {what} in {self.name} to quarantine: {exc.strerror}") from exc
         return target
 
     def restore_file(

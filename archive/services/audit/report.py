@@ -12,6 +12,7 @@ from typing import Any
 
 from archive.access import policy
 from archive.catalog import retrieval
+from archive.catalog.audit_queries import COVERAGE_COUNTS
 from archive.catalog.audits import Audits
 from archive.model import utcnow
 from archive.services.audit import intervals as fixity_intervals
@@ -109,20 +110,7 @@ def coverage_report(
         thresholds = {n: now - timedelta(days=d) for n, d in intervals.items()}
         default = now - timedelta(days=DEFAULT_INTERVAL_DAYS)
     profiles = audits.coverage(thresholds, default)
-    totals: dict[str, float] = dict.fromkeys(
-        (
-            "packages",
-            "files",
-            "bytes",
-            "covered_packages",
-            "covered_files",
-            "covered_bytes",
-            "never_audited",
-            "open_failures",
-            "could_not_check",
-        ),
-        0,
-    )
+    totals: dict[str, float] = dict.fromkeys(COVERAGE_COUNTS, 0)
     for p in profiles:
         p["interval_days"] = intervals.get(p["profile"], DEFAULT_INTERVAL_DAYS)
         p["threshold"] = thresholds.get(p["profile"], default).isoformat()

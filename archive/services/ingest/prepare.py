@@ -21,15 +21,9 @@ from archive.fixity.hashing import hash_stream
 from archive.model import SUBMISSION_FOLDER, Access, FileRecord, SubmittedFile
 from archive.packaging.bag.check import BagContents, BagReport, validate_bag
 from archive.packaging.bag.paths import decode_path
+from archive.profiles.access_rules import AccessOutcome, check_access, decide_access
 from archive.profiles.model import Profile
-from archive.profiles.rules import (
-    AccessOutcome,
-    check_access,
-    check_format,
-    decide_access,
-    dublin_core,
-    validate_metadata,
-)
+from archive.profiles.rules import check_format, dublin_core, validate_metadata
 from archive.services.context import ArchiveContext
 from archive.submission.extract import Limits, extract_archive, is_archive_file
 from archive.submission.metadata import read_files_csv, read_metadata_file

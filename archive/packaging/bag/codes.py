@@ -1,0 +1,33 @@
+"""Every finding code a bag check reports (E3xx errors, W3xx warnings), and what each means."""
+
+#: every finding code the bag check emits (E3xx error, W3xx warning)
+CODES: dict[str, str] = {
+    "E301": "not a bag: no such folder, or no bagit.txt",
+    "E302": "bagit.txt malformed (RFC 8493 §2.1.1)",
+    "E303": "other bagit-python error, or unreadable",
+    "E304": "checksum mismatch, or unreadable file",
+    "E305": "a file listed in a manifest is missing",
+    "E306": "a payload file is in no manifest",
+    "E307": "a manifest/fetch.txt path escapes the bag",
+    "E308": "fetch.txt lists remote files / malformed",
+    "E309": "Payload-Oxum mismatch, or malformed",
+    "E311": "file listed twice (differently, or v1.0)",
+    "E312": "required algorithm has no payload manifest",
+    "E313": "no data/ folder, or no payload manifest",
+    "E314": "manifest line not 'CHECKSUM FILEPATH'",
+    "E315": "tag file (bag-info.txt) cannot be parsed",
+    "E316": "payload manifest lists a file outside data/",
+    "E317": "a link, FIFO, socket or device in the bag (never followed or opened)",
+    "E318": "tag file or manifest too large, line too long, bag too deep or big",
+    "E319": "Tag-File-Character-Encoding is no character set (base64, rot13, ...)",
+    "W301": "BagIt version older than 1.0",
+    "W302": "only weak payload algorithms (md5, sha1)",
+    "W303": "manifest paths carry md5sum's '*' marker",
+    "W304": "manifest paths not canonical (e.g. './')",
+    "W305": "payload names differ only by case",
+    "W306": "payload names collide after Unicode NFC",
+    "W307": "system files (.DS_Store, Thumbs.db, ...)",
+    "W308": "file listed twice, same checksum (pre-1.0)",
+    "W309": "UTF-8 manifest or fetch.txt has a BOM",
+    "W310": "fetch.txt lists only files already here",
+}
