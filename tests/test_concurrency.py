@@ -156,13 +156,13 @@ def _serve(config: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    log = open(tmp / "serve.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(
-        [ARCHIVE, "--config", str(config), "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(tmp / "serve.log", "wb") as log:  # the server keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [ARCHIVE, "--config", str(config), "serve", "--port", str(port), "--log-level", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
