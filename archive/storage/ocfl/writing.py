@@ -1,0 +1,245 @@
+"""Writing OCFL versions: staging a logical state (deduplicated by sha512) and moving it in, crash-safe."""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import hashlib
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from archive.errors import FixityError, StorageError
+from archive.faults import fault_point, register
+from archive.fixity import copy_and_hash
+from archive.storage.ocfl import inventory as inv
+from archive.storage.ocfl.layout import CONTENT, INVENTORY, OBJECT_NAMASTE, SIDECAR, SPEC, fsync_dir, write_file
+
+register(
+    "ocfl.before-object-rename",
+    "ocfl.after-object-rename",
+    "ocfl.version-staged",
+    "ocfl.before-version-rename",
+    "ocfl.after-version-rename",
+    "ocfl.after-inventory-rename",
+    "ocfl.before-cleanup",
+)
+
+
+class VersionConflict(StorageError):
+    """Another writer added this version (or created this object) first; nothing of either is lost."""
+
+    code = "E501"
+
+
+def logical_files(source: Path) -> dict[str, Path]:
+    """Every regular file under ``source`` by its logical path; links and special files are refused."""
+    found: dict[str, Path] = {}
+    pending = [(source, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                logical = f"{prefix}{entry.name}"
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    pending.append((Path(entry.path), logical + "/"))
+                elif stat.S_ISREG(mode):
+                    inv.check_logical_path(logical)
+                    found[logical] = Path(entry.path)
+                else:
+                    raise StorageError(f"{entry.path} is neither a file nor a folder: a logical state holds files")
+    return dict(sorted(found.items()))
+
+
+def stage_version(
+    vdir: Path,
+    scratch: Path,
+    number: int,
+    prior: Mapping[str, Any],
+    files: Mapping[str, Path],
+    digests: Mapping[str, str],
+    block: Mapping[str, Any],
+) -> tuple[dict[str, Any], bytes, bytes]:
+    """Write version ``number`` into ``vdir``: content not yet in ``prior``'s manifest, inventory, sidecar.
+
+    A digest the caller gives for a logical path whose content is stored already is trusted (that
+    file is not read); every file that is copied is hashed on the way and checked against it.
+    Returns the new inventory and the bytes of it and of its sidecar.
+    """
+    manifest: dict[str, list[str]] = copy.deepcopy(dict(prior["manifest"]))
+    state: dict[str, str] = {}
+    vdir.mkdir()
+    for logical, source in files.items():
+        known = digests.get(logical)
+        if known is not None and known in manifest:
+            state[logical] = known
+            continue
+        with open(source, "rb") as src:
+            _, got = copy_and_hash(src, scratch, ["sha512"])
+        digest = got["sha512"]
+        if known is not None and digest != known:
+            raise FixityError(f"{source} has sha512 {digest}, not {known} as given for {logical}")
+        state[logical] = digest
+        if digest in manifest:
+            os.unlink(scratch)
+            continue
+        target = vdir / CONTENT / logical
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(scratch, target)
+        manifest[digest] = [f"v{number}/{CONTENT}/{logical}"]
+    inventory = copy.deepcopy(dict(prior))
+    inventory["manifest"] = dict(sorted(manifest.items()))
+    inventory["versions"] = {**inventory["versions"], f"v{number}": inv.new_version_block(state, **block)}
+    inventory["head"] = f"v{number}"
+    data, sidecar = inv.encode(inventory)
+    write_file(vdir / INVENTORY, data)
+    write_file(vdir / SIDECAR, sidecar)
+    _fsync_tree(vdir)
+    return inventory, data, sidecar
+
+
+def _fsync_tree(top: Path) -> None:
+    for folder, _, _ in os.walk(top, topdown=False):
+        fsync_dir(Path(folder))
+
+
+def stage_object(objstage: Path, scratch: Path, object_id: str, files: Mapping[str, Path], **kw: Any) -> None:
+    """A whole new object with version 1 in ``objstage``."""
+    objstage.mkdir()
+    write_file(objstage / OBJECT_NAMASTE, f"ocfl_object_{SPEC}\n".encode())
+    _, data, sidecar = stage_version(objstage / "v1", scratch, 1, inv.new_inventory(object_id), files, **kw)
+    write_file(objstage / INVENTORY, data)
+    write_file(objstage / SIDECAR, sidecar)
+    _fsync_tree(objstage)
+
+
+def move_object_in(objstage: Path, objdir: Path, object_id: str) -> None:
+    """Rename a staged object into place; a present object (or one racing in) is a VersionConflict."""
+    for attempt in range(3):
+        objdir.parent.mkdir(parents=True, exist_ok=True)
+        fault_point("ocfl.before-object-rename")
+        try:
+            if os.path.lexists(objdir):
+                raise FileExistsError
+            os.rename(objstage, objdir)
+            break
+        except FileNotFoundError:  # a cleaner pruned the empty parent just made: make it again
+            if attempt == 2 or not os.path.lexists(objstage):
+                raise
+        except OSError as exc:
+            if os.path.lexists(objdir):
+                raise VersionConflict(f"OCFL object {object_id} exists already; objects are created once") from exc
+            raise
+    fault_point("ocfl.after-object-rename")
+    fsync_dir(objdir.parent)
+
+
+def prune_empty(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and its parents below ``root`` while they are empty (hierarchy folders
+    that a creator which failed or died made and left without an object)."""
+    while folder != root and root in folder.parents:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = folder.parent
+
+
+@contextmanager
+def object_lock(objdir: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the object folder itself (no file is added to the object)."""
+    fd = os.open(objdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
+def version_numbers(objdir: Path) -> list[int]:
+    return sorted(int(m.group(1)) for name in os.listdir(objdir) if (m := inv.VERSION_DIR.fullmatch(name)))
+
+
+def current_inventory(objdir: Path) -> dict[str, Any]:
+    """The root inventory, trusted when it matches its sidecar, or the sidecar of the version it
+    names as head (the moment between replacing the inventory and replacing its sidecar)."""
+    data = inv.read_bytes(objdir)
+    digest = hashlib.sha512(data).hexdigest()
+    inventory = inv.parse(data, objdir)
+    if digest == inv.sidecar_digest(objdir):
+        return inventory
+    head = inventory.get("head")
+    if isinstance(head, str) and inv.VERSION_DIR.fullmatch(head) and digest == inv.sidecar_digest(objdir / head):
+        return inventory
+    raise StorageError(f"{objdir / INVENTORY} matches neither its sidecar nor its head version's inventory")
+
+
+def install_root_inventory(objdir: Path, scratch_dir: Path, data: bytes, sidecar: bytes) -> None:
+    """Replace the root inventory, then its sidecar: each written aside, fsync'd, renamed over."""
+    write_file(scratch_dir / INVENTORY, data)
+    write_file(scratch_dir / SIDECAR, sidecar)
+    os.rename(scratch_dir / INVENTORY, objdir / INVENTORY)
+    fault_point("ocfl.after-inventory-rename")
+    os.rename(scratch_dir / SIDECAR, objdir / SIDECAR)
+    fsync_dir(objdir)
+
+
+def settle_locked(objdir: Path, scratch_dir: Path) -> str:
+    """Finish what a writer killed after moving its version in left undone (the lock held).
+
+    A version folder is complete the moment it is renamed in, so one newer than the root
+    inventory's head is rolled forward: its inventory, verified against its own sidecar, becomes
+    the root's. A root sidecar left behind by its inventory is rewritten. Returns what was done.
+    """
+    root_data = inv.read_bytes(objdir)
+    root = inv.parse(root_data, objdir)
+    head = inv.head_number(root)
+    numbers = version_numbers(objdir)
+    if numbers != list(range(1, len(numbers) + 1)) or not head <= len(numbers) <= head + 1:
+        raise StorageError(f"OCFL object {objdir} holds versions {numbers} beside an inventory of head v{head}")
+    if len(numbers) == head + 1:
+        vdir = objdir / f"v{head + 1}"
+        newer = inv.read_verified(vdir)
+        if newer.get("id") != root.get("id") or inv.head_number(newer) != head + 1:
+            raise StorageError(f"{vdir / INVENTORY} is not the next version of {objdir}")
+        install_root_inventory(objdir, scratch_dir, inv.read_bytes(vdir), (vdir / SIDECAR).read_bytes())
+        return f"rolled forward to v{head + 1}"
+    digest = hashlib.sha512(root_data).hexdigest()
+    if digest == inv.sidecar_digest(objdir):
+        return ""
+    if digest != inv.sidecar_digest(objdir / f"v{head}"):
+        raise StorageError(f"{objdir / INVENTORY} matches neither its sidecar nor v{head}'s inventory")
+    write_file(scratch_dir / SIDECAR, (objdir / f"v{head}" / SIDECAR).read_bytes())
+    os.rename(scratch_dir / SIDECAR, objdir / SIDECAR)
+    fsync_dir(objdir)
+    return f"sidecar of v{head} rewritten"
+
+
+def move_version_in(
+    objdir: Path, vstage: Path, scratch_dir: Path, expected_head: int, data: bytes, sidecar: bytes
+) -> None:
+    """Under the object lock: settle, check the head is still ``expected_head``, rename the version
+    in (the commit point), then replace the root inventory and its sidecar."""
+    object_id = inv.parse(data, vstage).get("id")
+    with object_lock(objdir):
+        settle_locked(objdir, scratch_dir)
+        head = inv.head_number(current_inventory(objdir))
+        if head != expected_head:
+            raise VersionConflict(
+                f"OCFL object {object_id} is at v{head}, not v{expected_head}: another writer added a version first"
+            )
+        fault_point("ocfl.before-version-rename")
+        target = objdir / f"v{expected_head + 1}"
+        try:
+            os.rename(vstage, target)  # never replaces: a version folder is never empty
+        except OSError as exc:
+            if os.path.lexists(target):
+                raise VersionConflict(f"OCFL object {object_id} has a v{expected_head + 1} already") from exc
+            raise
+        fault_point("ocfl.after-version-rename")
+        fsync_dir(objdir)
+        install_root_inventory(objdir, scratch_dir, data, sidecar)
