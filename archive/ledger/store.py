@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from archive.durable import fsync_dir
 from archive.errors import StorageError
 from archive.faults import fault_point, register
 from archive.ledger.format import GENESIS, LedgerEntry, LedgerFormatError, make_entry, parse_line
@@ -36,14 +37,6 @@ class Mirror(Protocol):
     def add(self, entries: list[LedgerEntry]) -> None: ...
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_all(path: Path, data: bytes) -> int:
     """Append ``data`` durably; return the file's size before."""
     created = not path.exists()
@@ -57,7 +50,7 @@ def _write_all(path: Path, data: bytes) -> int:
     finally:
         os.close(fd)
     if created:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     return before
 
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from archive.durable import fsync_dir
 from archive.errors import FixityError, InvalidRequest, StorageError
 from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
@@ -38,17 +39,6 @@ def package_relpath(package_id: str) -> str:
     except InvalidRequest as exc:  # said in storage's terms: nothing but StorageError leaves this adapter
         raise StorageError(exc.message) from exc
     return f"{package_id[:2]}/{package_id[2:4]}/{package_id}"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalStorage:
@@ -154,7 +144,7 @@ class LocalStorage:
             fault_point("storage.before-rename")
             os.rename(staging_bag, target)
             fault_point("storage.after-rename")
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent, best_effort=True)
         except OSError as exc:
             raise StorageError(f"cannot move package {package_id} into storage {self.name}: {exc.strerror}") from exc
         return target
@@ -167,7 +157,7 @@ class LocalStorage:
         trash = self.new_staging(f"rollback-{package_id}")
         try:
             os.rename(target, trash / "bag")
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent, best_effort=True)
         except OSError as exc:
             raise StorageError(
                 f"cannot roll back package {package_id} in storage {self.name}: {exc.strerror or exc}"
@@ -193,7 +183,7 @@ class LocalStorage:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, target)
-            _fsync_dir(source.parent)
+            fsync_dir(source.parent, best_effort=True)
         except OSError as exc:
             raise StorageError(f"cannot move {what} in {self.name} to quarantine: {exc.strerror}") from exc
         return target
@@ -215,7 +205,7 @@ class LocalStorage:
                 fault_point("repair.after-quarantine")
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(staged, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent, best_effort=True)
         except OSError as exc:
             raise StorageError(f"cannot restore {rel} of package {package_id} in {self.name}: {exc.strerror}") from exc
         finally:

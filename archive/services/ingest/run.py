@@ -2,7 +2,7 @@
 
 prepare (scan, validate, copy+hash, identify) -> PREMIS events and agents -> METS (validated
 against the bundled schemas) -> BagIt tag files -> rename into storage (atomic, write-once)
--> read-back verification with bagit-python (an independent implementation) -> replicas ->
+-> read-back verification of every stored byte against the copy's digests -> replicas ->
 one catalog transaction. Any failure before the catalog commit leaves no visible package.
 """
 

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.durable import write_new
 from archive.errors import StorageError
-from archive.storage.ocfl.layout import CONTENT, INVENTORY, INVENTORY_TYPE, SIDECAR, os_error, write_file
+from archive.storage.ocfl.layout import CONTENT, INVENTORY, INVENTORY_TYPE, SIDECAR, os_error
 
 VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
 _SIDECAR_LINE = re.compile(r"([0-9a-f]{128})[ \t]+inventory\.json[ \t]*\n?")
@@ -89,8 +90,8 @@ def encode(inventory: Mapping[str, Any]) -> tuple[bytes, bytes]:
 def write_pair(folder: Path, inventory: Mapping[str, Any]) -> None:
     """``inventory.json`` and its sidecar as new files in ``folder`` (fsync'd)."""
     data, sidecar = encode(inventory)
-    write_file(folder / INVENTORY, data)
-    write_file(folder / SIDECAR, sidecar)
+    write_new(folder / INVENTORY, data)
+    write_new(folder / SIDECAR, sidecar)
 
 
 def sidecar_digest(folder: Path) -> str | None:

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from archive.durable import fsync_dir, write_new
 from archive.errors import StorageError
 
 SPEC = "1.1"
@@ -43,22 +44,6 @@ def object_relpath(object_id: str) -> str:
     if len(encoded) > 100:
         encoded = f"{encoded[:100]}-{digest}"
     return f"{digest[0:3]}/{digest[3:6]}/{digest[6:9]}/{encoded}"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """A new file holding ``data``, fsync'd."""
-    with open(path, "xb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def initialise_root(root: Path) -> None:
@@ -99,5 +84,5 @@ def _replace(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     if os.path.lexists(tmp):
         os.unlink(tmp)
-    write_file(tmp, data)
+    write_new(tmp, data)
     os.rename(tmp, path)

@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from archive.durable import fsync_dir, write_new
 from archive.errors import FixityError, StorageError
 from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
 from archive.storage.ocfl import inventory as inv
-from archive.storage.ocfl.layout import CONTENT, INVENTORY, OBJECT_NAMASTE, SIDECAR, SPEC, fsync_dir, write_file
+from archive.storage.ocfl.layout import CONTENT, INVENTORY, OBJECT_NAMASTE, SIDECAR, SPEC
 
 register(
     "ocfl.before-object-rename",
@@ -96,8 +97,8 @@ def stage_version(
     inventory["versions"] = {**inventory["versions"], f"v{number}": inv.new_version_block(state, **block)}
     inventory["head"] = f"v{number}"
     data, sidecar = inv.encode(inventory)
-    write_file(vdir / INVENTORY, data)
-    write_file(vdir / SIDECAR, sidecar)
+    write_new(vdir / INVENTORY, data)
+    write_new(vdir / SIDECAR, sidecar)
     _fsync_tree(vdir)
     return inventory, data, sidecar
 
@@ -110,10 +111,10 @@ def _fsync_tree(top: Path) -> None:
 def stage_object(objstage: Path, scratch: Path, object_id: str, files: Mapping[str, Path], **kw: Any) -> None:
     """A whole new object with version 1 in ``objstage``."""
     objstage.mkdir()
-    write_file(objstage / OBJECT_NAMASTE, f"ocfl_object_{SPEC}\n".encode())
+    write_new(objstage / OBJECT_NAMASTE, f"ocfl_object_{SPEC}\n".encode())
     _, data, sidecar = stage_version(objstage / "v1", scratch, 1, inv.new_inventory(object_id), files, **kw)
-    write_file(objstage / INVENTORY, data)
-    write_file(objstage / SIDECAR, sidecar)
+    write_new(objstage / INVENTORY, data)
+    write_new(objstage / SIDECAR, sidecar)
     _fsync_tree(objstage)
 
 
@@ -180,8 +181,8 @@ def current_inventory(objdir: Path) -> dict[str, Any]:
 
 def install_root_inventory(objdir: Path, scratch_dir: Path, data: bytes, sidecar: bytes) -> None:
     """Replace the root inventory, then its sidecar: each written aside, fsync'd, renamed over."""
-    write_file(scratch_dir / INVENTORY, data)
-    write_file(scratch_dir / SIDECAR, sidecar)
+    write_new(scratch_dir / INVENTORY, data)
+    write_new(scratch_dir / SIDECAR, sidecar)
     os.rename(scratch_dir / INVENTORY, objdir / INVENTORY)
     fault_point("ocfl.after-inventory-rename")
     os.rename(scratch_dir / SIDECAR, objdir / SIDECAR)
@@ -213,7 +214,7 @@ def settle_locked(objdir: Path, scratch_dir: Path) -> str:
         return ""
     if digest != inv.sidecar_digest(objdir / f"v{head}"):
         raise StorageError(f"{objdir / INVENTORY} matches neither its sidecar nor v{head}'s inventory")
-    write_file(scratch_dir / SIDECAR, (objdir / f"v{head}" / SIDECAR).read_bytes())
+    write_new(scratch_dir / SIDECAR, (objdir / f"v{head}" / SIDECAR).read_bytes())
     os.rename(scratch_dir / SIDECAR, objdir / SIDECAR)
     fsync_dir(objdir)
     return f"sidecar of v{head} rewritten"

@@ -1,0 +1,29 @@
+"""Durable writes: a folder's entries (a rename, a new file) made to survive a power cut, and a new file fsync'd."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_dir(path: Path, *, best_effort: bool = False) -> None:
+    """Flush ``path``'s directory entries to disk; with ``best_effort``, a folder that cannot be
+    opened (gone, unreadable) is left alone instead of raising ``OSError``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        if best_effort:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """A new file (never an existing one) holding ``data``, on disk when this returns."""
+    with open(path, "xb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
