@@ -28,7 +28,9 @@ nearest class in an error's MRO. ``tests/test_error_tree.py`` checks this drawin
     ├── FixityError                   E600   500     1  stored bytes do not match their recorded digests
     ├── CatalogError                  E700   503     3  the catalog database failed
     │   └── AlreadyRecorded           E701   503     3  an idempotency key is recorded already
-    └── CatalogNotEmpty               E710   500     1  reindex refused: the catalog is not empty
+    ├── CatalogNotEmpty               E710   500     1  reindex refused: the catalog is not empty
+    └── ChangeRefused                 E800   409     1  a change the package's state does not allow now
+        └── ChangeConflict            E801   409     1  another change of the package came first: read it again
 
 The subclasses live where they are raised: ``ArchiveNotFound`` in ``services/context.py``,
 ``NoProfiles`` in ``profiles/loader.py``, ``UnknownInterval`` in ``services/audit/intervals.py``,
@@ -67,6 +69,8 @@ __all__ = [
     "AuthenticationRequired",
     "BagInvalid",
     "CatalogError",
+    "ChangeConflict",
+    "ChangeRefused",
     "ConfigError",
     "Finding",
     "FixityError",
@@ -226,6 +230,19 @@ class CatalogError(ArchiveError):
     code = "E700"
 
 
+class ChangeRefused(ArchiveError):
+    """A change of a stored package that its state does not allow now: a legal hold is on it, it
+    was disposed of, or the one who approves a disposal is the one who proposed it."""
+
+    code = "E800"
+
+
+class ChangeConflict(ChangeRefused):
+    """Another change of the package (a new version) came first; nothing of either is lost."""
+
+    code = "E801"
+
+
 # -- what an error means to a caller: one table for the API, one for the CLI, one JSON shape ----
 
 #: the HTTP status the API answers an error with; the nearest class in an error's MRO wins
@@ -240,6 +257,7 @@ HTTP_STATUS: dict[type[ArchiveError], int] = {
     FixityError: 500,  # stored bytes differ from the catalog: the archive's fault, recorded as an incident
     StorageError: 503,
     CatalogError: 503,
+    ChangeRefused: 409,
 }
 
 #: the exit status of ``archive`` for an error (0 success; 1 rejected or invalid input, failed

@@ -19,6 +19,15 @@ EVENT_MESSAGE_DIGEST = "message digest calculation"
 EVENT_FIXITY_CHECK = "fixity check"
 EVENT_PACKAGE_CREATION = "information package creation"
 EVENT_REPLICATION = "replication"
+EVENT_METADATA_MODIFICATION = "metadata modification"
+EVENT_MODIFICATION = "modification"
+EVENT_POLICY_ASSIGNMENT = "policy assignment"  # an access decision, a legal hold placed or released
+EVENT_DEACCESSION = "deaccession"
+EVENT_DELETION = "deletion"
+#: the bag-info tag that records a legal hold on the package (its value says who placed it, when and why)
+LEGAL_HOLD_TAG = "Archive-Legal-Hold"
+#: the bag-info tag that names the version a bag is
+VERSION_TAG = "Archive-Version"
 
 #: PREMIS agent types
 AGENT_SOFTWARE = "software"
@@ -155,6 +164,16 @@ class Package:
     submitted: list[SubmittedFile] = field(default_factory=list)
     #: days between fixity audits, from the profile at ingest (None: not known, e.g. read from a METS)
     fixity_interval_days: int | None = None
+    #: the version this state is (1 at ingest; each amendment, addition, withdrawal or decision adds one)
+    version: int = 1
+    #: when and by whom this version was made (None / "": at ingest, ``created`` and the submitter)
+    version_created: datetime | None = None
+    version_agent: str = ""
+
+    @property
+    def held(self) -> bool:
+        """A legal hold is on the package (recorded as bag-info's ``Archive-Legal-Hold``, so in its METS)."""
+        return bool(self.bag_info.get(LEGAL_HOLD_TAG))
 
     @property
     def total_bytes(self) -> int:

@@ -271,14 +271,14 @@ def legal(tmp_path_factory: pytest.TempPathFactory) -> LegalArchive:
         ids = [archive.packages["legal"], matter]
         paths = {
             pid: sorted(
-                p.relative_to(ctx.storage.path_of(pid) / "data").as_posix()
-                for p in (ctx.storage.path_of(pid) / "data").rglob("*")
+                p.relative_to(ctx.storage.original_bag(pid) / "data").as_posix()
+                for p in (ctx.storage.original_bag(pid) / "data").rglob("*")
                 if p.is_file()
             )
             for pid in ids
         }
         digests = [
-            hashlib.sha256((ctx.storage.path_of(pid) / "data" / path).read_bytes()).hexdigest()
+            hashlib.sha256((ctx.storage.original_bag(pid) / "data" / path).read_bytes()).hexdigest()
             for pid in ids
             for path in paths[pid]
         ]
@@ -361,7 +361,7 @@ def test_audit_findings_in_a_legal_package_are_withheld_from_auditors(tmp_path: 
     a = build_archive(tmp_path, ("open", "legal"))
     pid = a.packages["legal"]
     with ArchiveContext(a.settings) as ctx:
-        stored = next(p for p in (ctx.storage.path_of(pid) / "data").rglob("*") if p.is_file())
+        stored = next(p for p in (ctx.storage.original_bag(pid) / "data").rglob("*") if p.is_file())
         name = stored.name
         stored.chmod(0o644)
         data = bytearray(stored.read_bytes())

@@ -18,6 +18,7 @@ from archive.api.serving import StreamAborted
 from archive.catalog import callers
 from archive.services.context import ArchiveContext
 from archive.services.ingest.run import ingest
+from archive.storage import package_relpath
 from tests.conftest import make_settings
 from tests.support.api import ApiArchive, build_archive, raw_request, research_submission
 
@@ -41,7 +42,7 @@ def _url(archive: ApiArchive, path: str = "HHM_2024_900_001.tif") -> str:
 
 def _stored(archive: ApiArchive, path: str = "HHM_2024_900_001.tif") -> bytes:
     with ArchiveContext(archive.settings) as ctx:
-        return (ctx.storage.path_of(archive.packages["open"]) / "data" / path).read_bytes()
+        return (ctx.storage.original_bag(archive.packages["open"]) / "data" / path).read_bytes()
 
 
 def test_whole_file_headers(client: TestClient, archive: ApiArchive) -> None:
@@ -188,7 +189,7 @@ def big(tmp_path: Path):
     with ArchiveContext(settings) as ctx:
         sub = research_submission(tmp_path, "big", {"dump.bin": BIG, "small.txt": b"hello\n"})
         pid = ingest(ctx, sub, "research").package_id
-        stored = ctx.storage.path_of(pid) / "data"
+        stored = ctx.storage.original_bag(pid) / "data"
     yield settings, pid, stored
 
 
@@ -299,7 +300,8 @@ def test_accel_redirect_hands_over_after_authorising_and_recording(tmp_path: Pat
         r = c.get(f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=0-9"})
         assert r.status_code == 200 and r.content == b""
         assert (
-            r.headers["x-accel-redirect"] == f"/_archive_storage/{pid[:2]}/{pid[2:4]}/{pid}/data/HHM_2024_900_001.tif"
+            r.headers["x-accel-redirect"]
+            == f"/_archive_storage/{package_relpath(pid)}/v1/content/data/HHM_2024_900_001.tif"
         )
         assert r.headers["etag"] and r.headers["repr-digest"] and r.headers["content-type"] == "image/tiff"
         assert "content-range" not in r.headers  # nginx answers the Range itself
@@ -383,7 +385,7 @@ def _add_file(archive: ApiArchive, path: str, data: bytes) -> None:
 
     pid = archive.packages["open"]
     with ArchiveContext(archive.settings) as ctx:
-        target = ctx.storage.path_of(pid) / "data" / path
+        target = ctx.storage.original_bag(pid) / "data" / path
         for parent in reversed(target.parents):
             if parent.is_dir() and str(parent).startswith(str(ctx.storage.root)):
                 parent.chmod(0o755)

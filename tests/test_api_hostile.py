@@ -197,7 +197,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         for level in ("confidential", "legal-hold"):  # the legal fixture's e-mail
             pid = archive.packages[level]
             h.secrets[pid].metadata.append(f"({level}) Test matter".encode())
-            eml = (ctx.storage.path_of(pid) / "data" / h.secrets[pid].paths[0]).read_bytes()
+            eml = (ctx.storage.original_bag(pid) / "data" / h.secrets[pid].paths[0]).read_bytes()
             h.secrets[pid].files.append(eml[:64])
     with h.client:
         yield h
@@ -425,7 +425,7 @@ def test_path_tricks_serve_no_byte(hostile: Hostile, credential: str, level: str
     other = h.archive.packages["confidential"]
     real = h.secrets[pid].paths[0]
     with ArchiveContext(h.archive.settings) as ctx:
-        bag = ctx.storage.path_of(pid)
+        bag = ctx.storage.original_bag(pid)
         tag_files = [p.read_bytes() for p in bag.iterdir() if p.is_file()]
         payload = [p.read_bytes() for p in (bag / "data").rglob("*") if p.is_file()]
     secrets = [t[:200] for t in tag_files] + [p[:64] for p in payload] + [b"root:", b"BagIt-Version"]
@@ -458,7 +458,7 @@ def test_audit_findings_in_hidden_packages_withhold_paths_and_digests(tmp_path: 
     with ArchiveContext(settings_archive.settings) as ctx:
         hidden, payload, name = _canary(tmp_path, ctx, "confidential")
         for pid, path in ((hidden, name), (settings_archive.packages["open"], "finding-aid.pdf")):
-            stored = ctx.storage.path_of(pid) / "data" / path
+            stored = ctx.storage.original_bag(pid) / "data" / path
             stored.chmod(0o644)
             data = bytearray(stored.read_bytes())
             data[20] ^= 0xFF

@@ -181,7 +181,7 @@ def test_mets_is_the_stored_document(client: TestClient, archive: ApiArchive) ->
     from archive.services.context import ArchiveContext
 
     with ArchiveContext(archive.settings) as ctx:
-        assert r.content == (ctx.storage.path_of(pid) / "mets.xml").read_bytes()
+        assert r.content == (ctx.storage.original_bag(pid) / "mets.xml").read_bytes()
 
 
 def test_events_with_pagination_and_type(client: TestClient, archive: ApiArchive) -> None:

@@ -18,7 +18,7 @@ from archive.catalog.tables import FileRow
 from archive.cli import main
 from archive.services.audit.report import coverage_report, get_audit_run, last_fixity_outcomes, list_audit_runs
 from archive.services.audit.run import AuditOptions, select
-from tests.support.audit import DAMAGE, PDF, TIF, audit, forged, later, rewrite_consistently, stored
+from tests.support.audit import DAMAGE, PDF, TIF, audit, forged, later, object_folder, rewrite_consistently, stored
 
 
 def test_clean_audit_records_a_fixity_event_per_package_and_a_run(rctx, copy_fixture) -> None:
@@ -38,9 +38,9 @@ def test_clean_audit_records_a_fixity_event_per_package_and_a_run(rctx, copy_fix
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_each_kind_of_damage_is_detected_and_named(rctx, copy_fixture, damage: str) -> None:
     pid = stored(rctx, copy_fixture)
-    before_replica = sorted(p.read_bytes() for p in rctx.replicas[0].path_of(pid).rglob("*") if p.is_file())
+    before_replica = sorted(p.read_bytes() for p in rctx.replicas[0].original_bag(pid).rglob("*") if p.is_file())
     hurt, kind, path = DAMAGE[damage]
-    hurt(rctx.storage.path_of(pid))
+    hurt(rctx.storage.original_bag(pid))
     result = audit(rctx, package_ids=[pid])
     assert result.exit_status == 1 and result.outcome == "failure"
     named = {(f.copy, f.kind, f.path) for f in result.findings}
@@ -53,13 +53,13 @@ def test_each_kind_of_damage_is_detected_and_named(rctx, copy_fixture, damage: s
     stored_findings = get_audit_run(rctx, result.run_id)["findings"]
     assert any(f["kind"] == kind and f["path"] == path for f in stored_findings)
     assert last_fixity_outcomes(rctx, [pid])[pid]["outcome"] == "failure"
-    after_replica = sorted(p.read_bytes() for p in rctx.replicas[0].path_of(pid).rglob("*") if p.is_file())
+    after_replica = sorted(p.read_bytes() for p in rctx.replicas[0].original_bag(pid).rglob("*") if p.is_file())
     assert after_replica == before_replica  # an audit never rewrites a stored package
 
 
 def test_consistent_rewrite_passes_bag_validation_but_not_the_audit(rctx, copy_fixture) -> None:
     pid = stored(rctx, copy_fixture)
-    bag = rctx.storage.path_of(pid)
+    bag = rctx.storage.original_bag(pid)
     rewrite_consistently(bag, PDF, forged(bag / PDF))
     bagit.Bag(str(bag)).validate()  # the bag's own manifests agree with the forgery
     result = audit(rctx, package_ids=[pid])
@@ -76,7 +76,7 @@ def test_catalog_rewritten_too_is_caught_by_the_ledger_token(rctx, copy_fixture)
     import hashlib
 
     for storage in rctx.all_storage:
-        rewrite_consistently(storage.path_of(pid), PDF, forged)
+        rewrite_consistently(storage.original_bag(pid), PDF, forged)
     with rctx.catalog.session() as s, s.begin():
         digests = {a: hashlib.new(a, forged).hexdigest() for a in ("sha256", "sha512")}
         s.execute(
@@ -181,7 +181,7 @@ def test_due_selects_by_profile_interval_oldest_first(rctx, copy_fixture) -> Non
 
 def test_jobs_2_finds_the_same(rctx, copy_fixture) -> None:
     pid = stored(rctx, copy_fixture)
-    DAMAGE["content-changed"][0](rctx.storage.path_of(pid))
+    DAMAGE["content-changed"][0](rctx.storage.original_bag(pid))
     one = audit(rctx, package_ids=[pid], jobs=1)
     two = audit(rctx, package_ids=[pid], jobs=2)
     assert [f.as_dict() for f in one.findings] == [f.as_dict() for f in two.findings]
@@ -191,7 +191,7 @@ def test_jobs_2_finds_the_same(rctx, copy_fixture) -> None:
 def test_coverage_report(rctx, copy_fixture) -> None:
     good = stored(rctx, copy_fixture, "submissions/legal-minimal", "legal")
     bad = stored(rctx, copy_fixture)
-    DAMAGE["missing-file"][0](rctx.storage.path_of(bad))
+    DAMAGE["missing-file"][0](rctx.storage.original_bag(bad))
     audit(rctx, all=True)
     report = coverage_report(rctx)
     by = {p["profile"]: p for p in report["profiles"]}
@@ -219,7 +219,7 @@ def test_cli_exit_statuses_json_and_report(tmp_path: Path, copy_fixture) -> None
     assert ok["ok"] and ok["exit_status"] == 0 and ok["run"]["files"] == 20
     assert _cli(home, replica, "audit").exit_code == 2  # nothing selected: usage error
     assert _cli(home, replica, "audit", "--all", "--due").exit_code == 2
-    (home / "storage" / pid[:2] / pid[2:4] / pid / PDF).unlink()
+    (object_folder(home / "storage", pid) / "v1" / "content" / PDF).unlink()
     failed = _cli(home, replica, "audit", "--due", "--json")
     assert failed.exit_code == 0  # not due yet: nothing checked
     failed = _cli(home, replica, "audit", pid)
@@ -289,7 +289,7 @@ def test_a_fresh_archive_audits_clean_with_nothing_to_audit(tmp_path: Path, with
     doctor = cli("doctor")
     assert doctor.exit_code == 0 and "healthy" in doctor.stdout, doctor.output
     assert json.loads(cli("audit", "--all", "--json").stdout)["nothing_to_audit"]  # doctor changed nothing
-    assert not (home / "storage" / "ledger" / "ledger.jsonl").exists()  # no run was ledgered
+    assert not (home / "storage" / "extensions" / "archive-ledger" / "ledger.jsonl").exists()  # no run was ledgered
 
 
 def test_nothing_to_audit_is_not_said_when_storage_is_gone(tmp_path: Path) -> None:

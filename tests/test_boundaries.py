@@ -60,6 +60,7 @@ CATALOG_PURE = {
     "audits.Audits.__init__": "keeps the catalog",
     "maintenance.Maintenance.__init__": "keeps the catalog",
     "ledger_mirror.LedgerMirror.__init__": "keeps the catalog",
+    "repository.in_version": "builds SQL conditions",
     "retrieval.visible_conditions": "builds SQL conditions",
     "search.conditions": "builds SQL conditions",
     "search.describe_query": "echoes a query",
@@ -258,6 +259,10 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         "repository.Catalog.tag_digests": lambda c: c.tag_digests(PID),
         "repository.Catalog.storage_path": lambda c: c.storage_path(PID),
         "repository.Catalog.get_package": lambda c: c.get_package(PID),
+        "repository.Catalog.versions": lambda c: c.versions(PID),
+        "repository.Catalog.record_version": lambda c: c.record_version(
+            _package(), 2, "amend", "", "0" * 64, {}, [], []
+        ),
         "repository.Catalog.list_packages": lambda c: c.list_packages(),
         "repository.Catalog.count_packages": lambda c: c.count_packages(),
         "repository.Catalog.package_ids": lambda c: c.package_ids(),
@@ -638,6 +643,7 @@ _OS_CALLS = (
 )
 STORAGE_PURE = {
     "path_of": "joins a path",
+    "original_bag": "joins a path",
     "reachable": "answers False when the root cannot be read",
     "discard": "never raises: a leftover is doctor's to remove",
 }
@@ -684,6 +690,11 @@ def _storage_calls(storage: Any, staging: Path, source: Path) -> dict[str, Calla
         "restore_file": lambda: storage.restore_file(PID, "data/a.txt", source, digests, 1, "label"),
         "restore_package": lambda: storage.restore_package(PID, [("data/a.txt", source, digests, 1)]),
         "path_of": lambda: storage.path_of(PID),
+        "original_bag": lambda: storage.original_bag(PID),
+        "add_version": lambda: storage.add_version(PID, staging, {}, {}, 1),
+        "version": lambda: storage.version(PID),
+        "head": lambda: storage.head(PID),
+        "settle": lambda: storage.settle(PID),
         "reachable": storage.reachable,
         "discard": lambda: storage.discard(staging),
     }
@@ -739,7 +750,7 @@ def stored_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with ArchiveContext(make_settings(tmp / "home")) as ctx:
         pid = ingest(ctx, sub, "heritage").package_id
         bag = tmp / "bag"
-        shutil.copytree(ctx.storage.path_of(pid), bag)
+        shutil.copytree(ctx.storage.original_bag(pid), bag)
     return bag
 
 

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive.cli import main
+from tests.support.audit import object_folder
 
 REPO = Path(__file__).resolve().parent.parent
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -256,7 +257,7 @@ def test_audit_names_the_archive_it_checked(tmp_path: Path) -> None:
     clean = run(main, ["--home", str(home), "audit", "--all"])
     assert clean.exit_code == 0 and clean.output == ""  # silent when clean, not on a terminal (cron)
     assert json.loads(run(main, ["--home", str(home), "audit", "--all", "--json"]).stdout)["home"] == str(home)
-    next((home / "storage" / pid[:2] / pid[2:4] / pid / "data").rglob("*.*")).write_bytes(b"changed")
+    next((object_folder(home / "storage", pid) / "v1" / "content" / "data").rglob("*.*")).write_bytes(b"changed")
     failed = run(main, ["--home", str(home), "audit", pid])
     assert failed.exit_code == 1 and f"of the archive at {home}:" in failed.stdout
 

@@ -143,7 +143,7 @@ def _audit_case(config: Path, point: str) -> None:
 def _repair_case(config: Path, point: str) -> None:
     with context(config) as ctx:
         pid = ingest(ctx, SUB, "heritage").package_id
-        flip_byte(ctx.storage.path_of(pid) / TIF)
+        flip_byte(ctx.storage.original_bag(pid) / TIF)
     assert run_forked(config, ["repair", pid], point) == -9
     with context(config) as ctx:
         report = run_doctor(ctx)

@@ -35,7 +35,7 @@ def _deep_submission(root: Path, depth: int, width: int = 1) -> Path:
 def test_deeply_nested_submission_is_stored_and_valid(sqlite_ctx, tmp_path: Path, depth: int) -> None:
     sub = _deep_submission(tmp_path / "deep", depth)
     result = ingest(sqlite_ctx, sub, "heritage")
-    bag = sqlite_ctx.storage.path_of(result.package_id)
+    bag = sqlite_ctx.storage.original_bag(result.package_id)
     bagit.Bag(str(bag)).validate()
     mets = (bag / "mets.xml").read_bytes()
     assert validate_mets(mets) == []
@@ -60,7 +60,7 @@ def test_wide_transfer_of_ten_thousand_folders(sqlite_ctx, tmp_path: Path) -> No
     assert made == 10_000
     result = ingest(sqlite_ctx, sub, "heritage")
     assert result.files == 102
-    bag = sqlite_ctx.storage.path_of(result.package_id)
+    bag = sqlite_ctx.storage.original_bag(result.package_id)
     bagit.Bag(str(bag)).validate(fast=True)
     assert os.path.getsize(bag / "mets.xml") > 0
 
@@ -111,7 +111,7 @@ def test_a_hundred_thousand_file_submission_ingests(sqlite_ctx, tmp_path: Path) 
             (box / f"item-{item:04d}.txt").write_bytes(b"record %d/%d\n" % (folder, item))
     result = ingest(sqlite_ctx, sub, "heritage")
     assert result.created and result.files == 100_002
-    bag = sqlite_ctx.storage.path_of(result.package_id)
+    bag = sqlite_ctx.storage.original_bag(result.package_id)
     bagit.Bag(str(bag)).validate(fast=True)
     mets = (bag / "mets.xml").read_bytes()
     assert validate_mets(mets) == []

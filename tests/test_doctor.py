@@ -99,13 +99,13 @@ def test_uncatalogued_package_with_one_damaged_copy_is_catalogued_from_the_good_
     config = _config(tmp_path)
     pid = _stored_not_catalogued(config)
     with context(config) as ctx:
-        flip_byte(ctx.storage.path_of(pid) / TIF)
+        flip_byte(ctx.storage.original_bag(pid) / TIF)
         report = run_doctor(ctx)
         actions = {(i.kind, i.where): i.action for i in report.issues}
         assert "quarantined" in actions[("damaged-copy", "primary")]
         assert actions[("copy-missing", "primary")] == "replicated"
         assert actions[("uncatalogued-package", "replica1")] == "catalogued from its METS"
-        assert len(list((ctx.storage.root / ".quarantine" / pid).rglob("*.tif"))) == 1
+        assert len(list((ctx.storage.root / "extensions" / "archive-quarantine" / pid).rglob("*.tif"))) == 1
         assert run_doctor(ctx).exit_status == 0
         from archive.services.audit.run import AuditOptions, run_audit
 
@@ -117,14 +117,14 @@ def test_damaged_uncatalogued_package_is_quarantined_not_deleted(tmp_path: Path)
     pid = _stored_not_catalogued(config)
     with context(config) as ctx:
         for storage in ctx.all_storage:
-            flip_byte(storage.path_of(pid) / TIF)
+            flip_byte(storage.original_bag(pid) / TIF)
         report = run_doctor(ctx)
         assert report.exit_status == 1
         issues = [i for i in report.issues if i.kind == "damaged-package"]
         assert [i.where for i in issues] == ["primary", "replica1"]
         assert all(TIF in i.message and "quarantined" in i.action for i in issues)
         assert not any(s.exists(pid) for s in ctx.all_storage) and not ctx.catalog.exists(pid)
-        kept = list((ctx.storage.root / ".quarantine" / pid).rglob("*.tif"))
+        kept = list((ctx.storage.root / "extensions" / "archive-quarantine" / pid).rglob("*.tif"))
         assert len(kept) == 1
         withdrawn = [line for _, line in ctx.ledger.lines() if '"kind":"withdrawn"' in line and pid in line]
         assert len(withdrawn) == 1

@@ -160,7 +160,7 @@ def test_awkward_but_acceptable_submission_is_stored_faithfully(
     assert not {c for c in warnings if c.startswith("W1")} - {case.expect}, data["warnings"]
 
     with archive.context() as ctx:
-        stored = ctx.storage.path_of(data["id"])
+        stored = ctx.storage.original_bag(data["id"])
         report = validate_bag(stored)  # the archive's own validator, in full
         assert report.valid, report.errors
         bagit.Bag(str(stored)).validate()  # an independent implementation reads our manifests

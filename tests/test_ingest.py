@@ -22,7 +22,7 @@ HERITAGE = "examples/heritage-harbour-photographs"
 
 
 def stored_bag(ctx, package_id: str) -> Path:
-    return ctx.storage.path_of(package_id)
+    return ctx.storage.original_bag(package_id)
 
 
 def test_ingest_stores_a_valid_bag_with_valid_mets_and_catalogues_it(ctx, copy_fixture) -> None:

@@ -150,7 +150,7 @@ def test_a_stored_bag_with_an_awkward_name_validates(
     (root / "metadata.yaml").write_text(METADATA_YAML, encoding="utf-8")
     (root / name).write_bytes(b"awkward\n")
     result = ingest(sqlite_ctx, root, "heritage")
-    stored = sqlite_ctx.storage.path_of(result.package_id)
+    stored = sqlite_ctx.storage.original_bag(result.package_id)
     bagit.Bag(str(stored)).validate()
     assert validate_bag(stored).valid
     assert (stored / "data" / unicodedata.normalize("NFC", name)).read_bytes() == b"awkward\n"
@@ -181,7 +181,8 @@ def test_no_package_identifier_escapes_the_storage_root(package_id: str) -> None
             storage.path_of(package_id)
         return
     assert uuid.UUID(package_id) and package_id == package_id.lower()
-    assert relpath.split("/") == [package_id[:2], package_id[2:4], package_id]
+    digest = hashlib.sha256(package_id.encode()).hexdigest()
+    assert relpath.split("/") == [digest[:3], digest[3:6], digest[6:9], package_id]  # OCFL layout 0003
     assert Path(os.path.normpath(path)).is_relative_to(root) and path == root / relpath
 
 

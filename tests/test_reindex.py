@@ -48,7 +48,7 @@ def _varied_archive(ctx: ArchiveContext, tmp: Path) -> list[str]:
         ids.append(ingest(ctx, dest, profile, agent="archivist").package_id)
     assert run_audit(ctx, AuditOptions(all=True)).exit_status == 0
     damaged = ids[4]
-    flip_byte(ctx.replicas[0].path_of(damaged) / TIF)  # an audit that fails, then a repair
+    flip_byte(ctx.replicas[0].original_bag(damaged) / TIF)  # an audit that fails, then a repair
     assert run_audit(ctx, AuditOptions(all=True, repair=True)).exit_status == 0
     orphan = ctx.storage.root / "00" / "00" / f"0000{uuid.uuid4().hex[4:8]}-0000-4000-8000-000000000000"
     orphan.mkdir(parents=True)  # not a package: found by the audit as an orphan, then removed
@@ -112,7 +112,7 @@ def test_reindex_refuses_a_catalog_that_is_not_empty_unless_forced(sqlite_ctx, c
 
 def test_reindex_reports_a_package_that_differs_from_its_ledger_token(sqlite_ctx, copy_fixture) -> None:
     pid = ingest(sqlite_ctx, copy_fixture("submissions/heritage-minimal"), "heritage").package_id
-    flip_byte(sqlite_ctx.storage.path_of(pid) / TIF)
+    flip_byte(sqlite_ctx.storage.original_bag(pid) / TIF)
     report = reindex(sqlite_ctx, force=True, verify=True)
     assert report.packages == 1 and report.exit_status == 1
     assert any(p["package"] == pid and TIF in p["message"] for p in report.problems)

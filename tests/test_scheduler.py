@@ -156,7 +156,7 @@ def test_failing_runs_notify_the_webhook_and_the_command_once_clean_runs_never(t
         pid = stored(ctx, copy_fixture)
         clean = audit(ctx, all=True)
         assert clean.notified == "" and _Hook.received == [] and not out.exists()
-        DAMAGE["truncated"][0](ctx.storage.path_of(pid))
+        DAMAGE["truncated"][0](ctx.storage.original_bag(pid))
         failing = audit(ctx, all=True)
         assert failing.notified == "webhook 204; command ok"
         assert len(_Hook.received) == 1 and _Hook.received[0]["type"] == "application/json"
@@ -174,7 +174,7 @@ def test_failing_runs_notify_the_webhook_and_the_command_once_clean_runs_never(t
 def test_a_broken_webhook_does_not_hide_the_result(tmp_path: Path, copy_fixture) -> None:
     ctx = ArchiveContext(make_settings(tmp_path / "home", notify_webhook="http://127.0.0.1:9/nothing-listens"))
     pid = stored(ctx, copy_fixture)
-    (ctx.storage.path_of(pid) / "data" / "finding-aid.pdf").unlink()
+    (ctx.storage.original_bag(pid) / "data" / "finding-aid.pdf").unlink()
     result = audit(ctx, all=True)
     assert result.exit_status == 1 and result.notified.startswith("webhook failed")
     ctx.close()

@@ -39,7 +39,7 @@ def _archivematica_style_bag(dest: Path, extra: dict[str, bytes]) -> Path:
 
 
 def _check_kept(ctx, package_id: str, source: Path, tag_names: list[str]) -> None:
-    stored = ctx.storage.path_of(package_id)
+    stored = ctx.storage.original_bag(package_id)
     bagit.Bag(str(stored)).validate()
     pkg = read_mets((stored / "mets.xml").read_bytes(), validate=True)
     listed = {f.path: f for f in pkg.submitted}

@@ -57,6 +57,8 @@ class PackageSummary(_Doc):
     embargo_until: str | None
     files: int
     bytes: int
+    version: int = Field(description="The head version's number (1 until the package is first changed).")
+    held: bool = Field(description="A legal hold is on the package: nothing about it may change.")
     access: Access
     href: str
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -35,19 +36,32 @@ from archive.model import FileRecord
 
 #: 4 MiB reads: large enough for hashlib to release the GIL and for the disk to stream
 READ_CHUNK = 4 * 1024 * 1024
+#: an OCFL content path's version prefix (``v3/content/``)
+_CONTENT_PREFIX = re.compile(r"^v[1-9][0-9]*/content/")
+#: what an OCFL object holds beside its content: declaration, inventories and their sidecars
+OCFL_STRUCTURE = re.compile(r"(?:v[1-9][0-9]*/)?inventory\.json(?:\.sha512)?|0=ocfl_object_1\.[01]")
 
 
 @dataclass(frozen=True)
 class Expected:
-    """A file the catalog says a copy holds: ``path`` bag-relative, ``size`` None for tag files."""
+    """A file the catalog says a copy holds: ``path`` bag-relative, ``size`` None for tag files.
+
+    ``stored`` is where its bytes are inside the copy's folder when that is not ``path`` (an OCFL
+    object keeps a version's files under ``vN/content/``); findings and ``copy_to`` use ``path``.
+    """
 
     path: str
     size: int | None
     digests: dict[str, str]
+    stored: str = ""
 
     @property
     def is_tag(self) -> bool:
-        return not self.path.startswith("data/")
+        return not _CONTENT_PREFIX.sub("", self.path).startswith("data/")
+
+    @property
+    def location(self) -> str:
+        return self.stored or self.path
 
 
 @dataclass
@@ -79,6 +93,52 @@ def expected_entries(
     return tags + payload
 
 
+def display_path(content: str) -> str:
+    """How a finding names a content file: the bag path for what version 1 stored (its content folder
+    is the bag as ingested), the content path (``v3/content/data/a.tif``) for what a later one added."""
+    return content[len("v1/content/") :] if content.startswith("v1/content/") else content
+
+
+def version_entries(
+    inventory: dict[str, object],
+    head: int,
+    files: Iterable[tuple[int, int | None, str, int, dict[str, str]]],
+    version_tags: dict[int, dict[str, dict[str, str]]],
+) -> tuple[list[Expected], list[str]]:
+    """Every content file an OCFL object holds for versions 1 to ``head``, with the digests the
+    catalog expects of it: ``files`` are ``(since, until, path, size, digests)`` rows (``until``
+    None: still in the head), ``version_tags`` each version's tag files. A file the object's
+    version does not hold is expected where that version would have stored it (so it is found
+    missing). Returns the entries, sorted by where they are stored, and the versions the
+    inventory lacks."""
+    versions = inventory.get("versions")
+    manifest = inventory.get("manifest")
+    if not isinstance(versions, dict) or not isinstance(manifest, dict):
+        return [], [f"v{n}" for n in range(1, head + 1)]
+    rows = list(files)
+    found: dict[str, Expected] = {}
+    lacking: list[str] = []
+    for number in range(1, head + 1):
+        block = versions.get(f"v{number}")
+        if not isinstance(block, dict) or not isinstance(block.get("state"), dict):
+            lacking.append(f"v{number}")
+            continue
+        state = {logical: digest for digest, paths in block["state"].items() for logical in paths}
+        wanted: dict[str, tuple[int | None, dict[str, str]]] = {
+            f"data/{path}": (size, digests)
+            for since, until, path, size, digests in rows
+            if since <= number and (until is None or until > number)
+        }
+        wanted.update({name: (None, digests) for name, digests in version_tags.get(number, {}).items()})
+        for logical, (size, digests) in wanted.items():
+            digest = state.get(logical)
+            stored = manifest.get(digest) if isinstance(digest, str) else None
+            for content in stored if isinstance(stored, list) and stored else [f"v{number}/content/{logical}"]:
+                if content not in found:
+                    found[content] = Expected(display_path(content), size, dict(digests), content)
+    return sorted(found.values(), key=lambda e: e.location), lacking
+
+
 def record_entries(files: Iterable[FileRecord], tag_digests: dict[str, dict[str, str]]) -> list[Expected]:
     """Payload files (in the order given) then tag files: the entries of a freshly stored bag."""
     payload = [Expected(f.bag_path, f.size, dict(f.digests)) for f in files]
@@ -96,7 +156,7 @@ def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileO
     With ``copy_to`` the bytes are also written to ``copy_to / entry.path`` as they are read (a
     write failure raises :class:`~archive.errors.StorageError`).
     """
-    path = bag / entry.path
+    path = bag / entry.location
     try:
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
@@ -131,13 +191,14 @@ def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileO
 
 
 def find_extras(bag: Path, expected: set[str]) -> list[tuple[str, str]]:
-    """Files, links and other entries in the copy that the catalog does not list (empty folders are fine)."""
+    """Files, links and other entries in the copy that the catalog does not list (empty folders are
+    fine, and so are an OCFL object's declaration, inventories and sidecars)."""
     extras: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(bag, followlinks=False):
         rel_dir = os.path.relpath(dirpath, bag)
         for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
-            if rel not in expected:
+            if rel not in expected and not OCFL_STRUCTURE.fullmatch(rel):
                 kind = "symbolic link" if os.path.islink(os.path.join(dirpath, name)) else "file"
                 extras.append((rel, f"unexpected {kind} not in the catalog"))
     return sorted(extras)
@@ -168,8 +229,13 @@ def check_copy(
         names = [e.path for e in entries]
         todo = entries[names.index(start_after) + 1 :] if start_after in names else entries
     elif extras:
-        listed = {e.path for e in entries}
-        result.findings.extend(finding(package_id, copy, p, "extra", why) for p, why in find_extras(bag, listed))
+        listed = {e.location for e in entries}
+        result.findings.extend(
+            finding(
+                package_id, copy, display_path(p), "extra", why, {}, {"location": p} if display_path(p) != p else {}
+            )
+            for p, why in find_extras(bag, listed)
+        )
     more = () if copy_to is None else (copy_to,)
 
     def consume(outcome: FileOutcome) -> None:

@@ -23,6 +23,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "orphan": ("E607", FAILURE, "package unknown to the catalog"),
     "not-regular": ("E608", FAILURE, "not a regular file"),
     "catalog-changed": ("E609", FAILURE, "catalog record differs from the ledger"),
+    "inventory": ("E610", FAILURE, "OCFL inventory damaged or missing a version"),
     "unreadable": ("E650", UNCHECKED, "could not read"),
     "unreachable": ("E651", UNCHECKED, "storage unreachable"),
 }

@@ -18,7 +18,15 @@ from archive.catalog.audit_queries import COVERAGE_KEYS, coverage_query, due, se
 from archive.catalog.guard import guarded
 from archive.catalog.records import AuditRun, FixityState, PackageRecord, aware, iso
 from archive.catalog.repository import Catalog
-from archive.catalog.tables import AuditFindingRow, AuditRunRow, EventRow, FileRow, PackageFixityRow, PackageRow
+from archive.catalog.tables import (
+    AuditFindingRow,
+    AuditRunRow,
+    EventRow,
+    FileRow,
+    PackageFixityRow,
+    PackageRow,
+    VersionRow,
+)
 from archive.errors import NotFound
 from archive.model import Event
 
@@ -198,10 +206,20 @@ class Audits:
             row = s.get(PackageRow, package_id)
             if row is None:
                 raise NotFound(f"no package {package_id} in the catalog")
-            files = s.execute(
-                select(FileRow.path, FileRow.size, FileRow.digests).where(FileRow.package_id == package_id)
+            rows = s.execute(
+                select(FileRow.since_version, FileRow.until_version, FileRow.path, FileRow.size, FileRow.digests).where(
+                    FileRow.package_id == package_id
+                )
             ).all()
-            return PackageRecord.from_row(row, files=[(p, int(n), dict(d)) for p, n, d in files])
+            tags = s.execute(
+                select(VersionRow.number, VersionRow.tag_digests).where(VersionRow.package_id == package_id)
+            ).all()
+            return PackageRecord.from_row(
+                row,
+                files=[(p, int(n), dict(d)) for _, until, p, n, d in rows if until is None],
+                history=[(since, until, p, int(n), dict(d)) for since, until, p, n, d in rows],
+                version_tags={number: dict(t) for number, t in tags} or {row.version: dict(row.tag_digests)},
+            )
 
     @guarded("read the fixity state of package {package_id}")
     def state(self, package_id: str) -> FixityState | None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog
 from archive.catalog.tables import EventRow, LedgerEntryRow
-from archive.ledger import KIND_PACKAGE, LedgerEntry
+from archive.ledger import KIND_PACKAGE, KIND_VERSION, LedgerEntry
 from archive.model import Event
 
 _PAGE = 1000
@@ -65,11 +65,12 @@ class LedgerMirror:
 
     @guarded("read the ledger mirror for package {package_id}")
     def package_token(self, package_id: str) -> str | None:
-        """The content token the ledger recorded for ``package_id`` at ingest (None before ledgers existed)."""
+        """The content token the ledger recorded for ``package_id``'s head: at ingest, or with its
+        newest version (None before ledgers existed)."""
         with self.catalog.session() as s:
             line = s.scalar(
                 select(LedgerEntryRow.line)
-                .where(LedgerEntryRow.package_id == package_id, LedgerEntryRow.kind == KIND_PACKAGE)
+                .where(LedgerEntryRow.package_id == package_id, LedgerEntryRow.kind.in_((KIND_PACKAGE, KIND_VERSION)))
                 .order_by(LedgerEntryRow.seq.desc())
                 .limit(1)
             )

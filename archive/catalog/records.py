@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
@@ -35,6 +35,8 @@ class PackageInfo:
     storage_path: str
     mets_sha256: str
     tag_digests: dict[str, dict[str, str]]
+    version: int = 1  # the head version's number
+    held: bool = False  # a legal hold is on it: no change, no disposal
 
     @classmethod
     def from_row(cls, r: Any, **more: Any) -> Self:
@@ -54,6 +56,8 @@ class PackageInfo:
             storage_path=r.storage_path,
             mets_sha256=r.mets_sha256,
             tag_digests=dict(r.tag_digests),
+            version=getattr(r, "version", 1),
+            held=bool(getattr(r, "held", False)),
             **more,
         )
 
@@ -69,14 +73,21 @@ class PackageInfo:
             "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
             "files": self.file_count,
             "bytes": self.total_bytes,
+            "version": self.version,
+            "held": self.held,
         }
 
 
 @dataclass(frozen=True)
 class PackageRecord(PackageInfo):
-    """A package as an audit reads it: its :class:`PackageInfo` and every file's ``(path, size, digests)``."""
+    """A package as an audit reads it: its :class:`PackageInfo`, every head file's ``(path, size,
+    digests)``, and for every version the files and tag files it holds (audits read them all)."""
 
-    files: list[tuple[str, int, dict[str, str]]]
+    files: list[tuple[str, int, dict[str, str]]] = field(default_factory=list)
+    #: every file row of every version: ``(since_version, until_version or None, path, size, digests)``
+    history: list[tuple[int, int | None, str, int, dict[str, str]]] = field(default_factory=list)
+    #: each version's tag files (bag path -> digests)
+    version_tags: dict[int, dict[str, dict[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,4 +185,63 @@ class FixityState:
             "run": self.run_id,
             "failed_run": self.failed_run_id,
             "pass_in_progress": self.cursor is not None,
+        }
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One version of a package as the catalog holds it (``as_dict`` for ``--json`` and the API)."""
+
+    number: int
+    created_at: datetime
+    kind: str  # ingest | amend | add | withdraw | access | hold | release
+    reason: str
+    agent: str
+    mets_sha256: str
+    title: str
+    access_level: str
+    embargo_until: date | None
+    held: bool
+    file_count: int
+    total_bytes: int
+    descriptive: dict[str, Any]
+    dublin_core: dict[str, Any]
+    access_statement: str = ""
+
+    @classmethod
+    def from_row(cls, r: Any) -> Self:
+        descriptive = dict(r.descriptive)
+        title = descriptive.get("title") or (dict(r.dublin_core).get("title") or [""])[0]
+        return cls(
+            number=r.number,
+            created_at=aware(r.created_at),
+            kind=r.kind,
+            reason=r.reason,
+            agent=r.agent,
+            mets_sha256=r.mets_sha256,
+            title=str(title),
+            access_level=r.access_level,
+            embargo_until=r.embargo_until,
+            held=bool(r.held),
+            file_count=r.file_count,
+            total_bytes=r.total_bytes,
+            descriptive=descriptive,
+            dublin_core=dict(r.dublin_core),
+            access_statement=r.access_statement,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.number,
+            "created": iso(self.created_at),
+            "kind": self.kind,
+            "reason": self.reason,
+            "agent": self.agent,
+            "title": self.title,
+            "access_level": self.access_level,
+            "embargo_until": self.embargo_until.isoformat() if self.embargo_until else None,
+            "held": self.held,
+            "files": self.file_count,
+            "bytes": self.total_bytes,
+            "mets_sha256": self.mets_sha256,
         }

@@ -5,16 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog import search_index
 from archive.catalog.db import make_engine, migrate
 from archive.catalog.guard import guarded
-from archive.catalog.records import PackageInfo, aware
-from archive.catalog.tables import AgentRow, EventRow, FileRow, MetadataValueRow, PackageRow
-from archive.errors import CatalogError, NotFound
+from archive.catalog.records import PackageInfo, VersionRecord, aware
+from archive.catalog.tables import (
+    AgentRow,
+    EventRow,
+    FileRow,
+    MetadataValueRow,
+    PackageRow,
+    SearchDateRow,
+    SearchTermRow,
+    VersionRow,
+)
+from archive.errors import CatalogError, ChangeConflict, NotFound
 from archive.faults import fault_point, register
 from archive.model import Access, Agent, Event, FileRecord, FormatInfo, Package
 
@@ -46,6 +55,8 @@ PACKAGE_INFO_COLUMNS = (
     PackageRow.storage_path,
     PackageRow.mets_sha256,
     PackageRow.tag_digests,
+    PackageRow.version,
+    PackageRow.held,
 )
 
 
@@ -60,6 +71,34 @@ def _flatten(value: Any) -> Iterator[str]:
         yield "true" if value else "false"
     elif value is not None:
         yield str(value)
+
+
+#: what makes two file rows the same file: a row whose content, format or metadata changed ends
+_FILE_IDENTITY = (
+    "size",
+    "digests",
+    "puid",
+    "format_name",
+    "format_version",
+    "mime",
+    "basis",
+    "original_name",
+    "file_metadata",
+)
+
+
+def in_version(version: int | None) -> tuple[Any, ...]:
+    """The conditions on ``FileRow`` for the files of ``version`` (the head when None)."""
+    if version is None:
+        return (FileRow.until_version.is_(None),)
+    return (
+        FileRow.since_version <= version,
+        (FileRow.until_version.is_(None)) | (FileRow.until_version > version),
+    )
+
+
+def _file_differs(row: FileRow, wanted: dict[str, Any]) -> bool:
+    return any(getattr(row, name) != wanted[name] for name in _FILE_IDENTITY)
 
 
 class Catalog:
@@ -141,6 +180,7 @@ class Catalog:
                     )
                 if pkg.events:
                     s.execute(insert(EventRow), [EventRow.values(pkg.id, e) for e in pkg.events])
+                s.execute(insert(VersionRow), [self._version_row(pkg, 1, "ingest", "", mets_sha256, tag_digests)])
                 fault_point("catalog.before-commit")  # everything inserted, nothing committed
         except IntegrityError as exc:
             existing = self.find_by_key(pkg.idempotency_key) if pkg.idempotency_key else None
@@ -150,6 +190,131 @@ class Catalog:
                 ) from exc
             raise
         fault_point("catalog.after-commit")
+
+    @staticmethod
+    def _version_row(
+        pkg: Package, number: int, kind: str, reason: str, mets_sha256: str, tag_digests: dict[str, dict[str, str]]
+    ) -> dict[str, Any]:
+        return {
+            "package_id": pkg.id,
+            "number": number,
+            "created_at": pkg.version_created or pkg.created,
+            "kind": kind,
+            "reason": reason,
+            "agent": pkg.version_agent,
+            "mets_sha256": mets_sha256,
+            "tag_digests": tag_digests,
+            "descriptive": pkg.metadata,
+            "dublin_core": pkg.dublin_core,
+            "bag_info": pkg.bag_info,
+            "access_level": pkg.access.level,
+            "embargo_until": pkg.access.embargo_until,
+            "access_statement": pkg.access.statement,
+            "held": pkg.held,
+            "file_count": len(pkg.files),
+            "total_bytes": pkg.total_bytes,
+        }
+
+    @guarded("record version {number} of package {pkg.id}")
+    def record_version(
+        self,
+        pkg: Package,
+        number: int,
+        kind: str,
+        reason: str,
+        mets_sha256: str,
+        tag_digests: dict[str, dict[str, str]],
+        new_events: list[Event],
+        new_agents: list[Agent],
+    ) -> None:
+        """Record version ``number`` of a catalogued package in one transaction: the head's columns,
+        file rows (a changed or withdrawn file's row ends at ``number``; a new or changed one starts
+        there), metadata and search values, the new events and agents, and the version's row.
+        Raises :class:`VersionConflict` unless the catalog's head is ``number - 1``."""
+        title = pkg.metadata.get("title") or (pkg.dublin_core.get("title") or [""])[0]
+        with self.session() as s, s.begin():
+            moved = s.execute(
+                update(PackageRow)
+                .where(PackageRow.id == pkg.id, PackageRow.version == number - 1)
+                .values(
+                    version=number,
+                    title=str(title),
+                    access_level=pkg.access.level,
+                    embargo_until=pkg.access.embargo_until,
+                    access_statement=pkg.access.statement,
+                    file_count=len(pkg.files),
+                    total_bytes=pkg.total_bytes,
+                    mets_sha256=mets_sha256,
+                    descriptive=pkg.metadata,
+                    dublin_core=pkg.dublin_core,
+                    bag_info=pkg.bag_info,
+                    tag_digests=tag_digests,
+                    held=pkg.held,
+                )
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise ChangeConflict(
+                    f"package {pkg.id} is no longer at version {number - 1} in the catalog: another change came first"
+                )
+            head = {
+                r.path: r
+                for r in s.scalars(select(FileRow).where(FileRow.package_id == pkg.id, FileRow.until_version.is_(None)))
+            }
+            wanted = {row["path"]: row for row in self._file_rows(pkg)}
+            ended = [path for path, r in head.items() if path not in wanted or _file_differs(r, wanted[path])]
+            if ended:
+                for chunk in range(0, len(ended), 500):
+                    s.execute(
+                        update(FileRow)
+                        .where(
+                            FileRow.package_id == pkg.id,
+                            FileRow.until_version.is_(None),
+                            FileRow.path.in_(ended[chunk : chunk + 500]),
+                        )
+                        .values(until_version=number)
+                    )
+            started = [
+                {**row, "since_version": number}
+                for path, row in wanted.items()
+                if path not in head or path in set(ended)
+            ]
+            if started:
+                s.execute(insert(FileRow), started)
+            s.execute(delete(MetadataValueRow).where(MetadataValueRow.package_id == pkg.id))
+            s.execute(delete(SearchTermRow).where(SearchTermRow.package_id == pkg.id))
+            s.execute(delete(SearchDateRow).where(SearchDateRow.package_id == pkg.id))
+            values = self._value_rows(pkg)
+            if values:
+                s.execute(insert(MetadataValueRow), values)
+                search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
+            if new_agents:
+                s.execute(
+                    insert(AgentRow),
+                    [
+                        {
+                            "package_id": pkg.id,
+                            "identifier": a.identifier,
+                            "name": a.name,
+                            "type": a.type,
+                            "note": a.note,
+                        }
+                        for a in new_agents
+                    ],
+                )
+            if new_events:
+                s.execute(insert(EventRow), [EventRow.values(pkg.id, e) for e in new_events])
+            s.execute(insert(VersionRow), [self._version_row(pkg, number, kind, reason, mets_sha256, tag_digests)])
+            fault_point("catalog.before-commit")
+        fault_point("catalog.after-commit")
+
+    @guarded("read the versions of package {package_id}")
+    def versions(self, package_id: str) -> list[VersionRecord]:
+        with self.session() as s:
+            self._row(s, package_id)
+            rows = s.scalars(
+                select(VersionRow).where(VersionRow.package_id == package_id).order_by(VersionRow.number)
+            ).all()
+            return [VersionRecord.from_row(r) for r in rows]
 
     @staticmethod
     def _file_rows(pkg: Package) -> list[dict[str, Any]]:
@@ -217,9 +382,18 @@ class Catalog:
             return s.scalar(select(PackageRow.id).where(PackageRow.idempotency_key == key))
 
     @guarded("read the tag digests of package {package_id}")
-    def tag_digests(self, package_id: str) -> dict[str, dict[str, str]]:
+    def tag_digests(self, package_id: str, version: int | None = None) -> dict[str, dict[str, str]]:
         with self.session() as s:
-            return dict(self._row(s, package_id).tag_digests)
+            row = self._row(s, package_id)
+            if version is None or version == row.version:
+                return dict(row.tag_digests)
+            return dict(self._version(s, package_id, version).tag_digests)
+
+    def _version(self, s: Session, package_id: str, version: int) -> VersionRow:
+        found = s.scalar(select(VersionRow).where(VersionRow.package_id == package_id, VersionRow.number == version))
+        if found is None:
+            raise NotFound(f"package {package_id} has no version {version}")
+        return found
 
     @guarded("read the storage path of package {package_id}")
     def storage_path(self, package_id: str) -> str:
@@ -227,10 +401,30 @@ class Catalog:
             return self._row(s, package_id).storage_path
 
     @guarded("read package {package_id}")
-    def get_package(self, package_id: str) -> Package:
+    def get_package(self, package_id: str, version: int | None = None) -> Package:
+        """The package as its head (or ``version``) is: files, metadata, access; agents and events all."""
         with self.session() as s:
             row = self._row(s, package_id)
-            files = s.scalars(select(FileRow).where(FileRow.package_id == package_id).order_by(FileRow.path)).all()
+            at = version if version is not None and version != row.version else None
+            files = s.scalars(
+                select(FileRow).where(FileRow.package_id == package_id, *in_version(at)).order_by(FileRow.path)
+            ).all()
+            if at is not None:
+                v = self._version(s, package_id, at)
+                row = PackageRow(
+                    **{
+                        c: getattr(row, c) for c in ("id", "profile_id", "profile_version", "created_at", "source_name")
+                    },
+                    idempotency_key=row.idempotency_key,
+                    fixity_interval_days=row.fixity_interval_days,
+                    version=at,
+                    descriptive=v.descriptive,
+                    dublin_core=v.dublin_core,
+                    bag_info=v.bag_info,
+                    access_level=v.access_level,
+                    embargo_until=v.embargo_until,
+                    access_statement=v.access_statement,
+                )
             agents = s.scalars(select(AgentRow).where(AgentRow.package_id == package_id).order_by(AgentRow.id)).all()
             events = s.scalars(
                 select(EventRow).where(EventRow.package_id == package_id).order_by(EventRow.occurred_at, EventRow.id)
@@ -270,6 +464,7 @@ class Catalog:
             source_name=row.source_name,
             idempotency_key=row.idempotency_key or "",
             fixity_interval_days=row.fixity_interval_days,
+            version=row.version,
         )
 
     @guarded("list packages")

@@ -1,7 +1,8 @@
 """The catalog's tables, all on one ``Base``. All SQL lives in ``archive.catalog``; nothing else imports SQLAlchemy.
 
 Packages and their files, metadata, agents and events (migration 0001); fixity audits and the
-ledger's mirror (0002); API tokens, the access log, incidents and the search index (0003).
+ledger's mirror (0002); API tokens, the access log, incidents and the search index (0003);
+package versions and holds (0006).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from archive.catalog.records import aware
@@ -54,6 +56,35 @@ class PackageRow(Base):
     tag_digests: Mapped[dict[str, Any]] = mapped_column(JSON)  # tag file -> {algorithm: digest}
     #: the profile's fixity interval when the package was catalogued (NULL: not recorded; migration 0005)
     fixity_interval_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: the head version's number (migration 0006); the columns above describe the head
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: a legal hold is on the package: no change and no disposal until it is released
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+
+
+class VersionRow(Base):
+    """One version of a package (migration 0006): what its METS and bag-info said, who made it and why."""
+
+    __tablename__ = "package_versions"
+    __table_args__ = (UniqueConstraint("package_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(32))  # ingest | amend | add | withdraw | access | hold | release
+    reason: Mapped[str] = mapped_column(Text, default="")
+    agent: Mapped[str] = mapped_column(Text, default="")
+    mets_sha256: Mapped[str] = mapped_column(String(64))
+    tag_digests: Mapped[dict[str, Any]] = mapped_column(JSON)
+    descriptive: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dublin_core: Mapped[dict[str, Any]] = mapped_column(JSON)
+    bag_info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    access_level: Mapped[str] = mapped_column(String(32))
+    embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    access_statement: Mapped[str] = mapped_column(Text, default="")
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    file_count: Mapped[int] = mapped_column(Integer)
+    total_bytes: Mapped[int] = mapped_column(BigInteger)
 
 
 class FileRow(Base):
@@ -77,6 +108,10 @@ class FileRow(Base):
     format_warning: Mapped[str] = mapped_column(Text, default="")
     original_name: Mapped[str] = mapped_column(Text, default="")
     file_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the versions holding this row's file: ``since_version`` up to, not including, ``until_version``
+    #: (NULL: the head holds it). A changed or withdrawn file keeps its row (migration 0006).
+    since_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    until_version: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class MetadataValueRow(Base):

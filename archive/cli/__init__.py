@@ -135,7 +135,7 @@ def main(click_ctx: click.Context, config: str | None, home: str | None) -> None
 
 
 def _register() -> None:
-    from archive.cli import audit, bags, ledger, packages, profiles, recovery, serve, tokens
+    from archive.cli import audit, bags, ledger, lifecycle, packages, profiles, recovery, serve, tokens
 
     for command in (
         packages.ingest,
@@ -143,6 +143,12 @@ def _register() -> None:
         packages.show,
         packages.list_,
         packages.export,
+        lifecycle.amend,
+        lifecycle.add,
+        lifecycle.withdraw_files,
+        lifecycle.access,
+        lifecycle.hold,
+        lifecycle.history,
         bags.bag,
         profiles.profiles,
         audit.audit,

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from archive.cli import State, handles_errors, json_option, render
 from archive.services.ingest import run as ingest_service
+from archive.services.lifecycle import history as history_service
 from archive.services.retrieve import export as package_service
 
 submission_arg = click.argument("submission", type=click.Path(path_type=Path))
@@ -139,12 +140,33 @@ def list_(state: State, profile: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("package_id")
+@click.option("--versions", "list_versions", is_flag=True, help="List the package's versions instead.")
+@click.option("--version", "version", type=click.IntRange(min=1), help="Show this version (default: the current one).")
 @json_option
 @click.pass_obj
 @handles_errors
-def show(state: State, package_id: str, as_json: bool) -> None:
+def show(state: State, package_id: str, list_versions: bool, version: int | None, as_json: bool) -> None:
     """Show one package: metadata, access, files with formats and digests, events."""
-    data = package_service.describe(state.ctx, package_id)
+    if list_versions:
+        found = history_service.versions(state.ctx, package_id)
+        if as_json:
+            render.emit_json({"ok": True, "id": package_id, "versions": found})
+            return
+        table = Table("version", "when", "kind", "by", "why", "files", "bytes", "access")
+        for v in found:
+            table.add_row(
+                str(v["version"]),
+                v["created"],
+                v["kind"],
+                escape(v["agent"] or "-"),
+                escape(v["reason"] or "-"),
+                str(v["files"]),
+                render.human_bytes(v["bytes"]),
+                v["access_level"] + (" · held" if v["held"] else ""),
+            )
+        render.out.print(table)
+        return
+    data = package_service.describe(state.ctx, package_id, version)
     if as_json:
         render.emit_json({"ok": True, **data})
         return
@@ -173,13 +195,18 @@ def show(state: State, package_id: str, as_json: bool) -> None:
 @click.command()
 @click.argument("package_id")
 @click.argument("dest", type=click.Path(path_type=Path))
+@click.option(
+    "--version", "version", type=click.IntRange(min=1), help="Export this version (default: the current one)."
+)
 @json_option
 @click.pass_obj
 @handles_errors
-def export(state: State, package_id: str, dest: Path, as_json: bool) -> None:
-    """Copy package PACKAGE_ID's bag out to DEST (a new folder), verifying every file."""
-    target = package_service.export(state.ctx, package_id, dest)
+def export(state: State, package_id: str, dest: Path, version: int | None, as_json: bool) -> None:
+    """Copy package PACKAGE_ID's bag (of its current version, or --version N) out to DEST (a new
+    folder), verifying every file: a complete bag that BagIt tools validate."""
+    target = package_service.export(state.ctx, package_id, dest, version)
     if as_json:
-        render.emit_json({"ok": True, "id": package_id, "path": str(target)})
+        render.emit_json({"ok": True, "id": package_id, "version": version, "path": str(target)})
         return
-    render.out.print(f"Exported {package_id} to {target} (verified against the catalog)")
+    which = f"version {version} of " if version else ""
+    render.out.print(f"Exported {which}{package_id} to {target} (verified against the catalog)")

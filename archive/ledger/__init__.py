@@ -14,6 +14,7 @@ from archive.ledger.format import (
     KIND_AUDIT_RUN,
     KIND_EVENT,
     KIND_PACKAGE,
+    KIND_VERSION,
     KIND_WITHDRAWN,
     LedgerEntry,
     LedgerFormatError,
@@ -21,7 +22,7 @@ from archive.ledger.format import (
     iso_utc,
     parse_line,
 )
-from archive.ledger.store import LEDGER_DIR, Ledger, Mirror
+from archive.ledger.store import LEDGER_DIR, Ledger, Mirror, ledger_dir
 from archive.ledger.token import package_token
 from archive.ledger.verify import LedgerReport, Problem, verify
 
@@ -30,8 +31,10 @@ __all__ = [
     "KIND_AUDIT_RUN",
     "KIND_EVENT",
     "KIND_PACKAGE",
+    "KIND_VERSION",
     "KIND_WITHDRAWN",
     "LEDGER_DIR",
+    "ledger_dir",
     "Ledger",
     "LedgerEntry",
     "LedgerFormatError",

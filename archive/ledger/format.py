@@ -21,7 +21,8 @@ KIND_EVENT = "event"  # a PREMIS event the catalog records (ingest, audit, repai
 KIND_PACKAGE = "package"  # a package's content token, written at ingest before its events
 KIND_WITHDRAWN = "withdrawn"  # an ingest whose entries were written but whose catalog record failed
 KIND_AUDIT_RUN = "audit-run"  # the summary of one audit run
-KINDS = (KIND_EVENT, KIND_PACKAGE, KIND_WITHDRAWN, KIND_AUDIT_RUN)
+KIND_VERSION = "version"  # a new version's content token, kind, reason and agent, before its events
+KINDS = (KIND_EVENT, KIND_PACKAGE, KIND_WITHDRAWN, KIND_AUDIT_RUN, KIND_VERSION)
 
 
 class LedgerFormatError(ValueError):

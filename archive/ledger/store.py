@@ -23,7 +23,18 @@ from archive.ledger.format import GENESIS, LedgerEntry, LedgerFormatError, make_
 
 register("ledger.after-write")
 
-LEDGER_DIR = "ledger"
+#: the ledger's folder in a storage root: under ``extensions/``, so the root stays a valid OCFL
+#: storage root (the folder was ``ledger/`` before packages became OCFL objects; see ledger_dir)
+LEDGER_DIR = "extensions/archive-ledger"
+LEGACY_LEDGER_DIR = "ledger"
+
+
+def ledger_dir(storage_root: Path) -> Path:
+    """Where the ledger of ``storage_root`` is: the legacy ``ledger/`` while a root still has it (until
+    ``archive migrate-storage`` moves it), else ``extensions/archive-ledger/``."""
+    legacy = storage_root / LEGACY_LEDGER_DIR
+    current = storage_root / LEDGER_DIR
+    return legacy if legacy.is_dir() and not current.exists() else current
 LEDGER_FILE = "ledger.jsonl"
 LOCK_FILE = "ledger.lock"
 _BLOCK = 64 * 1024
@@ -82,7 +93,7 @@ class Ledger:
     @contextmanager
     def locked(self) -> Iterator[None]:
         # never ``parents=True``: an unmounted storage root must fail, not grow a new empty ledger
-        self.dir.mkdir(exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -198,7 +209,7 @@ class Ledger:
         if not copy.parent.parent.is_dir():
             return
         try:
-            copy.parent.mkdir(exist_ok=True)
+            copy.parent.mkdir(parents=True, exist_ok=True)
             have = copy.stat().st_size if copy.exists() else 0
             if have > before:
                 return  # the copy holds more than the primary: verify reports it, never overwritten here

@@ -114,9 +114,9 @@ class ArchiveContext:
     @cached_property
     def ledger(self) -> Ledger:
         """The hash-chained event ledger in the primary storage root, copied to every replica root."""
-        from archive.ledger import LEDGER_DIR, Ledger
+        from archive.ledger import Ledger, ledger_dir
 
-        return Ledger(self.settings.storage / LEDGER_DIR, [p / LEDGER_DIR for p in self.settings.replicas])
+        return Ledger(ledger_dir(self.settings.storage), [ledger_dir(p) for p in self.settings.replicas])
 
     @cached_property
     def identifier(self) -> Identifier:

@@ -1,9 +1,9 @@
-"""Read-back verification of a stored bag, and copying a stored package to a replica."""
+"""Read-back verification of a stored version, and copying a stored version to a replica."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from archive.audit.budget import Budget
 from archive.audit.check import Expected, FileOutcome, check_copy, record_entries
@@ -11,54 +11,77 @@ from archive.errors import StorageError
 from archive.faults import fault_point, register
 from archive.model import FileRecord
 from archive.storage import LocalStorage
+from archive.storage.local import StoredVersion
 
 register("replica.staged", "replica.after-rename")
 
 
+def located(entries: Iterable[Expected], version: StoredVersion) -> list[Expected]:
+    """``entries`` (bag paths) with where ``version`` keeps each one's bytes inside its object."""
+    return [Expected(e.path, e.size, e.digests, version.stored(e.path)) for e in entries]
+
+
+def sha512_of(files: Iterable[FileRecord], tag_digests: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Bag path -> sha512 of every file and tag file that has one (OCFL addresses content by it)."""
+    out = {f.bag_path: f.digests["sha512"] for f in files if "sha512" in f.digests}
+    out.update({name: d["sha512"] for name, d in tag_digests.items() if "sha512" in d})
+    return out
+
+
 def _fastest(entry: Expected) -> Expected:
     algorithm = "sha256" if "sha256" in entry.digests else next(iter(entry.digests))
-    return Expected(entry.path, entry.size, {algorithm: entry.digests[algorithm]})
+    return Expected(entry.path, entry.size, {algorithm: entry.digests[algorithm]}, entry.stored)
 
 
 def verify_stored_bag(
-    path: Path, files: list[FileRecord], tag_digests: dict[str, dict[str, str]], workers: int = 1
+    version: StoredVersion, files: list[FileRecord], tag_digests: dict[str, dict[str, str]], workers: int = 1
 ) -> None:
-    """Re-read every stored byte and compare with the digests computed while copying.
+    """Re-read every stored byte of ``version`` and compare with the digests computed while copying.
 
     One strong digest is enough to prove the stored bytes are the copied bytes, so the
     read-back computes only the fastest of them (sha256 where the profile has it: it runs on
     the CPU's SHA extensions); every algorithm was computed from the same read of the
-    submission, and audits re-check them all. Also checks that the bag holds no file beyond
-    those. Raises StorageError on any difference. The check is :func:`archive.audit.check.check_copy`.
+    submission, and audits re-check them all. Version 1 must also hold no file beyond those
+    (a later version shares its object with earlier ones: audits look for strays there). Raises
+    StorageError on any difference. The check is :func:`archive.audit.check.check_copy`.
     """
-    entries = [_fastest(e) for e in record_entries(files, tag_digests)]
-    problems: list[str] = []
+    entries = [_fastest(e) for e in located(record_entries(files, tag_digests), version)]
+    names = {e.path for e in entries}
+    problems = [
+        f"{rel}: the stored version holds it, the package does not" for rel in version.content if rel not in names
+    ]
+    problems += [f"{rel}: the stored version does not hold it" for rel in sorted(names - set(version.content))]
+    path = version.folder
 
     def note(outcome: FileOutcome) -> None:
         rel = outcome.entry.path
         if outcome.error is not None:
-            problems.append(f"{rel}: cannot read {path / rel}: {outcome.error.strerror}")
+            problems.append(f"{rel}: cannot read {path / outcome.entry.location}: {outcome.error.strerror}")
         elif outcome.kind == "not-regular":
             problems.append(f"{rel}: {outcome.message}")
         elif outcome.kind is not None:
             problems.append(f"{rel}: {next(iter(outcome.entry.digests))} differs after storing")
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        done = check_copy(path, entries, "", "", Budget(), pool if workers > 1 else None, on_file=note, extras=True)
-    problems += [f"{f.path}: unexpected file in the stored bag" for f in done.findings if f.kind == "extra"]
+        done = check_copy(
+            path, entries, "", "", Budget(), pool if workers > 1 else None, on_file=note, extras=version.number == 1
+        )
+    problems += [f"{f.path}: unexpected file in the stored package" for f in done.findings if f.kind == "extra"]
     if problems:
         raise StorageError(f"stored package at {path} did not verify: " + "; ".join(problems[:10]))
 
 
 def replicate_package(
-    stored: Path,
+    version: StoredVersion,
     replica: LocalStorage,
     package_id: str,
     files: list[FileRecord],
     tag_digests: dict[str, dict[str, str]],
-) -> Path:
-    """Copy a stored bag to ``replica`` (staging, then rename), checking every digest on the way (the one
-    check, :func:`archive.audit.check.check_copy`, copying as it reads)."""
+) -> int:
+    """Copy a stored version to ``replica``: version 1 makes the replica's object, a later one is
+    added to it (only the content the replica does not hold yet is copied). Every copied byte is
+    checked on the way (the one check, :func:`archive.audit.check.check_copy`, copying as it
+    reads); the replica's version is made with the same message, user and time as the primary's."""
     staging = replica.new_staging("replica")
     bag = staging / "bag"
 
@@ -68,14 +91,36 @@ def replicate_package(
         if outcome.kind is not None:
             raise StorageError(f"copy of {outcome.entry.path} to {replica.name} does not match its digests")
 
+    digests = sha512_of(files, tag_digests)
     try:
-        entries = record_entries(files, tag_digests)
-        check_copy(stored, entries, package_id, replica.name, Budget(), on_file=refuse, copy_to=bag)
+        entries = located(record_entries(files, tag_digests), version)
+        held: set[str] = set()
+        if version.number > 1:
+            held = set(replica.ocfl.inventory(package_id)["manifest"])
+        carry = {e.path: digests[e.path] for e in entries if digests.get(e.path) in held}
+        todo = [e for e in entries if e.path not in carry]
+        bag.mkdir()
+        check_copy(version.folder, todo, package_id, replica.name, Budget(), on_file=refuse, copy_to=bag)
         fault_point("replica.staged")
         replica.claim(staging, package_id)
-        committed = replica.commit(bag, package_id)
+        if version.number == 1:
+            replica.commit(
+                bag, package_id, digests, message=version.message, user=version.user, created=version.created or None
+            )
+            number = 1
+        else:
+            number = replica.add_version(
+                package_id,
+                bag,
+                digests,
+                carry,
+                version.number - 1,
+                message=version.message,
+                user=version.user,
+                created=version.created or None,
+            )
         fault_point("replica.after-rename")
-        return committed
+        return number
     except OSError as exc:
         raise StorageError(f"cannot replicate package {package_id} to {replica.name}: {exc}") from exc
     finally:

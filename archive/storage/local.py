@@ -1,11 +1,13 @@
-"""A storage root on a local (or mounted) filesystem.
+"""A storage root on a local (or mounted) filesystem: an OCFL 1.1 storage root, one object per package.
 
-Layout: ``<root>/<aa>/<bb>/<uuid>/`` where ``aa`` and ``bb`` are the first four hex digits of
-the package id, so no folder grows past 65,536 entries however many packages there are.
-Packages are built in ``<root>/.staging/`` (same filesystem) and renamed into place: a reader
-sees a whole package or none. A package, once there, is never overwritten. Each staging folder
-is locked by its owner for its whole life (:mod:`archive.storage.staging`), so ``archive doctor``
-removes only the leftovers of processes that died.
+Each package is the OCFL object whose id is the package id (layout extension 0003, see
+:mod:`archive.storage.ocfl` and decision 0009), and each of its versions' logical state is a
+complete BagIt bag. Work happens in ``<root>/extensions/archive-staging/`` (same filesystem, so a
+finished object or version is renamed in: a reader sees a whole version or none); every staging
+folder is locked by its owner for its whole life (:mod:`archive.storage.staging`), so ``archive
+doctor`` removes only the leftovers of processes that died. A version, once there, is never
+overwritten; damaged or unexpected entries are moved to ``<root>/extensions/archive-quarantine/``,
+never deleted.
 
 Every public method raises :class:`StorageError` (never a bare ``OSError``) when the file system
 refuses: a root that is unmounted, unreadable or full is "storage cannot be reached", exit status 3
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archive.durable import fsync_dir
 from archive.errors import FixityError, InvalidRequest, StorageError
@@ -25,27 +29,64 @@ from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
 from archive.ids import check_package_id, is_package_id
 from archive.storage import staging as staging_area
+from archive.storage.ocfl import OcflRoot, User
+from archive.storage.ocfl.inventory import versions_of as inventory_versions
+from archive.storage.ocfl.layout import CONTENT, object_relpath
+from archive.storage.ocfl.layout import STAGING as OCFL_STAGING
+from archive.storage.ocfl.writing import prune_empty
 from archive.tree_removal import remove_tree
 
 register("storage.before-rename", "storage.after-rename", "repair.after-quarantine")
 
-STAGING = ".staging"
-QUARANTINE = ".quarantine"
+STAGING = str(OCFL_STAGING)
+QUARANTINE = "extensions/archive-quarantine"
 
 
 def package_relpath(package_id: str) -> str:
+    """The package's OCFL object folder, relative to the storage root."""
     try:
         check_package_id(package_id)
     except InvalidRequest as exc:  # said in storage's terms: nothing but StorageError leaves this adapter
         raise StorageError(exc.message) from exc
-    return f"{package_id[:2]}/{package_id[2:4]}/{package_id}"
+    return object_relpath(package_id)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version of a stored package: where each of its logical files (bag paths) is stored."""
+
+    package_id: str
+    number: int
+    head: int
+    folder: Path  # the object folder
+    content: dict[str, str]  # logical path -> content path relative to ``folder``
+    state: dict[str, str]  # logical path -> sha512
+    created: str = ""
+    message: str = ""
+    user: User | None = None
+
+    def path(self, logical: str) -> Path:
+        """Where the bytes of ``logical`` are; a path the version does not hold is a path that is missing."""
+        stored = self.content.get(logical)
+        return self.folder / (stored if stored is not None else f"v{self.number}/{CONTENT}/{logical}")
+
+    def stored(self, logical: str) -> str:
+        return self.content.get(logical, f"v{self.number}/{CONTENT}/{logical}")
+
+
+def _content_path(paths: list[str], logical: str) -> str:
+    """Of the content paths holding a digest, the one stored for ``logical`` itself if there is one."""
+    suffix = f"/{CONTENT}/{logical}"
+    return next((p for p in paths if p.endswith(suffix) and p.count("/") == logical.count("/") + 2), paths[0])
 
 
 class LocalStorage:
     def __init__(self, root: Path, name: str = "primary") -> None:
         self.root = Path(root)
         self.name = name
+        self.ocfl = OcflRoot(self.root)
         self._locks: dict[Path, int] = {}  # staging folders this process owns -> their lock
+        self._inventories: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
         return f"LocalStorage({self.name}: {self.root})"
@@ -53,9 +94,12 @@ class LocalStorage:
     # -- layout ----------------------------------------------------------
     def ensure(self) -> None:
         try:
+            self.ocfl.initialise()
             (self.root / STAGING).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"storage {self.name} at {self.root} is not writable: {exc.strerror}") from exc
+        except StorageError as exc:
+            raise StorageError(f"storage {self.name} at {self.root} is not writable: {exc.message}") from exc
 
     def path_of(self, package_id: str) -> Path:
         return self.root / package_relpath(package_id)
@@ -77,19 +121,21 @@ class LocalStorage:
             return False
 
     def iter_package_ids(self) -> Iterator[str]:
-        """Every package folder in storage (staging excluded)."""
+        """Every package object in storage (the three levels of layout 0003, then the object folder)."""
         try:
             if not self.root.is_dir():
                 return
             for a in sorted(os.listdir(self.root)):
-                if len(a) != 2 or a == STAGING:
-                    continue
                 pa = self.root / a
-                for b in sorted(os.listdir(pa)) if pa.is_dir() else []:
+                if len(a) != 3 or not pa.is_dir():
+                    continue
+                for b in sorted(os.listdir(pa)):
                     pb = pa / b
-                    for name in sorted(os.listdir(pb)) if pb.is_dir() else []:
-                        if is_package_id(name) and name.startswith(a + b):
-                            yield name
+                    for c in sorted(os.listdir(pb)) if len(b) == 3 and pb.is_dir() else []:
+                        pc = pb / c
+                        for name in sorted(os.listdir(pc)) if len(c) == 3 and pc.is_dir() else []:
+                            if is_package_id(name) and object_relpath(name) == f"{a}/{b}/{c}/{name}":
+                                yield name
         except OSError as exc:
             raise self._unreadable(exc, "listed") from exc
 
@@ -131,23 +177,117 @@ class LocalStorage:
             if fd is not None:
                 os.close(fd)
 
-    def commit(self, staging_bag: Path, package_id: str) -> Path:
-        """Rename a finished bag from staging into place; never replaces an existing package."""
-        target = self.path_of(package_id)
+    def commit(
+        self,
+        staging_bag: Path,
+        package_id: str,
+        digests: Mapping[str, str] | None = None,
+        *,
+        message: str = "",
+        user: User | None = None,
+        created: str | None = None,
+    ) -> Path:
+        """Store a finished bag as version 1 of the package's new object; never replaces a package.
+
+        ``digests`` (bag path -> sha512, computed when the bag was made) lets the files be renamed
+        in rather than copied: the caller reads the stored object back.
+        """
+        if self.exists(package_id):
+            raise StorageError(f"package {package_id} already exists in storage {self.name}; packages are write-once")
         try:
-            if os.path.lexists(target):
-                raise StorageError(
-                    f"package {package_id} already exists in storage {self.name}; packages are write-once"
-                )
-            target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()  # the bag's bytes reach the disk before the package becomes visible
             fault_point("storage.before-rename")
-            os.rename(staging_bag, target)
+            target = self.ocfl.create_object(
+                package_id,
+                staging_bag,
+                digests=digests,
+                message=message,
+                user=user,
+                created=created,
+                move=digests is not None,
+            )
             fault_point("storage.after-rename")
-            fsync_dir(target.parent, best_effort=True)
-        except OSError as exc:
-            raise StorageError(f"cannot move package {package_id} into storage {self.name}: {exc.strerror}") from exc
+        except StorageError as exc:
+            raise StorageError(f"cannot store package {package_id} in storage {self.name}: {exc.message}") from exc
         return target
+
+    def add_version(
+        self,
+        package_id: str,
+        changed: Path,
+        digests: Mapping[str, str],
+        carry: Mapping[str, str],
+        expected_head: int,
+        *,
+        message: str = "",
+        user: User | None = None,
+        created: str | None = None,
+    ) -> int:
+        """Store the next version: the files in ``changed`` plus ``carry`` (bag path -> sha512 of
+        content the object holds); raises VersionConflict if the head is not ``expected_head``."""
+        return self.ocfl.add_version(
+            package_id,
+            changed,
+            digests=digests,
+            carry=carry,
+            expected_head=expected_head,
+            message=message,
+            user=user,
+            created=created,
+            move=True,
+        )
+
+    def version(self, package_id: str, number: int | None = None) -> StoredVersion:
+        """Version ``number`` (the head when None) of a stored package, as its inventory records it.
+
+        The parsed inventory is kept while the inventory file is unchanged (same inode, size and
+        time), so serving many files of one package reads and checks it once."""
+        path = self.path_of(package_id) / "inventory.json"
+        try:
+            st = os.stat(path)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        cached = self._inventories.get(package_id)
+        if key is not None and cached is not None and cached[0] == key:
+            inventory = cached[1]
+        else:
+            inventory = self.ocfl.inventory(package_id)
+            if key is not None:
+                if len(self._inventories) >= 64:
+                    self._inventories.pop(next(iter(self._inventories)))
+                self._inventories[package_id] = (key, inventory)
+        versions = inventory_versions(inventory)
+        head = len(versions)
+        chosen = head if number is None else number
+        if not 1 <= chosen <= head:
+            from archive.errors import NotFound
+
+            raise NotFound(f"package {package_id} has no version {chosen} (versions 1-{head})")
+        info = versions[chosen - 1]
+        manifest = inventory["manifest"]
+        content = {logical: _content_path(manifest[digest], logical) for logical, digest in info.state.items()}
+        return StoredVersion(
+            package_id,
+            chosen,
+            head,
+            self.path_of(package_id),
+            content,
+            dict(info.state),
+            info.created,
+            info.message,
+            info.user,
+        )
+
+    def original_bag(self, package_id: str) -> Path:
+        """Version 1's content folder: the bag as ingested, complete, readable with any BagIt tool."""
+        return self.path_of(package_id) / "v1" / CONTENT
+
+    def head(self, package_id: str) -> int:
+        return self.ocfl.head(package_id)
+
+    def settle(self, package_id: str) -> str:
+        return self.ocfl.settle(package_id)
 
     def remove_package(self, package_id: str) -> None:
         """Only for an ingest rolling back the package it has just stored and not catalogued."""
@@ -156,8 +296,9 @@ class LocalStorage:
             return
         trash = self.new_staging(f"rollback-{package_id}")
         try:
-            os.rename(target, trash / "bag")
+            os.rename(target, trash / "object")
             fsync_dir(target.parent, best_effort=True)
+            prune_empty(target.parent, self.root)
         except OSError as exc:
             raise StorageError(
                 f"cannot roll back package {package_id} in storage {self.name}: {exc.strerror or exc}"
@@ -166,20 +307,21 @@ class LocalStorage:
             self.discard(trash)
 
     def quarantine_package(self, package_id: str, label: str) -> Path:
-        """Move a whole package folder to ``.quarantine/<id>/<label>/`` (kept, never deleted)."""
-        return self._to_quarantine(package_id, "", label, f"package {package_id}")
+        """Move a whole package object to the quarantine, ``<id>/<label>/`` (kept, never deleted)."""
+        target = self._to_quarantine(package_id, "", label, f"package {package_id}")
+        prune_empty(self.path_of(package_id).parent, self.root)
+        return target
 
     # -- repair (the only time a stored file is replaced) ---------------------
     def quarantine(self, package_id: str, rel: str, label: str) -> Path:
-        """Move a damaged or unexpected entry out of a package, into ``.quarantine/<id>/<label>/``."""
+        """Move a damaged or unexpected entry (``rel`` inside the object) to the quarantine."""
         return self._to_quarantine(package_id, rel, label, f"{rel} of package {package_id}")
 
     def _to_quarantine(self, package_id: str, rel: str, label: str, what: str) -> Path:
-        """Rename ``rel`` of a package (the whole package when empty) under ``.quarantine/<id>/<label>/``."""
+        """Rename ``rel`` of a package (the whole package when empty) under the quarantine's ``<id>/<label>/``."""
         source = self.path_of(package_id) / rel if rel else self.path_of(package_id)
-        target = (
-            self.root / QUARANTINE / package_id / label / rel if rel else self.root / QUARANTINE / package_id / label
-        )
+        base = self.root / QUARANTINE / package_id / label
+        target = base / rel if rel else base
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, target)
@@ -212,18 +354,27 @@ class LocalStorage:
             self.discard(staging)
 
     def restore_package(self, package_id: str, files: list[tuple[str, Path, dict[str, str], int | None]]) -> Path:
-        """Rebuild a missing package from ``(rel, source, digests, size)``: staged, verified, renamed into place."""
+        """Rebuild a missing package object from ``(rel, source, digests, size)`` (``rel`` inside the
+        object; ``digests`` empty for the object's own inventory files): staged, verified, renamed in."""
         staging = self.new_staging("repair")
-        bag = staging / "bag"
+        staged = staging / "object"
+        target = self.path_of(package_id)
         try:
             for rel, source, digests, size in files:
-                target = bag / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
+                dest = staged / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
                 with open(source, "rb") as src:
-                    got_size, got = copy_and_hash(src, target, list(digests))
+                    got_size, got = copy_and_hash(src, dest, list(digests))
                 if got != digests or (size is not None and got_size != size):
                     raise FixityError(f"the copy of {rel} read from {source} does not match the catalog's digests")
-            return self.commit(bag, package_id)
+            if os.path.lexists(target):
+                raise StorageError(f"package {package_id} already exists in storage {self.name}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.sync()
+            os.rename(staged, target)
+            fsync_dir(target.parent, best_effort=True)
+            self.ocfl.inventory(package_id)  # the rebuilt object's inventory matches its sidecar
+            return target
         except OSError as exc:
             raise StorageError(f"cannot rebuild package {package_id} in {self.name}: {exc.strerror}") from exc
         finally:

@@ -112,6 +112,18 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "manifest-sha256.txt",
     ),
     "replaced-by-symlink": (_symlink, "not-regular", PDF),
-    "package-missing": (lambda b: shutil.rmtree(b), "package-missing", ""),
+    # b is v1/content: the whole object goes
+    "package-missing": (
+        lambda b: shutil.rmtree(b.parent.parent),
+        "package-missing",
+        "",
+    ),  # b is v1/content: the object goes
     "rewritten-with-manifests": (lambda b: rewrite_consistently(b, PDF, forged(b / PDF)), "changed", PDF),
 }
+
+
+def object_folder(storage_root: Path, package_id: str) -> Path:
+    """Where a package's OCFL object is under a storage root (layout 0003)."""
+    from archive.storage import package_relpath
+
+    return Path(storage_root) / package_relpath(package_id)

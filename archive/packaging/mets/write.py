@@ -119,7 +119,10 @@ def _check_package(package: Package) -> None:
 
 
 def _header(root: etree._Element, package: Package) -> None:
-    header = sub(root, M("metsHdr"), CREATEDATE=premis_write.iso(package.created, "package created"))
+    dates = {"CREATEDATE": premis_write.iso(package.created, "package created")}
+    if package.version_created is not None and package.version > 1:
+        dates["LASTMODDATE"] = premis_write.iso(package.version_created, "version created")
+    header = sub(root, M("metsHdr"), **dates)
     for agent in package.agents:
         if agent.type == AGENT_ORGANIZATION:
             el = sub(header, M("agent"), ROLE="CREATOR", TYPE="ORGANIZATION")

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archive.audit.budget import Budget
-from archive.audit.check import CopyResult, FileOutcome, check_copy, expected_entries
+from archive.audit.check import CopyResult, Expected, FileOutcome, check_copy, expected_entries, version_entries
 from archive.audit.findings import AuditFinding, finding
 from archive.catalog.audits import Audits
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.catalog.records import FixityState, PackageRecord
+from archive.errors import ArchiveError
 from archive.faults import fault_point, register
 from archive.ledger import package_token
 from archive.model import (
@@ -28,6 +29,7 @@ from archive.model import (
 from archive.services import ledgering
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import findings_out, fixity_out
+from archive.storage import LocalStorage
 
 register("audit.mid-package", "audit.before-record")
 
@@ -69,7 +71,7 @@ def outcome_detail(findings: list[AuditFinding], run_id: str) -> str:
 
 
 def fixity_event(package_id: str, detail: str, findings: list[AuditFinding], run_id: str, when: datetime) -> Event:
-    objects = [package_id, *sorted({f.path[5:] for f in findings if f.path.startswith("data/")})]
+    objects = [package_id, *sorted({f.path[5:] for f in findings if f.path.startswith("data/")})]  # v1's files
     return Event(
         str(uuid.uuid4()),
         EVENT_FIXITY_CHECK,
@@ -101,6 +103,35 @@ def check_token(ctx: ArchiveContext, rec: PackageRecord) -> AuditFinding | None:
     )
 
 
+def copy_entries(storage: LocalStorage, rec: PackageRecord) -> tuple[list[Expected], list[AuditFinding]]:
+    """What one copy must hold: every content file of every version the catalog records, located
+    through the copy's own inventory (whose word is checked too: each file against the catalog's
+    digests), and what is wrong with that inventory."""
+    problems: list[AuditFinding] = []
+    try:
+        inventory = storage.ocfl.inventory(rec.id)
+    except ArchiveError as exc:
+        problems.append(finding(rec.id, storage.name, "inventory.json", "inventory", exc.message))
+        inventory = {}
+    entries, lacking = version_entries(inventory, rec.version, rec.history, rec.version_tags)
+    if inventory and lacking:
+        problems.append(
+            finding(
+                rec.id,
+                storage.name,
+                "inventory.json",
+                "inventory",
+                f"the inventory lacks version(s) {', '.join(lacking)} of the {rec.version} the catalog records",
+            )
+        )
+    if not entries:  # no inventory to find the files by: each is looked for where version 1 keeps it
+        entries = [
+            Expected(e.path, e.size, e.digests, f"v1/content/{e.path}")
+            for e in expected_entries(rec.files, rec.tag_digests)
+        ]
+    return entries, problems
+
+
 def check_copies(
     ctx: ArchiveContext,
     rec: PackageRecord,
@@ -111,7 +142,6 @@ def check_copies(
     on_file: Callable[[FileOutcome], None],
 ) -> dict[str, object] | None:
     """Check copies from ``start`` (copy index, last path done); return a cursor if the budget ran out."""
-    entries = expected_entries(rec.files, rec.tag_digests)
     copies = ctx.all_storage
     for ci in range(start[0], len(copies)):
         storage = copies[ci]
@@ -133,6 +163,8 @@ def check_copies(
             )
             result.checks[storage.name] = "missing"
             continue
+        entries, problems = copy_entries(storage, rec)
+        result.findings.extend(problems)
         done = check_copy(bag, entries, rec.id, storage.name, budget, pool, after, on_file, extras=True)
         result.findings.extend(done.findings)
         result.files += done.files

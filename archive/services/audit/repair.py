@@ -7,14 +7,16 @@ checked again. Nothing changes for a file no other copy holds intact: that is sa
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from archive.audit.budget import Budget
-from archive.audit.check import CopyResult, Expected, check_copy, expected_entries
+from archive.audit.check import OCFL_STRUCTURE, CopyResult, Expected, check_copy
 from archive.audit.findings import REPAIRABLE, AuditFinding
 from archive.catalog.audits import Audits
 from archive.catalog.records import FixityState, PackageRecord
@@ -22,10 +24,11 @@ from archive.errors import ArchiveError
 from archive.faults import fault_point, register
 from archive.model import EVENT_REPLICATION, OUTCOME_FAILURE, OUTCOME_SUCCESS, Event
 from archive.services import ledgering
-from archive.services.audit.package import AGENTS, CopyChecks, PackageAudit, check_copies, fixity_event
+from archive.services.audit.package import AGENTS, CopyChecks, PackageAudit, check_copies, copy_entries, fixity_event
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import fixity_out
 from archive.storage import LocalStorage
+from archive.storage.local import QUARANTINE
 
 register("repair.before-record")
 
@@ -52,6 +55,29 @@ class RepairResult:
         }
 
 
+def _entries(rec: PackageRecord, checks: CopyChecks, by_name: dict[str, LocalStorage], damaged: str) -> list[Expected]:
+    """The entries of the package located through the inventory of a copy that verifies (content
+    paths are the same in every copy: each copy's versions are made alike)."""
+    ordered = sorted(by_name, key=lambda n: (n == damaged, not isinstance(checks.get(n), CopyResult)))
+    for name in ordered:
+        entries, problems = copy_entries(by_name[name], rec)
+        if not problems:
+            return entries
+    return copy_entries(by_name[ordered[0]], rec)[0]
+
+
+def _structure(folder: Path) -> list[str]:
+    """An OCFL object's own files: declaration, inventories and sidecars (root and every version)."""
+    out = []
+    for dirpath, _, names in os.walk(folder):
+        rel_dir = os.path.relpath(dirpath, folder)
+        for name in names:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+            if OCFL_STRUCTURE.fullmatch(rel):
+                out.append(rel)
+    return sorted(out)
+
+
 def _good(checks: CopyChecks, path: str, exclude: str) -> str | None:
     for name, check in checks.items():
         if name != exclude and isinstance(check, CopyResult) and path in check.verified:
@@ -75,7 +101,7 @@ def _fix_copy(
     result: RepairResult,
 ) -> list[str]:
     """Restore or quarantine what ``problems`` name in one copy; return the payload paths touched."""
-    entries = {e.path: e for e in expected_entries(rec.files, rec.tag_digests)}
+    entries = {e.path: e for e in _entries(rec, checks, by_name, storage.name)}
     if checks.get(storage.name) == "missing":
         return _rebuild(storage, rec, entries, checks, by_name, result)
     todo = sorted({f.path for f in problems if f.kind != "extra"})
@@ -89,7 +115,9 @@ def _fix_copy(
             continue
         e = entries[path]
         try:
-            storage.restore_file(rec.id, path, by_name[source].path_of(rec.id) / path, e.digests, e.size, label)
+            storage.restore_file(
+                rec.id, e.location, by_name[source].path_of(rec.id) / e.location, e.digests, e.size, label
+            )
         except ArchiveError as exc:
             result.unrepairable.append({"copy": storage.name, "path": path, "reason": exc.message})
             continue
@@ -98,7 +126,7 @@ def _fix_copy(
     for f in problems:
         if f.kind == "extra":
             try:
-                storage.quarantine(rec.id, f.path, label)
+                storage.quarantine(rec.id, str(f.found.get("location", f.path)), label)
                 result.quarantined.append({"copy": storage.name, "path": f.path})
                 touched.append(f.path)
             except ArchiveError as exc:
@@ -128,8 +156,18 @@ def _rebuild(
         )
         return []
     plan = [
-        (p, by_name[str(src)].path_of(rec.id) / p, entries[p].digests, entries[p].size) for p, src in sources.items()
+        (
+            entries[p].location,
+            by_name[str(src)].path_of(rec.id) / entries[p].location,
+            entries[p].digests,
+            entries[p].size,
+        )
+        for p, src in sources.items()
     ]
+    first = by_name[str(next(iter(sources.values())))] if sources else None
+    if first is not None:  # the object's declaration and inventories, as the source copy has them
+        folder = first.path_of(rec.id)
+        plan += [(rel, folder / rel, {}, None) for rel in _structure(folder)]
     try:
         storage.restore_package(rec.id, plan)
     except ArchiveError as exc:
@@ -167,15 +205,15 @@ def repair_package(
                 clock(),
                 f"Repair in audit run {run_id}: {len(restored)} file(s) of copy {name} restored from "
                 f"{sources}, each verified against the catalog's digests while copying; "
-                f"damaged or unexpected entries moved to {storage.root}/.quarantine/{rec.id}/{label}",
+                f"damaged or unexpected entries moved to {storage.root}/{QUARANTINE}/{rec.id}/{label}",
                 OUTCOME_FAILURE if bad else OUTCOME_SUCCESS,
                 "\n".join(f"{r['path']} <- {r['source']}" for r in restored)[:8000],
                 list(AGENTS),
                 [rec.id, *sorted({p[5:] for p in touched if p.startswith("data/")})],
             )
         )
-        entries = expected_entries(rec.files, rec.tag_digests)
-        recheck = check_copy(storage.path_of(rec.id), entries, rec.id, name, Budget(), extras=True)
+        located, _ = copy_entries(storage, rec)
+        recheck = check_copy(storage.path_of(rec.id), located, rec.id, name, Budget(), extras=True)
         checks[name] = recheck
         findings = [f for f in findings if f.copy != name] + recheck.findings
         events.append(

@@ -186,6 +186,7 @@ def package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person: 
         idempotency_key=key,
         fixity_interval_days=p.profile.fixity_interval_days,
         submitted=p.submitted,
+        version_agent=person,
     )
     try:
         tag_lines(pkg.bag_info)

@@ -27,11 +27,12 @@ from archive.model import (
 from archive.packaging.bag.write import write_tag_files
 from archive.profiles.access_rules import AccessOutcome
 from archive.services.context import ArchiveContext
-from archive.services.copies import replicate_package, verify_stored_bag
+from archive.services.copies import replicate_package, sha512_of, verify_stored_bag
 from archive.services.ingest.build import package_and_mets
 from archive.services.ingest.prepare import Prepared, Progress, _no_progress, prepare
 from archive.services.ledgering import ledgered
 from archive.storage import package_relpath
+from archive.storage.ocfl import User, ocfl_time
 from archive.submission.scan import printable
 
 METS_NAME = "mets.xml"
@@ -202,9 +203,17 @@ def ingest(
         fault_point("bag.tagfiles-written")
         progress("storing", 0, 1)
         storage.claim(work, package_id)
-        stored = storage.commit(bag, package_id)
+        storage.commit(
+            bag,
+            package_id,
+            sha512_of(pkg.files, tag_digests),
+            message=f"ingest of {p.source_name}"[:1000],
+            user=User(pkg.version_agent or agent or ctx.settings.agent),
+            created=ocfl_time(pkg.created),
+        )
         try:
             progress("verifying", 0, 1)
+            stored = storage.version(package_id, 1)
             if ctx.settings.verify_after_store:
                 verify_stored_bag(stored, pkg.files, tag_digests, ctx.settings.workers)
             fault_point("verify.done")

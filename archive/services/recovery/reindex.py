@@ -29,6 +29,7 @@ from archive.ledger import (
     KIND_AUDIT_RUN,
     KIND_EVENT,
     KIND_PACKAGE,
+    KIND_VERSION,
     KIND_WITHDRAWN,
     LedgerEntry,
     LedgerFormatError,
@@ -38,8 +39,10 @@ from archive.model import Package
 from archive.services.audit.intervals import profile_interval
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import event_in, findings_in, fixity_in, run_in
-from archive.services.recovery.stored import read_stored
-from archive.storage import package_relpath
+from archive.services.lifecycle.versions import parse_version_message
+from archive.services.recovery.stored import StoredPackage, read_stored
+from archive.storage import LocalStorage, package_relpath
+from archive.storage.local import StoredVersion
 
 Progress = Callable[[str, int, int], None]
 BATCH = 500
@@ -104,7 +107,7 @@ def _read_ledger(ctx: ArchiveContext, report: ReindexReport) -> _LedgerFacts:
     for entry in _entries(ctx, report):
         report.ledger_entries += 1
         pid = entry.package_id or ""
-        if entry.kind == KIND_PACKAGE and isinstance(entry.body.get("token"), str):
+        if entry.kind in (KIND_PACKAGE, KIND_VERSION) and isinstance(entry.body.get("token"), str):
             facts.tokens[pid] = entry.body["token"]
             days = entry.body.get("fixity_interval_days")
             if isinstance(days, int) and not isinstance(days, bool) and days > 0:
@@ -129,31 +132,74 @@ def _packages(
         if pid in facts.withdrawn:
             report.problem(pid, "stored, but its ingest withdrew it: not catalogued; `archive doctor` quarantines it")
             continue
-        stored, why = None, []
+        versions: list[tuple[StoredVersion, StoredPackage]] = []
+        why: list[str] = []
         for storage in ctx.all_storage:
             if storage.exists(pid):
                 try:
-                    stored = read_stored(storage.path_of(pid), pid, verify, ctx.settings.workers)
+                    versions = _read_versions(storage, pid, verify, ctx.settings.workers)
                     break
                 except ArchiveError as exc:
                     why.append(f"{storage.name}: {exc.message}")
-        if stored is None:
+        if not versions:
             report.problem(pid, "no copy has a readable METS: not catalogued (" + "; ".join(why) + ")")
             continue
-        for p in stored.problems[:20]:
-            report.problem(pid, p)
+        for number, (_, stored) in enumerate(versions, 1):
+            for p in stored.problems[:20]:
+                report.problem(pid, p if len(versions) == 1 else f"version {number}: {p}")
         token = facts.tokens.get(pid)
-        if token is not None and token != stored.token:
+        if token is not None and token != versions[-1][1].token:
             report.problem(
-                pid, "its files or METS differ from what the ledger recorded at ingest (the next audit reports E609)"
+                pid, "its files or METS differ from what the ledger recorded for it (the next audit reports E609)"
             )
-        _restore_interval(ctx, facts, stored.package, report)
-        ctx.catalog.record_package(stored.package, package_relpath(pid), stored.mets_sha256, stored.tag_digests)
+        first_version, first = versions[0]
+        first.package.version_agent = first_version.user.name if first_version.user else ""
+        _restore_interval(ctx, facts, first.package, report)
+        ctx.catalog.record_package(first.package, package_relpath(pid), first.mets_sha256, first.tag_digests)
+        previous = first.package
+        for stored_version, stored in versions[1:]:
+            pkg = stored.package
+            kind, reason = parse_version_message(stored_version.message)
+            pkg.version_agent = stored_version.user.name if stored_version.user else ""
+            pkg.version_created = _inventory_time(stored_version.created) or pkg.created
+            pkg.fixity_interval_days = first.package.fixity_interval_days
+            known_events = {e.identifier for e in previous.events}
+            known_agents = {a.identifier for a in previous.agents}
+            ctx.catalog.record_version(
+                pkg,
+                stored_version.number,
+                kind,
+                reason,
+                stored.mets_sha256,
+                stored.tag_digests,
+                [e for e in pkg.events if e.identifier not in known_events],
+                [a for a in pkg.agents if a.identifier not in known_agents],
+            )
+            previous = pkg
         done.add(pid)
         report.packages += 1
-        report.files += len(stored.package.files)
-        report.events += len(stored.package.events)
+        report.files += len(previous.files)
+        report.events += len(previous.events)
     return done
+
+
+def _read_versions(
+    storage: LocalStorage, pid: str, verify: bool, workers: int
+) -> list[tuple[StoredVersion, StoredPackage]]:
+    """Every version of a stored package, read and checked from its own bag."""
+    head = storage.head(pid)
+    out = []
+    for number in range(1, head + 1):
+        version = storage.version(pid, number)
+        out.append((version, read_stored(version, pid, verify, workers)))
+    return out
+
+
+def _inventory_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _restore_interval(ctx: ArchiveContext, facts: _LedgerFacts, pkg: Package, report: ReindexReport) -> None:

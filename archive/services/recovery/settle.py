@@ -2,8 +2,8 @@
 
 Storage is the truth: a copy that verifies from its own files is catalogued from its METS (and
 copied to the storage roots that lack it); what does not verify, was withdrawn by its ingest, or
-duplicates a catalogued submission goes to ``.quarantine/``, never deleted. A package a live
-ingest has claimed (:mod:`archive.storage.staging`) is left alone.
+duplicates a catalogued submission goes to the quarantine (``extensions/archive-quarantine/``),
+never deleted. A package a live ingest has claimed (:mod:`archive.storage.staging`) is left alone.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from archive.services.copies import replicate_package
 from archive.services.recovery.stored import StoredPackage, read_stored
 from archive.storage import LocalStorage, package_relpath
 from archive.storage import staging as staging_area
-from archive.storage.local import STAGING
+from archive.storage.local import QUARANTINE, STAGING
 
 register("doctor.before-catalogue")
 
@@ -105,7 +105,7 @@ def _quarantine(
         if not report.dry_run:
             storage.quarantine_package(package_id, label)
         report.add(
-            kind, package_id, why, f"quarantined in {storage.root}/.quarantine/{package_id}/{label}", storage.name
+            kind, package_id, why, f"quarantined in {storage.root}/{QUARANTINE}/{package_id}/{label}", storage.name
         )
     if ledgered and not Maintenance(ctx.catalog).withdrawn(package_id):
         withdraw(ctx, report, package_id, f"archive doctor: {why}")
@@ -116,7 +116,7 @@ def _read_copies(ctx: ArchiveContext, package_id: str) -> dict[str, StoredPackag
     for storage in ctx.all_storage:
         if storage.exists(package_id):
             try:
-                out[storage.name] = read_stored(storage.path_of(package_id), package_id, True, ctx.settings.workers)
+                out[storage.name] = read_stored(storage.version(package_id), package_id, True, ctx.settings.workers)
             except ArchiveError as exc:
                 out[storage.name] = exc.message
     return out
@@ -185,7 +185,7 @@ def settle_uncatalogued(ctx: ArchiveContext, report: DoctorReport, package_id: s
         if storage.name not in good:  # created if need be, as an ingest does
             if not report.dry_run:
                 replicate_package(
-                    by_name[source_name].path_of(package_id), storage, package_id, pkg.files, stored.tag_digests
+                    by_name[source_name].version(package_id), storage, package_id, pkg.files, stored.tag_digests
                 )
             report.add(
                 "copy-missing",

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.audit.budget import Budget
-from archive.audit.check import check_copy, expected_entries, find_extras
+from archive.audit.check import Expected, check_copy, expected_entries
 from archive.errors import PackagingError
 from archive.fixity import hash_file
 from archive.ledger import package_token
 from archive.model import Package
 from archive.packaging.bag.write import decode_path, encode_path
 from archive.packaging.mets.read import read_mets
+from archive.storage.local import StoredVersion
 
 METS_NAME = "mets.xml"
 _MANIFEST = re.compile(r"manifest-([a-z0-9]+)\.txt")
@@ -50,7 +51,7 @@ def _manifest_entries(path: Path) -> dict[str, str]:
     return out
 
 
-def _check_tags(bag: Path, algorithms: list[str], problems: list[str]) -> dict[str, dict[str, str]]:
+def _check_tags(bag: _Bag, algorithms: list[str], problems: list[str]) -> dict[str, dict[str, str]]:
     recorded: dict[str, dict[str, str]] = {}
     for algo in algorithms:
         listing = bag / f"tagmanifest-{algo}.txt"
@@ -72,7 +73,7 @@ def _check_tags(bag: Path, algorithms: list[str], problems: list[str]) -> dict[s
     return digests
 
 
-def _check_manifests(bag: Path, pkg: Package, algorithms: list[str], problems: list[str]) -> None:
+def _check_manifests(bag: _Bag, pkg: Package, algorithms: list[str], problems: list[str]) -> None:
     """The payload manifests must list exactly the METS's files with the METS's digests."""
     for algo in algorithms:
         if any(algo not in f.digests for f in pkg.files):
@@ -83,11 +84,14 @@ def _check_manifests(bag: Path, pkg: Package, algorithms: list[str], problems: l
             problems.append(f"manifest-{algo}.txt does not list exactly the files and digests of the METS")
 
 
-def _check_payload(bag: Path, pkg: Package, verify: bool, problems: list[str], workers: int) -> None:
+def _check_payload(bag: _Bag, pkg: Package, verify: bool, problems: list[str], workers: int) -> None:
     if verify:
-        entries = expected_entries(((f.path, f.size, f.digests) for f in pkg.files), {})
+        entries = [
+            Expected(e.path, e.size, e.digests, bag.version.stored(e.path))
+            for e in expected_entries(((f.path, f.size, f.digests) for f in pkg.files), {})
+        ]
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            result = check_copy(bag, entries, pkg.id, "", Budget(), pool if workers > 1 else None)
+            result = check_copy(bag.version.folder, entries, pkg.id, "", Budget(), pool if workers > 1 else None)
         problems.extend(f"{f.path}: {f.message}" for f in result.findings)
         return
     for f in pkg.files:
@@ -101,9 +105,23 @@ def _check_payload(bag: Path, pkg: Package, verify: bool, problems: list[str], w
             problems.append(f"{f.bag_path}: not a regular file of {f.size} bytes")
 
 
-def read_stored(bag: Path, package_id: str, verify: bool = True, workers: int = 1) -> StoredPackage:
-    """Read the package at ``bag``; with ``verify`` every payload byte is hashed and compared with
-    the METS's digests. Raises PackagingError when its METS cannot be read at all."""
+class _Bag:
+    """A stored version seen as a bag folder: ``bag / name`` is where that bag path's bytes are."""
+
+    def __init__(self, version: StoredVersion) -> None:
+        self.version = version
+
+    def __truediv__(self, rel: str) -> Path:
+        return self.version.path(rel)
+
+    def names(self) -> list[str]:
+        return sorted(self.version.content)
+
+
+def read_stored(version: StoredVersion, package_id: str, verify: bool = True, workers: int = 1) -> StoredPackage:
+    """Read one stored version of a package; with ``verify`` every payload byte is hashed and
+    compared with the METS's digests. Raises PackagingError when its METS cannot be read at all."""
+    bag = _Bag(version)
     try:
         mets = (bag / METS_NAME).read_bytes()
     except OSError as exc:
@@ -111,8 +129,9 @@ def read_stored(bag: Path, package_id: str, verify: bool = True, workers: int = 
     pkg = read_mets(mets, validate=True)
     if pkg.id != package_id:
         raise PackagingError(f"package folder {package_id} holds the METS of package {pkg.id}")
+    pkg.version = version.number
     problems: list[str] = []
-    algorithms = sorted(m[1] for p in bag.iterdir() if (m := _MANIFEST.fullmatch(p.name)))
+    algorithms = sorted(m[1] for name in bag.names() if (m := _MANIFEST.fullmatch(name)))
     if not algorithms:
         raise PackagingError(f"package {package_id}: no payload manifest")
     tag_digests = _check_tags(bag, algorithms, problems)
@@ -121,5 +140,7 @@ def read_stored(bag: Path, package_id: str, verify: bool = True, workers: int = 
     _check_manifests(bag, pkg, algorithms, problems)
     _check_payload(bag, pkg, verify, problems, workers)
     expected = set(tag_digests) | {f.bag_path for f in pkg.files}
-    problems.extend(f"{rel}: {why}" for rel, why in find_extras(bag, expected))
+    problems.extend(
+        f"{rel}: a file the version holds that its bag does not list" for rel in bag.names() if rel not in expected
+    )
     return StoredPackage(pkg, hashlib.sha256(mets).hexdigest(), tag_digests, problems)

@@ -10,15 +10,18 @@ from archive.audit.budget import Budget
 from archive.audit.check import FileOutcome, check_copy, record_entries
 from archive.errors import ArchiveError, FixityError, StorageError
 from archive.services.context import ArchiveContext
+from archive.services.copies import located
 from archive.services.ids import named_package_id
 from archive.tree_removal import remove_tree
 
 
-def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
+def describe(ctx: ArchiveContext, package_id: str, version: int | None = None) -> dict[str, Any]:
     named_package_id(package_id)
-    pkg = ctx.catalog.get_package(package_id)
+    pkg = ctx.catalog.get_package(package_id, version)
     return {
         "id": pkg.id,
+        "version": pkg.version,
+        "held": pkg.held,
         "title": pkg.metadata.get("title", ""),
         "profile": pkg.profile_id,
         "profile_version": pkg.profile_version,
@@ -64,14 +67,16 @@ def describe(ctx: ArchiveContext, package_id: str) -> dict[str, Any]:
     }
 
 
-def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
-    """Copy the stored bag to ``dest`` (must not exist), checking each file against the catalog as it is copied."""
+def export(ctx: ArchiveContext, package_id: str, dest: Path, version: int | None = None) -> Path:
+    """Copy the bag of the head (or ``version``) to ``dest`` (must not exist), checking each file
+    against the catalog as it is copied: the result is a complete bag that validates."""
     named_package_id(package_id)
-    pkg = ctx.catalog.get_package(package_id)
-    tag_digests = ctx.catalog.tag_digests(package_id)
-    source = ctx.storage.path_of(package_id)
-    if not source.is_dir():
+    pkg = ctx.catalog.get_package(package_id, version)
+    tag_digests = ctx.catalog.tag_digests(package_id, version)
+    if not ctx.storage.exists(package_id):
         raise StorageError(f"package {package_id} is in the catalog but missing from storage {ctx.storage.root}")
+    stored = ctx.storage.version(package_id, pkg.version)
+    source = stored.folder
     if dest.exists():
         raise ArchiveError(f"{dest} already exists; export writes a new folder")
     tmp = dest.with_name(f".{dest.name}.partial")
@@ -85,7 +90,7 @@ def export(ctx: ArchiveContext, package_id: str, dest: Path) -> Path:
             )
 
     try:
-        entries = record_entries(pkg.files, tag_digests)
+        entries = located(record_entries(pkg.files, tag_digests), stored)
         check_copy(source, entries, package_id, "", Budget(), on_file=refuse, copy_to=tmp)
         tmp.rename(dest)
     except OSError as exc:

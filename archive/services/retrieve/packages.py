@@ -174,7 +174,8 @@ def _servable(
     digests: dict[str, str],
     mime: str,
 ) -> Servable:
-    relpath = f"{package_relpath(info.id)}/{bag_path}"
+    stored = ctx.storage.version(info.id).stored(bag_path)
+    relpath = f"{package_relpath(info.id)}/{stored}"
     location = ctx.storage.root / relpath
     st = _stat_checked(ctx, caller, info, bag_path, location, size)
     sig = signature(st)
@@ -220,10 +221,11 @@ def package_entries(
     ]
     after: str | None = None
     relbase = package_relpath(info.id)
+    stored = ctx.storage.version(info.id)
     while True:
         page = retrieval.files_page(ctx.catalog, package_id, after, 5000)
         for f in page:
-            relpath = f"{relbase}/data/{f.path}"
+            relpath = f"{relbase}/{stored.stored('data/' + f.path)}"
             entries.append(
                 Servable(
                     info,

@@ -50,7 +50,13 @@ def check_logical_path(path: str) -> None:
 
 
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ocfl_time(datetime.now(UTC))
+
+
+def ocfl_time(value: datetime) -> str:
+    """An inventory's ``created``: ISO 8601 in UTC, to the second (the zone assumed UTC when none)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_version_block(state: Mapping[str, str], message: str, user: User | None, created: str) -> dict[str, Any]:

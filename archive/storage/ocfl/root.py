@@ -89,8 +89,10 @@ class OcflRoot:
         message: str = "",
         user: User | None = None,
         created: str | None = None,
+        move: bool = False,
     ) -> Path:
-        """A new object whose version 1 is the logical state in folder ``source``."""
+        """A new object whose version 1 is the logical state in folder ``source`` (``move``: see
+        :func:`writing.stage_version`)."""
         self.check()
         objdir = self.object_path(object_id)
         if self.exists(object_id):
@@ -100,7 +102,13 @@ class OcflRoot:
             try:
                 files = writing.logical_files(Path(source))
                 writing.stage_object(
-                    stage / "object", stage / "scratch", object_id, files, digests=dict(digests or {}), block=block
+                    stage / "object",
+                    stage / "scratch",
+                    object_id,
+                    files,
+                    digests=dict(digests or {}),
+                    block=block,
+                    move=move,
                 )
                 writing.move_object_in(stage / "object", objdir, object_id)
             except OSError as exc:
@@ -118,12 +126,15 @@ class OcflRoot:
         user: User | None = None,
         created: str | None = None,
         expected_head: int | None = None,
+        carry: Mapping[str, str] | None = None,
+        move: bool = False,
     ) -> int:
         """Add the logical state in ``source`` as the next version; return its number.
 
         Only content whose sha512 the object does not hold yet is stored. ``expected_head`` (the
         head read now when None) is the version this one follows: if another writer moved the
-        head meanwhile, :class:`VersionConflict` is raised and nothing is changed.
+        head meanwhile, :class:`VersionConflict` is raised and nothing is changed. ``carry`` and
+        ``move``: see :func:`writing.stage_version` (a carried path names content already held).
         """
         objdir = self._objdir(object_id)
         block = {"message": message, "user": user, "created": created or inv.now()}
@@ -140,7 +151,15 @@ class OcflRoot:
                 files = writing.logical_files(Path(source))
                 number = head + 1
                 _, data, sidecar = writing.stage_version(
-                    stage / f"v{number}", stage / "scratch", number, prior, files, dict(digests or {}), block
+                    stage / f"v{number}",
+                    stage / "scratch",
+                    number,
+                    prior,
+                    files,
+                    dict(digests or {}),
+                    block,
+                    carry=carry,
+                    move=move,
                 )
                 fault_point("ocfl.version-staged")
                 writing.move_version_in(objdir, stage / f"v{number}", stage, head, data, sidecar)

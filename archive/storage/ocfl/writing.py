@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import fcntl
 import hashlib
 import os
@@ -64,34 +65,62 @@ def stage_version(
     files: Mapping[str, Path],
     digests: Mapping[str, str],
     block: Mapping[str, Any],
+    carry: Mapping[str, str] | None = None,
+    move: bool = False,
 ) -> tuple[dict[str, Any], bytes, bytes]:
     """Write version ``number`` into ``vdir``: content not yet in ``prior``'s manifest, inventory, sidecar.
 
     A digest the caller gives for a logical path whose content is stored already is trusted (that
     file is not read); every file that is copied is hashed on the way and checked against it.
-    Returns the new inventory and the bytes of it and of its sidecar.
+    ``carry`` adds logical paths without any file: each names a sha512 the object holds already
+    (an unchanged file of an earlier version). With ``move``, a file whose digest the caller gives
+    is renamed in rather than copied (the caller hashed it when it made it, and reads the stored
+    object back); the caller's folder loses those files. Returns the new inventory and the bytes of
+    it and of its sidecar.
     """
     manifest: dict[str, list[str]] = copy.deepcopy(dict(prior["manifest"]))
+    held = set(manifest)  # content earlier versions stored: not stored again
     state: dict[str, str] = {}
+    for logical, digest in (carry or {}).items():
+        inv.check_logical_path(logical)
+        if digest not in manifest:
+            raise StorageError(
+                f"{logical} is carried forward as sha512 {digest[:16]}..., which the object does not hold"
+            )
+        state[logical] = digest
     vdir.mkdir()
     for logical, source in files.items():
         known = digests.get(logical)
-        if known is not None and known in manifest:
+        if known is not None and known in held:
             state[logical] = known
             continue
+        if move and known is not None:
+            target = vdir / CONTENT / logical
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(source, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+            else:
+                state[logical] = known
+                manifest.setdefault(known, []).append(f"v{number}/{CONTENT}/{logical}")
+                continue
         with open(source, "rb") as src:
             _, got = copy_and_hash(src, scratch, ["sha512"])
         digest = got["sha512"]
         if known is not None and digest != known:
             raise FixityError(f"{source} has sha512 {digest}, not {known} as given for {logical}")
         state[logical] = digest
-        if digest in manifest:
+        if digest in held:
             os.unlink(scratch)
             continue
+        # a content already in this version is stored again: a version's content folder holds
+        # every file it adds, so version 1's is the whole bag as ingested, readable without OCFL
         target = vdir / CONTENT / logical
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(scratch, target)
-        manifest[digest] = [f"v{number}/{CONTENT}/{logical}"]
+        manifest.setdefault(digest, []).append(f"v{number}/{CONTENT}/{logical}")
     inventory = copy.deepcopy(dict(prior))
     inventory["manifest"] = dict(sorted(manifest.items()))
     inventory["versions"] = {**inventory["versions"], f"v{number}": inv.new_version_block(state, **block)}
