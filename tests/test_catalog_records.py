@@ -36,11 +36,12 @@ INFO = PackageInfo(
 
 
 def test_as_dict_is_what_listings_have_always_shown() -> None:
-    """``archive list --json`` and ``GET /packages`` items: these keys, in this order, nothing more."""
+    """``archive list --json`` and ``GET /packages`` items: these keys, in this order, nothing more
+    (``version`` and ``held`` came with package versions)."""
     assert json.dumps(INFO.as_dict()) == (
         '{"id": "00000000-0000-4000-8000-000000000001", "profile": "heritage", "profile_version": "1.2.0", '
         '"title": "Harbour photographs", "created": "2026-01-02T03:04:05+00:00", "access_level": "open", '
-        '"embargo_until": "2030-01-01", "files": 3, "bytes": 1234}'
+        '"embargo_until": "2030-01-01", "files": 3, "bytes": 1234, "version": 1, "held": false}'
     )
     naive = replace(INFO, created_at=datetime(2026, 1, 2, 3, 4, 5), embargo_until=None)
     assert naive.as_dict()["created"] == "2026-01-02T03:04:05+00:00" and naive.as_dict()["embargo_until"] is None
@@ -50,7 +51,11 @@ def test_the_catalog_exports_the_one_package_record() -> None:
     assert archive.catalog.PackageInfo is PackageInfo is retrieval.PackageInfo
     assert not hasattr(archive.catalog, "PackageSummary")
     assert issubclass(PackageRecord, PackageInfo) and PackageRecord is records.PackageRecord
-    assert [f.name for f in fields(PackageRecord)] == [f.name for f in fields(PackageInfo)] + ["files"]
+    assert [f.name for f in fields(PackageRecord)] == [f.name for f in fields(PackageInfo)] + [
+        "files",
+        "history",
+        "version_tags",
+    ]
 
 
 @pytest.fixture(scope="module")

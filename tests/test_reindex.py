@@ -50,7 +50,7 @@ def _varied_archive(ctx: ArchiveContext, tmp: Path) -> list[str]:
     damaged = ids[4]
     flip_byte(ctx.replicas[0].original_bag(damaged) / TIF)  # an audit that fails, then a repair
     assert run_audit(ctx, AuditOptions(all=True, repair=True)).exit_status == 0
-    orphan = ctx.storage.root / "00" / "00" / f"0000{uuid.uuid4().hex[4:8]}-0000-4000-8000-000000000000"
+    orphan = ctx.storage.path_of(f"0000{uuid.uuid4().hex[4:8]}-0000-4000-8000-000000000000")
     orphan.mkdir(parents=True)  # not a package: found by the audit as an orphan, then removed
     assert run_audit(ctx, AuditOptions(all=True)).exit_status == 1
     shutil.rmtree(orphan)

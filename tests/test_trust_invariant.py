@@ -56,6 +56,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 from tests.support import strategies as S
+from tests.support.audit import OCFL_ROOT_FILES
 
 # ============================================================================================
 # KNOWN FAILURES: tests that fail today, marked xfail(strict=False) by `known_failure` below.
@@ -363,9 +364,10 @@ def check_common(run: Run, secret: str, what: str) -> None:
 
 
 def stored_package(ex: Example, storage_path: str) -> Path:
-    stored = ex.storage / storage_path
-    assert stored.is_dir(), stored
-    for folder, dirs, files in walk(stored):
+    objdir = ex.storage / storage_path
+    assert objdir.is_dir(), objdir
+    stored = objdir / "v1" / "content"  # version 1's content folder: the bag as ingested
+    for folder, dirs, files in walk(objdir):
         for name in [*dirs, *files]:
             mode = os.lstat(os.path.join(folder, name)).st_mode
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
@@ -429,13 +431,15 @@ def check_refused(ex: Example, run: Run) -> None:
         for folder, dirs, files in walk(ex.storage):
             rel = os.path.relpath(folder, ex.storage)
             for d in dirs:
-                if re.fullmatch(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f-]{36}", f"{rel}/{d}"):
+                if re.fullmatch(r"[0-9a-f]{3}/[0-9a-f]{3}/[0-9a-f]{3}/[0-9a-f-]{36}", f"{rel}/{d}"):
                     written.append(f"package folder {rel}/{d}")
             for name in files:
                 st = os.lstat(os.path.join(folder, name))
+                if os.path.normpath(os.path.join(rel, name)) in OCFL_ROOT_FILES:
+                    continue  # the storage root's own declaration, made with the archive
                 if not (name.endswith(".lock") and st.st_size == 0 and stat.S_ISREG(st.st_mode)):
                     written.append(f"{rel}/{name} ({st.st_size} bytes)")
-        staging = ex.storage / ".staging"
+        staging = ex.storage / "extensions" / "archive-staging"
         if staging.exists() and any(staging.iterdir()):
             written.append(f"staging not empty: {sorted(p.name for p in staging.iterdir())}")
     if written:

@@ -79,6 +79,22 @@ class LedgerMirror:
         token = json.loads(line).get("body", {}).get("token")
         return token if isinstance(token, str) else None
 
+    @guarded("look up the ledgered versions of package {package_id}")
+    def ledgered_versions(self, package_id: str) -> set[int]:
+        """The version numbers of ``package_id`` the ledger has a version entry for."""
+        with self.catalog.session() as s:
+            lines = s.scalars(
+                select(LedgerEntryRow.line).where(
+                    LedgerEntryRow.package_id == package_id, LedgerEntryRow.kind == KIND_VERSION
+                )
+            ).all()
+        found = set()
+        for line in lines:
+            number = json.loads(line).get("body", {}).get("version")
+            if isinstance(number, int):
+                found.add(number)
+        return found
+
     @guarded("read the ledgered events")
     def events_with_lines(self) -> Iterator[tuple[str, Event, str | None]]:
         """Every catalog event with the ledger line that recorded it (None: never ledgered), paged."""

@@ -25,6 +25,7 @@ from archive.catalog.tables import (
     PackageRow,
     SearchDateRow,
     SearchTermRow,
+    VersionRow,
 )
 from archive.model import Event
 
@@ -38,6 +39,7 @@ REBUILT = (
     AgentRow,
     MetadataValueRow,
     FileRow,
+    VersionRow,
     PackageRow,
     AuditRunRow,
     LedgerEntryRow,

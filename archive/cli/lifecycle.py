@@ -103,7 +103,12 @@ def access() -> None:
 @click.argument("package_id")
 @click.argument("level")
 @click.option("--reason", required=True, help="Why: recorded with the decision.")
-@click.option("--embargo-until", type=click.DateTime(formats=["%Y-%m-%d"]), help="For level embargoed: the end date.")
+@click.option(
+    "--embargo-until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="For level embargoed: the end date.",
+)
 @click.option("--statement", help="A new access statement shown with the package (default: kept).")
 @agent_option
 @json_option

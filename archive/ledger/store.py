@@ -35,6 +35,8 @@ def ledger_dir(storage_root: Path) -> Path:
     legacy = storage_root / LEGACY_LEDGER_DIR
     current = storage_root / LEDGER_DIR
     return legacy if legacy.is_dir() and not current.exists() else current
+
+
 LEDGER_FILE = "ledger.jsonl"
 LOCK_FILE = "ledger.lock"
 _BLOCK = 64 * 1024

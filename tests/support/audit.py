@@ -127,3 +127,9 @@ def object_folder(storage_root: Path, package_id: str) -> Path:
     from archive.storage import package_relpath
 
     return Path(storage_root) / package_relpath(package_id)
+
+
+#: what an OCFL storage root holds of its own (made with the archive): not a package, not a submission's
+OCFL_ROOT_FILES = frozenset(
+    {"0=ocfl_1.1", "ocfl_layout.json", "extensions/0003-hash-and-id-n-tuple-storage-layout/config.json"}
+)

@@ -32,7 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.errors import ChangeConflict, ChangeRefused, PackagingError, StorageError
+from archive.catalog.ledger_mirror import LedgerMirror
+from archive.errors import ArchiveError, ChangeConflict, ChangeRefused, PackagingError, StorageError
 from archive.faults import fault_point, register
 from archive.ledger.format import KIND_VERSION
 from archive.model import (
@@ -53,6 +54,7 @@ from archive.services import ledgering
 from archive.services.context import ArchiveContext
 from archive.services.copies import replicate_package, sha512_of, verify_stored_bag
 from archive.services.ids import named_package_id
+from archive.services.recovery.stored import read_stored
 from archive.storage.ocfl import User, VersionConflict, ocfl_time
 
 register("version.staged", "version.stored", "version.replicated", "version.ledgered")
@@ -271,6 +273,7 @@ def record_stored_version(
     mets: bytes,
     tag_digests: dict[str, dict[str, str]],
     previous: Package,
+    ledger: bool = True,
 ) -> None:
     """After version ``number`` is in primary storage: read it back, copy it to every replica,
     ledger it, record it in the catalog (also how ``archive doctor`` finishes a version a crash
@@ -286,11 +289,12 @@ def record_stored_version(
     known_agents = {a.identifier for a in previous.agents}
     events = [e for e in new.events if e.identifier not in known_events]
     agents = [a for a in new.agents if a.identifier not in known_agents]
-    ledgering.append(
-        ctx, [version_item(new, number, kind, reason, tag_digests), *ledgering.event_items(new.id, events)]
-    )
+    if ledger:
+        items = [version_item(new, number, kind, reason, tag_digests), *ledgering.event_items(new.id, events)]
+        ledgering.append(ctx, items)
     fault_point("version.ledgered")
-    ctx.catalog.record_version(new, number, kind, reason, hashlib.sha256(mets).hexdigest(), tag_digests, events, agents)
+    mets_sha256 = hashlib.sha256(mets).hexdigest()
+    ctx.catalog.record_version(new, number, kind, reason, mets_sha256, tag_digests, events, agents)
 
 
 def version_item(
@@ -309,3 +313,65 @@ def hold_value(actor: Actor, reason: str, when: datetime) -> str:
 
 def without_hold(bag_info: dict[str, list[str]]) -> dict[str, list[str]]:
     return {k: v for k, v in bag_info.items() if k != LEGAL_HOLD_TAG}
+
+
+def finish_versions(ctx: ArchiveContext, package_id: str, dry_run: bool = False) -> list[tuple[str, str, str]]:
+    """Finish what a change killed midway left, for one catalogued package; returns what was done as
+    ``(kind, message, copy)``. Storage is the truth: an OCFL version write cut between its rename and
+    its inventory is settled; a version in primary storage that the catalog does not show is read
+    back from its own bag, verified, copied to the replicas that lack it, ledgered (unless it is
+    already) and recorded; a replica behind the catalog gets the versions it lacks."""
+    done: list[tuple[str, str, str]] = []
+    for storage in ctx.all_storage:
+        if storage.reachable() and storage.exists(package_id):
+            try:
+                settled = storage.settle(package_id) if not dry_run else ""
+            except ArchiveError as exc:
+                done.append(("version-unsettled", exc.message, storage.name))
+                continue
+            if settled:
+                done.append(("version-settled", f"OCFL object {settled}", storage.name))
+    head = ctx.catalog.get_package(package_id)
+    primary = ctx.storage
+    if not (primary.reachable() and primary.exists(package_id)):
+        return done
+    while primary.head(package_id) > head.version:
+        number = head.version + 1
+        version = primary.version(package_id, number)
+        stored = read_stored(version, package_id, True, ctx.settings.workers)
+        if stored.problems:
+            why = "; ".join(stored.problems[:3])
+            done.append(("version-damaged", f"version {number} does not verify: {why}", primary.name))
+            return done
+        done.append(("version-unrecorded", f"version {number} stored but not catalogued", primary.name))
+        if dry_run:
+            return done
+        new = stored.package
+        kind, reason = parse_version_message(version.message)
+        new.version_agent = version.user.name if version.user else ""
+        new.version_created = _created(version.created) or new.created
+        new.fixity_interval_days = head.fixity_interval_days
+        ledgered = number in LedgerMirror(ctx.catalog).ledgered_versions(package_id)
+        mets = version.path(METS_NAME).read_bytes()
+        record_stored_version(ctx, new, number, kind, reason, mets, stored.tag_digests, head, ledger=not ledgered)
+        head = ctx.catalog.get_package(package_id)
+    for replica in ctx.replicas:
+        if not replica.reachable() or not replica.exists(package_id):
+            continue
+        behind = replica.head(package_id)
+        while behind < head.version:
+            behind += 1
+            done.append(("copy-behind", f"version {behind} copied from {primary.name}", replica.name))
+            if dry_run:
+                break
+            at = ctx.catalog.get_package(package_id, behind)
+            tags = ctx.catalog.tag_digests(package_id, behind)
+            replicate_package(primary.version(package_id, behind), replica, package_id, at.files, tags)
+    return done
+
+
+def _created(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

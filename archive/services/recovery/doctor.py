@@ -33,11 +33,15 @@ from archive.model import utcnow
 from archive.services.audit.run import audit_lock, close_stale_runs
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import event_in, findings_in, fixity_in
+from archive.services.lifecycle.versions import finish_versions
 from archive.services.recovery.settle import DoctorReport, Issue, live_claims, settle_uncatalogued, withdraw
 from archive.storage import staging as staging_area
 from archive.storage.local import STAGING
 
 __all__ = ["DoctorReport", "Issue", "clean_staging", "live_claims", "run_doctor"]
+
+#: what doctor did about each kind of unfinished version (see finish_versions)
+_VERSION_ACTIONS = {"version-unrecorded": "recorded", "copy-behind": "replicated", "version-settled": "settled"}
 
 
 def clean_staging(ctx: ArchiveContext, report: DoctorReport | None = None) -> DoctorReport:
@@ -113,8 +117,12 @@ def _storage_vs_catalog(ctx: ArchiveContext, report: DoctorReport) -> None:
                 if pid not in known and pid not in settled and storage.exists(pid):
                     settled.add(pid)
                     settle_uncatalogued(ctx, report, pid)
+    claimed = live_claims(ctx)
     for pid in audits.iter_ids():
         catalogued += 1
+        if pid not in claimed:  # a change still running owns its package's newest version
+            for kind, message, where in finish_versions(ctx, pid, report.dry_run):
+                report.add(kind, pid, message, _VERSION_ACTIONS.get(kind, "reported"), where)
         for storage in ctx.all_storage:
             if storage.reachable() and not storage.exists(pid):
                 report.add(

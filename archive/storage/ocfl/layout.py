@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from archive.durable import fsync_dir, write_new
@@ -50,20 +52,44 @@ def initialise_root(root: Path) -> None:
     """Make ``root`` an OCFL 1.1 storage root (nothing changes if it is one already)."""
     try:
         root.mkdir(parents=True, exist_ok=True)
-        if not (root / ROOT_NAMASTE).exists():
-            entries = [e for e in os.listdir(root) if e != "extensions"]
-            if entries:
-                raise StorageError(f"{root} is not empty and no OCFL storage root: {sorted(entries)[:5]}")
-            config_dir = root / "extensions" / EXTENSION
-            config_dir.mkdir(parents=True, exist_ok=True)
-            _replace(config_dir / "config.json", json.dumps(LAYOUT_CONFIG, indent=2).encode() + b"\n")
-            layout = {"extension": EXTENSION, "description": LAYOUT_DESCRIPTION}
-            _replace(root / LAYOUT_FILE, json.dumps(layout, indent=2).encode() + b"\n")
-            _replace(root / ROOT_NAMASTE, f"ocfl_{SPEC}\n".encode())  # the declaration last: a root is whole
-            fsync_dir(root)
-        (root / STAGING).mkdir(parents=True, exist_ok=True)
+        if (root / ROOT_NAMASTE).exists():
+            (root / STAGING).mkdir(parents=True, exist_ok=True)
+            return
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # two first writers at once: one declares, the other sees it
+            _declare(root)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise os_error(exc, "initialise the OCFL storage root", root) from exc
+
+
+def _declare(root: Path) -> None:
+    """Declare ``root`` an OCFL storage root (under the lock). What an archive kept there before its
+    packages became OCFL objects (legacy package folders, ``ledger/``, ``.staging``, ``.quarantine``)
+    may stay beside it until ``archive migrate-storage`` moves it; anything else is refused."""
+    if not (root / ROOT_NAMASTE).exists():
+        entries = [e for e in os.listdir(root) if not _ours(e)]
+        if entries:
+            raise StorageError(f"{root} is not empty and no OCFL storage root: {sorted(entries)[:5]}")
+        config_dir = root / "extensions" / EXTENSION
+        config_dir.mkdir(parents=True, exist_ok=True)
+        _replace(config_dir / "config.json", json.dumps(LAYOUT_CONFIG, indent=2).encode() + b"\n")
+        layout = {"extension": EXTENSION, "description": LAYOUT_DESCRIPTION}
+        _replace(root / LAYOUT_FILE, json.dumps(layout, indent=2).encode() + b"\n")
+        _replace(root / ROOT_NAMASTE, f"ocfl_{SPEC}\n".encode())  # the declaration last: a root is whole
+        fsync_dir(root)
+    (root / STAGING).mkdir(parents=True, exist_ok=True)
+
+
+#: what a storage root may hold before it is declared an OCFL root: its own files half written, and
+#: what an archive kept there before its packages became OCFL objects
+_LEGACY = re.compile(r"[0-9a-f]{2}|ledger|\.staging|\.quarantine|extensions|ocfl_layout\.json|\.tmp-.*")
+
+
+def _ours(name: str) -> bool:
+    return bool(_LEGACY.fullmatch(name))
 
 
 def check_root(root: Path) -> None:
