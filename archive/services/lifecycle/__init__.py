@@ -1,0 +1,1 @@
+"""What happens to a stored package after ingest: versions, decisions, holds, retention and disposal."""
