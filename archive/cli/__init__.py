@@ -135,7 +135,7 @@ def main(click_ctx: click.Context, config: str | None, home: str | None) -> None
 
 
 def _register() -> None:
-    from archive.cli import audit, bags, ledger, lifecycle, packages, profiles, recovery, serve, tokens
+    from archive.cli import audit, bags, ledger, lifecycle, packages, profiles, recovery, retention, serve, tokens
 
     for command in (
         packages.ingest,
@@ -159,6 +159,7 @@ def _register() -> None:
         tokens.tokens,
         recovery.doctor,
         recovery.reindex,
+        retention.retention,
     ):
         main.add_command(command)
 

@@ -25,12 +25,16 @@ from archive.profiles import bundled
 from archive.profiles.model import (
     DUBLIN_CORE,
     FIELD_TYPES,
+    FROM_INGEST,
+    RETENTION_ACTIONS,
     UNIDENTIFIED_POLICIES,
     AccessPolicy,
     AccessRule,
     FieldSpec,
     FormatPolicy,
+    Period,
     Profile,
+    RetentionSchedule,
 )
 
 PROFILE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -48,10 +52,14 @@ TOP_KEYS = {
     "formats",
     "fields",
     "file_fields",
+    "retention",
 }
 FIELD_KEYS = {"type", "required", "repeatable", "pattern", "vocabulary", "description", "dc", "fields"}
 FORMAT_KEYS = {"accepted", "warned", "rejected", "unidentified"}
 ACCESS_KEYS = {"default", "rules", "embargo_until", "submitter_may_loosen", "metadata_visible_to"}
+RETENTION_KEYS = {"name", "keep", "from", "then", "description"}
+KEEP_KEYS = ("years", "months", "days")
+SCHEDULE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
 def check_profile_id(name: str) -> str:
@@ -263,6 +271,8 @@ def build_profile(raw: dict[str, Any], parent: Profile | None, where: str) -> Pr
 
     access = _access_policy(raw.get("access", {}) or {}, parent.access if parent else AccessPolicy(), fields, where)
 
+    retention = _retention(raw, parent.retention if parent else (), fields, where)
+
     chain = (parent.id, *parent.extends) if parent else ()
     return Profile(
         id=raw["id"],
@@ -279,7 +289,88 @@ def build_profile(raw: dict[str, Any], parent: Profile | None, where: str) -> Pr
         extends=chain,
         source=where,
         raw=raw,
+        retention=retention,
     )
+
+
+def _retention(
+    raw: dict[str, Any], inherited: tuple[RetentionSchedule, ...], fields: tuple[FieldSpec, ...], where: str
+) -> tuple[RetentionSchedule, ...]:
+    """The profile's schedules: the parent's, merged by name with the child's list (docs/profiles.md,
+    "How extends merges"). Every schedule, inherited ones too, is checked against this profile's fields."""
+    by_name = {s.name: s for s in inherited}
+    if "retention" in raw:
+        items = raw["retention"]
+        if not isinstance(items, list):
+            raise ProfileError(
+                f"{where}: key 'retention' must be a list of schedules {{name, keep, from, then}} "
+                "(inherited schedules are kept; give one again by its name to change it)"
+            )
+        own: set[str] = set()
+        for i, item in enumerate(items):
+            schedule = _schedule(item, f"{where}: retention[{i}]")
+            if schedule.name in own:
+                raise ProfileError(f"{where}: retention[{i}]: schedule name {schedule.name!r} is given twice")
+            own.add(schedule.name)
+            by_name[schedule.name] = schedule
+    dates = {f.name for f in fields if f.type == "date"}
+    for schedule in by_name.values():
+        if schedule.start != FROM_INGEST and schedule.start not in dates:
+            found = next((f for f in fields if f.name == schedule.start), None)
+            what = f"a {found.type} field" if found else "not a field of this profile"
+            raise ProfileError(
+                f"{where}: retention: schedule {schedule.name!r}: key 'from' is {schedule.start!r}, which is {what}; "
+                f"'from' is {FROM_INGEST!r} or one of the profile's date fields: {', '.join(sorted(dates)) or '(none)'}"
+            )
+    return tuple(by_name.values())
+
+
+def _schedule(raw: Any, where: str) -> RetentionSchedule:
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: a schedule is a mapping {{name, keep, from, then}}")
+    unknown = set(raw) - RETENTION_KEYS
+    if unknown:
+        raise ProfileError(
+            f"{where}: unknown key {sorted(map(str, unknown))[0]!r}; allowed: {', '.join(sorted(RETENTION_KEYS))}"
+        )
+    for key in ("name", "keep", "from", "then"):
+        if key not in raw:
+            raise ProfileError(f"{where}: key {key!r} is missing")
+    name = raw["name"]
+    if not isinstance(name, str) or not SCHEDULE_NAME.fullmatch(name):
+        raise ProfileError(f"{where}: key 'name' is {name!r}; use lower-case letters, digits, '-' and '_'")
+    where = f"{where} ({name!r})"
+    start = raw["from"]
+    if not isinstance(start, str) or not start:
+        raise ProfileError(f"{where}: key 'from' must be {FROM_INGEST!r} or the name of a date field")
+    then = raw["then"]
+    if then not in RETENTION_ACTIONS:
+        raise ProfileError(f"{where}: key 'then' is {then!r}; expected one of {', '.join(RETENTION_ACTIONS)}")
+    keep = _keep(raw["keep"], f"{where}: key 'keep'")
+    if keep.is_zero() and start == FROM_INGEST:
+        raise ProfileError(
+            f"{where}: key 'keep' is 0 from {FROM_INGEST!r}: the package would be due the day it is stored; "
+            "keep 0 is only for a schedule from a date field"
+        )
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ProfileError(f"{where}: key 'description' must be text")
+    return RetentionSchedule(name=name, keep=keep, start=start, then=then, description=description.strip())
+
+
+def _keep(raw: Any, where: str) -> Period:
+    """``{years: 7}``, ``{years: 1, months: 6, days: 0}``, or ``0``."""
+    if raw == 0 and isinstance(raw, int) and not isinstance(raw, bool):
+        return Period()
+    if not isinstance(raw, dict) or not raw or set(raw) - set(KEEP_KEYS):
+        raise ProfileError(f"{where} must be a mapping of {', '.join(KEEP_KEYS)} (e.g. {{years: 7}}), or 0")
+    values: dict[str, int] = {}
+    for unit in KEEP_KEYS:
+        n = raw.get(unit, 0)
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 9999:
+            raise ProfileError(f"{where}: {unit!r} must be a whole number from 0 to 9999, found {n!r}")
+        values[unit] = n
+    return Period(**values)
 
 
 def _access_policy(araw: Any, pa: AccessPolicy, fields: tuple[FieldSpec, ...], where: str) -> AccessPolicy:

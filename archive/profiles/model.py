@@ -25,6 +25,10 @@ DUBLIN_CORE = (
     "rights",
 )
 UNIDENTIFIED_POLICIES = ("accept", "warn", "reject")
+#: what a retention schedule asks for when it falls due (a person does it; the archive never deletes)
+RETENTION_ACTIONS = ("review", "dispose")
+#: a schedule's ``from`` that means the day the package was ingested (any other value names a date field)
+FROM_INGEST = "ingest"
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,48 @@ class AccessPolicy:
 
 
 @dataclass(frozen=True)
+class Period:
+    """A length of time kept: whole years, months and days, added in that order (see
+    :func:`archive.services.lifecycle.retention.add_period`)."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    def is_zero(self) -> bool:
+        return not (self.years or self.months or self.days)
+
+    def as_dict(self) -> dict[str, int]:
+        """The non-zero parts, as a profile gives them (``{"days": 0}`` for no time at all)."""
+        parts = {k: v for k, v in (("years", self.years), ("months", self.months), ("days", self.days)) if v}
+        return parts or {"days": 0}
+
+    def describe(self) -> str:
+        """'7 years', '1 year 6 months', '0 days'."""
+        units = (("year", self.years), ("month", self.months), ("day", self.days))
+        parts = [f"{n} {unit}{'' if n == 1 else 's'}" for unit, n in units if n]
+        return " ".join(parts) or "0 days"
+
+
+@dataclass(frozen=True)
+class RetentionSchedule:
+    """Keep a package for ``keep`` from ``start`` (the ingest day, or the date in a date field of
+    the package's metadata), then ``then``: a review or a disposal, each done by people."""
+
+    name: str
+    keep: Period
+    start: str  # FROM_INGEST, or the name of a date field of the profile
+    then: str  # one of RETENTION_ACTIONS
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "keep": self.keep.as_dict(), "from": self.start, "then": self.then}
+        if self.description:
+            data["description"] = self.description
+        return data
+
+
+@dataclass(frozen=True)
 class Profile:
     id: str
     version: str
@@ -113,6 +159,7 @@ class Profile:
     extends: tuple[str, ...] = ()  # the chain of profiles this one inherits from, nearest first
     source: str = ""  # the YAML file it was read from
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    retention: tuple[RetentionSchedule, ...] = ()  # none: the profile's packages are kept indefinitely
 
     def field(self, name: str) -> FieldSpec | None:
         for f in self.fields:
@@ -139,5 +186,6 @@ class Profile:
             },
             "fields": {f.name: f.as_dict() for f in self.fields},
             "file_fields": {f.name: f.as_dict() for f in self.file_fields},
+            "retention": [r.as_dict() for r in self.retention],
             "source": self.source,
         }

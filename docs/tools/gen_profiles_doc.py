@@ -155,6 +155,14 @@ def _visible(profile: Profile) -> str:
     return f"{shown}; other levels as the access matrix says"
 
 
+def _retention(profile: Profile) -> str:
+    if not profile.retention:
+        return "none: packages are kept indefinitely (docs/retention.md)"
+    items = [f"`{r.name}`: {r.then} {r.keep.describe()} after "
+             + ("ingest" if r.start == "ingest" else f"`{r.start}`") for r in profile.retention]
+    return "; ".join(f"({i}) {r}" for i, r in enumerate(items, 1))
+
+
 def _yaml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -182,6 +190,7 @@ def render_profile(profile: Profile, by_id: dict[str, Profile]) -> list[str]:
         f"| access rules | {_access(profile)} |",
         f"| submitters may loosen access to | {_loosen(profile)} |",
         f"| metadata visible to | {_visible(profile)} |",
+        f"| retention | {_retention(profile)} |",
         "",
     ]
     lines += _format_policy(profile)
