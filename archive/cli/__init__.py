@@ -153,6 +153,7 @@ def _register() -> None:
         tokens.tokens,
         recovery.doctor,
         recovery.reindex,
+        recovery.migrate_storage_command,
     ):
         main.add_command(command)
 
