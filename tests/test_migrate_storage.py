@@ -25,7 +25,7 @@ from pathlib import Path
 import bagit
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ocfl.storage_root import StorageRoot
 from ocfl.validator import Validator
@@ -61,7 +61,13 @@ from tests.support.legacy import stored_legacy, to_legacy_layout
 HERITAGE = DATA / "submissions" / "heritage-minimal"
 LEGAL = DATA / "submissions" / "legal-minimal"
 RESEARCH = DATA / "submissions" / "research-bag"
-POINTS = ["migrate.after-verify", "migrate.after-create", "migrate.after-ledger", "migrate.after-removal"]
+POINTS = [
+    "migrate.after-verify",
+    "migrate.after-create",
+    "migrate.after-ledger",
+    "migrate.bag-moved-out",
+    "migrate.after-removal",
+]
 #: the archive's own folders in a storage root, beside the OCFL storage hierarchy: ocfl-py reports
 #: them (E072 a folder of files without an object declaration, E073 an empty folder)
 ARCHIVE_FOLDERS = ("/ledger", "/.staging")
@@ -140,6 +146,8 @@ def test_every_package_becomes_an_ocfl_object_whose_v1_is_the_bag(
 ) -> None:
     pids = [legacy_package(rctx, HERITAGE, "heritage"), legacy_package(rctx, LEGAL, "legal")]
     before = {(s.name, pid): read_tree(legacy_path(s.root, pid)) for s in rctx.all_storage for pid in pids}
+    (rctx.storage.root / "ab" / "cd").mkdir(parents=True)  # empty folders of the old layout: pruned too
+    (rctx.storage.root / "ef").mkdir()
     report = migrate_storage(rctx)
     assert report.exit_status == 0, report.as_dict()
     assert sorted((p.package, p.storage, p.status) for p in report.packages) == sorted(
@@ -362,11 +370,12 @@ PAYLOADS = st.dictionaries(PATHS, CONTENTS, min_size=1, max_size=6).filter(
 
 
 @settings(
-    max_examples=8,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(payload=PAYLOADS)
+@example(payload={"é/日本 Ω.txt": b"", "a.txt": b"same content\n", "b/a.txt": b"same content\n", "c.txt": b""})
 def test_any_payload_migrates_to_a_v1_identical_to_the_bag(
     payload: dict[str, bytes], legacy_package: LegacyMaker, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -58,7 +58,13 @@ from archive.storage.ocfl import inventory as ocfl_inventory
 from archive.storage.ocfl.layout import INVENTORY, OBJECT_NAMASTE, ROOT_NAMASTE, SIDECAR, STAGING
 from archive.tree_removal import remove_tree
 
-register("migrate.after-verify", "migrate.after-create", "migrate.after-ledger", "migrate.after-removal")
+register(
+    "migrate.after-verify",
+    "migrate.after-create",
+    "migrate.after-ledger",
+    "migrate.bag-moved-out",
+    "migrate.after-removal",
+)
 
 #: the old layout's staging folder (never a package)
 LEGACY_STAGING = ".staging"
@@ -238,6 +244,11 @@ def _migrate_root(
             item.status, item.reason = FAILED, exc.message
         report.packages.append(item)
         progress(f"migrate {storage.name}", done, len(ids))
+    if state.declared and not report.dry_run:
+        try:
+            prune_legacy_folders(root)  # what a run killed between moving a bag out and pruning left
+        except OSError as exc:
+            raise StorageError(f"cannot prune the empty folders of the old layout: {exc.strerror or exc}") from exc
 
 
 class _RootState:
@@ -529,12 +540,8 @@ def remove_legacy(ocfl: OcflRoot, bag: Path, pid: str) -> None:
         try:
             os.rename(bag, path / "bag")
             fsync_dir(bag.parent)
-            for parent in (bag.parent, bag.parent.parent):
-                try:
-                    os.rmdir(parent)
-                except OSError:
-                    break  # not empty: another package lives there
-            fsync_dir(ocfl.root)
+            fault_point("migrate.bag-moved-out")
+            prune_legacy_folders(ocfl.root, bag.parent)
         except OSError as exc:
             raise StorageError(f"cannot move the bag {bag} out of the storage root: {exc.strerror or exc}") from exc
         try:
@@ -543,3 +550,26 @@ def remove_legacy(ocfl: OcflRoot, bag: Path, pid: str) -> None:
             pass  # a dead owner's leftover once the lock is released: the next run removes it
     finally:
         os.close(fd)
+
+
+def prune_legacy_folders(root: Path, folder: Path | None = None) -> None:
+    """Remove the empty ``<aa>/<bb>/`` folders of the old layout: those above ``folder``, or all."""
+    chains = [[folder, folder.parent]] if folder is not None else []
+    for a in [] if folder is not None else _two_hex(root):
+        chains.extend([root / a / b, root / a] for b in _two_hex(root / a))
+        chains.append([root / a])
+    for chain in chains:
+        for empty in chain:
+            try:
+                os.rmdir(empty)
+            except OSError:
+                break  # not empty: another package lives there (or it is gone already)
+    fsync_dir(root)
+
+
+def _two_hex(folder: Path) -> list[str]:
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n for n in names if len(n) == 2 and all(c in "0123456789abcdef" for c in n))
