@@ -34,6 +34,7 @@ from archive import faults
 from archive.audit.budget import Budget
 from archive.audit.check import check_copy, record_entries
 from archive.cli import main
+from archive.errors import StorageError
 from archive.ledger import parse_line
 from archive.model import EVENT_REPLICATION
 from archive.services.audit.run import audit_lock
@@ -237,6 +238,39 @@ def test_dry_run_verifies_and_writes_nothing(rctx: ArchiveContext, legacy_packag
     assert report.exit_status == 1 and [(p.package, p.storage) for p in report.failed] == [(pids[0], "primary")]
     assert sum(p.status == WOULD for p in report.packages) == 3
     assert all(p.object.endswith(p.package) for p in report.packages if p.status == WOULD)
+
+
+def test_storage_refusing_a_step_is_exit_3_and_leaves_the_bag(
+    ctx: ArchiveContext, legacy_package: LegacyMaker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pid = legacy_package(ctx, HERITAGE, "heritage")
+    bag = read_tree(legacy_path(ctx.storage.root, pid))
+
+    def full(*_: object, **__: object) -> None:
+        raise StorageError("cannot create the OCFL object: No space left on device")
+
+    monkeypatch.setattr(OcflRoot, "create_object", full)
+    report = migrate_storage(ctx)
+    assert report.exit_status == 3
+    [failed] = report.failed
+    assert failed.as_dict()["storage_refused"] and "No space left" in failed.reason
+    assert read_tree(legacy_path(ctx.storage.root, pid)) == bag
+    monkeypatch.undo()
+    assert migrate_storage(ctx).exit_status == 0
+    migrated_completely(ctx, [pid], tmp_path)
+
+
+def test_a_run_killed_while_declaring_the_ocfl_root_leaves_nothing_behind(
+    ctx: ArchiveContext, legacy_package: LegacyMaker, tmp_path: Path
+) -> None:
+    pid = legacy_package(ctx, HERITAGE, "heritage")
+    stale = ctx.storage.root / ".tmp-ocfl-root-killed"
+    (stale / "extensions").mkdir(parents=True)
+    (stale / ROOT_NAMASTE).write_text("ocfl_1.1\n")
+    report = migrate_storage(ctx)
+    assert report.exit_status == 0 and report.leftovers == ["primary: .tmp-ocfl-root-killed"]
+    assert not stale.exists()
+    migrated_completely(ctx, [pid], tmp_path)
 
 
 # -- the command ---------------------------------------------------------------------------------

@@ -92,7 +92,8 @@ def migrate_storage_command(state: State, dry_run: bool, as_json: bool) -> None:
     again after a crash: it finishes what was started. See docs/migration.md.
 
     Exit status: 0 every package is an OCFL object (or, with --dry-run, would be); 1 some package
-    could not be migrated (each is listed, with why); 3 storage or the catalog cannot be reached.
+    could not be migrated (each is listed, with why); 3 storage or the catalog cannot be reached (or
+    refused a step), or an audit, a repair or another migration is running.
     """
     with render.progress_bar(not as_json) as progress:
         report = migrate_storage(state.ctx, dry_run, progress)

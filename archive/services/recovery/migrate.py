@@ -122,6 +122,7 @@ class PackageMigration:
     inventory_sha512: str = ""
     reason: str = ""
     findings: list[AuditFinding] = field(default_factory=list)
+    unreachable: bool = False  # storage refused a step (as opposed to: the package does not verify)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +135,7 @@ class PackageMigration:
             "inventory_sha512": self.inventory_sha512,
             "reason": self.reason,
             "findings": [f.as_dict() for f in self.findings],
+            "storage_refused": self.unreachable,
         }
 
 
@@ -153,7 +155,7 @@ class MigrationReport:
 
     @property
     def exit_status(self) -> int:
-        if self.unreachable:
+        if self.unreachable or any(p.unreachable for p in self.packages):
             return 3
         return 1 if self.failed else 0
 
@@ -227,8 +229,15 @@ def _migrate_root(
         raise StorageError("not a readable folder")
     ocfl = OcflRoot(root)
     declared = (root / ROOT_NAMASTE).exists()
-    if declared and not report.dry_run:
-        report.leftovers.extend(f"{storage.name}: {p.name}" for p in ocfl.remove_leftovers())
+    if not report.dry_run:
+        try:
+            for stale in sorted(root.glob(f"{_ROOT_TMP}*")):  # a run killed while declaring the OCFL root
+                remove_tree(stale)
+                report.leftovers.append(f"{storage.name}: {stale.name}")
+        except OSError as exc:
+            raise StorageError(f"cannot remove {root}/{_ROOT_TMP}*: {exc.strerror or exc}") from exc
+        if declared:
+            report.leftovers.extend(f"{storage.name}: {p.name}" for p in ocfl.remove_leftovers())
     try:
         legacy = set(legacy_package_ids(root))
     except OSError as exc:
@@ -240,6 +249,8 @@ def _migrate_root(
         item = PackageMigration(pid, storage.name, "")
         try:
             _migrate_one(ctx, storage, state, pid, pid in legacy, pid in catalogued, ledgered, item, report.dry_run)
+        except StorageError as exc:  # the file system (or the ledger) refused: could not be done, say so
+            item.status, item.reason, item.unreachable = FAILED, exc.message, True
         except ArchiveError as exc:
             item.status, item.reason = FAILED, exc.message
         report.packages.append(item)
@@ -282,8 +293,6 @@ def initialise_in_place(ocfl: OcflRoot) -> None:
         if (ocfl.root / ROOT_NAMASTE).exists():
             raise
     root = ocfl.root
-    for stale in root.glob(f"{_ROOT_TMP}*"):  # what a run killed here left
-        remove_tree(stale)
     try:
         scratch = Path(tempfile.mkdtemp(prefix=_ROOT_TMP, dir=root))
         try:
