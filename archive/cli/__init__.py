@@ -160,6 +160,7 @@ def _register() -> None:
         recovery.doctor,
         recovery.reindex,
         retention.retention,
+        recovery.migrate_storage_command,
     ):
         main.add_command(command)
 
