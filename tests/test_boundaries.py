@@ -260,6 +260,7 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         "repository.Catalog.storage_path": lambda c: c.storage_path(PID),
         "repository.Catalog.get_package": lambda c: c.get_package(PID),
         "repository.Catalog.versions": lambda c: c.versions(PID),
+        "repository.Catalog.set_storage_path": lambda c: c.set_storage_path(PID, "x"),
         "repository.Catalog.record_version": lambda c: c.record_version(
             _package(), 2, "amend", "", "0" * 64, {}, [], []
         ),

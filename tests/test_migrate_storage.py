@@ -39,6 +39,7 @@ from archive.ledger import parse_line
 from archive.model import EVENT_REPLICATION
 from archive.services.audit.run import audit_lock
 from archive.services.context import ArchiveContext
+from archive.services.ingest.run import ingest
 from archive.services.ledgering import verify_ledger
 from archive.services.recovery.migrate import (
     ALREADY,
@@ -51,6 +52,7 @@ from archive.services.recovery.migrate import (
     object_id,
     verify_object,
 )
+from archive.storage import package_relpath
 from archive.storage.ocfl import OcflRoot
 from archive.storage.ocfl.layout import ROOT_NAMASTE, STAGING
 from tests.conftest import DATA, make_settings, tree_state
@@ -69,9 +71,6 @@ POINTS = [
     "migrate.bag-moved-out",
     "migrate.after-removal",
 ]
-#: the archive's own folders in a storage root, beside the OCFL storage hierarchy: ocfl-py reports
-#: them (E072 a folder of files without an object declaration, E073 an empty folder)
-ARCHIVE_FOLDERS = ("/ledger", "/.staging")
 
 LegacyMaker = Callable[[ArchiveContext, Path, str], str]
 
@@ -96,12 +95,10 @@ def read_tree(folder: Path) -> dict[str, bytes]:
 
 
 def root_validates(root: Path, objects: int) -> None:
-    """ocfl-py validates the storage root and every object in it (only the archive's own folders beside
-    the hierarchy are reported, and nothing else)."""
+    """ocfl-py validates the storage root and every object in it, and reports nothing (the archive's own
+    folders live under ``extensions/``)."""
     storage = StorageRoot(root=str(root))
-    storage.validate()
-    others = [m for m in storage.log.messages if not any(f" {folder} " in m for folder in ARCHIVE_FOLDERS)]
-    assert not others, others
+    assert storage.validate(), str(storage.log)
     assert (storage.num_objects, storage.good_objects) == (objects, objects), storage.errors
     assert not storage.errors, storage.errors
 
@@ -125,6 +122,8 @@ def migrated_completely(ctx: ArchiveContext, pids: list[str], tmp: Path) -> None
             assert check_copy(out, entries, pid, storage.name, Budget(), extras=True).findings == []
             bagit.Bag(str(out)).validate()
         root_validates(root, len(pids))
+        assert not (root / "ledger").exists() and not (root / ".staging").exists()
+    assert all(ctx.catalog.storage_path(pid) == package_relpath(pid) for pid in pids)
     report = verify_ledger(ctx)
     assert report.ok and report.problems == [], report.as_dict()
     migrations = [
@@ -234,7 +233,6 @@ def test_dry_run_verifies_and_writes_nothing(rctx: ArchiveContext, legacy_packag
     report = migrate_storage(rctx, dry_run=True)
     assert [tree_state(s.root) for s in rctx.all_storage] == before
     assert [len(rctx.catalog.get_package(pid).events) for pid in pids] == events
-    assert not (rctx.storage.root / ROOT_NAMASTE).exists()
     assert report.exit_status == 1 and [(p.package, p.storage) for p in report.failed] == [(pids[0], "primary")]
     assert sum(p.status == WOULD for p in report.packages) == 3
     assert all(p.object.endswith(p.package) for p in report.packages if p.status == WOULD)
@@ -433,3 +431,26 @@ def test_any_payload_migrates_to_a_v1_identical_to_the_bag(
             assert read_tree(out) == bags[storage.name]
             bagit.Bag(str(out)).validate()
         migrated_completely(ctx, [pid], tmp)
+
+
+def test_a_root_of_the_old_layout_with_its_ledger_becomes_a_valid_ocfl_root(
+    tmp_path: Path, legacy_package: LegacyMaker
+) -> None:
+    """An archive from before OCFL: no root declaration, the ledger in ``<root>/ledger/``. After the
+    migration the ledger is under ``extensions/``, whole, and the root validates."""
+    settings = make_settings(tmp_path / "home")
+    with ArchiveContext(settings) as ctx:
+        pid = legacy_package(ctx, HERITAGE, "heritage")
+        root = ctx.storage.root
+        lines = list(ctx.ledger.lines())
+    for name in ("0=ocfl_1.1", "ocfl_layout.json"):
+        (root / name).unlink()
+    shutil.rmtree(root / "extensions" / "0003-hash-and-id-n-tuple-storage-layout")
+    os.rename(root / "extensions" / "archive-ledger", root / "ledger")
+    with ArchiveContext(settings) as ctx:
+        assert ctx.ledger.path.parent == root / "ledger" and list(ctx.ledger.lines()) == lines
+        report = migrate_storage(ctx)
+        assert report.exit_status == 0, report.as_dict()
+        assert ctx.ledger.path.parent == root / "extensions" / "archive-ledger"
+        migrated_completely(ctx, [pid], tmp_path)
+        assert ingest(ctx, HERITAGE, "heritage").created is False  # the archive works on

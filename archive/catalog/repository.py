@@ -395,6 +395,12 @@ class Catalog:
             raise NotFound(f"package {package_id} has no version {version}")
         return found
 
+    @guarded("record the storage path of package {package_id}")
+    def set_storage_path(self, package_id: str, storage_path: str) -> None:
+        """Where the package is relative to each storage root (it moved: ``archive migrate-storage``)."""
+        with self.session() as s, s.begin():
+            self._row(s, package_id).storage_path = storage_path
+
     @guarded("read the storage path of package {package_id}")
     def storage_path(self, package_id: str) -> str:
         with self.session() as s:

@@ -47,12 +47,14 @@ from archive.faults import fault_point, register
 from archive.ids import is_package_id
 from archive.ledger import KIND_EVENT, parse_line
 from archive.ledger.format import LedgerFormatError
+from archive.ledger.store import LEDGER_DIR
 from archive.model import EVENT_REPLICATION, OUTCOME_SUCCESS, Event, EventLink, Package, utcnow
 from archive.services import ledgering
 from archive.services.audit.run import audit_lock
 from archive.services.context import ArchiveContext
-from archive.storage import LocalStorage
+from archive.storage import LocalStorage, package_relpath
 from archive.storage import staging as staging_area
+from archive.storage.local import QUARANTINE
 from archive.storage.ocfl import OcflRoot, User
 from archive.storage.ocfl import inventory as ocfl_inventory
 from archive.storage.ocfl.layout import INVENTORY, OBJECT_NAMASTE, ROOT_NAMASTE, SIDECAR, STAGING
@@ -196,7 +198,38 @@ def migrate_storage(
                 _migrate_root(ctx, storage, catalogued, ledgered, report, progress)
             except StorageError as exc:
                 report.unreachable.append(f"storage {storage.name} at {storage.root}: {exc.message}")
+        if not dry_run:
+            done = {p.package for p in report.packages if p.status in (MIGRATED, RESUMED, ALREADY)}
+            for pid in sorted(done & catalogued):
+                ctx.catalog.set_storage_path(pid, package_relpath(pid))
+            if not report.failed and not report.unreachable:
+                _move_legacy_folders(ctx, report)
     return report
+
+
+#: what a storage root of the old layout kept beside its packages -> where an OCFL root keeps it
+LEGACY_FOLDERS = {"ledger": LEDGER_DIR, ".quarantine": QUARANTINE}
+
+
+def _move_legacy_folders(ctx: ArchiveContext, report: MigrationReport) -> None:
+    """Once every package of every root is an object: the ledger and the quarantine move under
+    ``extensions/`` (one rename each), an empty legacy staging folder goes, so that each root is a
+    valid OCFL storage root. The ledger is reopened at its new place."""
+    for storage in ctx.all_storage:
+        for old, new in LEGACY_FOLDERS.items():
+            source, target = storage.root / old, storage.root / new
+            if source.is_dir() and not os.path.lexists(target):
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(source, target)
+                    fsync_dir(storage.root, best_effort=True)
+                except OSError as exc:
+                    report.unreachable.append(f"cannot move {source} to {target}: {exc.strerror or exc}")
+        try:
+            os.rmdir(storage.root / ".staging")
+        except OSError:
+            pass  # absent, or not empty: doctor removes dead writers' leftovers
+    ctx.__dict__.pop("ledger", None)  # the cached ledger named the old folder
 
 
 def _ledgered_migrations(ctx: ArchiveContext) -> dict[tuple[str, str], str]:
