@@ -333,6 +333,7 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         "ledger_mirror.LedgerMirror.add": lambda c: lm(c).add([_entry()]),
         "ledger_mirror.LedgerMirror.hashes": lambda c: list(lm(c).hashes()),
         "ledger_mirror.LedgerMirror.package_token": lambda c: lm(c).package_token(PID),
+        "ledger_mirror.LedgerMirror.ledgered_versions": lambda c: lm(c).ledgered_versions(PID),
         "ledger_mirror.LedgerMirror.events_with_lines": lambda c: list(lm(c).events_with_lines()),
     }
 

@@ -1,5 +1,5 @@
 """Faithful storage: a file changed during ingest is refused, never stored torn; an idempotency key
-means one submission, so the same key with other content is refused (E160), never "already stored"."""
+means one package, so the same key with other content makes its next version, never "already stored"."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import bagit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 import archive.services.ingest.prepare as prepare_module
 from archive.errors import SubmissionRejected
 from archive.services.ingest.run import ingest, validate
+from archive.services.retrieve.export import export
 from tests.conftest import DATA, nothing_stored
 
 SUB = "submissions/heritage-minimal"
@@ -93,12 +95,16 @@ def test_same_key_same_content_returns_the_package(ctx, copy_fixture) -> None:
     change=st.sampled_from(["file-bytes", "new-file", "metadata", "files-csv"]),
     extra=st.binary(min_size=1, max_size=64),
 )
-def test_same_key_other_content_is_refused(sqlite_ctx, tmp_path_factory, change: str, extra: bytes) -> None:
-    base = tmp_path_factory.mktemp("keyed") / "sub"
+def test_same_key_other_content_makes_a_new_version(sqlite_ctx, tmp_path_factory, change: str, extra: bytes) -> None:
+    """Never "already stored": the correction becomes the package's next version, holding exactly
+    what the resubmission brings; version 1 keeps what the first submission brought."""
+    tmp = tmp_path_factory.mktemp("keyed")
+    base = tmp / "sub"
     shutil.copytree(DATA / SUB, base)
     key = f"key-{os.urandom(4).hex()}"
     first = ingest(sqlite_ctx, base, "heritage", key=key)
     assert first.created
+    v1 = sqlite_ctx.catalog.get_package(first.package_id)
     if change == "file-bytes":
         victim = _one_file(base)
         victim.write_bytes(victim.read_bytes() + extra)
@@ -114,10 +120,18 @@ def test_same_key_other_content_is_refused(sqlite_ctx, tmp_path_factory, change:
         rel = _one_file(base).relative_to(base).as_posix()
         (base / "metadata" / "files.csv").write_text(f"path,caption\n{rel},note {extra.hex()}\n", encoding="utf-8")
     before = sqlite_ctx.catalog.count_packages()
-    try:
-        ingest(sqlite_ctx, base, "heritage", key=key)
-    except SubmissionRejected as exc:
-        assert _codes(exc) == {"E160"}
-    else:
-        pytest.fail("the same key with other content was answered as already stored")
+    again = ingest(sqlite_ctx, base, "heritage", key=key)
+    assert (again.package_id, again.created, again.version) == (first.package_id, False, 2)
     assert sqlite_ctx.catalog.count_packages() == before
+    head = export(sqlite_ctx, first.package_id, tmp / "head")
+    bag = bagit.Bag(str(head))
+    bag.validate()
+    payload = {p: (head / p).read_bytes() for p in bag.payload_files()}
+    submitted = {
+        f"data/{p.relative_to(base).as_posix()}": p.read_bytes()
+        for p in base.rglob("*")
+        if p.is_file() and p.relative_to(base).parts[0] not in ("metadata.yaml", "metadata")
+    }
+    assert payload == submitted
+    assert sqlite_ctx.catalog.get_package(first.package_id, 1).files == v1.files
+    assert ingest(sqlite_ctx, base, "heritage", key=key).version == 2  # the same again: that version

@@ -190,7 +190,7 @@ def test_cli_head_and_verify(tmp_path: Path, copy_fixture) -> None:
     assert cli("ledger", "head").stdout.startswith(f"sha256:{head['hash']}")
     ok = cli("ledger", "verify", "--head", f"sha256:{head['hash']}")
     assert ok.exit_code == 0 and "intact" in ok.stdout
-    ledger = tmp_path / "home" / "storage" / "ledger" / "ledger.jsonl"
+    ledger = tmp_path / "home" / "storage" / "extensions" / "archive-ledger" / "ledger.jsonl"
     lines = _lines(ledger)
     _write(ledger, lines[:1] + lines[2:])
     bad = cli("ledger", "verify", "--json")

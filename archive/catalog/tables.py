@@ -89,7 +89,8 @@ class VersionRow(Base):
 
 class FileRow(Base):
     __tablename__ = "package_files"
-    __table_args__ = (UniqueConstraint("package_id", "path"),)
+    #: one row per path and version it starts in (a changed file has a row per content; migration 0006)
+    __table_args__ = (UniqueConstraint("package_id", "path", "since_version", name="uq_package_files_version_path"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(Text)

@@ -51,6 +51,7 @@ class IngestResult:
     warnings: list[Finding] = field(default_factory=list)
     storage_path: str = ""
     access: AccessOutcome | None = None  # the package's access level and why
+    version: int = 1  # the package's version this ingest left (above 1: a resubmission under its key)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class IngestResult:
             "warnings": [w.as_dict() for w in self.warnings],
             "storage_path": self.storage_path,
             "access": self.access.as_dict() if self.access else None,
+            "version": self.version,
         }
 
 
@@ -104,16 +106,29 @@ def _submitted_of(ctx: ArchiveContext, package_id: str) -> list[SubmittedFile]:
     ]
 
 
-def _same_or_refuse(ctx: ArchiveContext, existing: str, key: str, prepared: Prepared) -> IngestResult:
-    """The package already stored under ``key``, if it holds this very submission; else E160.
+def _same_or_refuse(
+    ctx: ArchiveContext, existing: str, key: str, prepared: Prepared, agent: str | None = None
+) -> IngestResult:
+    """The package already stored under ``key``, if it holds this very submission; else its next
+    version, or E160.
 
     A retry with the same key returns the first package. The same key with other content (a
-    changed file, a corrected ``files.csv`` or metadata) is refused: answering "already stored"
-    would silently lose the correction.
+    changed file, a corrected ``files.csv`` or metadata) under the same profile makes a new
+    version of that package (kind ``resubmit``, by ``agent``); under another profile, or where no
+    new version can be made (a concurrent ingest won the race), it is refused: answering "already
+    stored" would silently lose the correction.
     """
     pkg = ctx.catalog.get_package(existing)
     if _fingerprint(pkg.profile_id, pkg.metadata, pkg.files, _submitted_of(ctx, existing)) == idempotency_key(prepared):
         return _existing(ctx, existing)
+    if pkg.profile_id == prepared.profile.id and agent is not None:
+        from archive.services.lifecycle.changes import resubmit
+        from archive.services.lifecycle.versions import Actor
+
+        done = resubmit(ctx, existing, prepared, Actor(agent))
+        result = _existing(ctx, existing)
+        result.version, result.warnings = done.version, prepared.warnings
+        return result
     raise SubmissionRejected(
         f"submission {printable(prepared.source_name)} was rejected",
         [
@@ -146,6 +161,7 @@ def _existing(ctx: ArchiveContext, package_id: str) -> IngestResult:
         [],
         package_relpath(package_id),
         AccessOutcome.stored(pkg.access),
+        pkg.version,
     )
 
 
@@ -184,7 +200,7 @@ def ingest(
         key = key or idempotency_key(p)
         existing = ctx.catalog.find_by_key(key)
         if existing:
-            return _same_or_refuse(ctx, existing, key, p)
+            return _same_or_refuse(ctx, existing, key, p, agent or ctx.settings.agent)
         package_id = str(uuid.uuid4())
         progress("packaging", 0, 1)
         pkg, mets = package_and_mets(ctx, p, package_id, agent or ctx.settings.agent, key)

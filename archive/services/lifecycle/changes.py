@@ -258,3 +258,57 @@ def release_hold(ctx: ArchiveContext, package_id: str, reason: str | None, actor
         return Change([event(EVENT_POLICY_ASSIGNMENT, actor, detail, why, [pkg.id], now)], set(), "legal hold released")
 
     return make_version(ctx, package_id, "release", why, actor, apply)
+
+
+def resubmit(ctx: ArchiveContext, package_id: str, p: Prepared, actor: Actor) -> VersionResult:
+    """A submission ingested again under the same key, with changed content or metadata: the new
+    version holds exactly what it brings (files, metadata, what it kept beside its payload); files
+    whose content is unchanged are carried, not stored again. The package's access stays what its
+    decisions made it."""
+    assert p.copied_to is not None
+    source = p.copied_to
+
+    def apply(pkg: Package, bag: Path, now: datetime) -> Change:
+        old = {f.path: f for f in pkg.files}
+        new = {f.path: f for f in p.files}
+        changed = sorted(path for path in new if path in old and old[path].digests != new[path].digests)
+        added = sorted(set(new) - set(old))
+        removed = sorted(set(old) - set(new))
+        staged = set()
+        for path in [*changed, *added]:
+            rel = new[path].bag_path
+            (bag / rel).parent.mkdir(parents=True, exist_ok=True)
+            (source / rel).rename(bag / rel)
+            staged.add(rel)
+        submitted = {}
+        for f in p.submitted:
+            (bag / f.bag_path).parent.mkdir(parents=True, exist_ok=True)
+            (source / f.bag_path).rename(bag / f.bag_path)
+            submitted[f.bag_path] = dict(f.digests)
+        fields = _changed_fields(pkg.metadata, p.metadata)
+        pkg.files = sorted(p.files, key=lambda f: f.path)
+        pkg.metadata = p.metadata
+        pkg.dublin_core = p.dublin_core
+        pkg.submitted = list(p.submitted)
+        summary = f"resubmitted: {len(changed)} file(s) changed, {len(added)} added, {len(removed)} removed" + (
+            f"; metadata fields changed: {', '.join(fields)}" if fields else ""
+        )
+        fresh = [f for f in p.files if f.path in set(changed) | set(added)]
+        events = [
+            event(
+                EVENT_MODIFICATION,
+                actor,
+                f"Submission {p.source_name!r} ingested again under its key",
+                summary[:2000],
+                [pkg.id],
+                now,
+            ),
+        ]
+        if fresh:
+            events += _identification_events(Prepared(**{**p.__dict__, "files": fresh}), actor, now)
+        if fields:
+            detail = f"Descriptive metadata replaced by the resubmission's (fields: {', '.join(fields)[:1500]})"
+            events.append(event(EVENT_METADATA_MODIFICATION, actor, detail, "", [pkg.id], now))
+        return Change(events, staged, summary, submitted)
+
+    return make_version(ctx, package_id, "resubmit", f"resubmission of {p.source_name}"[:500], actor, apply)

@@ -61,7 +61,7 @@ register("version.staged", "version.stored", "version.replicated", "version.ledg
 
 METS_NAME = "mets.xml"
 #: the kinds of version, as the catalog, ``archive history`` and the OCFL version message name them
-KINDS = ("ingest", "amend", "add", "withdraw", "access", "hold", "release")
+KINDS = ("ingest", "amend", "add", "withdraw", "resubmit", "access", "hold", "release")
 _MANIFEST = re.compile(r"manifest-([a-z0-9]+)\.txt")
 
 
@@ -101,6 +101,9 @@ class Change:
     events: list[Event] = field(default_factory=list)
     staged: set[str] = field(default_factory=set)  # bag paths written into the staging bag
     summary: str = ""
+    #: the tag files kept under ``submission/`` when the change replaces them (staged, bag path ->
+    #: digests); None: the version before's are carried
+    submitted: dict[str, dict[str, str]] | None = None
 
 
 @dataclass
@@ -215,7 +218,11 @@ def make_version(
         with open(bag / METS_NAME, "xb") as fh:
             fh.write(mets)
         old_tags = ctx.catalog.tag_digests(package_id)
-        submitted = {n: d for n, d in old_tags.items() if n.startswith(f"{SUBMISSION_FOLDER}/")}
+        submitted = (
+            {n: d for n, d in old_tags.items() if n.startswith(f"{SUBMISSION_FOLDER}/")}
+            if change.submitted is None
+            else change.submitted
+        )
         tag_digests = write_tag_files(
             bag, new.files, algorithms_of(old_tags), new.bag_info, [METS_NAME, *submitted], known=submitted
         )
@@ -223,7 +230,7 @@ def make_version(
         stored_before = storage.version(package_id, head.version)
         wanted = sha512_of(new.files, tag_digests)
         written = {"bagit.txt", "bag-info.txt", METS_NAME, *(n for n in tag_digests if "manifest-" in n)}
-        written |= change.staged
+        written |= change.staged | set(change.submitted or {})
         carry = {p: d for p, d in wanted.items() if p not in written and stored_before.state.get(p) == d}
         missing = sorted(p for p in wanted if p not in written and p not in carry)
         if missing:

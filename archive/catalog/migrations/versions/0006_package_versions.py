@@ -21,14 +21,29 @@ branch_labels = None
 depends_on = None
 
 
+#: how 0001's unnamed unique constraint (package_id, path) is named to drop it: PostgreSQL named it
+#: itself; on SQLite the batch copy reflects it under this convention
+_UNNAMED = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
+
+
+def _old_unique() -> str:
+    if op.get_bind().dialect.name == "postgresql":
+        return "package_files_package_id_path_key"
+    return "uq_package_files_package_id"
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("packages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
-        batch_op.add_column(sa.Column("held", sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("package_files", schema=None) as batch_op:
+    # plain ALTER TABLE ADD COLUMN, never a copy of the table: on SQLite, dropping the old copy of
+    # ``packages`` would cascade to every row that references it (files, events, agents, ...)
+    op.add_column("packages", sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
+    op.add_column("packages", sa.Column("held", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("package_files", schema=None, naming_convention=_UNNAMED) as batch_op:
         batch_op.add_column(sa.Column("since_version", sa.Integer(), nullable=False, server_default="1"))
         batch_op.add_column(sa.Column("until_version", sa.Integer(), nullable=True))
         batch_op.create_index("ix_package_files_until_version", ["until_version"])
+        # a path is unique per version it starts in, no longer per package (a changed file keeps its row)
+        batch_op.drop_constraint(_old_unique(), type_="unique")
+        batch_op.create_unique_constraint("uq_package_files_version_path", ["package_id", "path", "since_version"])
     op.create_table(
         "package_versions",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -65,6 +80,8 @@ def downgrade() -> None:
     op.drop_index("ix_package_versions_package_id", table_name="package_versions")
     op.drop_table("package_versions")
     with op.batch_alter_table("package_files", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_package_files_version_path", type_="unique")
+        batch_op.create_unique_constraint("package_files_package_id_path_key", ["package_id", "path"])
         batch_op.drop_index("ix_package_files_until_version")
         batch_op.drop_column("until_version")
         batch_op.drop_column("since_version")
