@@ -135,9 +135,17 @@ def _same_or_refuse(
             error(
                 "E160",
                 "--key",
-                f"the key {printable(key)!r} was used for package {existing}, whose content or metadata "
-                "differ from this submission's; it is not stored again and not changed. Use a new key for a new "
-                "package (corrections to a stored package come as new versions)",
+                (
+                    f"the key {printable(key)!r} was used for package {existing} of profile {pkg.profile_id}, "
+                    f"not {prepared.profile.id}; it is not stored again and not changed. Use a new key for a "
+                    "new package (under the package's own profile, other content makes its next version)"
+                )
+                if pkg.profile_id != prepared.profile.id
+                else (
+                    f"a concurrent ingest stored other content under the key {printable(key)!r} first (package "
+                    f"{existing}); nothing of this submission was kept: ingest it again to make it that "
+                    "package's next version"
+                ),
             )
         ],
     )
