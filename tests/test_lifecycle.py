@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive.catalog.maintenance import Maintenance
+from archive.catalog.search import SearchQuery, search
 from archive.cli import main
 from archive.errors import AccessDenied, ChangeRefused, InvalidRequest, RejectedError
 from archive.services.context import ArchiveContext
@@ -77,6 +78,8 @@ def test_every_change_is_a_version_and_every_version_a_valid_bag(rctx, copy_fixt
 
     pkg = rctx.catalog.get_package(pid)
     assert pkg.version == 5 and pkg.metadata["title"] == "Corrected title" and pkg.access.level == "restricted"
+    assert [i.id for i in search(rctx.catalog, SearchQuery(text="corrected")).items] == [pid]  # re-indexed
+    assert search(rctx.catalog, SearchQuery(text="photograph")).items == []  # the old title's words are gone
     assert "note.txt" not in {f.path for f in pkg.files}
     assert "note.txt" in {f.path for f in rctx.catalog.get_package(pid, 3).files}
     assert rctx.catalog.get_package(pid, 1).metadata["title"] != "Corrected title"

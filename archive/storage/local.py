@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.durable import fsync_dir
-from archive.errors import FixityError, InvalidRequest, StorageError
+from archive.errors import FixityError, InvalidRequest, NotFound, StorageError
 from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
 from archive.ids import check_package_id, is_package_id
@@ -86,7 +86,8 @@ class LocalStorage:
         self.name = name
         self.ocfl = OcflRoot(self.root)
         self._locks: dict[Path, int] = {}  # staging folders this process owns -> their lock
-        self._inventories: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        #: package -> (inventory file's inode, size, time; the inventory; its versions as read so far)
+        self._inventories: dict[str, tuple[tuple[int, int, int], dict[str, Any], dict[int, StoredVersion]]] = {}
 
     def __repr__(self) -> str:
         return f"LocalStorage({self.name}: {self.root})"
@@ -240,44 +241,46 @@ class LocalStorage:
     def version(self, package_id: str, number: int | None = None) -> StoredVersion:
         """Version ``number`` (the head when None) of a stored package, as its inventory records it.
 
-        The parsed inventory is kept while the inventory file is unchanged (same inode, size and
-        time), so serving many files of one package reads and checks it once."""
+        What is read is kept while the inventory file is unchanged (same inode, size and time), so
+        serving many files of one package reads, checks and indexes its inventory once."""
         path = self.path_of(package_id) / "inventory.json"
         try:
             st = os.stat(path)
-            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            key: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
         except OSError:
             key = None
         cached = self._inventories.get(package_id)
-        if key is not None and cached is not None and cached[0] == key:
-            inventory = cached[1]
-        else:
+        if key is None or cached is None or cached[0] != key:
             inventory = self.ocfl.inventory(package_id)
+            cached = (key or (0, 0, 0), inventory, {})
             if key is not None:
                 if len(self._inventories) >= 64:
-                    self._inventories.pop(next(iter(self._inventories)))
-                self._inventories[package_id] = (key, inventory)
+                    self._inventories.pop(next(iter(self._inventories)), None)
+                self._inventories[package_id] = cached
+        _, inventory, made = cached
         versions = inventory_versions(inventory)
         head = len(versions)
         chosen = head if number is None else number
         if not 1 <= chosen <= head:
-            from archive.errors import NotFound
-
             raise NotFound(f"package {package_id} has no version {chosen} (versions 1-{head})")
-        info = versions[chosen - 1]
-        manifest = inventory["manifest"]
-        content = {logical: _content_path(manifest[digest], logical) for logical, digest in info.state.items()}
-        return StoredVersion(
-            package_id,
-            chosen,
-            head,
-            self.path_of(package_id),
-            content,
-            dict(info.state),
-            info.created,
-            info.message,
-            info.user,
-        )
+        found = made.get(chosen)
+        if found is None:
+            info = versions[chosen - 1]
+            manifest = inventory["manifest"]
+            content = {logical: _content_path(manifest[digest], logical) for logical, digest in info.state.items()}
+            found = StoredVersion(
+                package_id,
+                chosen,
+                head,
+                self.path_of(package_id),
+                content,
+                dict(info.state),
+                info.created,
+                info.message,
+                info.user,
+            )
+            made[chosen] = found
+        return found
 
     def original_bag(self, package_id: str) -> Path:
         """Version 1's content folder: the bag as ingested, complete, readable with any BagIt tool."""
