@@ -175,6 +175,8 @@ def show(state: State, package_id: str, list_versions: bool, version: int | None
         f"profile {data['profile']} {data['profile_version']} · access {data['access']['level']}"
         + (f" until {data['access']['embargo_until']}" if data["access"]["embargo_until"] else "")
         + f" · {data['files_count']} files · {render.human_bytes(data['bytes'])} · stored {data['created']}"
+        + f" · version {data['version']}"
+        + (" · under a legal hold" if data["held"] else "")
     )
     meta = Table("field", "value", show_header=False, box=None)
     for k, v in data["metadata"].items():
