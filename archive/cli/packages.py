@@ -29,7 +29,12 @@ metadata_opt = click.option(
 @profile_opt
 @metadata_opt
 @click.option("--agent", help="The person submitting (recorded as a PREMIS agent). Default: setting 'agent'.")
-@click.option("--key", "key", help="Idempotency key: a retry with the same key returns the existing package.")
+@click.option(
+    "--key",
+    "key",
+    help="Idempotency key: a retry with the same key returns the existing package; other content under it "
+    "makes that package's next version.",
+)
 @json_option
 @click.pass_obj
 @handles_errors
@@ -53,7 +58,13 @@ def ingest(
         render.emit_json({"ok": True, **result.as_dict()})
         return
     render.out.print(result.package_id)
-    verb = "Stored" if result.created else "Already stored (same submission)"
+    verb = (
+        "Stored"
+        if result.created
+        else f"Stored as version {result.version} of that package (other content under its key)"
+        if result.new_version
+        else "Already stored (same submission)"
+    )
     render.err.print(
         f"{verb}: profile {result.profile_id} {result.profile_version}, {result.files} files, "
         f"{render.human_bytes(result.bytes)}"

@@ -52,6 +52,7 @@ class IngestResult:
     storage_path: str = ""
     access: AccessOutcome | None = None  # the package's access level and why
     version: int = 1  # the package's version this ingest left (above 1: a resubmission under its key)
+    new_version: bool = False  # this ingest made that version (other content under a stored key)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class IngestResult:
             "storage_path": self.storage_path,
             "access": self.access.as_dict() if self.access else None,
             "version": self.version,
+            "new_version": self.new_version,
         }
 
 
@@ -127,7 +129,7 @@ def _same_or_refuse(
 
         done = resubmit(ctx, existing, prepared, Actor(agent))
         result = _existing(ctx, existing)
-        result.version, result.warnings = done.version, prepared.warnings
+        result.version, result.warnings, result.new_version = done.version, prepared.warnings, True
         return result
     raise SubmissionRejected(
         f"submission {printable(prepared.source_name)} was rejected",
