@@ -11,6 +11,7 @@ nearest class in an error's MRO. ``tests/test_error_tree.py`` checks this drawin
     │   ├── NoProfiles                E008   500     2  no profile found at all (a broken install)
     │   └── UnknownInterval           E009   500     2  packages whose profile and fixity interval are unknown
     ├── NotFound                      E002   404     1  a package, file or token that does not exist
+    │   └── Gone                      E010   410     1  a package that was disposed of (its tombstone says when and why)
     ├── AuthenticationRequired        E003   401     1  no valid credentials (missing, unknown or revoked token)
     ├── AccessDenied                  E004   403     1  the caller may not see this (files withheld, role too low)
     ├── InvalidRequest                E005   400     2  a malformed identifier, path, range or parameter
@@ -75,6 +76,7 @@ __all__ = [
     "Finding",
     "FixityError",
     "FormatError",
+    "Gone",
     "InvalidRequest",
     "MetadataError",
     "NotFound",
@@ -152,6 +154,17 @@ class ConfigError(ArchiveError):
 
 class NotFound(ArchiveError):
     code = "E002"
+
+
+class Gone(NotFound):
+    """A package that was disposed of: ``tombstone`` is what anyone who could see it may know
+    (id, title, profile, when, why)."""
+
+    code = "E010"
+
+    def __init__(self, message: str, tombstone: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.tombstone = dict(tombstone or {})
 
 
 class AuthenticationRequired(ArchiveError):
@@ -249,6 +262,7 @@ class ChangeConflict(ChangeRefused):
 HTTP_STATUS: dict[type[ArchiveError], int] = {
     ArchiveError: 500,
     NotFound: 404,
+    Gone: 410,
     AuthenticationRequired: 401,
     AccessDenied: 403,
     InvalidRequest: 400,
@@ -313,6 +327,8 @@ def error_document(exc: ArchiveError, message: str | None = None) -> dict[str, A
     extra: dict[str, Any] = {}
     if isinstance(exc, RejectedError):
         extra["findings"] = [f.as_dict() for f in exc.findings]
+    if isinstance(exc, Gone) and exc.tombstone:
+        extra["tombstone"] = exc.tombstone
     text = exc.summary if message is None else message
     return error_body(exc.code, type(exc).__name__, http_status(exc), text, **extra)
 

@@ -59,6 +59,7 @@ CATALOG_PURE = {
     "repository.Catalog.session": "hands out a session to the catalog's own (guarded) functions",
     "audits.Audits.__init__": "keeps the catalog",
     "maintenance.Maintenance.__init__": "keeps the catalog",
+    "disposals.Disposals.__init__": "keeps the catalog",
     "ledger_mirror.LedgerMirror.__init__": "keeps the catalog",
     "repository.in_version": "builds SQL conditions",
     "retrieval.visible_conditions": "builds SQL conditions",
@@ -242,6 +243,16 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
     a: Callable[[Catalog], Audits] = Audits
     m: Callable[[Catalog], Maintenance] = Maintenance
     lm: Callable[[Catalog], LedgerMirror] = LedgerMirror
+    from archive.catalog.disposals import Disposals, Proposal
+
+    d: Callable[[Catalog], Disposals] = Disposals
+    now = datetime.now(UTC)
+    proposal = Proposal("p", now, "alice", "why", "proposed", [PID], "", None, None, "")
+    stone = {
+        "package": PID,
+        "disposed": now.isoformat(),
+        "proposal": {"id": "p", "reason": "r", "proposer": "a", "approver": "b"},
+    }
 
     def session_call(fn: Callable[[Session], Any]) -> Callable[[Catalog], Any]:
         def call(c: Catalog) -> Any:
@@ -260,6 +271,15 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         "repository.Catalog.storage_path": lambda c: c.storage_path(PID),
         "repository.Catalog.get_package": lambda c: c.get_package(PID),
         "repository.Catalog.versions": lambda c: c.versions(PID),
+        "repository.Catalog.tombstone": lambda c: c.tombstone(PID),
+        "disposals.Disposals.add_proposal": lambda c: d(c).add_proposal(proposal),
+        "disposals.Disposals.proposal": lambda c: d(c).proposal("p"),
+        "disposals.Disposals.proposals": lambda c: d(c).proposals(),
+        "disposals.Disposals.update": lambda c: d(c).update("p", state="approved"),
+        "disposals.Disposals.record_disposal": lambda c: d(c).record_disposal(stone),
+        "disposals.Disposals.restore": lambda c: d(c).restore([stone]),
+        "disposals.Disposals.restore_proposals": lambda c: d(c).restore_proposals([{"id": "p"}]),
+        "disposals.Disposals.tombstones": lambda c: d(c).tombstones(),
         "repository.Catalog.set_storage_path": lambda c: c.set_storage_path(PID, "x"),
         "repository.Catalog.record_version": lambda c: c.record_version(
             _package(), 2, "amend", "", "0" * 64, {}, [], []

@@ -68,8 +68,9 @@ NOT_STORED = {
 
 
 #: journeys whose kills are tested beside their own code: ocfl.* in tests/test_ocfl.py, version.* (a change
-#: of a stored package) in tests/test_lifecycle_crash.py, migrate.* in tests/test_migrate_storage.py
-ELSEWHERE = ("ocfl", "version", "migrate")
+#: of a stored package) in tests/test_lifecycle_crash.py, migrate.* in tests/test_migrate_storage.py,
+#: dispose.* in tests/test_disposal.py
+ELSEWHERE = ("ocfl", "version", "migrate", "dispose")
 
 
 def journey(point: str) -> str:

@@ -29,6 +29,9 @@ class ErrorBody(_Doc):
     message: str
     details: list[ErrorDetail] | None = Field(default=None, description="One entry per bad parameter (422).")
     findings: list[dict[str, Any]] | None = Field(default=None, description="Rejected input (422).")
+    tombstone: dict[str, Any] | None = Field(
+        default=None, description="A disposed package (410): id, title, profile, disposed, reason."
+    )
 
 
 class ErrorDocument(_Doc):

@@ -17,6 +17,7 @@ from archive.catalog.tables import (
     AgentRow,
     AuditFindingRow,
     AuditRunRow,
+    DisposalProposalRow,
     EventRow,
     FileRow,
     LedgerEntryRow,
@@ -25,6 +26,7 @@ from archive.catalog.tables import (
     PackageRow,
     SearchDateRow,
     SearchTermRow,
+    TombstoneRow,
     VersionRow,
 )
 from archive.model import Event
@@ -41,6 +43,8 @@ REBUILT = (
     FileRow,
     VersionRow,
     PackageRow,
+    TombstoneRow,
+    DisposalProposalRow,
     AuditRunRow,
     LedgerEntryRow,
 )
@@ -79,7 +83,7 @@ class Maintenance:
 
     @guarded("find dangling ledger entries")
     def dangling_ledgered_packages(self) -> list[str]:
-        """Packages the ledger recorded at ingest that are neither catalogued nor withdrawn."""
+        """Packages the ledger recorded at ingest that are neither catalogued, withdrawn nor disposed of."""
         withdrawn = aliased(LedgerEntryRow)
         q = (
             select(LedgerEntryRow.package_id)
@@ -88,7 +92,11 @@ class Maintenance:
                 LedgerEntryRow.kind == "package",
                 LedgerEntryRow.package_id.is_not(None),
                 ~exists().where(PackageRow.id == LedgerEntryRow.package_id),
-                ~exists().where(and_(withdrawn.kind == "withdrawn", withdrawn.package_id == LedgerEntryRow.package_id)),
+                ~exists().where(
+                    and_(
+                        withdrawn.kind.in_(("withdrawn", "disposal")), withdrawn.package_id == LedgerEntryRow.package_id
+                    )
+                ),
             )
             .order_by(LedgerEntryRow.package_id)
         )

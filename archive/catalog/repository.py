@@ -21,6 +21,7 @@ from archive.catalog.tables import (
     PackageRow,
     SearchDateRow,
     SearchTermRow,
+    TombstoneRow,
     VersionRow,
 )
 from archive.errors import CatalogError, ChangeConflict, NotFound
@@ -400,6 +401,15 @@ class Catalog:
         """Where the package is relative to each storage root (it moved: ``archive migrate-storage``)."""
         with self.session() as s, s.begin():
             self._row(s, package_id).storage_path = storage_path
+
+    @guarded("look up the tombstone of package {package_id}")
+    def tombstone(self, package_id: str) -> Any:
+        """The package's :class:`~archive.catalog.disposals.Tombstone` if it was disposed of, else None."""
+        from archive.catalog.disposals import Tombstone
+
+        with self.session() as s:
+            row = s.get(TombstoneRow, package_id)
+            return Tombstone.from_row(row) if row is not None else None
 
     @guarded("read the storage path of package {package_id}")
     def storage_path(self, package_id: str) -> str:

@@ -2,7 +2,7 @@
 
 Packages and their files, metadata, agents and events (migration 0001); fixity audits and the
 ledger's mirror (0002); API tokens, the access log, incidents and the search index (0003);
-package versions and holds (0006).
+package versions and holds (0006); disposal proposals and tombstones (0007).
 """
 
 from __future__ import annotations
@@ -338,3 +338,36 @@ PACKAGES_RETRIEVAL_INDEX = Index(
     PackageRow.profile_id,
     PackageRow.created_at,
 )
+
+
+class DisposalProposalRow(Base):
+    """A proposal to dispose of packages, and its approval by a second person (migration 0007)."""
+
+    __tablename__ = "disposal_proposals"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    proposer: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # proposed | approved | executed | withdrawn
+    package_ids: Mapped[list[Any]] = mapped_column(JSON)
+    approver: Mapped[str] = mapped_column(Text, default="")
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    executed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")  # the approver's or withdrawer's words
+
+
+class TombstoneRow(Base):
+    """What is left of a disposed package: who, when, why, and what was disposed of (migration 0007).
+    The same document is kept in every storage root (``extensions/archive-tombstones/<id>.json``)."""
+
+    __tablename__ = "tombstones"
+    package_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    disposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    proposal_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(Text)
+    proposer: Mapped[str] = mapped_column(Text)
+    approver: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="")
+    profile_id: Mapped[str] = mapped_column(String(64))
+    access_level: Mapped[str] = mapped_column(String(32))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)

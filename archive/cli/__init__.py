@@ -135,7 +135,19 @@ def main(click_ctx: click.Context, config: str | None, home: str | None) -> None
 
 
 def _register() -> None:
-    from archive.cli import audit, bags, ledger, lifecycle, packages, profiles, recovery, retention, serve, tokens
+    from archive.cli import (
+        audit,
+        bags,
+        disposal,
+        ledger,
+        lifecycle,
+        packages,
+        profiles,
+        recovery,
+        retention,
+        serve,
+        tokens,
+    )
 
     for command in (
         packages.ingest,
@@ -149,6 +161,7 @@ def _register() -> None:
         lifecycle.access,
         lifecycle.hold,
         lifecycle.history,
+        disposal.dispose,
         bags.bag,
         profiles.profiles,
         audit.audit,

@@ -12,6 +12,7 @@ Format and procedures: docs/ledger.md.
 from archive.ledger.format import (
     GENESIS,
     KIND_AUDIT_RUN,
+    KIND_DISPOSAL,
     KIND_EVENT,
     KIND_PACKAGE,
     KIND_VERSION,
@@ -29,6 +30,7 @@ from archive.ledger.verify import LedgerReport, Problem, verify
 __all__ = [
     "GENESIS",
     "KIND_AUDIT_RUN",
+    "KIND_DISPOSAL",
     "KIND_EVENT",
     "KIND_PACKAGE",
     "KIND_VERSION",

@@ -22,7 +22,8 @@ KIND_PACKAGE = "package"  # a package's content token, written at ingest before 
 KIND_WITHDRAWN = "withdrawn"  # an ingest whose entries were written but whose catalog record failed
 KIND_AUDIT_RUN = "audit-run"  # the summary of one audit run
 KIND_VERSION = "version"  # a new version's content token, kind, reason and agent, before its events
-KINDS = (KIND_EVENT, KIND_PACKAGE, KIND_WITHDRAWN, KIND_AUDIT_RUN, KIND_VERSION)
+KIND_DISPOSAL = "disposal"  # a disposal proposed, approved, withdrawn or executed (with its tombstone's digest)
+KINDS = (KIND_EVENT, KIND_PACKAGE, KIND_WITHDRAWN, KIND_AUDIT_RUN, KIND_VERSION, KIND_DISPOSAL)
 
 
 class LedgerFormatError(ValueError):

@@ -37,12 +37,12 @@ from archive.submission.scan import printable
 DECIDERS = frozenset({ARCHIVIST, ADMIN})
 
 
-def _decider(actor: Actor, what: str) -> None:
+def decider(actor: Actor, what: str) -> None:
     if actor.role not in DECIDERS:
         raise AccessDenied(f"{what} needs the archivist or admin role; {actor.name} acts as {actor.role}")
 
 
-def _reason(reason: str | None, what: str) -> str:
+def reason_of(reason: str | None, what: str) -> str:
     text = " ".join((reason or "").split())
     if not text:
         raise InvalidRequest(f"{what} needs a reason (--reason TEXT): it is recorded with the decision")
@@ -175,7 +175,7 @@ def withdraw_files(
     ctx: ArchiveContext, package_id: str, paths: list[str], reason: str | None, actor: Actor
 ) -> VersionResult:
     """Files withdrawn from the current version (earlier versions keep them until a disposal)."""
-    why = _reason(reason, "withdrawing files")
+    why = reason_of(reason, "withdrawing files")
     if not paths:
         raise InvalidRequest("name at least one file to withdraw (its path in the package, without data/)")
 
@@ -210,8 +210,8 @@ def set_access(
     statement: str | None = None,
 ) -> VersionResult:
     """An access decision: who, when and why, as a PREMIS policy assignment in a new version."""
-    _decider(actor, "an access decision")
-    why = _reason(reason, "an access decision")
+    decider(actor, "an access decision")
+    why = reason_of(reason, "an access decision")
     if level not in ACCESS_LEVELS:
         raise InvalidRequest(f"access level {level!r} is not one of {', '.join(ACCESS_LEVELS)}")
     if (level == ACCESS_EMBARGOED) != (embargo_until is not None):
@@ -232,8 +232,8 @@ def set_access(
 
 def place_hold(ctx: ArchiveContext, package_id: str, reason: str | None, actor: Actor) -> VersionResult:
     """A legal hold: from now on nothing about the package may change and it may not be disposed of."""
-    _decider(actor, "a legal hold")
-    why = _reason(reason, "a legal hold")
+    decider(actor, "a legal hold")
+    why = reason_of(reason, "a legal hold")
 
     def apply(pkg: Package, bag: Path, now: datetime) -> Change:
         if pkg.held:
@@ -246,8 +246,8 @@ def place_hold(ctx: ArchiveContext, package_id: str, reason: str | None, actor: 
 
 
 def release_hold(ctx: ArchiveContext, package_id: str, reason: str | None, actor: Actor) -> VersionResult:
-    _decider(actor, "releasing a legal hold")
-    why = _reason(reason, "releasing a legal hold")
+    decider(actor, "releasing a legal hold")
+    why = reason_of(reason, "releasing a legal hold")
 
     def apply(pkg: Package, bag: Path, now: datetime) -> Change:
         if not pkg.held:

@@ -153,17 +153,6 @@ def algorithms_of(tag_digests: dict[str, dict[str, str]]) -> list[str]:
     return sorted(m[1] for name in tag_digests if (m := _MANIFEST.fullmatch(name)))
 
 
-def _refuse_unless_changeable(ctx: ArchiveContext, package_id: str, kind: str, held: bool) -> None:
-    tombstone = getattr(ctx.catalog, "tombstone", None)
-    if tombstone is not None and tombstone(package_id) is not None:
-        raise ChangeRefused(f"package {package_id} was disposed of; nothing about it can change")
-    if held and kind != "release":
-        raise ChangeRefused(
-            f"package {package_id} is under a legal hold: no change is allowed until the hold is released "
-            "(archive hold release)"
-        )
-
-
 def make_version(
     ctx: ArchiveContext,
     package_id: str,
@@ -180,9 +169,16 @@ def make_version(
     whatever ``apply`` raises; nothing is stored unless the whole version is.
     """
     named_package_id(package_id)
+    gone = ctx.catalog.tombstone(package_id)
+    if gone is not None:
+        when = f"{gone.disposed_at:%Y-%m-%d}"
+        raise ChangeRefused(f"package {package_id} was disposed of on {when}; nothing about it can change")
     head = ctx.catalog.get_package(package_id)
-    info_held = head.held
-    _refuse_unless_changeable(ctx, package_id, kind, info_held)
+    if head.held and kind != "release":
+        raise ChangeRefused(
+            f"package {package_id} is under a legal hold: no change is allowed until the hold is released "
+            "(archive hold release)"
+        )
     storage = ctx.storage
     if storage.head(package_id) != head.version:
         raise ChangeConflict(

@@ -13,6 +13,10 @@ Phases, each reported as :class:`Issue` data (never exceptions), one doctor at a
    ledger entry and its catalog record) are recorded, with their findings and fixity state;
 5. packages ledgered at ingest but neither stored nor catalogued: a ``withdrawn`` entry closes them.
 
+Between 2 and 3, disposals past their commit point (the tombstone is in primary storage) are
+finished; in 3, each catalogued package's unfinished version is settled or recorded
+(:func:`archive.services.lifecycle.versions.finish_versions`).
+
 Only phase 1 is cheap enough to run at the start of ``ingest``, ``audit``, ``repair``,
 ``scheduler`` and ``serve`` (:func:`clean_staging`). See docs/reliability.md.
 """
@@ -33,6 +37,7 @@ from archive.model import utcnow
 from archive.services.audit.run import audit_lock, close_stale_runs
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import event_in, findings_in, fixity_in
+from archive.services.lifecycle.disposal import finish_disposals
 from archive.services.lifecycle.versions import finish_versions
 from archive.services.recovery.settle import DoctorReport, Issue, live_claims, settle_uncatalogued, withdraw
 from archive.storage import staging as staging_area
@@ -182,8 +187,16 @@ def _dangling(ctx: ArchiveContext, report: DoctorReport) -> None:
         withdraw(ctx, report, pid, "archive doctor: ledgered at ingest, neither stored nor catalogued")
 
 
+def _disposals(ctx: ArchiveContext, report: DoctorReport) -> None:
+    """Disposals past their commit point (the tombstone in primary storage) that a crash left
+    unfinished: the objects removed from every copy, the catalog rows replaced by the tombstone."""
+    for pid, message in finish_disposals(ctx, report.dry_run):
+        report.add("disposal-unfinished", pid, message, "finished", "storage")
+
+
 PHASES: list[tuple[str, Callable[[ArchiveContext, DoctorReport], None]]] = [
     ("ledger mirror", _sync_ledger),
+    ("disposals", _disposals),
     ("storage and catalog", _storage_vs_catalog),
     ("audit runs and ledgered events", _audit_records),
     ("ledger", _dangling),

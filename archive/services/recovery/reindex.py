@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from archive.catalog.disposals import Disposals
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.catalog.maintenance import Maintenance
 from archive.catalog.records import AuditRun, FixityState
 from archive.errors import ArchiveError
 from archive.ledger import (
     KIND_AUDIT_RUN,
+    KIND_DISPOSAL,
     KIND_EVENT,
     KIND_PACKAGE,
     KIND_VERSION,
@@ -39,6 +41,7 @@ from archive.model import Package
 from archive.services.audit.intervals import profile_interval
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import event_in, findings_in, fixity_in, run_in
+from archive.services.lifecycle.disposal import stored_tombstones
 from archive.services.lifecycle.versions import parse_version_message
 from archive.services.recovery.stored import StoredPackage, read_stored
 from archive.storage import LocalStorage, package_relpath
@@ -62,6 +65,7 @@ class ReindexReport:
     audit_runs: int = 0
     findings: int = 0
     ledger_entries: int = 0
+    tombstones: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)  # {"package", "message"}
 
     @property
@@ -80,6 +84,7 @@ class ReindexReport:
             "audit_runs": self.audit_runs,
             "findings": self.findings,
             "ledger_entries": self.ledger_entries,
+            "tombstones": self.tombstones,
             "problems": self.problems,
         }
 
@@ -92,6 +97,7 @@ class _LedgerFacts:
     runs: dict[str, AuditRun] = field(default_factory=dict)
     run_findings: dict[str, list[Any]] = field(default_factory=dict)
     first_seen: dict[str, datetime] = field(default_factory=dict)  # run id -> time of its first entry
+    disposals: list[dict[str, Any]] = field(default_factory=list)  # disposal entries' bodies, in order
 
 
 def _entries(ctx: ArchiveContext, report: ReindexReport) -> Iterator[LedgerEntry]:
@@ -114,6 +120,8 @@ def _read_ledger(ctx: ArchiveContext, report: ReindexReport) -> _LedgerFacts:
                 facts.intervals[pid] = days
         elif entry.kind == KIND_WITHDRAWN:
             facts.withdrawn.add(pid)
+        elif entry.kind == KIND_DISPOSAL:
+            facts.disposals.append(dict(entry.body))
         elif entry.kind == KIND_AUDIT_RUN and (run := run_in(entry.body)) is not None:
             facts.runs[run.id] = run
             facts.run_findings[run.id] = findings_in(entry.body.get("findings"))
@@ -127,8 +135,14 @@ def _packages(
 ) -> set[str]:
     ids = sorted({pid for s in ctx.all_storage if s.reachable() for pid in s.iter_package_ids()})
     done: set[str] = set()
+    disposed = _tombstones(ctx, report)
     for i, pid in enumerate(ids, 1):
         progress("packages", i, len(ids))
+        if pid in disposed:
+            report.problem(
+                pid, "disposed of (its tombstone is in storage) but not removed: `archive doctor` finishes it"
+            )
+            continue
         if pid in facts.withdrawn:
             report.problem(pid, "stored, but its ingest withdrew it: not catalogued; `archive doctor` quarantines it")
             continue
@@ -181,6 +195,46 @@ def _packages(
         report.files += len(previous.files)
         report.events += len(previous.events)
     return done
+
+
+def _tombstones(ctx: ArchiveContext, report: ReindexReport) -> set[str]:
+    """Every tombstone the storage roots keep, recorded again; the disposed packages' ids."""
+    found: dict[str, dict[str, Any]] = {}
+    for storage in ctx.all_storage:
+        if storage.reachable():
+            for document in stored_tombstones(storage):
+                found.setdefault(str(document["package"]), document)
+    Disposals(ctx.catalog).restore(list(found.values()))
+    report.tombstones = len(found)
+    return set(found)
+
+
+def _proposals(ctx: ArchiveContext, facts: _LedgerFacts) -> None:
+    """Disposal proposals as the ledger recorded them: proposed, approved, withdrawn, executed."""
+    made: dict[str, dict[str, Any]] = {}
+    for body in facts.disposals:
+        pid, action = str(body.get("proposal", "")), body.get("action")
+        if action == "proposed":
+            made[pid] = {
+                "id": pid,
+                "created_at": datetime.fromisoformat(str(body["at"])),
+                "proposer": str(body.get("by", "")),
+                "reason": str(body.get("reason", "")),
+                "state": "proposed",
+                "package_ids": list(body.get("ids") or []),
+                "approver": "",
+                "approved_at": None,
+                "executed_at": None,
+                "note": "",
+            }
+        elif pid in made and action == "approved":
+            made[pid].update(state="approved", approver=str(body.get("by", "")), note=str(body.get("reason", "")))
+            made[pid]["approved_at"] = datetime.fromisoformat(str(body["at"]))
+        elif pid in made and action == "withdrawn":
+            made[pid].update(state="withdrawn", note=str(body.get("reason", "")))
+        elif pid in made and action == "completed":
+            made[pid].update(state="executed", executed_at=datetime.fromisoformat(str(body["at"])))
+    Disposals(ctx.catalog).restore_proposals(list(made.values()))
 
 
 def _read_versions(
@@ -300,6 +354,7 @@ def reindex(
         ctx.ledger.sync_mirror(LedgerMirror(ctx.catalog))
     facts = _read_ledger(ctx, report)
     catalogued = _packages(ctx, facts, verify, report, progress)
+    _proposals(ctx, facts)
     _runs(maint, facts, report)
     _later_events(ctx, maint, facts, catalogued, report)
     return report

@@ -8,15 +8,28 @@ from typing import Any
 
 from archive.audit.budget import Budget
 from archive.audit.check import FileOutcome, check_copy, record_entries
-from archive.errors import ArchiveError, FixityError, StorageError
+from archive.errors import ArchiveError, FixityError, Gone, StorageError
 from archive.services.context import ArchiveContext
 from archive.services.copies import located
 from archive.services.ids import named_package_id
 from archive.tree_removal import remove_tree
 
 
-def describe(ctx: ArchiveContext, package_id: str, version: int | None = None) -> dict[str, Any]:
+def _catalogued(ctx: ArchiveContext, package_id: str) -> None:
+    """NotFound for an unknown package, Gone (with its tombstone) for a disposed one."""
     named_package_id(package_id)
+    tomb = ctx.catalog.tombstone(package_id)
+    if tomb is not None:
+        when = f"{tomb.disposed_at:%Y-%m-%d}"
+        raise Gone(
+            f"package {package_id} was disposed of on {when} (proposed by {tomb.proposer}, approved by "
+            f"{tomb.approver}): {tomb.reason}",
+            tomb.document,
+        )
+
+
+def describe(ctx: ArchiveContext, package_id: str, version: int | None = None) -> dict[str, Any]:
+    _catalogued(ctx, package_id)
     pkg = ctx.catalog.get_package(package_id, version)
     return {
         "id": pkg.id,
@@ -70,7 +83,7 @@ def describe(ctx: ArchiveContext, package_id: str, version: int | None = None) -
 def export(ctx: ArchiveContext, package_id: str, dest: Path, version: int | None = None) -> Path:
     """Copy the bag of the head (or ``version``) to ``dest`` (must not exist), checking each file
     against the catalog as it is copied: the result is a complete bag that validates."""
-    named_package_id(package_id)
+    _catalogued(ctx, package_id)
     pkg = ctx.catalog.get_package(package_id, version)
     tag_digests = ctx.catalog.tag_digests(package_id, version)
     if not ctx.storage.exists(package_id):

@@ -22,7 +22,7 @@ from pathlib import Path
 from archive.access import policy
 from archive.catalog import retrieval
 from archive.catalog.records import PackageInfo
-from archive.errors import AccessDenied, ConfigError, FixityError, InvalidRequest, NotFound, ProfileError
+from archive.errors import AccessDenied, ConfigError, FixityError, Gone, InvalidRequest, NotFound, ProfileError
 from archive.ids import check_package_id
 from archive.services.context import ArchiveContext
 from archive.services.retrieve.usage import Caller, incident
@@ -100,6 +100,18 @@ def decide(
     )
 
 
+def gone_if_disposed(ctx: ArchiveContext, caller: Caller, package_id: str, today: date | None = None) -> None:
+    """Raise Gone (410, with the tombstone's public part) if the package was disposed of and the
+    caller could have seen its metadata; a disposed package it could not see stays unknown (404)."""
+    tomb = ctx.catalog.tombstone(package_id)
+    if tomb is None:
+        return
+    if decide(ctx, caller, tomb.profile_id, tomb.access_level, None, today).hidden:
+        return
+    when = f"{tomb.disposed_at:%Y-%m-%d}"
+    raise Gone(f"package {package_id} was disposed of on {when}: {tomb.reason}", tomb.public())
+
+
 def authorise(
     ctx: ArchiveContext, caller: Caller, package_id: str, need: str = METADATA, today: date | None = None
 ) -> tuple[PackageInfo, policy.Decision]:
@@ -112,7 +124,11 @@ def authorise(
     # visibility is decided inside the query: a hidden package is read exactly as an unknown id is
     # (same statement, no row), so neither its answer nor its timing tells that it exists
     levels = policy.metadata_levels(caller.role, ctx.settings.api_anonymous)
-    info = retrieval.package_info(ctx.catalog, package_id, levels=levels, visible=search_scope(ctx, caller))
+    try:
+        info = retrieval.package_info(ctx.catalog, package_id, levels=levels, visible=search_scope(ctx, caller))
+    except NotFound:
+        gone_if_disposed(ctx, caller, package_id, today)  # hidden and unknown ids both ask, alike
+        raise
     decision = decide(ctx, caller, info.profile_id, info.access_level, info.embargo_until, today)
     if decision.hidden:
         raise NotFound(f"no package {package_id}")  # the very message an unknown id gets
