@@ -40,7 +40,8 @@ from archive.services.context import ArchiveContext
 from tests.support.api import LEVELS, ROLES, ApiArchive, build_archive
 
 EXAMPLES = 8  # per operation, role and generation mode: 80 per operation
-POSITIVE_STATUSES = ["2xx", "304", "400", "401", "403", "404", "416"]
+#: 409: a decision the package has already, or any change under a legal hold the fuzzing placed
+POSITIVE_STATUSES = ["2xx", "304", "400", "401", "403", "404", "409", "416"]
 
 #: every operation of the OpenAPI description (a test fails if one is added and not fuzzed here)
 OPERATIONS = [
@@ -52,10 +53,15 @@ OPERATIONS = [
     ("GET", "/packages/{package_id}/files/{path}"),
     ("HEAD", "/packages/{package_id}/files/{path}"),
     ("GET", "/packages/{package_id}/download"),
+    ("GET", "/packages/{package_id}/versions"),
     ("GET", "/audits"),
     ("GET", "/audits/{run_id}"),
     ("GET", "/stats"),
     ("GET", "/health"),
+    # last: they change the packages (new versions) the reads above were fuzzed against
+    ("POST", "/packages/{package_id}/access"),
+    ("POST", "/packages/{package_id}/hold"),
+    ("POST", "/packages/{package_id}/hold/release"),
 ]
 
 PATH_TRICKS = [

@@ -11,7 +11,7 @@ from archive import __version__
 from archive.api import errors
 from archive.api.cursors import Cursors
 from archive.api.limits import RequestLimits
-from archive.api.routes import audits, files, health, packages, stats
+from archive.api.routes import audits, decisions, files, health, packages, stats
 from archive.config import Settings, load_settings
 from archive.services.context import ArchiveContext
 from archive.services.retrieve.verified import VerifiedFiles
@@ -21,8 +21,10 @@ DESCRIPTION = """Find, read and download what the archive holds, within each cal
 Send an API token (`archive tokens create`) as `Authorization: Bearer <token>`. Without one,
 a caller sees open packages only (when the archive allows anonymous access). Hidden packages
 answer 404, exactly like unknown ones. Every error has the shape
-`{"error": {"code", "type", "status", "message"}}`. No route takes a request body; URLs, headers
-and page sizes are bounded (docs/api.md, "Limits"). See docs/api.md and docs/access.md."""
+`{"error": {"code", "type", "status", "message"}}`. Reads of one package take `?version=N` (default:
+the head). Decisions (access, legal holds) are POSTed as small JSON bodies by archivist and admin
+tokens; no other route takes a body. URLs, headers, bodies and page sizes are bounded (docs/api.md,
+"Limits"). See docs/api.md and docs/access.md."""
 
 
 def create_app(settings_or_ctx: Settings | ArchiveContext) -> FastAPI:
@@ -45,7 +47,7 @@ def create_app(settings_or_ctx: Settings | ArchiveContext) -> FastAPI:
     app.state.cursors = Cursors(ctx.settings.home)
     errors.install(app)
     app.add_middleware(RequestLimits)
-    for module in (packages, files, audits, stats, health):
+    for module in (packages, files, decisions, audits, stats, health):
         app.include_router(module.router)
     return app
 

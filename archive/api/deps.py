@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator, WithJsonSchema
 
@@ -15,6 +15,7 @@ from archive.errors import AccessDenied, AuthenticationRequired
 from archive.ids import PACKAGE_ID_PATTERN
 from archive.services.context import ArchiveContext
 from archive.services.retrieve import tokens
+from archive.services.retrieve.packages import version_number
 from archive.services.retrieve.usage import Caller
 from archive.services.retrieve.verified import VerifiedFiles
 
@@ -74,10 +75,30 @@ def _day(value: object) -> object:
 
 #: a query parameter naming a day (UTC): ``YYYY-MM-DD``
 Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+#: ``?version=N``: documented as a pattern, checked by :func:`get_version` (400 with a message, as
+#: a malformed id is), never by FastAPI (which would answer 422)
+VERSION_PATTERN = "^0*[1-9][0-9]*$"
+
+
+async def get_version(
+    version: Annotated[
+        str | None,
+        Query(
+            description="A version of the package (1 is the version ingested); without it, the head "
+            "(its current state). A positive whole number: anything else is 400, a version the "
+            "package does not have 404.",
+            json_schema_extra={"pattern": VERSION_PATTERN},
+        ),
+    ] = None,
+) -> int | None:
+    return version_number(version)
+
+
 Ctx = Annotated[ArchiveContext, Depends(get_ctx)]
 Verified = Annotated[VerifiedFiles, Depends(get_verified)]
 CursorsDep = Annotated[Cursors, Depends(get_cursors)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
+VersionDep = Annotated[int | None, Depends(get_version)]
 
 
 def require(allowed: bool, caller: Caller, what: str) -> None:

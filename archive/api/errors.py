@@ -54,12 +54,14 @@ MEANING: dict[int, str] = {
     400: "Malformed request: a package id, file path, cursor or field filter, contradicting "
     "parameters, or a NUL character in the query string",
     401: "No token where one is needed, or a malformed, unknown, expired or revoked token",
-    403: "Files withheld (restricted, embargoed), or a role that may not read this resource",
+    403: "Files withheld (restricted, embargoed), or a role that may not read this resource or make this decision",
     404: "Unknown or hidden package (the same answer for both), unknown file, audit run or route",
-    413: "A request body was sent: this API takes none",
+    409: "The change is refused: a legal hold, a decision the package has already, or another change came first",
+    413: "A request body where none is taken (GET, HEAD), or a body over 16 KiB",
     414: "The URL's path or query string is longer than the API accepts",
     416: "The Range names no byte of the file, or is malformed (`Content-Range: bytes */SIZE`)",
-    422: "A parameter of the wrong type or out of bounds (each one named under `details`)",
+    422: "A parameter or body field of the wrong type or out of bounds (each one named under `details`), "
+    "or a change rejected (its problems under `findings`)",
     431: "Too many request headers, or headers too large",
     500: "Stored bytes missing or not matching the catalog (E600, an incident was recorded), "
     "or an unexpected failure (E000, logged)",

@@ -7,7 +7,9 @@ them), so the app sets its own bounds and answers them in the one JSON error sha
 * its query string longer than :data:`MAX_QUERY_BYTES`: **414**;
 * more than :data:`MAX_HEADERS` headers, or more than :data:`MAX_HEADER_BYTES` of them: **431**;
 * a ``GET`` or ``HEAD`` with a body (``Content-Length`` above 0, or any ``Transfer-Encoding``):
-  **413**, without reading it. No route of this API takes a body;
+  **413**, without reading it. No such route takes a body;
+* any other request (the decisions' ``POST``) with a body over :data:`MAX_BODY_BYTES`, or sent
+  without a ``Content-Length`` (``Transfer-Encoding``): **413**, without reading it;
 * a NUL character in the query string (``%00``): **400**. No parameter has a use for one, and
   PostgreSQL refuses NUL in strings (it would be a 503 from the catalog otherwise).
 
@@ -25,6 +27,8 @@ MAX_PATH_BYTES = 16 * 1024
 MAX_QUERY_BYTES = 8 * 1024
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024
+#: the largest request body (a decision's JSON: a level, a day and a reason of 2,000 characters)
+MAX_BODY_BYTES = 16 * 1024
 
 
 def problem(scope: Scope) -> tuple[int, str, str] | None:
@@ -60,6 +64,15 @@ def problem(scope: Scope) -> tuple[int, str, str] | None:
             name = key.lower()
             if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
                 return 413, "BodyNotAccepted", f"{scope['method']} requests take no body; send none"
+        return None
+    for key, value in headers:
+        name = key.lower()
+        if name == b"transfer-encoding":
+            return 413, "BodyNotAccepted", "send a request body with a Content-Length, not in chunks"
+        if name == b"content-length":
+            length = value.strip()
+            if not length.isdigit() or len(length) > 12 or int(length) > MAX_BODY_BYTES:
+                return 413, "BodyTooLarge", f"a request body is at most {MAX_BODY_BYTES} bytes"
     return None
 
 

@@ -257,15 +257,19 @@ async def _zip_chunks(
         await _finish(ctx, entry_id, sent, outcome)
 
 
-def serve_zip(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str) -> Response:
-    """The whole bag as a zip (``<id>/bagit.txt``, ``<id>/data/…``), streamed as it is read."""
-    info, entries = retrieve.package_entries(ctx, verified, caller, package_id)
+def serve_zip(
+    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, version: int | None = None
+) -> Response:
+    """The whole bag (of the head, or of ``version``) as a zip (``<id>/bagit.txt``, ``<id>/data/…``),
+    streamed as it is read; a version's is named ``<id>-v<N>.zip``."""
+    info, entries = retrieve.package_entries(ctx, verified, caller, package_id, version)
     size = zip_size(((f"{info.id}/{e.bag_path}", e.size) for e in entries), info.created_at)
     entry_id = start_download(ctx, caller, info, "package", "", "", size)
     writer = ZipWriter(info.created_at)
+    name = info.id if version is None else f"{info.id}-v{version}"
     headers = {
         "Content-Length": str(size),
-        "Content-Disposition": f'attachment; filename="{info.id}.zip"',
+        "Content-Disposition": f'attachment; filename="{name}.zip"',
         "Cache-Control": "private, no-transform",
         "X-Content-Type-Options": "nosniff",
     }

@@ -1,7 +1,9 @@
 """Reads for retrieval: one package's access fields and summary, one file, pages of files and events.
 
 These never load a whole package (``Catalog.get_package`` does), so a package of a million
-files answers ``GET /packages/{id}`` as fast as one of three.
+files answers ``GET /packages/{id}`` as fast as one of three. Each read is of the head unless it
+is given a ``version``: then the version's own row (metadata, access, tag digests) and the file
+rows valid in it (``since_version <= v < until_version``, :func:`~archive.catalog.repository.in_version`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select
 
 from archive.catalog.guard import guarded
 from archive.catalog.records import PackageInfo, StoredFileInfo, aware
-from archive.catalog.repository import PACKAGE_INFO_COLUMNS, Catalog
-from archive.catalog.tables import EventRow, FileRow, PackageRow
+from archive.catalog.repository import PACKAGE_INFO_COLUMNS, Catalog, in_version
+from archive.catalog.tables import EventRow, FileRow, PackageRow, VersionRow
 from archive.errors import NotFound
 
 # hot statements are built once; SQLAlchemy also caches their compiled SQL
@@ -24,12 +26,44 @@ _INFO_Q = select(*PACKAGE_INFO_COLUMNS).where(PackageRow.id == bindparam("pid"))
 #: the package's profile and level are in one group (``archive.access.policy.metadata_scope``)
 Scope = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 _META_Q = select(PackageRow.descriptive, PackageRow.dublin_core).where(PackageRow.id == bindparam("pid"))
-_FORMATS_Q = (
-    select(FileRow.puid, func.min(FileRow.format_name), func.count(), func.sum(FileRow.size))
-    .where(FileRow.package_id == bindparam("pid"))
-    .group_by(FileRow.puid)
-    .order_by(func.count().desc(), FileRow.puid)
+_VERSION_META_Q = select(VersionRow.descriptive, VersionRow.dublin_core).where(
+    VersionRow.package_id == bindparam("pid"), VersionRow.number == bindparam("number")
 )
+#: a version as a :class:`PackageInfo`: the package's fixed columns, the version's own
+_VERSION_INFO_Q = (
+    select(
+        PackageRow.id,
+        PackageRow.profile_id,
+        PackageRow.profile_version,
+        PackageRow.created_at,
+        PackageRow.storage_path,
+        VersionRow.number,
+        VersionRow.descriptive,
+        VersionRow.dublin_core,
+        VersionRow.access_level,
+        VersionRow.embargo_until,
+        VersionRow.access_statement,
+        VersionRow.file_count,
+        VersionRow.total_bytes,
+        VersionRow.mets_sha256,
+        VersionRow.tag_digests,
+        VersionRow.held,
+    )
+    .join(VersionRow, VersionRow.package_id == PackageRow.id)
+    .where(PackageRow.id == bindparam("pid"), VersionRow.number == bindparam("number"))
+)
+
+
+def _formats_q(version: int | None) -> Any:
+    return (
+        select(FileRow.puid, func.min(FileRow.format_name), func.count(), func.sum(FileRow.size))
+        .where(FileRow.package_id == bindparam("pid"), *in_version(version))
+        .group_by(FileRow.puid)
+        .order_by(func.count().desc(), FileRow.puid)
+    )
+
+
+_FORMATS_Q = _formats_q(None)
 
 
 def visible_conditions(levels: Collection[str] | None, visible: Scope | None) -> list[ColumnElement[bool]]:
@@ -55,6 +89,7 @@ def package_info(
     *,
     levels: Collection[str] | None = None,
     visible: Scope | None = None,
+    version: int | None = None,
 ) -> PackageInfo:
     """The package, if the catalog holds it and it is visible (``levels``, ``visible``: see
     :func:`visible_conditions`); else ``NotFound``.
@@ -62,7 +97,13 @@ def package_info(
     Visibility is decided inside the query, so a hidden package costs exactly what an unknown
     id costs: the same statement, no row, the same error. Nothing of a hidden package is read,
     and its answer cannot be told from an unknown id's by its timing.
+
+    With ``version``: that version as it was recorded (its title, access, held, files summary,
+    METS and tag digests; ``version`` is its number), or ``NotFound`` if the package has no such
+    version. Visibility (``levels``, ``visible``) is still the head's: authorise the head first.
     """
+    if version is not None:
+        return _version_info(catalog, package_id, version, levels, visible)
     query = _INFO_Q if levels is None and visible is None else _INFO_Q.where(*visible_conditions(levels, visible))
 
     with catalog.engine.connect() as c:
@@ -72,15 +113,51 @@ def package_info(
     return PackageInfo.from_row(r)
 
 
-@guarded("read package {package_id}")
-def package_metadata(catalog: Catalog, package_id: str) -> dict[str, Any]:
-    """Descriptive metadata, Dublin Core and the count of files per format."""
-
+def _version_info(
+    catalog: Catalog, package_id: str, number: int, levels: Collection[str] | None, visible: Scope | None
+) -> PackageInfo:
+    query = _VERSION_INFO_Q
+    if levels is not None or visible is not None:
+        query = query.where(*visible_conditions(levels, visible))
     with catalog.engine.connect() as c:
-        r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
+        r = c.execute(query, {"pid": package_id, "number": number}).one_or_none()
+    if r is None:
+        raise NotFound(f"package {package_id} has no version {number}")
+    descriptive = dict(r.descriptive)
+    title = descriptive.get("title") or (dict(r.dublin_core).get("title") or [""])[0]
+    return PackageInfo(
+        id=r.id,
+        profile_id=r.profile_id,
+        profile_version=r.profile_version,
+        title=str(title),
+        created_at=aware(r.created_at),
+        access_level=r.access_level,
+        embargo_until=r.embargo_until,
+        access_statement=r.access_statement,
+        file_count=r.file_count,
+        total_bytes=r.total_bytes,
+        storage_path=r.storage_path,
+        mets_sha256=r.mets_sha256,
+        tag_digests=dict(r.tag_digests),
+        version=r.number,
+        held=bool(r.held),
+    )
+
+
+@guarded("read package {package_id}")
+def package_metadata(catalog: Catalog, package_id: str, version: int | None = None) -> dict[str, Any]:
+    """Descriptive metadata, Dublin Core and the count of files per format (of the head, or of
+    ``version``)."""
+    with catalog.engine.connect() as c:
+        if version is None:
+            r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
+        else:
+            r = c.execute(_VERSION_META_Q, {"pid": package_id, "number": version}).one_or_none()
         if r is None:
-            raise NotFound(f"no package {package_id}")
-        formats = c.execute(_FORMATS_Q, {"pid": package_id}).all()
+            raise NotFound(
+                f"no package {package_id}" if version is None else f"package {package_id} has no version {version}"
+            )
+        formats = c.execute(_FORMATS_Q if version is None else _formats_q(version), {"pid": package_id}).all()
     return {
         "metadata": r.descriptive,
         "dublin_core": r.dublin_core,
@@ -134,7 +211,9 @@ _FILE = (
 )
 
 
-_FILE_Q = select(*_FILE).where(FileRow.package_id == bindparam("pid"), FileRow.path == bindparam("path"))
+_FILE_Q = select(*_FILE).where(
+    FileRow.package_id == bindparam("pid"), FileRow.path == bindparam("path"), *in_version(None)
+)
 
 
 def _file(r: Any) -> StoredFileInfo:
@@ -157,18 +236,28 @@ def file_path(catalog: Catalog, package_id: str, key: int) -> str | None:
 
 
 @guarded("read a file of package {package_id}")
-def stored_file(catalog: Catalog, package_id: str, path: str) -> StoredFileInfo:
+def stored_file(catalog: Catalog, package_id: str, path: str, version: int | None = None) -> StoredFileInfo:
+    """The file at ``path`` in the head (or in ``version``): its row for that version, whose size and
+    digests are what the stored bytes must match."""
+    query = _FILE_Q
+    if version is not None:
+        query = select(*_FILE).where(
+            FileRow.package_id == bindparam("pid"), FileRow.path == bindparam("path"), *in_version(version)
+        )
     with catalog.engine.connect() as c:
-        r = c.execute(_FILE_Q, {"pid": package_id, "path": path}).one_or_none()
+        r = c.execute(query, {"pid": package_id, "path": path}).one_or_none()
     if r is None:
-        raise NotFound(f"package {package_id} has no file {path!r}")
+        at = "" if version is None else f" in version {version}"
+        raise NotFound(f"package {package_id} has no file {path!r}{at}")
     return _file(r)
 
 
 @guarded("list the files of package {package_id}")
-def files_page(catalog: Catalog, package_id: str, after: str | None, limit: int) -> list[StoredFileInfo]:
-    """Up to ``limit`` files ordered by path, after the path ``after``."""
-    q = select(*_FILE).where(FileRow.package_id == package_id)
+def files_page(
+    catalog: Catalog, package_id: str, after: str | None, limit: int, version: int | None = None
+) -> list[StoredFileInfo]:
+    """Up to ``limit`` files of the head (or of ``version``) ordered by path, after the path ``after``."""
+    q = select(*_FILE).where(FileRow.package_id == package_id, *in_version(version))
     if after is not None:
         q = q.where(FileRow.path > after)
     q = q.order_by(FileRow.path).limit(limit)

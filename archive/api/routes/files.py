@@ -1,4 +1,5 @@
-"""GET and HEAD /packages/{id}/files/{path}: one stored payload file, with Range and digests."""
+"""GET and HEAD /packages/{id}/files/{path}: one stored payload file (of the head, or of
+``?version=N``), with Range and digests."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
 from archive.api import errors, serving
-from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, PackageId, Verified
+from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, PackageId, Verified, VersionDep
 from archive.api.stored import conditional_headers, stored_bytes
 from archive.errors import InvalidRequest
 from archive.services.retrieve import packages as retrieve
@@ -73,9 +74,10 @@ def get_file(
             "percent-encoded (`%0A` for a line feed, `%25` for `%`; `/` between folders)."
         ),
     ],
+    version: VersionDep,
 ) -> Response:
     reject_encoded_separators(request)
-    entry = retrieve.open_file(ctx, verified, caller, package_id, path)
+    entry = retrieve.open_file(ctx, verified, caller, package_id, path, version)
     return serving.serve_file(request, ctx, verified, caller, entry, ACTION_FILE)
 
 

@@ -1,4 +1,5 @@
-"""/packages: search and list, one package's metadata, METS, events, file list, and zip download."""
+"""/packages: search and list, one package's metadata, METS, events, file list, versions, and zip
+download. Each route of one package's content takes ``?version=N`` (default: the head)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pydantic import Field
 
 from archive.access import policy
 from archive.api import errors, serving
-from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, CursorsDep, Day, PackageId, Verified
-from archive.api.schemas import EventsPage, FilesPage, PackageDetail, PackageList
+from archive.api.deps import OPTIONAL_TOKEN, CallerDep, Ctx, CursorsDep, Day, PackageId, Verified, VersionDep
+from archive.api.schemas import EventsPage, FilesPage, PackageDetail, PackageList, VersionsPage
 from archive.api.stored import conditional_headers, stored_bytes
 from archive.errors import InvalidRequest
 from archive.services.retrieve import listing
@@ -46,6 +47,11 @@ def _access(level: str, embargo: date | None, statement: str, decision: policy.D
         "files_withheld_because": decision.reason or None,
         "files_available_from": decision.files_from.isoformat() if decision.files_from else None,
     }
+
+
+def _at(version: int | None) -> str:
+    """The query string naming ``version`` in a link ("" for the head)."""
+    return "" if version is None else f"?version={version}"
 
 
 def _fields(values: list[str]) -> tuple[tuple[str, str], ...]:
@@ -131,12 +137,13 @@ async def list_packages(
     "/packages/{package_id}",
     summary="One package: metadata, access, files summary, last audit",
     response_model=None,
-    responses=_json(PackageDetail, "The package", 400, 401, 404, 422),
+    responses=_json(PackageDetail, "The package (its head, or the version asked for)", 400, 401, 404, 422),
     openapi_extra=OPTIONAL_TOKEN,
 )
-async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSONResponse:
-    view = listing.view_package(ctx, caller, package_id)
+async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId, version: VersionDep) -> JSONResponse:
+    view = listing.view_package(ctx, caller, package_id, version)
     info, decision, meta = view.info, view.decision, view.metadata
+    at = _at(version)
     return JSONResponse(
         {
             "id": info.id,
@@ -144,6 +151,9 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
             "profile": info.profile_id,
             "profile_version": info.profile_version,
             "created": info.created_at.isoformat(),
+            "version": info.version,
+            "head_version": view.head,
+            "held": info.held,
             "access": _access(info.access_level, info.embargo_until, info.access_statement, decision),
             "metadata": meta["metadata"],
             "dublin_core": meta["dublin_core"],
@@ -151,14 +161,15 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
                 "count": info.file_count,
                 "bytes": info.total_bytes,
                 "formats": meta["formats"],
-                "href": f"/packages/{info.id}/files",
+                "href": f"/packages/{info.id}/files{at}",
             },
             "last_audit": view.last_audit,
             "links": {
-                "mets": f"/packages/{info.id}/mets",
+                "mets": f"/packages/{info.id}/mets{at}",
                 "events": f"/packages/{info.id}/events",
-                "files": f"/packages/{info.id}/files",
-                "download": f"/packages/{info.id}/download",
+                "files": f"/packages/{info.id}/files{at}",
+                "download": f"/packages/{info.id}/download{at}",
+                "versions": f"/packages/{info.id}/versions",
             },
         }
     )
@@ -166,7 +177,7 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
 
 @router.get(
     "/packages/{package_id}/mets",
-    summary="The stored METS document (XML; Range, ETag, Repr-Digest like a file)",
+    summary="The stored METS document of the head or a version (XML; Range, ETag, Repr-Digest like a file)",
     response_class=Response,
     dependencies=[Depends(conditional_headers)],
     responses={
@@ -175,8 +186,10 @@ async def get_package(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSO
     },
     openapi_extra=OPTIONAL_TOKEN,
 )
-def get_mets(request: Request, ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId) -> Response:
-    entry = retrieve.open_mets(ctx, verified, caller, package_id)
+def get_mets(
+    request: Request, ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId, version: VersionDep
+) -> Response:
+    entry = retrieve.open_mets(ctx, verified, caller, package_id, version)
     return serving.serve_file(request, ctx, verified, caller, entry, "view")
 
 
@@ -204,7 +217,7 @@ async def get_events(
 
 @router.get(
     "/packages/{package_id}/files",
-    summary="The package's files: path, size, digests, format",
+    summary="The package's files (of its head, or of a version): path, size, digests, format",
     response_model=None,
     responses=_json(FilesPage, "One page of the package's files, by path", 400, 401, 404, 422),
     openapi_extra=OPTIONAL_TOKEN,
@@ -214,16 +227,19 @@ async def get_files(
     caller: CallerDep,
     cursors: CursorsDep,
     package_id: PackageId,
+    version: VersionDep,
     limit: PageLimit = 1000,
     cursor: Cursor = None,
 ) -> JSONResponse:
     page = listing.files_page(
-        ctx, caller, package_id, lambda path_of: cursors.files_after(package_id, cursor, path_of), limit
+        ctx, caller, package_id, lambda path_of: cursors.files_after(package_id, cursor, path_of), limit, version
     )
     files = page.files
+    at = _at(version)
     return JSONResponse(
         {
             "package_id": package_id,
+            "version": page.info.version,
             "total": page.info.file_count,
             "count": len(files),
             "files_available": page.decision.files,
@@ -234,7 +250,7 @@ async def get_files(
                     "size": f.size,
                     "digests": f.digests,
                     "format": {"puid": f.puid, "name": f.format_name, "mime": f.mime or None, "basis": f.basis or None},
-                    "href": f"/packages/{package_id}/files/{quote(f.path)}",
+                    "href": f"/packages/{package_id}/files/{quote(f.path)}{at}",
                 }
                 for f in files
             ],
@@ -244,7 +260,7 @@ async def get_files(
 
 @router.get(
     "/packages/{package_id}/download",
-    summary="The whole bag as a zip, streamed",
+    summary="The whole bag (of the head, or of a version) as a zip, streamed",
     response_class=Response,
     responses={
         200: {
@@ -255,5 +271,28 @@ async def get_files(
     },
     openapi_extra=OPTIONAL_TOKEN,
 )
-def download(ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId) -> Response:
-    return serving.serve_zip(ctx, verified, caller, package_id)
+def download(ctx: Ctx, caller: CallerDep, verified: Verified, package_id: PackageId, version: VersionDep) -> Response:
+    return serving.serve_zip(ctx, verified, caller, package_id, version)
+
+
+@router.get(
+    "/packages/{package_id}/versions",
+    summary="Every version of the package: when, what kind of change, why, by whom, its access",
+    response_model=None,
+    responses=_json(VersionsPage, "Every version, oldest first", 400, 401, 404, 422),
+    openapi_extra=OPTIONAL_TOKEN,
+)
+async def get_versions(ctx: Ctx, caller: CallerDep, package_id: PackageId) -> JSONResponse:
+    head, found = listing.versions(ctx, caller, package_id)
+    versions = []
+    for v in found:
+        entry = v.record.as_dict()
+        if v.decision.hidden:
+            entry["title"] = None  # the metadata of a version the caller may not see is not shown
+        entry["available"] = not v.decision.hidden
+        entry["files_available"] = v.decision.files
+        entry["href"] = f"/packages/{head.id}?version={v.record.number}"
+        versions.append(entry)
+    return JSONResponse(
+        {"package_id": head.id, "head_version": head.version, "count": len(versions), "versions": versions}
+    )

@@ -15,12 +15,20 @@ from typing import Any
 
 from archive.access import policy
 from archive.catalog import retrieval, search
-from archive.catalog.records import PackageInfo, StoredFileInfo
+from archive.catalog.records import PackageInfo, StoredFileInfo, VersionRecord
 from archive.catalog.search import SearchQuery
 from archive.errors import InvalidRequest
 from archive.services.audit.report import last_audit
 from archive.services.context import ArchiveContext
-from archive.services.retrieve.packages import METADATA, authorise, decide, search_scope, today_utc
+from archive.services.retrieve.packages import (
+    METADATA,
+    authorise,
+    authorise_version,
+    decide,
+    search_scope,
+    tightest,
+    today_utc,
+)
 from archive.services.retrieve.usage import Caller, record_view
 
 #: the last row of the previous search page: (created_at, id)
@@ -94,18 +102,38 @@ def search_packages(
 
 @dataclass
 class PackageView:
-    info: PackageInfo
+    info: PackageInfo  # as the version shown is (the head, or the version asked for)
     decision: policy.Decision
     metadata: dict[str, Any]  # "metadata", "dublin_core", "formats"
     last_audit: dict[str, Any] | None
+    head: int = 1  # the head version's number
 
 
-def view_package(ctx: ArchiveContext, caller: Caller, package_id: str) -> PackageView:
-    """One package as ``caller`` may see it (NotFound if hidden); the view is recorded."""
-    info, decision = authorise(ctx, caller, package_id, METADATA)
-    meta = retrieval.package_metadata(ctx.catalog, package_id)
+def view_package(ctx: ArchiveContext, caller: Caller, package_id: str, version: int | None = None) -> PackageView:
+    """One package (its head, or ``version``) as ``caller`` may see it (NotFound if hidden); the
+    view is recorded."""
+    head, info, decision = authorise_version(ctx, caller, package_id, METADATA, version=version)
+    meta = retrieval.package_metadata(ctx.catalog, package_id, version)
     record_view(ctx, caller, info)
-    return PackageView(info, decision, meta, last_audit(ctx, info.id))
+    return PackageView(info, decision, meta, last_audit(ctx, info.id), head.version)
+
+
+@dataclass
+class VersionView:
+    record: VersionRecord
+    decision: policy.Decision  # what the caller may see of this version (hidden: its title is withheld)
+
+
+def versions(ctx: ArchiveContext, caller: Caller, package_id: str) -> tuple[PackageInfo, list[VersionView]]:
+    """Every version of a package ``caller`` may see (NotFound if hidden), oldest first, each with
+    what the caller may see of it: the head's decision and the version's own, the tighter."""
+    head, decision = authorise(ctx, caller, package_id, METADATA)
+    today = today_utc()
+    out = []
+    for record in ctx.catalog.versions(package_id):
+        own = decide(ctx, caller, head.profile_id, record.access_level, record.embargo_until, today)
+        out.append(VersionView(record, tightest(decision, own)))
+    return head, out
 
 
 EventsKey = tuple[datetime, str]
@@ -127,7 +155,7 @@ def events_page(
 
 @dataclass
 class FilesPage:
-    info: PackageInfo
+    info: PackageInfo  # as the version listed is
     decision: policy.Decision
     files: list[StoredFileInfo]
     more: bool
@@ -139,10 +167,11 @@ def files_page(
     package_id: str,
     after: Callable[[Callable[[int], str | None]], str | None],
     limit: int,
+    version: int | None = None,
 ) -> FilesPage:
-    """Up to ``limit`` files of a package ``caller`` may see, by path. ``after`` is handed the
-    lookup from a file's key to its path."""
-    info, decision = authorise(ctx, caller, package_id, METADATA)
+    """Up to ``limit`` files of a package ``caller`` may see (of its head, or of ``version``), by
+    path. ``after`` is handed the lookup from a file's key to its path."""
+    info, decision = authorise(ctx, caller, package_id, METADATA, version=version)
     start = after(lambda key: retrieval.file_path(ctx.catalog, package_id, key))
-    files = retrieval.files_page(ctx.catalog, package_id, start, limit + 1)
+    files = retrieval.files_page(ctx.catalog, package_id, start, limit + 1, version)
     return FilesPage(info, decision, files[:limit], len(files) > limit)

@@ -8,6 +8,12 @@ does not exist; a search filters with :func:`search_scope`, built from the same 
 file is served only if the catalog lists it; its location is built from the catalog's path,
 never from the request, and the stored file must still be the one the catalog describes (see
 :mod:`archive.services.retrieve.verified`).
+
+Every read can name a version of the package (``version``; None is the head). A caller gets a
+version only if the head's decision *and* the one the version's own access level gives allow it
+(:func:`tightest`): an access tightened later covers the versions before it, and a version that
+was tighter than the head stays as tight. Its files are the catalog's rows for that version,
+served from where that version of the OCFL object stores them, and checked against those rows.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from archive.storage.local import package_relpath
 
 MAX_PATH = 4096
 METADATA, FILES = "metadata", "files"
+#: a version number longer than this many digits is past any package's last version
+_VERSION_DIGITS = 18
 METS_NAME = "mets.xml"
 DEFAULT_MIME = "application/octet-stream"
 
@@ -112,29 +120,92 @@ def gone_if_disposed(ctx: ArchiveContext, caller: Caller, package_id: str, today
     raise Gone(f"package {package_id} was disposed of on {when}: {tomb.reason}", tomb.public())
 
 
-def authorise(
-    ctx: ArchiveContext, caller: Caller, package_id: str, need: str = METADATA, today: date | None = None
-) -> tuple[PackageInfo, policy.Decision]:
-    """The package and what ``caller`` may see of it.
+def tightest(head: policy.Decision, version: policy.Decision) -> policy.Decision:
+    """What a caller may see of a version: what both the head's decision and the version's own
+    allow. Files withheld by either stay withheld; of two embargoes the later date counts, and an
+    embargo with no date (or a level whose files are never served) wins over any date."""
+    if head.hidden or version.hidden:
+        return policy.HIDDEN
+    if head.files and version.files:
+        return head
+    withheld = [d for d in (head, version) if not d.files]
+    undated = [d for d in withheld if d.files_from is None]
+    if undated:
+        return undated[0]
+    return max(withheld, key=lambda d: d.files_from or date.min)
 
-    Raises NotFound if it is hidden (exactly as for an unknown id), AccessDenied if ``need`` is
-    files and they are withheld.
+
+def version_number(text: str | None) -> int | None:
+    """``?version=N`` as a number: None when absent; InvalidRequest unless N is a positive decimal
+    integer. A number too long to be any version is kept as one past every package's last."""
+    if text is None:
+        return None
+    digits = text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        raise InvalidRequest(f"version must be a positive whole number (1 is the first version), not {text[:40]!r}")
+    significant = digits.lstrip("0")
+    if not significant:
+        raise InvalidRequest("version must be a positive whole number: versions are numbered from 1")
+    return int(significant) if len(significant) <= _VERSION_DIGITS else 10**_VERSION_DIGITS
+
+
+def authorise(
+    ctx: ArchiveContext,
+    caller: Caller,
+    package_id: str,
+    need: str = METADATA,
+    today: date | None = None,
+    version: int | None = None,
+) -> tuple[PackageInfo, policy.Decision]:
+    """The package (as its head is, or as ``version`` was) and what ``caller`` may see of it.
+
+    Raises NotFound if the package is hidden (exactly as for an unknown id), NotFound naming the
+    version if it has no such version or the version's own access level hides it from the
+    caller, AccessDenied if ``need`` is files and they are withheld by the head's decision or by
+    the version's.
     """
+    _, info, decision = authorise_version(ctx, caller, package_id, need, today, version)
+    return info, decision
+
+
+def authorise_version(
+    ctx: ArchiveContext,
+    caller: Caller,
+    package_id: str,
+    need: str = METADATA,
+    today: date | None = None,
+    version: int | None = None,
+) -> tuple[PackageInfo, PackageInfo, policy.Decision]:
+    """:func:`authorise`, also handing back the head: ``(head, the version asked for, decision)``."""
     check_package_id(package_id)
     # visibility is decided inside the query: a hidden package is read exactly as an unknown id is
     # (same statement, no row), so neither its answer nor its timing tells that it exists
     levels = policy.metadata_levels(caller.role, ctx.settings.api_anonymous)
     try:
-        info = retrieval.package_info(ctx.catalog, package_id, levels=levels, visible=search_scope(ctx, caller))
+        head = retrieval.package_info(ctx.catalog, package_id, levels=levels, visible=search_scope(ctx, caller))
     except NotFound:
         gone_if_disposed(ctx, caller, package_id, today)  # hidden and unknown ids both ask, alike
         raise
-    decision = decide(ctx, caller, info.profile_id, info.access_level, info.embargo_until, today)
+    today = today or today_utc()
+    decision = decide(ctx, caller, head.profile_id, head.access_level, head.embargo_until, today)
     if decision.hidden:
         raise NotFound(f"no package {package_id}")  # the very message an unknown id gets
+    info = head
+    if version is not None:
+        if version > head.version:
+            raise NotFound(f"package {package_id} has no version {version}: its versions are 1 to {head.version}")
+        info = retrieval.package_info(ctx.catalog, package_id, version=version)
+        own = decide(ctx, caller, info.profile_id, info.access_level, info.embargo_until, today)
+        decision = tightest(decision, own)
+        if decision.hidden:
+            raise NotFound(
+                f"version {version} of package {package_id} is not available to the role {caller.role} "
+                f"(its access level was {info.access_level})"
+            )
     if need == FILES and not decision.files:
-        raise AccessDenied(f"package {package_id}: {decision.reason}")
-    return info, decision
+        at = "" if version is None else f" version {version}"
+        raise AccessDenied(f"package {package_id}{at}: {decision.reason}")
+    return head, info, decision
 
 
 def check_path(path: str) -> str:
@@ -190,7 +261,7 @@ def _servable(
     digests: dict[str, str],
     mime: str,
 ) -> Servable:
-    stored = ctx.storage.version(info.id).stored(bag_path)
+    stored = ctx.storage.version(info.id, info.version).stored(bag_path)
     relpath = f"{package_relpath(info.id)}/{stored}"
     location = ctx.storage.root / relpath
     st = _stat_checked(ctx, caller, info, bag_path, location, size)
@@ -209,37 +280,48 @@ def _servable(
     )
 
 
-def open_file(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, path: str) -> Servable:
-    """A payload file the caller may download."""
-    info, _ = authorise(ctx, caller, package_id, FILES)
-    f = retrieval.stored_file(ctx.catalog, package_id, check_path(path))
+def open_file(
+    ctx: ArchiveContext,
+    verified: VerifiedFiles,
+    caller: Caller,
+    package_id: str,
+    path: str,
+    version: int | None = None,
+) -> Servable:
+    """A payload file of the head (or of ``version``) the caller may download."""
+    info, _ = authorise(ctx, caller, package_id, FILES, version=version)
+    f = retrieval.stored_file(ctx.catalog, package_id, check_path(path), version)
     return _servable(ctx, verified, caller, info, f.path, f"data/{f.path}", f.size, f.digests, f.mime)
 
 
-def open_mets(ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str) -> Servable:
-    info, _ = authorise(ctx, caller, package_id, METADATA)
+def open_mets(
+    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, version: int | None = None
+) -> Servable:
+    """The METS document of the head (or of ``version``)."""
+    info, _ = authorise(ctx, caller, package_id, METADATA, version=version)
     digests = dict(info.tag_digests.get(METS_NAME) or {"sha256": info.mets_sha256})
     return _servable(ctx, verified, caller, info, METS_NAME, METS_NAME, None, digests, "application/xml")
 
 
 def package_entries(
-    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str
+    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, version: int | None = None
 ) -> tuple[PackageInfo, list[Servable]]:
-    """Every file of the bag the catalog knows (tag files, then payload by path), for a zip download.
+    """Every file of the bag the catalog knows (tag files, then payload by path), for a zip download
+    of the head (or of ``version``: that version's complete bag).
 
     Tag files are checked now (a few small stats); payload files keep the catalog's sizes and
     are checked when the zip reaches them, so the download starts at once at any package size.
     """
-    info, _ = authorise(ctx, caller, package_id, FILES)
+    info, _ = authorise(ctx, caller, package_id, FILES, version=version)
     entries = [
         _servable(ctx, verified, caller, info, name, name, None, digests, "text/plain")
         for name, digests in sorted(info.tag_digests.items())
     ]
     after: str | None = None
     relbase = package_relpath(info.id)
-    stored = ctx.storage.version(info.id)
+    stored = ctx.storage.version(info.id, info.version)
     while True:
-        page = retrieval.files_page(ctx.catalog, package_id, after, 5000)
+        page = retrieval.files_page(ctx.catalog, package_id, after, 5000, version)
         for f in page:
             relpath = f"{relbase}/{stored.stored('data/' + f.path)}"
             entries.append(
