@@ -90,7 +90,11 @@ def conditions(q: SearchQuery) -> list[ColumnElement[bool]]:
             )
         )
     if q.puids:
-        conds.append(exists().where(FileRow.package_id == PackageRow.id, FileRow.puid.in_(q.puids)))
+        conds.append(
+            exists().where(
+                FileRow.package_id == PackageRow.id, FileRow.until_version.is_(None), FileRow.puid.in_(q.puids)
+            )
+        )  # formats of the current version: a withdrawn file no longer makes its package match
     if q.created_from:
         conds.append(PackageRow.created_at >= _day_start(q.created_from))
     if q.created_to:
