@@ -36,9 +36,12 @@ def _fastest(entry: Expected) -> Expected:
 def verify_stored_bag(
     version: StoredVersion, files: list[FileRecord], tag_digests: dict[str, dict[str, str]], workers: int = 1
 ) -> None:
-    """Re-read every stored byte of ``version`` and compare with the digests computed while copying.
+    """Re-read every byte ``version`` stored and compare with the digests computed while copying.
 
-    One strong digest is enough to prove the stored bytes are the copied bytes, so the
+    A version carries the files an earlier version stored (OCFL, by sha512): for those the
+    version's state must name the expected sha512, and their bytes are not read again (they were
+    when stored, and audits read them on schedule), so an amendment of a big package reads back
+    only what it wrote. One strong digest is enough to prove the stored bytes are the copied bytes, so the
     read-back computes only the fastest of them (sha256 where the profile has it: it runs on
     the CPU's SHA extensions); every algorithm was computed from the same read of the
     submission, and audits re-check them all. Version 1 must also hold no file beyond those
@@ -51,6 +54,14 @@ def verify_stored_bag(
         f"{rel}: the stored version holds it, the package does not" for rel in version.content if rel not in names
     ]
     problems += [f"{rel}: the stored version does not hold it" for rel in sorted(names - set(version.content))]
+    expected = {e.path: e.digests.get("sha512") for e in located(record_entries(files, tag_digests), version)}
+    problems += [
+        f"{rel}: the stored version names other content than the package"
+        for rel, digest in expected.items()
+        if digest and rel in version.state and version.state[rel] != digest
+    ]
+    written = f"v{version.number}/"
+    entries = [e for e in entries if e.location.startswith(written)]
     path = version.folder
 
     def note(outcome: FileOutcome) -> None:
