@@ -930,6 +930,17 @@ class Built:
 RESERVED_TOP = frozenset({"metadata.yaml", "metadata.yml", "metadata.json", "metadata", "bagit.txt"})
 
 
+def _zip_name(at: str, rel: str) -> str:
+    """How a faithful reader names a zip member ``at + rel``: a name that is not UTF-8 is written
+    without the UTF-8 flag (:func:`write_zip`), and such a name is CP437 (APPNOTE 4.4.4)."""
+    raw = (at + rel).encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return unicodedata.normalize("NFC", raw.decode("cp437")[len(at.encode("utf-8").decode("cp437")) :])
+    return rel
+
+
 def _expect(expected: dict[str, set[bytes]], path: str, data: bytes) -> None:
     key = unicodedata.normalize("NFC", path)
     expected.setdefault(key, set()).add(data)
@@ -1043,6 +1054,8 @@ def _pack(
     expected = {k: set(v) for k, v in expected.items()}
     canary = str(outside / "canary.yaml")
     at = prefix + payload
+    if not tar:
+        expected = {_zip_name(at, k): v for k, v in expected.items()}
     for mutation in spec.mutations:
         first = next(
             (
