@@ -27,3 +27,14 @@ def write_new(path: Path, data: bytes) -> None:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: written aside (``.tmp-<name>``), fsync'd, renamed over,
+    its folder fsync'd. A reader sees the old file or the new one, never part of one."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    write_new(tmp, data)
+    os.rename(tmp, path)
+    fsync_dir(path.parent)

@@ -47,6 +47,11 @@ OUTCOME_FAILURE = "failure"
 OUTCOME_WARNING = "warning"
 
 
+def title_of(metadata: dict[str, Any], dublin_core: dict[str, Any]) -> str:
+    """A package's title from its descriptive metadata, else from its Dublin Core."""
+    return str(metadata.get("title") or (dublin_core.get("title") or [""])[0])
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -169,6 +174,11 @@ class Package:
     #: when and by whom this version was made (None / "": at ingest, ``created`` and the submitter)
     version_created: datetime | None = None
     version_agent: str = ""
+
+    @property
+    def title(self) -> str:
+        """The title the archive lists the package by: its ``title`` field, else its Dublin Core title."""
+        return title_of(self.metadata, self.dublin_core)
 
     @property
     def held(self) -> bool:

@@ -107,7 +107,7 @@ def test_history_names_who_when_and_why(sqlite_ctx, copy_fixture, tmp_path: Path
     changes.release_hold(sqlite_ctx, pid, "matter closed", Actor("bea", "admin"))
     h = history(sqlite_ctx, pid)
     assert [(v["version"], v["kind"], v["agent"], v["reason"]) for v in h["versions"]] == [
-        (1, "ingest", h["versions"][0]["agent"], ""),
+        (1, "ingest", sqlite_ctx.settings.agent, ""),  # the submitter, recorded at ingest
         (2, "hold", "alice", "matter 42"),
         (3, "release", "bea", "matter closed"),
     ]

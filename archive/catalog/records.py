@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
+from archive.model import title_of
+
 
 def aware(value: datetime) -> datetime:
     """``value`` with UTC as its zone if it has none (SQLite hands back naive times)."""
@@ -211,7 +213,6 @@ class VersionRecord:
     @classmethod
     def from_row(cls, r: Any) -> Self:
         descriptive = dict(r.descriptive)
-        title = descriptive.get("title") or (dict(r.dublin_core).get("title") or [""])[0]
         return cls(
             number=r.number,
             created_at=aware(r.created_at),
@@ -219,7 +220,7 @@ class VersionRecord:
             reason=r.reason,
             agent=r.agent,
             mets_sha256=r.mets_sha256,
-            title=str(title),
+            title=title_of(descriptive, dict(r.dublin_core)),
             access_level=r.access_level,
             embargo_until=r.embargo_until,
             held=bool(r.held),

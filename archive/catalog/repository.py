@@ -132,27 +132,16 @@ class Catalog:
         self, pkg: Package, storage_path: str, mets_sha256: str, tag_digests: dict[str, dict[str, str]]
     ) -> None:
         """Record a stored package, its files, metadata, agents and events in one transaction."""
-        title = pkg.metadata.get("title") or (pkg.dublin_core.get("title") or [""])[0]
         row = PackageRow(
             id=pkg.id,
             profile_id=pkg.profile_id,
             profile_version=pkg.profile_version,
-            title=str(title),
             created_at=pkg.created,
             source_name=pkg.source_name,
             idempotency_key=pkg.idempotency_key or None,
-            access_level=pkg.access.level,
-            embargo_until=pkg.access.embargo_until,
-            access_statement=pkg.access.statement,
-            file_count=len(pkg.files),
-            total_bytes=pkg.total_bytes,
             storage_path=storage_path,
-            mets_sha256=mets_sha256,
-            descriptive=pkg.metadata,
-            dublin_core=pkg.dublin_core,
-            bag_info=pkg.bag_info,
-            tag_digests=tag_digests,
             fixity_interval_days=pkg.fixity_interval_days,
+            **self._head_values(pkg, mets_sha256, tag_digests),
         )
         try:
             with self.session() as s, s.begin():
@@ -166,19 +155,7 @@ class Catalog:
                     s.execute(insert(MetadataValueRow), values)
                     search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
                 if pkg.agents:
-                    s.execute(
-                        insert(AgentRow),
-                        [
-                            {
-                                "package_id": pkg.id,
-                                "identifier": a.identifier,
-                                "name": a.name,
-                                "type": a.type,
-                                "note": a.note,
-                            }
-                            for a in pkg.agents
-                        ],
-                    )
+                    s.execute(insert(AgentRow), self._agent_rows(pkg.id, pkg.agents))
                 if pkg.events:
                     s.execute(insert(EventRow), [EventRow.values(pkg.id, e) for e in pkg.events])
                 s.execute(insert(VersionRow), [self._version_row(pkg, 1, "ingest", "", mets_sha256, tag_digests)])
@@ -191,6 +168,31 @@ class Catalog:
                 ) from exc
             raise
         fault_point("catalog.after-commit")
+
+    @staticmethod
+    def _head_values(pkg: Package, mets_sha256: str, tag_digests: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """The ``packages`` columns that describe the head version (ingest and every new version)."""
+        return {
+            "title": pkg.title,
+            "access_level": pkg.access.level,
+            "embargo_until": pkg.access.embargo_until,
+            "access_statement": pkg.access.statement,
+            "file_count": len(pkg.files),
+            "total_bytes": pkg.total_bytes,
+            "mets_sha256": mets_sha256,
+            "descriptive": pkg.metadata,
+            "dublin_core": pkg.dublin_core,
+            "bag_info": pkg.bag_info,
+            "tag_digests": tag_digests,
+            "held": pkg.held,
+        }
+
+    @staticmethod
+    def _agent_rows(package_id: str, agents: list[Agent]) -> list[dict[str, Any]]:
+        return [
+            {"package_id": package_id, "identifier": a.identifier, "name": a.name, "type": a.type, "note": a.note}
+            for a in agents
+        ]
 
     @staticmethod
     def _version_row(
@@ -232,26 +234,11 @@ class Catalog:
         file rows (a changed or withdrawn file's row ends at ``number``; a new or changed one starts
         there), metadata and search values, the new events and agents, and the version's row.
         Raises :class:`VersionConflict` unless the catalog's head is ``number - 1``."""
-        title = pkg.metadata.get("title") or (pkg.dublin_core.get("title") or [""])[0]
         with self.session() as s, s.begin():
             moved = s.execute(
                 update(PackageRow)
                 .where(PackageRow.id == pkg.id, PackageRow.version == number - 1)
-                .values(
-                    version=number,
-                    title=str(title),
-                    access_level=pkg.access.level,
-                    embargo_until=pkg.access.embargo_until,
-                    access_statement=pkg.access.statement,
-                    file_count=len(pkg.files),
-                    total_bytes=pkg.total_bytes,
-                    mets_sha256=mets_sha256,
-                    descriptive=pkg.metadata,
-                    dublin_core=pkg.dublin_core,
-                    bag_info=pkg.bag_info,
-                    tag_digests=tag_digests,
-                    held=pkg.held,
-                )
+                .values(version=number, **self._head_values(pkg, mets_sha256, tag_digests))
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise ChangeConflict(
@@ -289,19 +276,7 @@ class Catalog:
                 s.execute(insert(MetadataValueRow), values)
                 search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
             if new_agents:
-                s.execute(
-                    insert(AgentRow),
-                    [
-                        {
-                            "package_id": pkg.id,
-                            "identifier": a.identifier,
-                            "name": a.name,
-                            "type": a.type,
-                            "note": a.note,
-                        }
-                        for a in new_agents
-                    ],
-                )
+                s.execute(insert(AgentRow), self._agent_rows(pkg.id, new_agents))
             if new_events:
                 s.execute(insert(EventRow), [EventRow.values(pkg.id, e) for e in new_events])
             s.execute(insert(VersionRow), [self._version_row(pkg, number, kind, reason, mets_sha256, tag_digests)])

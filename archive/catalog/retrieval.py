@@ -19,6 +19,7 @@ from archive.catalog.records import PackageInfo, StoredFileInfo, aware
 from archive.catalog.repository import PACKAGE_INFO_COLUMNS, Catalog, in_version
 from archive.catalog.tables import EventRow, FileRow, PackageRow, VersionRow
 from archive.errors import NotFound
+from archive.model import title_of
 
 # hot statements are built once; SQLAlchemy also caches their compiled SQL
 _INFO_Q = select(*PACKAGE_INFO_COLUMNS).where(PackageRow.id == bindparam("pid"))
@@ -123,13 +124,12 @@ def _version_info(
         r = c.execute(query, {"pid": package_id, "number": number}).one_or_none()
     if r is None:
         raise NotFound(f"package {package_id} has no version {number}")
-    descriptive = dict(r.descriptive)
-    title = descriptive.get("title") or (dict(r.dublin_core).get("title") or [""])[0]
+    title = title_of(dict(r.descriptive), dict(r.dublin_core))
     return PackageInfo(
         id=r.id,
         profile_id=r.profile_id,
         profile_version=r.profile_version,
-        title=str(title),
+        title=title,
         created_at=aware(r.created_at),
         access_level=r.access_level,
         embargo_until=r.embargo_until,

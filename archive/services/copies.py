@@ -48,13 +48,14 @@ def verify_stored_bag(
     (a later version shares its object with earlier ones: audits look for strays there). Raises
     StorageError on any difference. The check is :func:`archive.audit.check.check_copy`.
     """
-    entries = [_fastest(e) for e in located(record_entries(files, tag_digests), version)]
+    full = located(record_entries(files, tag_digests), version)
+    entries = [_fastest(e) for e in full]
     names = {e.path for e in entries}
     problems = [
         f"{rel}: the stored version holds it, the package does not" for rel in version.content if rel not in names
     ]
     problems += [f"{rel}: the stored version does not hold it" for rel in sorted(names - set(version.content))]
-    expected = {e.path: e.digests.get("sha512") for e in located(record_entries(files, tag_digests), version)}
+    expected = {e.path: e.digests.get("sha512") for e in full}
     problems += [
         f"{rel}: the stored version names other content than the package"
         for rel, digest in expected.items()

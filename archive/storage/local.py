@@ -287,7 +287,7 @@ class LocalStorage:
         return self.path_of(package_id) / "v1" / CONTENT
 
     def head(self, package_id: str) -> int:
-        return self.ocfl.head(package_id)
+        return self.version(package_id).head  # the inventory as read and kept by version()
 
     def settle(self, package_id: str) -> str:
         return self.ocfl.settle(package_id)

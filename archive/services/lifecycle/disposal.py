@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.catalog import retrieval
+from archive.catalog.audits import Audits
 from archive.catalog.disposals import Disposals, Proposal
-from archive.durable import fsync_dir, write_new
+from archive.durable import fsync_dir, write_atomic
 from archive.errors import ArchiveError, ChangeRefused, InvalidRequest, NotFound, StorageError
 from archive.faults import fault_point, register
 from archive.ledger.format import KIND_DISPOSAL
@@ -42,6 +44,11 @@ register("dispose.ledgered", "dispose.tombstone-written", "dispose.object-remove
 
 TOMBSTONES = Path("extensions") / "archive-tombstones"
 PROPOSED, APPROVED, EXECUTED, WITHDRAWN = "proposed", "approved", "executed", "withdrawn"
+
+
+def _held(ctx: ArchiveContext, package_id: str) -> bool:
+    """Whether a legal hold is on the package (its catalog row; NotFound when there is none)."""
+    return retrieval.package_info(ctx.catalog, package_id).held
 
 
 def _now() -> datetime:
@@ -63,7 +70,7 @@ def propose(ctx: ArchiveContext, package_ids: list[str], reason: str | None, act
         named_package_id(pid)
         if ctx.catalog.tombstone(pid) is not None:
             raise ChangeRefused(f"package {pid} was disposed of already")
-        if ctx.catalog.get_package(pid).held:
+        if _held(ctx, pid):
             raise ChangeRefused(f"package {pid} is under a legal hold: it cannot be proposed for disposal")
     proposal = Proposal(str(uuid.uuid4()), _now(), actor.name, why, PROPOSED, ids, "", None, None, "")
     body = {"proposal": proposal.id, "action": PROPOSED, "by": actor.name, "reason": why, "ids": ids}
@@ -106,9 +113,7 @@ def approve(ctx: ArchiveContext, proposal_id: str, reason: str | None, actor: Ac
 
 
 def _refuse_held(ctx: ArchiveContext, proposal: Proposal) -> None:
-    held = [
-        pid for pid in proposal.package_ids if ctx.catalog.tombstone(pid) is None and ctx.catalog.get_package(pid).held
-    ]
+    held = [pid for pid in proposal.package_ids if ctx.catalog.tombstone(pid) is None and _held(ctx, pid)]
     if held:
         raise ChangeRefused(f"under a legal hold, so not disposed of: {', '.join(held)}; release the hold first")
 
@@ -161,11 +166,8 @@ def _document(ctx: ArchiveContext, proposal: Proposal, package_id: str, actor: s
     versions = ctx.catalog.versions(package_id)
     inventory = ctx.storage.ocfl.inventory(package_id) if ctx.storage.exists(package_id) else {}
     manifest = inventory.get("manifest", {}) if isinstance(inventory, dict) else {}
-    sizes = {
-        f.digests.get("sha512"): f.size
-        for n in range(1, pkg.version + 1)
-        for f in ctx.catalog.get_package(package_id, n).files
-    }
+    # every file row of every version, in one query (not a whole package read per version)
+    sizes = {digests.get("sha512"): size for _, _, _, size, digests in Audits(ctx.catalog).package(package_id).history}
     content = sorted(
         (
             {"path": path, "sha512": digest, "size": sizes.get(digest)}
@@ -216,18 +218,18 @@ def _document(ctx: ArchiveContext, proposal: Proposal, package_id: str, actor: s
     }
 
 
+def _encoded(document: dict[str, Any]) -> bytes:
+    """A tombstone's bytes: the same document always gives the same bytes (its ledgered sha256)."""
+    return json.dumps(document, sort_keys=True, indent=1).encode() + b"\n"
+
+
 def _write_tombstone(storage: LocalStorage, document: dict[str, Any], data: bytes) -> None:
     path = tombstone_path(storage, document["package"])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             return  # written by the run a crash interrupted: the first document stands
-        tmp = path.with_name(f".tmp-{path.name}")
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        write_new(tmp, data)
-        os.rename(tmp, path)
-        fsync_dir(path.parent)
+        write_atomic(path, data)
     except OSError as exc:
         raise StorageError(f"cannot write the tombstone {path}: {exc.strerror or exc}") from exc
 
@@ -255,11 +257,10 @@ def dispose_one(
         return False
     document = document or read_tombstone(ctx.storage, package_id)
     if document is None:  # not begun: everything still as it was
-        pkg = ctx.catalog.get_package(package_id)
-        if pkg.held:
+        if _held(ctx, package_id):
             raise ChangeRefused(f"package {package_id} is under a legal hold: not disposed of")
         document = _document(ctx, proposal, package_id, proposal.approver)
-        data = json.dumps(document, sort_keys=True, indent=1).encode() + b"\n"
+        data = _encoded(document)
         _ledger(
             ctx,
             package_id,
@@ -272,7 +273,7 @@ def dispose_one(
         )
         fault_point("dispose.ledgered")
         _write_tombstone(ctx.storage, document, data)  # the commit point
-    data = json.dumps(document, sort_keys=True, indent=1).encode() + b"\n"
+    data = _encoded(document)
     for replica in ctx.replicas:
         _write_tombstone(replica, document, data)
     fault_point("dispose.tombstone-written")

@@ -22,7 +22,6 @@ still reads as version N until ``archive doctor`` verifies version N+1 and recor
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import uuid
@@ -54,8 +53,9 @@ from archive.services import ledgering
 from archive.services.context import ArchiveContext
 from archive.services.copies import replicate_package, sha512_of, verify_stored_bag
 from archive.services.ids import named_package_id
-from archive.services.recovery.stored import read_stored
-from archive.storage.ocfl import User, VersionConflict, ocfl_time
+from archive.services.recovery.stored import StoredPackage, read_stored
+from archive.storage.local import StoredVersion
+from archive.storage.ocfl import User, VersionConflict, ocfl_time, parse_ocfl_time
 
 register("version.staged", "version.stored", "version.replicated", "version.ledgered")
 
@@ -191,8 +191,9 @@ def make_version(
         storage.claim(work, package_id)
         bag = work / "bag"
         (bag / "data").mkdir(parents=True)
-        new = copy.deepcopy(head)
-        new.version = head.version + 1
+        before = Known.of(head)  # the head itself becomes the new version: no copy of 10,000 files
+        new = head
+        new.version = before.version + 1
         new.version_created = now
         new.version_agent = actor.name
         change = apply(new, bag, now)
@@ -223,7 +224,7 @@ def make_version(
             bag, new.files, algorithms_of(old_tags), new.bag_info, [METS_NAME, *submitted], known=submitted
         )
         fault_point("version.staged")
-        stored_before = storage.version(package_id, head.version)
+        stored_before = storage.version(package_id, before.version)
         wanted = sha512_of(new.files, tag_digests)
         written = {"bagit.txt", "bag-info.txt", METS_NAME, *(n for n in tag_digests if "manifest-" in n)}
         written |= change.staged | set(change.submitted or {})
@@ -240,7 +241,7 @@ def make_version(
                 bag,
                 {p: d for p, d in wanted.items() if p in written},
                 carry,
-                head.version,
+                before.version,
                 message=version_message(kind, reason),
                 user=User(actor.name),
                 created=ocfl_time(now),
@@ -250,7 +251,7 @@ def make_version(
                 f"package {package_id} changed meanwhile (another version was stored first); read it again and retry"
             ) from exc
         fault_point("version.stored")
-        record_stored_version(ctx, new, number, kind, reason, mets, tag_digests, head)
+        record_stored_version(ctx, new, number, kind, reason, mets, tag_digests, before)
         return VersionResult(
             package_id,
             number,
@@ -267,6 +268,40 @@ def make_version(
         storage.discard(work)
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the version before held of a package's history: its number, event and agent ids
+    (a new version's METS holds them all, plus its own)."""
+
+    version: int
+    events: frozenset[str]
+    agents: frozenset[str]
+
+    @classmethod
+    def of(cls, pkg: Package) -> Known:
+        return cls(
+            pkg.version, frozenset(e.identifier for e in pkg.events), frozenset(a.identifier for a in pkg.agents)
+        )
+
+    def new_in(self, pkg: Package) -> tuple[list[Event], list[Agent]]:
+        """The events and agents ``pkg`` has that the version before had not."""
+        return (
+            [e for e in pkg.events if e.identifier not in self.events],
+            [a for a in pkg.agents if a.identifier not in self.agents],
+        )
+
+
+def as_stored(version: StoredVersion, stored: StoredPackage) -> tuple[Package, str, str]:
+    """A stored version read back from its own bag as the package it is, with the kind and reason
+    its OCFL version block records and who made it when (``doctor``, ``reindex``)."""
+    pkg = stored.package
+    kind, reason = parse_version_message(version.message)
+    pkg.version = version.number
+    pkg.version_agent = version.user.name if version.user else ""
+    pkg.version_created = parse_ocfl_time(version.created) or pkg.created
+    return pkg, kind, reason
+
+
 def record_stored_version(
     ctx: ArchiveContext,
     new: Package,
@@ -275,7 +310,7 @@ def record_stored_version(
     reason: str,
     mets: bytes,
     tag_digests: dict[str, dict[str, str]],
-    previous: Package,
+    previous: Known,
     ledger: bool = True,
 ) -> None:
     """After version ``number`` is in primary storage: read it back, copy it to every replica,
@@ -288,10 +323,7 @@ def record_stored_version(
         if not replica.exists(new.id) or replica.head(new.id) < number:
             replicate_package(stored, replica, new.id, new.files, tag_digests)
     fault_point("version.replicated")
-    known_events = {e.identifier for e in previous.events}
-    known_agents = {a.identifier for a in previous.agents}
-    events = [e for e in new.events if e.identifier not in known_events]
-    agents = [a for a in new.agents if a.identifier not in known_agents]
+    events, agents = previous.new_in(new)
     if ledger:
         items = [version_item(new, number, kind, reason, tag_digests), *ledgering.event_items(new.id, events)]
         ledgering.append(ctx, items)
@@ -349,14 +381,12 @@ def finish_versions(ctx: ArchiveContext, package_id: str, dry_run: bool = False)
         done.append(("version-unrecorded", f"version {number} stored but not catalogued", primary.name))
         if dry_run:
             return done
-        new = stored.package
-        kind, reason = parse_version_message(version.message)
-        new.version_agent = version.user.name if version.user else ""
-        new.version_created = _created(version.created) or new.created
+        new, kind, reason = as_stored(version, stored)
         new.fixity_interval_days = head.fixity_interval_days
         ledgered = number in LedgerMirror(ctx.catalog).ledgered_versions(package_id)
         mets = version.path(METS_NAME).read_bytes()
-        record_stored_version(ctx, new, number, kind, reason, mets, stored.tag_digests, head, ledger=not ledgered)
+        known = Known.of(head)
+        record_stored_version(ctx, new, number, kind, reason, mets, stored.tag_digests, known, ledger=not ledgered)
         head = ctx.catalog.get_package(package_id)
     for replica in ctx.replicas:
         if not replica.reachable() or not replica.exists(package_id):
@@ -371,10 +401,3 @@ def finish_versions(ctx: ArchiveContext, package_id: str, dry_run: bool = False)
             tags = ctx.catalog.tag_digests(package_id, behind)
             replicate_package(primary.version(package_id, behind), replica, package_id, at.files, tags)
     return done
-
-
-def _created(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -42,7 +42,7 @@ from archive.services.audit.intervals import profile_interval
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import event_in, findings_in, fixity_in, run_in
 from archive.services.lifecycle.disposal import stored_tombstones
-from archive.services.lifecycle.versions import parse_version_message
+from archive.services.lifecycle.versions import Known, as_stored
 from archive.services.recovery.stored import StoredPackage, read_stored
 from archive.storage import LocalStorage, package_relpath
 from archive.storage.local import StoredVersion
@@ -167,27 +167,17 @@ def _packages(
                 pid, "its files or METS differ from what the ledger recorded for it (the next audit reports E609)"
             )
         first_version, first = versions[0]
-        first.package.version_agent = first_version.user.name if first_version.user else ""
+        as_stored(first_version, first)  # who made version 1 (its kind is always ingest)
         _restore_interval(ctx, facts, first.package, report)
         ctx.catalog.record_package(first.package, package_relpath(pid), first.mets_sha256, first.tag_digests)
         previous = first.package
         for stored_version, stored in versions[1:]:
-            pkg = stored.package
-            kind, reason = parse_version_message(stored_version.message)
-            pkg.version_agent = stored_version.user.name if stored_version.user else ""
-            pkg.version_created = _inventory_time(stored_version.created) or pkg.created
+            pkg, kind, reason = as_stored(stored_version, stored)
             pkg.fixity_interval_days = first.package.fixity_interval_days
-            known_events = {e.identifier for e in previous.events}
-            known_agents = {a.identifier for a in previous.agents}
+            events, agents = Known.of(previous).new_in(pkg)
+            number = stored_version.number
             ctx.catalog.record_version(
-                pkg,
-                stored_version.number,
-                kind,
-                reason,
-                stored.mets_sha256,
-                stored.tag_digests,
-                [e for e in pkg.events if e.identifier not in known_events],
-                [a for a in pkg.agents if a.identifier not in known_agents],
+                pkg, number, kind, reason, stored.mets_sha256, stored.tag_digests, events, agents
             )
             previous = pkg
         done.add(pid)
@@ -247,13 +237,6 @@ def _read_versions(
         version = storage.version(pid, number)
         out.append((version, read_stored(version, pid, verify, workers)))
     return out
-
-
-def _inventory_time(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _restore_interval(ctx: ArchiveContext, facts: _LedgerFacts, pkg: Package, report: ReindexReport) -> None:

@@ -53,6 +53,14 @@ def now() -> str:
     return ocfl_time(datetime.now(UTC))
 
 
+def parse_ocfl_time(value: str) -> datetime | None:
+    """An inventory's ``created`` as a time (None when it is not ISO 8601)."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def ocfl_time(value: datetime) -> str:
     """An inventory's ``created``: ISO 8601 in UTC, to the second (the zone assumed UTC when none)."""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from archive.durable import fsync_dir, write_new
+from archive.durable import fsync_dir, write_atomic
 from archive.errors import StorageError
 
 SPEC = "1.1"
@@ -75,10 +75,10 @@ def _declare(root: Path) -> None:
             raise StorageError(f"{root} is not empty and no OCFL storage root: {sorted(entries)[:5]}")
         config_dir = root / "extensions" / EXTENSION
         config_dir.mkdir(parents=True, exist_ok=True)
-        _replace(config_dir / "config.json", json.dumps(LAYOUT_CONFIG, indent=2).encode() + b"\n")
+        write_atomic(config_dir / "config.json", json.dumps(LAYOUT_CONFIG, indent=2).encode() + b"\n")
         layout = {"extension": EXTENSION, "description": LAYOUT_DESCRIPTION}
-        _replace(root / LAYOUT_FILE, json.dumps(layout, indent=2).encode() + b"\n")
-        _replace(root / ROOT_NAMASTE, f"ocfl_{SPEC}\n".encode())  # the declaration last: a root is whole
+        write_atomic(root / LAYOUT_FILE, json.dumps(layout, indent=2).encode() + b"\n")
+        write_atomic(root / ROOT_NAMASTE, f"ocfl_{SPEC}\n".encode())  # the declaration last: a root is whole
         fsync_dir(root)
     (root / STAGING).mkdir(parents=True, exist_ok=True)
 
@@ -104,11 +104,3 @@ def check_root(root: Path) -> None:
         raise StorageError(f"the OCFL storage root {root} has a broken layout file: {exc}") from exc
     if declared != f"ocfl_{SPEC}\n" or layout.get("extension") != EXTENSION or config != LAYOUT_CONFIG:
         raise StorageError(f"{root} is not an OCFL {SPEC} storage root with layout {EXTENSION} as configured here")
-
-
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    write_new(tmp, data)
-    os.rename(tmp, path)
