@@ -149,3 +149,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             remove_tree(path)
         except OSError:
             pass
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    """``cli(*args)``: the ``archive`` command on an archive of its own under ``tmp_path`` (a settings file)."""
+    from click.testing import CliRunner
+
+    from archive.cli import main
+
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"home: {tmp_path / 'home'}\nworkers: 1\norganisation: Test Museum\n")
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(main, ["--config", str(settings), *args], catch_exceptions=False)
+
+    return run

@@ -17,18 +17,6 @@ REPO = Path(__file__).resolve().parent.parent
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@pytest.fixture
-def cli(tmp_path: Path):
-    settings = tmp_path / "settings.yaml"
-    settings.write_text(f"home: {tmp_path / 'home'}\nworkers: 1\norganisation: Test Museum\n")
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(main, ["--config", str(settings), *args], catch_exceptions=False)
-
-    return run
-
-
 def fixture(tmp_path: Path, rel: str) -> Path:
     dest = tmp_path / "in" / Path(rel).name
     shutil.copytree(REPO / rel, dest)

@@ -16,12 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from archive.catalog import search
-from archive.cli import main
 from archive.errors import ProfileError
 from archive.profiles import BUNDLED_PROFILES, ProfileRegistry
 from archive.profiles.loader import KEEP_KEYS, RETENTION_KEYS
@@ -268,18 +266,6 @@ def test_every_schedule_is_reported_and_the_earliest_governs(tmp_path: Path) -> 
 
 
 # -- the report --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(tmp_path: Path):
-    settings = tmp_path / "settings.yaml"
-    settings.write_text(f"home: {tmp_path / 'home'}\nworkers: 1\norganisation: Test Museum\n")
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(main, ["--config", str(settings), *args], catch_exceptions=False)
-
-    return run
 
 
 def _submission(tmp_path: Path, rel: str, name: str, replace: dict[str, str] | None = None) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select
@@ -38,7 +39,7 @@ _VERSION_INFO_Q = (
         PackageRow.profile_version,
         PackageRow.created_at,
         PackageRow.storage_path,
-        VersionRow.number,
+        VersionRow.number.label("version"),
         VersionRow.descriptive,
         VersionRow.dublin_core,
         VersionRow.access_level,
@@ -124,24 +125,8 @@ def _version_info(
         r = c.execute(query, {"pid": package_id, "number": number}).one_or_none()
     if r is None:
         raise NotFound(f"package {package_id} has no version {number}")
-    title = title_of(dict(r.descriptive), dict(r.dublin_core))
-    return PackageInfo(
-        id=r.id,
-        profile_id=r.profile_id,
-        profile_version=r.profile_version,
-        title=title,
-        created_at=aware(r.created_at),
-        access_level=r.access_level,
-        embargo_until=r.embargo_until,
-        access_statement=r.access_statement,
-        file_count=r.file_count,
-        total_bytes=r.total_bytes,
-        storage_path=r.storage_path,
-        mets_sha256=r.mets_sha256,
-        tag_digests=dict(r.tag_digests),
-        version=r.number,
-        held=bool(r.held),
-    )
+    # the version's own columns under the names PackageInfo.from_row reads, its title as listings derive it
+    return PackageInfo.from_row(SimpleNamespace(**r._mapping, title=title_of(dict(r.descriptive), dict(r.dublin_core))))
 
 
 @guarded("read package {package_id}")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from archive.cli import State, handles_errors, json_option, render
 from archive.services.lifecycle import changes
@@ -182,17 +181,6 @@ def history(state: State, package_id: str, as_json: bool) -> None:
     if as_json:
         render.emit_json({"ok": True, **data})
         return
-    table = Table("version", "when", "kind", "by", "why", "files", "access", title=f"package {package_id}")
-    for v in data["versions"]:
-        table.add_row(
-            str(v["version"]),
-            v["created"],
-            v["kind"],
-            escape(v["agent"] or "-"),
-            escape(v["reason"] or "-"),
-            str(v["files"]),
-            v["access_level"] + (" · held" if v["held"] else ""),
-        )
-    render.out.print(table)
+    render.out.print(render.versions_table(data["versions"], f"package {package_id}"))
     for e in data["decisions"]:
         render.out.print(f"{e['datetime']}  {e['type']}: {escape(e['detail'])} ({escape(e['outcome_detail'])})")

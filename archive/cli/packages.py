@@ -163,19 +163,7 @@ def show(state: State, package_id: str, list_versions: bool, version: int | None
         if as_json:
             render.emit_json({"ok": True, "id": package_id, "versions": found})
             return
-        table = Table("version", "when", "kind", "by", "why", "files", "bytes", "access")
-        for v in found:
-            table.add_row(
-                str(v["version"]),
-                v["created"],
-                v["kind"],
-                escape(v["agent"] or "-"),
-                escape(v["reason"] or "-"),
-                str(v["files"]),
-                render.human_bytes(v["bytes"]),
-                v["access_level"] + (" · held" if v["held"] else ""),
-            )
-        render.out.print(table)
+        render.out.print(render.versions_table(found))
         return
     data = package_service.describe(state.ctx, package_id, version)
     if as_json:

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from archive.errors import ArchiveError, Finding, RejectedError, error_document
 from archive.formats import describe, guessed
@@ -100,3 +101,20 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
         yield update
+
+
+def versions_table(versions: list[dict[str, Any]], title: str = "") -> Table:
+    """A package's versions (``archive show --versions``, ``archive history``): who, when, why."""
+    table = Table("version", "when", "kind", "by", "why", "files", "bytes", "access", title=title or None)
+    for v in versions:
+        table.add_row(
+            str(v["version"]),
+            v["created"],
+            v["kind"],
+            escape(v["agent"] or "-"),
+            escape(v["reason"] or "-"),
+            str(v["files"]),
+            human_bytes(v["bytes"]),
+            v["access_level"] + (" · held" if v["held"] else ""),
+        )
+    return table
