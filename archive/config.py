@@ -222,6 +222,7 @@ NOT_SETTINGS: Mapping[str, str] = {
     "ARCHIVE_AUDIT_UNCHECKED": "given to notify_command: how many files could not be checked",
     "ARCHIVE_TEST_DATABASE_URL": "the PostgreSQL database of the test suite",
     "ARCHIVE_KEEP_TEST_TMP": "the test suite keeps its temporary folders",
+    "ARCHIVE_TEST_PART_FILES": "the test suite describes packages in METS parts of about this many files",
 }
 
 

@@ -15,6 +15,16 @@ from archive.services.context import ArchiveContext
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("ARCHIVE_TEST_DATABASE_URL", "")
+#: ARCHIVE_TEST_PART_FILES=2 runs the suite with every package of more than 2 files in METS parts
+PART_FILES = int(os.environ.get("ARCHIVE_TEST_PART_FILES") or 0)
+
+
+@pytest.fixture(autouse=PART_FILES > 0)
+def small_mets_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packages split into METS parts of about ARCHIVE_TEST_PART_FILES files (when it is set)."""
+    from archive.packaging.mets import parts
+
+    monkeypatch.setattr(parts, "PART_FILES", PART_FILES)
 
 
 def _pg_schema_url(schema: str) -> str:

@@ -88,6 +88,9 @@ def test_access_matrix_cell(client: TestClient, archive: ApiArchive, role: str, 
         assert r.status_code == meta_status, (route, r.text)
         if not see_metadata:
             assert r.json()["error"]["message"] == f"no package {pid}"  # exactly what an unknown id gets
+    part = client.get(f"/packages/{pid}/mets/files-0123456789abcdef.xml", headers=h)  # a small package has none
+    assert part.status_code == 404
+    assert (part.json()["error"]["message"] == f"no package {pid}") is not see_metadata
     path = _first_file(client, archive, level)
     file_status = 200 if get_files else (403 if see_metadata else 404)
     r = client.get(f"/packages/{pid}/files/{path}", headers=h)

@@ -48,6 +48,7 @@ OPERATIONS = [
     ("GET", "/packages"),
     ("GET", "/packages/{package_id}"),
     ("GET", "/packages/{package_id}/mets"),
+    ("GET", "/packages/{package_id}/mets/{part}"),
     ("GET", "/packages/{package_id}/events"),
     ("GET", "/packages/{package_id}/files"),
     ("GET", "/packages/{package_id}/files/{path}"),

@@ -164,6 +164,7 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         "/packages",
         "/packages/{package_id}",
         "/packages/{package_id}/mets",
+        "/packages/{package_id}/mets/{part}",
         "/packages/{package_id}/events",
         "/packages/{package_id}/files",
         "/packages/{package_id}/files/{path}",

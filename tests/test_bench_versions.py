@@ -63,6 +63,17 @@ def test_bench_json_and_the_limit(tmp_path: Path) -> None:
     assert big["big_vs_small_time"] == big["amend_s"] / small["amend_s"]
     assert 0.8 <= big["big_vs_small_bytes"] <= 1.25  # what an amendment adds does not grow with the payload
     assert "WARNING: the amendment of small-20 stored" in proc.stderr
+    assert not big["in_mets_parts"] and big["amend_parts_stored"] == 0
+
+
+def test_bench_of_a_package_in_mets_parts(tmp_path: Path) -> None:
+    """With parts of about 4 files the 20-file package is in METS parts: the amendment stores its
+    mets.xml and tag files, no part again (what --files 10000 measures at the archive's 1,000)."""
+    proc = _bench(tmp_path, "--json", "--part-files", "4", "--max-time-ratio", "20")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for case in json.loads(proc.stdout)["cases"]:
+        assert case["in_mets_parts"] and case["amend_parts_stored"] == 0
+        assert case["amend_content_files"] <= 6 and case["amend_inventory_bytes"] > 0
 
 
 def _module():

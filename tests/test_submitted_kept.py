@@ -41,7 +41,7 @@ def _archivematica_style_bag(dest: Path, extra: dict[str, bytes]) -> Path:
 def _check_kept(ctx, package_id: str, source: Path, tag_names: list[str]) -> None:
     stored = ctx.storage.original_bag(package_id)
     bagit.Bag(str(stored)).validate()
-    pkg = read_mets((stored / "mets.xml").read_bytes(), validate=True)
+    pkg = read_mets(stored / "mets.xml", validate=True)
     listed = {f.path: f for f in pkg.submitted}
     tagmanifest = (stored / "tagmanifest-sha256.txt").read_text(encoding="utf-8")
     for rel in tag_names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from archive.model import SUBMISSION_FOLDER
+from archive.packaging.mets.parts import PART_FOLDER
 from archive.profiles.model import Profile
 
 BAGIT_PROFILE_VERSION = "1.3.0"
@@ -49,7 +50,7 @@ def to_bagit_profile(profile: Profile, organisation: str) -> dict[str, Any]:
         "Tag-Manifests-Required": algorithms,
         "Tag-Manifests-Allowed": algorithms,
         "Tag-Files-Required": ["mets.xml"],
-        "Tag-Files-Allowed": [*TAG_FILES, *manifests, f"{SUBMISSION_FOLDER}/*"],
+        "Tag-Files-Allowed": [*TAG_FILES, *manifests, f"{PART_FOLDER}/*", f"{SUBMISSION_FOLDER}/*"],
         "Allow-Fetch.txt": False,
         "Serialization": "optional",
         "Accept-Serialization": ["application/zip"],

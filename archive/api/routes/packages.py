@@ -194,6 +194,30 @@ def get_mets(
 
 
 @router.get(
+    "/packages/{package_id}/mets/{part}",
+    summary="A part of a big package's METS (``files-<hex>.xml``, as mets.xml's mptr names it under mets/)",
+    response_class=Response,
+    dependencies=[Depends(conditional_headers)],
+    responses={
+        **stored_bytes("application/xml", "The METS part"),
+        **errors.responses(400, 401, 404, 416, 422),
+    },
+    openapi_extra=OPTIONAL_TOKEN,
+)
+def get_mets_part(
+    request: Request,
+    ctx: Ctx,
+    caller: CallerDep,
+    verified: Verified,
+    package_id: PackageId,
+    part: str,
+    version: VersionDep,
+) -> Response:
+    entry = retrieve.open_mets(ctx, verified, caller, package_id, version, part=part)
+    return serving.serve_file(request, ctx, verified, caller, entry, "view")
+
+
+@router.get(
     "/packages/{package_id}/events",
     summary="The package's PREMIS events (JSON), oldest first",
     response_model=None,

@@ -46,7 +46,7 @@ def is_object_of_type(el: etree._Element, local: str) -> bool:
     return el.tag == P("object") and xsi_type(el) == (PREMIS_NS, local)
 
 
-def _identifiers(el: etree._Element, kind: str) -> list[tuple[str, str]]:
+def identifiers(el: etree._Element, kind: str) -> list[tuple[str, str]]:
     return [
         (text_of(i.find(P(f"{kind}IdentifierType"))), text_of(i.find(P(f"{kind}IdentifierValue"))))
         for i in el.iterchildren(P(f"{kind}Identifier"))
@@ -55,7 +55,7 @@ def _identifiers(el: etree._Element, kind: str) -> list[tuple[str, str]]:
 
 def object_path(obj: etree._Element) -> str:
     """The bag path (``data/...``) from a file object's local identifier."""
-    for id_type, value in _identifiers(obj, "object"):
+    for id_type, value in identifiers(obj, "object"):
         if id_type == "local":
             return value
     raise PackagingError(f"METS line {obj.sourceline}: file object without a local identifier")
@@ -91,7 +91,7 @@ def file_format(chars: etree._Element, mime: str) -> FormatInfo | None:
 
 def package_entity(entity: etree._Element) -> dict[str, str]:
     """``id``, ``idempotency_key``, ``profile_id``, ``profile_version``, ``source_name``."""
-    ids = _identifiers(entity, "object")
+    ids = identifiers(entity, "object")
     if not ids:
         raise PackagingError("METS: the package object has no identifier")
     result = {
@@ -108,7 +108,7 @@ def package_entity(entity: etree._Element) -> dict[str, str]:
 
 
 def event(el: etree._Element, package_id: str) -> Event:
-    ids = _identifiers(el, "event")
+    ids = identifiers(el, "event")
     if not ids:
         raise PackagingError(f"METS line {el.sourceline}: event without an identifier")
     when = text_of(first(el, P("eventDateTime"), "premis:eventDateTime"))
@@ -121,7 +121,7 @@ def event(el: etree._Element, package_id: str) -> Event:
             )
         )
     objects = []
-    for _, value in _identifiers(el, "linkingObject"):
+    for _, value in identifiers(el, "linkingObject"):
         if value != package_id and value.startswith("data/"):
             value = value[len("data/") :]
         objects.append(value)
@@ -140,7 +140,7 @@ def event(el: etree._Element, package_id: str) -> Event:
 
 
 def agent(el: etree._Element) -> Agent:
-    ids = _identifiers(el, "agent")
+    ids = identifiers(el, "agent")
     if not ids:
         raise PackagingError(f"METS line {el.sourceline}: agent without an identifier")
     return Agent(

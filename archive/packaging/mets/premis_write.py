@@ -22,6 +22,7 @@ mapping (read back by :mod:`archive.packaging.mets.premis_read`):
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from datetime import date, datetime
 
 from lxml import etree
@@ -117,7 +118,9 @@ def _format(parent: etree._Element, fmt: FormatInfo | None, where: str) -> None:
             sub(el, P("formatNote"), f"{label}: {value}", f"{where} format {label}")
 
 
-def file_object(parent: etree._Element, record: FileRecord) -> etree._Element:
+def file_object(parent: etree._Element, record: FileRecord, events: Iterable[str] = ()) -> etree._Element:
+    """A PREMIS file object; ``events`` are the identifiers of events described elsewhere (the
+    root METS of a package in parts) that concern this file, linked from it."""
     where = f"file {record.path!r}"
     obj = _object(parent, "file")
     _identifier(obj, "object", "local", record.bag_path, where)
@@ -133,6 +136,8 @@ def file_object(parent: etree._Element, record: FileRecord) -> etree._Element:
     _format(chars, record.format, where)
     if record.original_name:
         sub(obj, P("originalName"), record.original_name, f"{where} original name")
+    for identifier in events:
+        _identifier(obj, "linkingEvent", identifier_type(identifier), identifier, f"{where} event")
     return obj
 
 
@@ -156,7 +161,11 @@ def package_object(parent: etree._Element, package: Package) -> etree._Element:
     return obj
 
 
-def event_element(parent: etree._Element, event: Event, package_id: str) -> etree._Element:
+def event_element(
+    parent: etree._Element, event: Event, package_id: str, linked_back: Container[str] = ()
+) -> etree._Element:
+    """A PREMIS event linking its agents and objects, except the files in ``linked_back``: those
+    link to the event from their own file objects (:func:`file_object`)."""
     where = f"event {event.identifier!r}"
     el = sub(parent, P("event"), version=PREMIS_VERSION)
     _identifier(el, "event", identifier_type(event.identifier), event.identifier, where)
@@ -174,6 +183,8 @@ def event_element(parent: etree._Element, event: Event, package_id: str) -> etre
         if link.role:
             sub(agent, P("linkingAgentRole"), link.role, f"{where} agent role")
     for target in event.objects:
+        if target in linked_back:
+            continue
         if target == package_id:
             _identifier(el, "linkingObject", identifier_type(target), target, f"{where} object")
         else:

@@ -9,6 +9,8 @@ Paths read back are checked again, so a tampered METS cannot name ``../`` outsid
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from archive.errors import PackagingError
-from archive.model import SUBMISSION_FOLDER, FileRecord, Package, SubmittedFile
+from archive.model import SUBMISSION_FOLDER, Event, FileRecord, Package, SubmittedFile
 from archive.packaging.mets import premis_read
 from archive.packaging.mets.common import (
     ARC_NS,
@@ -39,12 +41,14 @@ from archive.packaging.mets.common import (
     q,
     text_of,
 )
+from archive.packaging.mets.parts import PART_TYPE, is_part_name
 from archive.packaging.mets.validate import assert_valid_mets
 from archive.packaging.mets.values import decode_fields
 
-__all__ = ["read_mets"]
+__all__ = ["part_names", "read_mets"]
 
 _SECTIONS = ("dmdSec", "techMD", "rightsMD", "sourceMD", "digiprovMD")
+_EVENT_ID = re.compile(r"digiprovmd-event-([0-9]{1,9})")
 
 
 def _load(source: bytes | str | os.PathLike[str]) -> bytes:
@@ -98,7 +102,8 @@ def _fields(section: etree._Element, tag: str) -> dict[str, Any]:
     return decode_fields(holder)
 
 
-def _file(el: etree._Element, sections: dict[str, etree._Element]) -> FileRecord:
+def _file(el: etree._Element, sections: dict[str, etree._Element]) -> tuple[FileRecord, list[str]]:
+    """A METS file and the ids of the events its PREMIS object links to (a package in parts)."""
     objects = [
         o
         for ref in id_list(el.get("ADMID"))
@@ -124,7 +129,7 @@ def _file(el: etree._Element, sections: dict[str, etree._Element]) -> FileRecord
     for ref in id_list(el.get("DMDID")):
         if ref in sections and sections[ref].find(f"{M('mdWrap')}[@OTHERMDTYPE='{OTHERMDTYPE_FILE}']") is not None:
             metadata.update(_fields(sections[ref], "fileMetadata"))
-    return FileRecord(
+    record = FileRecord(
         path=path,
         size=premis_read.parse_as(int, size_text, f"size of {bag_path!r}"),
         digests=premis_read.file_digests(chars),
@@ -132,6 +137,7 @@ def _file(el: etree._Element, sections: dict[str, etree._Element]) -> FileRecord
         original_name=text_of(obj.find(P("originalName"))),
         metadata=metadata,
     )
+    return record, [value for _, value in premis_read.identifiers(obj, "linkingEvent")]
 
 
 def _submitted(el: etree._Element) -> SubmittedFile:
@@ -151,10 +157,81 @@ def _submitted(el: etree._Element) -> SubmittedFile:
     return SubmittedFile(path=path, size=size, digests=digests)
 
 
-def _parse(root: etree._Element) -> Package:
+def _sections(doc: etree._Element) -> dict[str, etree._Element]:
+    return {s.get("ID", ""): s for tag in _SECTIONS for s in doc.iter(M(tag))}
+
+
+def _files(docs: list[etree._Element]) -> tuple[list[FileRecord], dict[str, list[str]]]:
+    """Every document's original files, in order, and event id -> the files linking to it."""
+    files: list[FileRecord] = []
+    back: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for doc in docs:
+        sections = _sections(doc)
+        for group in doc.iterfind(f"{M('fileSec')}/{M('fileGrp')}"):
+            if group.get("USE") != "original":
+                continue
+            for el in group.iter(M("file")):
+                record, events = _file(el, sections)
+                if record.path in seen:
+                    raise PackagingError(f"METS: file {record.bag_path!r} is described twice")
+                seen.add(record.path)
+                files.append(record)
+                for identifier in events:
+                    back.setdefault(identifier, []).append(record.path)
+    return files, back
+
+
+def _events(docs: list[etree._Element], package_id: str, back: dict[str, list[str]]) -> list[Event]:
+    """Every document's events in the package's order (their digiprovMD IDs number them), each
+    with its objects: the files that link to it, then those it links to itself."""
+    found: list[tuple[int, Event]] = []
+    numbered = True
+    for doc in docs:
+        for section in doc.iter(M("digiprovMD")):
+            for el in _payload(section):
+                if el.tag != P("event"):
+                    continue
+                match = _EVENT_ID.fullmatch(section.get("ID", ""))
+                numbered = numbered and match is not None
+                found.append((int(match[1]) if match else 0, premis_read.event(el, package_id)))
+    if numbered:
+        found.sort(key=lambda item: item[0])
+    events = [ev for _, ev in found]
+    for ev in events:
+        ev.objects = [*back.pop(ev.identifier, []), *ev.objects]
+    if back:
+        raise PackagingError(f"METS: a file object links to event {next(iter(back))!r}, which no document describes")
+    return events
+
+
+def _check_part(part: etree._Element, name: str, package_id: str) -> None:
+    if part.tag != M("mets") or part.get("TYPE") != PART_TYPE:
+        raise PackagingError(f"METS part {name}: not a METS document of TYPE {PART_TYPE!r}")
+    if part.get("OBJID") != package_id:
+        raise PackagingError(f"METS part {name}: OBJID {part.get('OBJID')!r} is not package {package_id!r}")
+
+
+def part_names(root: etree._Element) -> list[str]:
+    """The bag paths of the parts a root METS points to, in order; refused unless each is a part
+    name (``mets/files-<hex>.xml``: never outside the bag) and named once."""
+    names: list[str] = []
+    for pointer in root.iterfind(f"{M('structMap')}//{M('mptr')}"):
+        try:
+            href = unquote(pointer.get(q(XLINK_NS, "href"), ""), errors="strict")
+        except UnicodeDecodeError as exc:
+            raise PackagingError("METS: an mptr is not percent-encoded UTF-8") from exc
+        if not is_part_name(href):
+            raise PackagingError(f"METS: mptr {href[:200]!r} does not name a METS part of this bag")
+        if href in names:
+            raise PackagingError(f"METS: part {href!r} is pointed to twice")
+        names.append(href)
+    return names
+
+
+def _parse(root: etree._Element, parts: Sequence[tuple[str, etree._Element]] = ()) -> Package:
     if root.tag != M("mets"):
         raise PackagingError(f"METS: root element is {root.tag}, expected mets:mets")
-    sections = {s.get("ID", ""): s for tag in _SECTIONS for s in root.iter(M(tag))}
     header = first(root, M("metsHdr"), "mets:metsHdr")
     created = premis_read.parse_as(datetime.fromisoformat, header.get("CREATEDATE", ""), "CREATEDATE")
     profile_section = _one(_wrapped(root, "dmdSec", OTHERMDTYPE_PROFILE), f"{OTHERMDTYPE_PROFILE} dmdSec")
@@ -168,16 +245,14 @@ def _parse(root: etree._Element) -> Package:
     profile_id, profile_version = profile.get("profile", ""), profile.get("profileVersion", "")
     if (entity.get("profile_id"), entity.get("profile_version")) != (profile_id, profile_version):
         raise PackagingError("METS: profile id/version differ between dmd-profile and the package object")
+    for name, part in parts:
+        _check_part(part, name, entity["id"])
+    docs = [root, *(part for _, part in parts)]
     rights = [r for s in root.iter(M("rightsMD")) for r in _payload(s) if r.tag == P("rights")]
     bag_sections = _wrapped(root, "sourceMD", OTHERMDTYPE_BAG_INFO)
     bag_info = _fields(_one(bag_sections, "bag-info sourceMD"), "bagInfo") if bag_sections else {}
-    digiprov = [e for s in root.iter(M("digiprovMD")) for e in _payload(s)]
-    files = [
-        _file(el, sections)
-        for group in root.iterfind(f"{M('fileSec')}/{M('fileGrp')}")
-        if group.get("USE") == "original"
-        for el in group.iter(M("file"))
-    ]
+    agents = [e for s in root.iter(M("digiprovMD")) for e in _payload(s) if e.tag == P("agent")]
+    files, back = _files(docs)
     submitted = [
         _submitted(el)
         for group in root.iterfind(f"{M('fileSec')}/{M('fileGrp')}")
@@ -193,8 +268,8 @@ def _parse(root: etree._Element) -> Package:
         dublin_core=_dublin_core(root),
         access=premis_read.access(_one(rights, "PREMIS rights element")),
         files=files,
-        events=[premis_read.event(e, entity["id"]) for e in digiprov if e.tag == P("event")],
-        agents=[premis_read.agent(e) for e in digiprov if e.tag == P("agent")],
+        events=_events(docs, entity["id"], back),
+        agents=[premis_read.agent(e) for e in agents],
         bag_info=bag_info,
         source_name=entity["source_name"],
         idempotency_key=entity["idempotency_key"],
@@ -202,14 +277,38 @@ def _parse(root: etree._Element) -> Package:
     )
 
 
-def read_mets(source: bytes | str | os.PathLike[str], *, validate: bool = False) -> Package:
+def read_mets(
+    source: bytes | str | os.PathLike[str],
+    *,
+    validate: bool = False,
+    parts: Callable[[str], bytes] | None = None,
+) -> Package:
     """Parse METS bytes (or a file path: ``str`` or ``PathLike``) into a :class:`Package`.
 
-    With ``validate=True`` the document is first checked against the bundled schemas
+    A root that points to parts (a big package, :mod:`archive.packaging.mets.parts`) needs
+    ``parts``: bag path -> that part's bytes (a file path source reads them beside it). With
+    ``validate=True`` every document is first checked against the bundled schemas
     (:func:`~archive.packaging.mets.validate.assert_valid_mets`). Raises :class:`PackagingError`
     for unreadable, unsafe, malformed or incomplete documents.
     """
     data = _load(source)
     if validate:
         assert_valid_mets(data)
-    return _parse(parse_xml(data))
+    root = parse_xml(data)
+    names = part_names(root)
+    if names and parts is None:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            raise PackagingError(f"METS: points to {len(names)} part(s); read it with its bag's parts")
+        folder = Path(source).parent
+        parts = lambda name: _load(folder / name)  # noqa: E731
+    loaded = []
+    for name in names:
+        assert parts is not None
+        try:
+            body = parts(name)
+        except OSError as exc:
+            raise PackagingError(f"cannot read METS part {name}: {exc.strerror or exc}") from exc
+        if validate:
+            assert_valid_mets(body, name)
+        loaded.append((name, parse_xml(body, f"METS part {name}")))
+    return _parse(root, loaded)

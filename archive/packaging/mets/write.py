@@ -31,7 +31,8 @@ from lxml import etree
 
 import archive
 from archive.errors import PackagingError
-from archive.model import AGENT_ORGANIZATION, FileRecord, Package
+from archive.model import AGENT_ORGANIZATION, Event, FileRecord, Package
+from archive.packaging.mets import parts as parts_module
 from archive.packaging.mets import premis_write
 from archive.packaging.mets.common import (
     ARC_NS,
@@ -54,9 +55,10 @@ from archive.packaging.mets.common import (
     q,
     sub,
 )
+from archive.packaging.mets.parts import PART_TYPE, MetsSet, chunk_files, part_name
 from archive.packaging.mets.values import encode_fields
 
-__all__ = ["dc_element_name", "file_id", "write_mets"]
+__all__ = ["MetsSet", "dc_element_name", "file_id", "write_mets", "write_mets_set"]
 
 SOFTWARE_NAME = "archive"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -132,7 +134,7 @@ def _header(root: etree._Element, package: Package) -> None:
     sub(software, M("note"), f"{SOFTWARE_NAME} {archive.__version__}")
 
 
-def _dmd_secs(root: etree._Element, package: Package, ids: list[str]) -> None:
+def _dmd_secs(root: etree._Element, package: Package) -> None:
     xml_data = _section(root, "dmdSec", DMD_DC, "DC")
     container = sub(xml_data, "simpledc")
     for key, values in package.dublin_core.items():
@@ -147,29 +149,54 @@ def _dmd_secs(root: etree._Element, package: Package, ids: list[str]) -> None:
         profileVersion=package.profile_version,
     )
     encode_fields(profile, package.metadata, "metadata")
-    for fid, record in zip(ids, package.files, strict=False):
+
+
+def _file_dmd_secs(root: etree._Element, files: list[FileRecord], ids: list[str]) -> None:
+    for fid, record in zip(ids, files, strict=True):
         if record.metadata:
             xml_data = _section(root, "dmdSec", f"dmd-{fid}", "OTHER", OTHERMDTYPE_FILE)
             holder = sub(xml_data, q(ARC_NS, "fileMetadata"))
             encode_fields(holder, record.metadata, f"file {record.path!r} metadata")
 
 
-def _amd_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
-    amd = sub(root, M("amdSec"), ID="amd")
+def _package_amd(amd: etree._Element, package: Package) -> None:
     premis_write.package_object(_section(amd, "techMD", TECHMD_PACKAGE, "PREMIS:OBJECT"), package)
-    for fid, record in zip(ids, package.files, strict=False):
-        premis_write.file_object(_section(amd, "techMD", f"techmd-{fid}", "PREMIS:OBJECT"), record)
+
+
+def _file_objects(
+    amd: etree._Element, files: list[FileRecord], ids: list[str], links: dict[str, list[str]] | None = None
+) -> None:
+    for fid, record in zip(ids, files, strict=True):
+        xml_data = _section(amd, "techMD", f"techmd-{fid}", "PREMIS:OBJECT")
+        premis_write.file_object(xml_data, record, (links or {}).get(record.path, ()))
+
+
+def _rights_and_source(amd: etree._Element, package: Package) -> None:
     rights = _section(amd, "rightsMD", RIGHTSMD_ACCESS, "PREMIS:RIGHTS")
     premis_write.rights_element(rights, package.access, package)
     if package.bag_info:
         xml_data = _section(amd, "sourceMD", SOURCEMD_BAG_INFO, "OTHER", OTHERMDTYPE_BAG_INFO)
         encode_fields(sub(xml_data, q(ARC_NS, "bagInfo")), package.bag_info, "bag-info")
-    for n, event in enumerate(package.events, start=1):
-        xml_data = _section(amd, "digiprovMD", f"digiprovmd-event-{n:06d}", "PREMIS:EVENT")
-        premis_write.event_element(xml_data, event, package.id)
+
+
+def _events(amd: etree._Element, events: list[tuple[int, Event]], package_id: str, linked_back: set[str]) -> None:
+    """digiprovMD per event, IDs from the event's position in the package (``event_id``), so
+    events spread over several documents read back in their order. The files in ``linked_back``
+    are described in parts and link to the event from their file objects instead."""
+    for n, ev in events:
+        xml_data = _section(amd, "digiprovMD", event_id(n), "PREMIS:EVENT")
+        premis_write.event_element(xml_data, ev, package_id, linked_back)
+
+
+def _agents(amd: etree._Element, package: Package) -> None:
     for n, agent in enumerate(package.agents, start=1):
         xml_data = _section(amd, "digiprovMD", f"digiprovmd-agent-{n:06d}", "PREMIS:AGENT")
         premis_write.agent_element(xml_data, agent)
+
+
+def event_id(index: int) -> str:
+    """The digiprovMD ID of the package's event at 0-based ``index``."""
+    return f"digiprovmd-event-{index + 1:06d}"
 
 
 def _checksum(record: FileRecord) -> dict[str, str]:
@@ -182,6 +209,12 @@ def _checksum(record: FileRecord) -> dict[str, str]:
 
 def submitted_id(index: int) -> str:
     return f"submitted-{index + 1:06d}"
+
+
+def _href(el: etree._Element, target: str) -> None:
+    locat = sub(el, M("FLocat"), LOCTYPE="URL")
+    locat.set(q(XLINK_NS, "type"), "simple")
+    locat.set(q(XLINK_NS, "href"), quote(target, safe="/"))
 
 
 def _submitted_group(file_sec: etree._Element, package: Package) -> None:
@@ -198,37 +231,24 @@ def _submitted_group(file_sec: etree._Element, package: Package) -> None:
             if algorithm in record.digests:
                 attrib |= {"CHECKSUM": record.digests[algorithm], "CHECKSUMTYPE": DIGEST_LABELS[algorithm]}
                 break
-        el = sub(group, M("file"), where=f"submitted file {record.path!r}", **attrib)
-        locat = sub(el, M("FLocat"), LOCTYPE="URL")
-        locat.set(q(XLINK_NS, "type"), "simple")
-        locat.set(q(XLINK_NS, "href"), quote(record.bag_path, safe="/"))
+        _href(sub(group, M("file"), where=f"submitted file {record.path!r}", **attrib), record.bag_path)
 
 
-def _file_sec(root: etree._Element, package: Package, ids: list[str]) -> None:
-    if not package.files and not package.submitted:
-        return  # fileSec needs at least one fileGrp with content to be useful; a METS may omit it
-    file_sec = sub(root, M("fileSec"))
-    if package.submitted:
-        _submitted_group(file_sec, package)
-    if not package.files:
-        return
+def _file_group(file_sec: etree._Element, files: list[FileRecord], ids: list[str]) -> None:
     group = sub(file_sec, M("fileGrp"), USE="original")
-    for fid, record in zip(ids, package.files, strict=False):
+    for fid, record in zip(ids, files, strict=True):
         attrib = {"ID": fid, "SIZE": str(record.size), "ADMID": f"techmd-{fid}", **_checksum(record)}
         if record.format is not None and record.format.mime:
             attrib["MIMETYPE"] = record.format.mime
         if record.metadata:
             attrib["DMDID"] = f"dmd-{fid}"
-        el = sub(group, M("file"), where=f"file {record.path!r}", **attrib)
-        locat = sub(el, M("FLocat"), LOCTYPE="URL")
-        locat.set(q(XLINK_NS, "type"), "simple")
-        locat.set(q(XLINK_NS, "href"), quote(record.bag_path, safe="/"))
+        _href(sub(group, M("file"), where=f"file {record.path!r}", **attrib), record.bag_path)
 
 
-def _folder_tree(package: Package, ids: list[str]) -> dict[str, Any]:
+def _folder_tree(files: list[FileRecord], ids: list[str]) -> dict[str, Any]:
     """``{"files": [file ids], "dirs": {name: subtree}}`` in first-seen order."""
     tree: dict[str, Any] = {"files": [], "dirs": {}}
-    for fid, record in zip(ids, package.files, strict=False):
+    for fid, record in zip(ids, files, strict=True):
         node = tree
         for segment in record.path.split("/")[:-1]:
             node = node["dirs"].setdefault(segment, {"files": [], "dirs": {}})
@@ -247,10 +267,10 @@ def _emit_div(div: etree._Element, node: dict[str, Any]) -> None:
         stack.extend(reversed(children))
 
 
-def _struct_map(root: etree._Element, package: Package, ids: list[str]) -> None:
+def _top_div(root: etree._Element, package: Package) -> etree._Element:
     struct = sub(root, M("structMap"), TYPE="physical")
     admids = [TECHMD_PACKAGE, RIGHTSMD_ACCESS] + ([SOURCEMD_BAG_INFO] if package.bag_info else [])
-    top = sub(
+    return sub(
         struct,
         M("div"),
         TYPE="package",
@@ -258,30 +278,133 @@ def _struct_map(root: etree._Element, package: Package, ids: list[str]) -> None:
         DMDID=join_ids([DMD_DC, DMD_PROFILE]),
         ADMID=join_ids(admids),
     )
-    _emit_div(top, _folder_tree(package, ids))
+
+
+def _new_root(package: Package, doc_type: str) -> etree._Element:
+    root = etree.Element(M("mets"), nsmap=NSMAP)
+    root.set("OBJID", package.id)
+    root.set("TYPE", doc_type)
+    if package.source_name:
+        root.set("LABEL", check_text(package.source_name, "source name"))
+    return root
+
+
+def _serialise(root: etree._Element) -> bytes:
+    try:
+        body: bytes = etree.tostring(root, encoding="UTF-8", pretty_print=True)
+    except (ValueError, UnicodeError) as exc:  # belt and braces: check_text should have caught it
+        raise PackagingError(f"METS could not be serialised: {exc}") from exc
+    return XML_DECLARATION + body
+
+
+def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The package's METS: one document when ``chunks`` is None, else a root document and one
+    part per chunk of files (``docs/decisions/0010-mets-parts.md``)."""
+    inline = chunks is None
+    files = package.files
+    root = _new_root(package, "AIP")
+    _header(root, package)
+    _dmd_secs(root, package)
+    if inline:
+        ids = [file_id(i) for i in range(len(files))]
+        _file_dmd_secs(root, files, ids)
+        part_of: dict[str, int] = {}
+    else:
+        part_of = {files[i].path: n for n, chunk in enumerate(chunks or ()) for i in chunk}
+    amd = sub(root, M("amdSec"), ID="amd")
+    _package_amd(amd, package)
+    if inline:
+        _file_objects(amd, files, ids)
+    _rights_and_source(amd, package)
+    local, shared = _place_events(package, part_of)
+    _events(amd, shared, package.id, set(part_of))
+    _agents(amd, package)
+    if package.submitted or (inline and files):
+        file_sec = sub(root, M("fileSec"))
+        if package.submitted:
+            _submitted_group(file_sec, package)
+        if inline and files:
+            _file_group(file_sec, files, ids)
+    top = _top_div(root, package)
+    parts: list[tuple[str, bytes]] = []
+    if inline:
+        _emit_div(top, _folder_tree(files, ids))
+        return _serialise(root), parts
+    links: dict[str, list[str]] = {}
+    for _, ev in shared:
+        for target in ev.objects:
+            if target in part_of:
+                links.setdefault(target, []).append(ev.identifier)
+    for n, chunk in enumerate(chunks or ()):
+        name = part_name(files[chunk.start].path)
+        div = sub(top, M("div"), TYPE="files", ORDER=str(n + 1))
+        pointer = sub(div, M("mptr"), LOCTYPE="URL")
+        pointer.set(q(XLINK_NS, "type"), "simple")
+        pointer.set(q(XLINK_NS, "href"), name)
+        parts.append((name, _write_part(package, [files[i] for i in chunk], local.get(n, []), links)))
+    return _serialise(root), parts
+
+
+def files_paths(package: Package) -> list[str]:
+    return [f.path for f in package.files]
+
+
+def _place_events(
+    package: Package, part_of: dict[str, int]
+) -> tuple[dict[int, list[tuple[int, Event]]], list[tuple[int, Event]]]:
+    """Which document holds each event: the part of its files when all of them are in one part
+    (a file's format identification), else the root (an event about the package or about files
+    of several parts, linked back from their file objects)."""
+    local: dict[int, list[tuple[int, Event]]] = {}
+    shared: list[tuple[int, Event]] = []
+    for n, ev in enumerate(package.events):
+        homes = {part_of.get(t, -1) for t in ev.objects}
+        if ev.objects and len(homes) == 1 and -1 not in homes:
+            local.setdefault(homes.pop(), []).append((n, ev))
+        else:
+            shared.append((n, ev))
+    return local, shared
+
+
+def _write_part(
+    package: Package, files: list[FileRecord], events: list[tuple[int, Event]], links: dict[str, list[str]]
+) -> bytes:
+    """One part: the PREMIS objects, metadata, fileSec and folder structure of a chunk of files,
+    and the events about only these files. Nothing in it depends on the version, so a part
+    whose files did not change is byte-identical in the next version and stored once."""
+    root = etree.Element(M("mets"), nsmap=NSMAP)
+    root.set("OBJID", package.id)
+    root.set("TYPE", PART_TYPE)
+    ids = [file_id(i) for i in range(len(files))]
+    _file_dmd_secs(root, files, ids)
+    amd = sub(root, M("amdSec"), ID="amd")
+    _file_objects(amd, files, ids, links)
+    _events(amd, events, package.id, set())
+    _file_group(sub(root, M("fileSec")), files, ids)
+    struct = sub(root, M("structMap"), TYPE="physical")
+    _emit_div(sub(struct, M("div"), TYPE="files"), _folder_tree(files, ids))
+    return _serialise(root)
+
+
+def write_mets_set(package: Package, part_files: int | None = None) -> MetsSet:
+    """The package's METS documents: one ``mets.xml`` for a package of at most ``part_files``
+    files (:data:`~archive.packaging.mets.parts.PART_FILES` by default), else ``mets.xml`` and
+    parts of about ``part_files`` files each (:func:`chunk_files`). Raises
+    :class:`PackagingError` as :func:`write_mets` does."""
+    _check_package(package)
+    part_files = part_files or parts_module.PART_FILES
+    paths = files_paths(package)
+    chunks = None if len(paths) <= part_files else chunk_files(paths, part_files)
+    root, documents = _write_root(package, chunks)
+    return MetsSet(root, tuple(documents))
 
 
 def write_mets(package: Package) -> bytes:
-    """Serialise ``package`` as a pretty-printed UTF-8 METS document.
+    """Serialise ``package`` as one pretty-printed UTF-8 METS document, every file in it.
 
     Raises :class:`PackagingError` for anything that cannot be represented faithfully: text with
     characters XML 1.0 forbids, naive datetimes, unsafe or duplicate paths, unknown Dublin Core
     keys or access levels, metadata values of unsupported types.
     """
     _check_package(package)
-    ids = [file_id(i) for i in range(len(package.files))]
-    root = etree.Element(M("mets"), nsmap=NSMAP)
-    root.set("OBJID", package.id)
-    root.set("TYPE", "AIP")
-    if package.source_name:
-        root.set("LABEL", check_text(package.source_name, "source name"))
-    _header(root, package)
-    _dmd_secs(root, package, ids)
-    _amd_sec(root, package, ids)
-    _file_sec(root, package, ids)
-    _struct_map(root, package, ids)
-    try:
-        body: bytes = etree.tostring(root, encoding="UTF-8", pretty_print=True)
-    except (ValueError, UnicodeError) as exc:  # belt and braces: check_text should have caught it
-        raise PackagingError(f"METS could not be serialised: {exc}") from exc
-    return XML_DECLARATION + body
+    return _write_root(package, None)[0]

@@ -30,8 +30,8 @@ from archive.model import (
     utcnow,
 )
 from archive.packaging.bag.write import merge_bag_info, payload_oxum, tag_lines
-from archive.packaging.mets.validate import assert_valid_mets
-from archive.packaging.mets.write import write_mets
+from archive.packaging.mets.parts import MetsSet
+from archive.packaging.mets.write import write_mets_set
 from archive.profiles.bagit_profile import profile_identifier
 from archive.services.context import ArchiveContext
 from archive.services.ingest.prepare import Prepared
@@ -162,7 +162,9 @@ def _bag_info(ctx: ArchiveContext, p: Prepared, package_id: str, now_date: str) 
     return merge_bag_info(ours, p.submitted_bag_info)
 
 
-def package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person: str, key: str) -> tuple[Package, bytes]:
+def package_and_mets(
+    ctx: ArchiveContext, p: Prepared, package_id: str, person: str, key: str
+) -> tuple[Package, MetsSet]:
     """The package and its METS (schema-valid), or a rejection: the same for ingest and validate.
 
     Whatever the earlier checks let through but METS or bag-info cannot carry (a value, a
@@ -190,8 +192,8 @@ def package_and_mets(ctx: ArchiveContext, p: Prepared, package_id: str, person: 
     )
     try:
         tag_lines(pkg.bag_info)
-        mets = write_mets(pkg)
-        assert_valid_mets(mets)
+        mets = write_mets_set(pkg)
+        mets.validate()
     except PackagingError as exc:
         raise SubmissionRejected(
             f"submission {printable(p.source_name)} was rejected",

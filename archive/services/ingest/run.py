@@ -35,7 +35,6 @@ from archive.storage import package_relpath
 from archive.storage.ocfl import User, ocfl_time
 from archive.submission.scan import printable
 
-METS_NAME = "mets.xml"
 register("ingest.start", "mets.written", "bag.tagfiles-written", "verify.done", "ingest.before-cleanup")
 
 
@@ -215,15 +214,14 @@ def ingest(
         progress("packaging", 0, 1)
         pkg, mets = package_and_mets(ctx, p, package_id, agent or ctx.settings.agent, key)
         bag = p.copied_to
-        with open(bag / METS_NAME, "xb") as fh:
-            fh.write(mets)
+        mets.write_into(bag)
         fault_point("mets.written")
         tag_digests = write_tag_files(
             bag,
             pkg.files,
             p.profile.checksums,
             pkg.bag_info,
-            [METS_NAME, *(f.bag_path for f in pkg.submitted)],
+            [*mets.names, *(f.bag_path for f in pkg.submitted)],
             known={f.bag_path: f.digests for f in pkg.submitted},
         )
         fault_point("bag.tagfiles-written")
@@ -248,7 +246,7 @@ def ingest(
                 replicate_package(stored, replica, package_id, pkg.files, tag_digests)
             with ledgered(ctx, pkg, tag_digests):  # write-ahead: the ledger first, then the catalog
                 ctx.catalog.record_package(
-                    pkg, package_relpath(package_id), hashlib.sha256(mets).hexdigest(), tag_digests
+                    pkg, package_relpath(package_id), hashlib.sha256(mets.root).hexdigest(), tag_digests
                 )
         except AlreadyRecorded as dup:
             # a concurrent ingest of the same submission committed first: keep its package, drop ours

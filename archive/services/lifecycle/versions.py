@@ -27,7 +27,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,8 @@ from archive.model import (
     Package,
 )
 from archive.packaging.bag.write import payload_oxum, tag_lines, write_tag_files
-from archive.packaging.mets.validate import assert_valid_mets
-from archive.packaging.mets.write import write_mets
+from archive.packaging.mets.parts import METS_NAME
+from archive.packaging.mets.write import write_mets_set
 from archive.services import ledgering
 from archive.services.context import ArchiveContext
 from archive.services.copies import replicate_package, sha512_of, verify_stored_bag
@@ -59,7 +59,6 @@ from archive.storage.ocfl import User, VersionConflict, ocfl_time, parse_ocfl_ti
 
 register("version.staged", "version.stored", "version.replicated", "version.ledgered")
 
-METS_NAME = "mets.xml"
 #: the kinds of version, as the catalog, ``archive history`` and the OCFL version message name them
 KINDS = ("ingest", "amend", "add", "withdraw", "resubmit", "access", "hold", "release")
 _MANIFEST = re.compile(r"manifest-([a-z0-9]+)\.txt")
@@ -199,6 +198,10 @@ def make_version(
         change = apply(new, bag, now)
         if not any(a.identifier == actor.agent_id for a in new.agents):
             new.agents.append(Agent(actor.agent_id, actor.name, AGENT_PERSON, actor.role))
+        for n, ev in enumerate(change.events):
+            # a microsecond apart, as an ingest's: the catalog orders events by time, and the version
+            # after this one numbers them in that order (a METS part's bytes depend on it)
+            ev.datetime = now + timedelta(microseconds=n)
         new.events.extend(change.events)
         new.bag_info = {
             **new.bag_info,
@@ -208,12 +211,11 @@ def make_version(
         }
         try:
             tag_lines(new.bag_info)
-            mets = write_mets(new)
-            assert_valid_mets(mets)
+            mets = write_mets_set(new)
+            mets.validate()
         except PackagingError as exc:
             raise PackagingError(f"version {new.version} of package {package_id} cannot be written: {exc}") from exc
-        with open(bag / METS_NAME, "xb") as fh:
-            fh.write(mets)
+        mets.write_into(bag)
         old_tags = ctx.catalog.tag_digests(package_id)
         submitted = (
             {n: d for n, d in old_tags.items() if n.startswith(f"{SUBMISSION_FOLDER}/")}
@@ -221,12 +223,12 @@ def make_version(
             else change.submitted
         )
         tag_digests = write_tag_files(
-            bag, new.files, algorithms_of(old_tags), new.bag_info, [METS_NAME, *submitted], known=submitted
+            bag, new.files, algorithms_of(old_tags), new.bag_info, [*mets.names, *submitted], known=submitted
         )
         fault_point("version.staged")
         stored_before = storage.version(package_id, before.version)
         wanted = sha512_of(new.files, tag_digests)
-        written = {"bagit.txt", "bag-info.txt", METS_NAME, *(n for n in tag_digests if "manifest-" in n)}
+        written = {"bagit.txt", "bag-info.txt", *mets.names, *(n for n in tag_digests if "manifest-" in n)}
         written |= change.staged | set(change.submitted or {})
         carry = {p: d for p, d in wanted.items() if p not in written and stored_before.state.get(p) == d}
         missing = sorted(p for p in wanted if p not in written and p not in carry)
@@ -251,7 +253,7 @@ def make_version(
                 f"package {package_id} changed meanwhile (another version was stored first); read it again and retry"
             ) from exc
         fault_point("version.stored")
-        record_stored_version(ctx, new, number, kind, reason, mets, tag_digests, before)
+        record_stored_version(ctx, new, number, kind, reason, mets.root, tag_digests, before)
         return VersionResult(
             package_id,
             number,

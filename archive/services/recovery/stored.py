@@ -20,10 +20,10 @@ from archive.fixity import hash_file
 from archive.ledger import package_token
 from archive.model import Package
 from archive.packaging.bag.write import decode_path, encode_path
+from archive.packaging.mets.parts import METS_NAME
 from archive.packaging.mets.read import read_mets
 from archive.storage.local import StoredVersion
 
-METS_NAME = "mets.xml"
 _MANIFEST = re.compile(r"manifest-([a-z0-9]+)\.txt")
 
 
@@ -126,7 +126,13 @@ def read_stored(version: StoredVersion, package_id: str, verify: bool = True, wo
         mets = (bag / METS_NAME).read_bytes()
     except OSError as exc:
         raise PackagingError(f"package {package_id}: cannot read {METS_NAME}: {exc.strerror or exc}") from exc
-    pkg = read_mets(mets, validate=True)
+    parts: list[str] = []
+
+    def part(name: str) -> bytes:
+        parts.append(name)
+        return (bag / name).read_bytes()
+
+    pkg = read_mets(mets, validate=True, parts=part)
     if pkg.id != package_id:
         raise PackagingError(f"package folder {package_id} holds the METS of package {pkg.id}")
     pkg.version = version.number
@@ -135,8 +141,9 @@ def read_stored(version: StoredVersion, package_id: str, verify: bool = True, wo
     if not algorithms:
         raise PackagingError(f"package {package_id}: no payload manifest")
     tag_digests = _check_tags(bag, algorithms, problems)
-    if METS_NAME not in tag_digests:
-        problems.append(f"{METS_NAME} is not covered by the tag manifests")
+    problems.extend(
+        f"{name} is not covered by the tag manifests" for name in (METS_NAME, *parts) if name not in tag_digests
+    )
     _check_manifests(bag, pkg, algorithms, problems)
     _check_payload(bag, pkg, verify, problems, workers)
     expected = set(tag_digests) | {f.bag_path for f in pkg.files}

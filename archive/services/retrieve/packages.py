@@ -30,6 +30,7 @@ from archive.catalog import retrieval
 from archive.catalog.records import PackageInfo
 from archive.errors import AccessDenied, ConfigError, FixityError, Gone, InvalidRequest, NotFound, ProfileError
 from archive.ids import check_package_id
+from archive.packaging.mets.parts import METS_NAME, PART_FOLDER, is_part_name
 from archive.services.context import ArchiveContext
 from archive.services.retrieve.usage import Caller, incident
 from archive.services.retrieve.verified import Signature, VerifiedFiles, hash_whole, pick, signature
@@ -39,7 +40,7 @@ MAX_PATH = 4096
 METADATA, FILES = "metadata", "files"
 #: a version number longer than this many digits is past any package's last version
 _VERSION_DIGITS = 18
-METS_NAME = "mets.xml"
+
 DEFAULT_MIME = "application/octet-stream"
 
 
@@ -295,12 +296,22 @@ def open_file(
 
 
 def open_mets(
-    ctx: ArchiveContext, verified: VerifiedFiles, caller: Caller, package_id: str, version: int | None = None
+    ctx: ArchiveContext,
+    verified: VerifiedFiles,
+    caller: Caller,
+    package_id: str,
+    version: int | None = None,
+    part: str | None = None,
 ) -> Servable:
-    """The METS document of the head (or of ``version``)."""
+    """The METS document of the head (or of ``version``), or one of its parts (``files-<hex>.xml``)."""
     info, _ = authorise(ctx, caller, package_id, METADATA, version=version)
-    digests = dict(info.tag_digests.get(METS_NAME) or {"sha256": info.mets_sha256})
-    return _servable(ctx, verified, caller, info, METS_NAME, METS_NAME, None, digests, "application/xml")
+    if part is None:
+        digests = dict(info.tag_digests.get(METS_NAME) or {"sha256": info.mets_sha256})
+        return _servable(ctx, verified, caller, info, METS_NAME, METS_NAME, None, digests, "application/xml")
+    name = f"{PART_FOLDER}/{part}"
+    if not is_part_name(name) or name not in info.tag_digests:
+        raise NotFound(f"package {package_id} has no METS part {part[:100]!r}")
+    return _servable(ctx, verified, caller, info, part, name, None, dict(info.tag_digests[name]), "application/xml")
 
 
 def package_entries(

@@ -1,0 +1,277 @@
+"""A big package's METS in parts: ``mets.xml`` for the package, parts under ``mets/`` for its files.
+
+What a user relies on: every document is schema-valid and the set reads back as the package it
+describes (generated packages, any chunk size); cutting into chunks is local (one file added or
+withdrawn changes at most the chunks around it); a version that does not touch the files
+carries every part, so a metadata amendment stores ``mets.xml``, not a description of every file
+again; every version of a package in parts still exports as a bag bagit-python validates, audits
+clean, and ``reindex`` rebuilds it; a root that points anywhere but to its own parts is refused.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import bagit
+import ocfl
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archive.api import create_app
+from archive.catalog.maintenance import Maintenance
+from archive.errors import PackagingError
+from archive.model import EVENT_FORMAT_IDENTIFICATION, EVENT_MESSAGE_DIGEST, OUTCOME_SUCCESS, Event, EventLink, Package
+from archive.packaging.mets import parts
+from archive.packaging.mets.parts import chunk_files, is_part_name, part_name
+from archive.packaging.mets.read import read_mets
+from archive.packaging.mets.validate import validate_mets
+from archive.packaging.mets.write import write_mets, write_mets_set
+from archive.services.context import ArchiveContext
+from archive.services.ingest.run import ingest
+from archive.services.lifecycle import changes
+from archive.services.lifecycle.versions import Actor
+from archive.services.recovery.reindex import reindex
+from archive.services.retrieve import tokens
+from archive.services.retrieve.export import export
+from tests.conftest import make_settings
+from tests.support.audit import HERITAGE, audit
+from tests.test_lifecycle import _metadata
+from tests.test_mets import PKG_ID, make_package, packages
+
+ALICE = Actor("alice", "archivist")
+PART = 3  # files per part in the end-to-end tests
+EVENT_2 = b">00000002-1111-4222-8333-444444444444<"  # make_package's digest event: about every file
+
+
+# -- the documents ---------------------------------------------------------------------------------
+@st.composite
+def packages_with_file_events(draw: st.DrawFn) -> Package:
+    """A generated package whose files each have an event of their own, plus an event about some
+    files in order, and about files the package no longer has (withdrawn)."""
+    pkg: Package = draw(packages())
+    paths = [f.path for f in pkg.files]
+    when = pkg.events[0].datetime
+    for n, path in enumerate(paths):
+        pkg.events.append(Event(f"id-{n}", EVENT_FORMAT_IDENTIFICATION, when, "fido", OUTCOME_SUCCESS, "", [], [path]))
+    some = [p for p in paths if draw(st.booleans())]
+    gone = draw(st.lists(st.sampled_from(["gone/a.txt", "gone/b.txt"]), unique=True))
+    link = EventLink(pkg.agents[0].identifier, "executing program")
+    pkg.events.append(Event("digests", EVENT_MESSAGE_DIGEST, when, "sha256", OUTCOME_SUCCESS, "", [link], some + gone))
+    return pkg
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packages_with_file_events(), st.integers(1, 4))
+def test_a_package_in_parts_round_trips(package: Package, part_files: int) -> None:
+    documents = write_mets_set(package, part_files)
+    assert (len(documents.parts) > 0) == (len(package.files) > part_files)
+    for name, body in documents.items():
+        assert validate_mets(body, name) == [], name
+    assert all(is_part_name(name) for name, _ in documents.parts)
+    assert read_mets(documents.root, validate=True, parts=dict(documents.parts).__getitem__) == package
+    if not documents.parts:
+        assert documents.root == write_mets(package)  # a small package: one document, as always
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(st.characters(codec="utf-8"), min_size=1, max_size=8), unique=True, max_size=200),
+    st.integers(1, 8),
+    st.data(),
+)
+def test_cutting_into_chunks_is_local(paths: list[str], target: int, data: st.DataObject) -> None:
+    chunks = chunk_files(paths, target)
+    assert [i for c in chunks for i in c] == list(range(len(paths)))  # every file once, in order
+    assert all(0 < len(c) <= 4 * target for c in chunks)
+    names = {tuple(paths[i] for i in c) for c in chunks}
+    # one file withdrawn or added anywhere: every chunk but at most two stays exactly as it was
+    if paths:
+        at = data.draw(st.integers(0, len(paths) - 1))
+        changed = [p for n, p in enumerate(paths) if n != at]
+    else:
+        changed = []
+    added = data.draw(st.text(min_size=9, max_size=12).filter(lambda p: p not in paths))
+    grown = [*paths[: len(paths) // 2], added, *paths[len(paths) // 2 :]]
+    for other in (changed, grown):
+        after = {tuple(other[i] for i in c) for c in chunk_files(other, target)}
+        assert len(after - names) <= 2 and len(names - after) <= 2 + (len(paths) // (4 * target) > 0)
+
+
+def test_parts_depend_only_on_their_files() -> None:
+    """What a metadata amendment changes is in mets.xml; every part's bytes stay the same."""
+    package = make_package()
+    before = write_mets_set(package, 2)
+    package.metadata["title"] = "Corrected"
+    package.version, package.version_created = 2, package.created
+    package.events.append(
+        Event("amend-1", "metadata modification", package.created, "title", OUTCOME_SUCCESS, "", [], [PKG_ID])
+    )
+    after = write_mets_set(package, 2)
+    assert after.parts == before.parts and after.root != before.root
+
+
+def _pointing_to(href: str, body: bytes | None = None) -> tuple[bytes, dict[str, bytes]]:
+    documents = write_mets_set(make_package(), 2)
+    first = documents.parts[0][0]
+    root = documents.root.replace(f'xlink:href="{first}"'.encode(), f'xlink:href="{href}"'.encode())
+    found = dict(documents.parts)
+    if body is not None:
+        found[href] = body
+    return root, found
+
+
+@pytest.mark.parametrize(
+    ("href", "message"),
+    [
+        ("../../../etc/passwd", "does not name a METS part"),
+        ("/etc/passwd", "does not name a METS part"),
+        ("mets/files-0123456789abcdef.xml", "cannot read METS part"),
+        ("mets/%2E%2E/files-0123456789abcdef.xml", "does not name a METS part"),
+        ("data/files-0123456789abcdef.xml", "does not name a METS part"),
+    ],
+)
+def test_a_root_pointing_outside_its_parts_is_refused(href: str, message: str) -> None:
+    root, found = _pointing_to(href)
+
+    def load(name: str) -> bytes:
+        if name not in found:
+            raise FileNotFoundError(2, "No such file or directory")
+        return found[name]
+
+    with pytest.raises(PackagingError, match=message):
+        read_mets(root, parts=load)
+
+
+def test_tampered_parts_are_refused() -> None:
+    documents = write_mets_set(make_package(), 2)
+    (first, body), (second, _) = documents.parts[0], documents.parts[1]
+    twice = documents.root.replace(f'xlink:href="{second}"'.encode(), f'xlink:href="{first}"'.encode())
+    cases = {
+        "pointed to twice": (twice, dict(documents.parts)),
+        "is not package": (documents.root, {**dict(documents.parts), first: body.replace(PKG_ID.encode(), b"x")}),
+        "not a METS document of TYPE": (
+            documents.root,
+            {**dict(documents.parts), first: body.replace(b"AIP part", b"AIP")},
+        ),
+        "which no document describes": (
+            documents.root,
+            {
+                **dict(documents.parts),
+                first: body.replace(
+                    b">00000002-1111-4222-8333-444444444444<", b">00000009-1111-4222-8333-444444444444<"
+                ),
+            },
+        ),
+    }
+    assert (
+        b">00000002-1111-4222-8333-444444444444<" in body
+    )  # a file object links to the package-wide event it took part in
+    for message, (root, found) in cases.items():
+        with pytest.raises(PackagingError, match=message):
+            read_mets(root, parts=found.__getitem__)
+    with pytest.raises(PackagingError, match="read it with its bag's parts"):
+        read_mets(documents.root)
+    assert part_name("a") != part_name("b") and is_part_name(part_name("any/path"))
+
+
+# -- a package in parts through its whole life --------------------------------------------------
+def _submission(copy_fixture, files: int) -> Path:
+    sub = copy_fixture(HERITAGE)
+    for n in range(files):
+        folder = sub / "letters" / f"box-{n % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"letter-{n:03d}.txt").write_text(f"letter {n}\n", encoding="utf-8")
+    return sub
+
+
+def _new_in(ctx: ArchiveContext, pid: str, version: int) -> set[str]:
+    """The METS parts a version stored anew (the rest it carries from earlier versions)."""
+    folder = ctx.storage.path_of(pid) / f"v{version}" / "content" / "mets"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def _parts_of(ctx: ArchiveContext, pid: str, version: int) -> set[str]:
+    return {p.split("/")[-1] for p in ctx.storage.version(pid, version).state if p.startswith("mets/")}
+
+
+def _changes_few_parts(ctx: ArchiveContext, pid: str, version: int) -> None:
+    """The version's parts: those of the version before, but for at most two stored anew."""
+    new, before, now = _new_in(ctx, pid, version), _parts_of(ctx, pid, version - 1), _parts_of(ctx, pid, version)
+    assert (new or now != before) and len(new) <= 2 and now - new <= before
+
+
+def test_a_package_in_parts_lives_its_whole_life(rctx, copy_fixture, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(parts, "PART_FILES", PART)
+    pid = ingest(rctx, _submission(copy_fixture, 16), "heritage").package_id
+    bag = rctx.storage.original_bag(pid)
+    bagit.Bag(str(bag)).validate()
+    in_parts = read_mets(bag / "mets.xml", validate=True)
+    assert {f.path: f.digests for f in in_parts.files} == {
+        f.path: f.digests for f in rctx.catalog.get_package(pid).files
+    }
+    written = sorted(p.name for p in (bag / "mets").iterdir())
+    assert len(written) >= 3
+    root = (bag / "mets.xml").read_bytes()
+    assert b"format identification" not in root and b"techmd-file-" not in root  # the files are in the parts
+
+    assert changes.amend(rctx, pid, _metadata(tmp_path, title="Corrected"), "typo", ALICE).version == 2
+    assert _new_in(rctx, pid, 2) == set()  # every part carried: the amendment wrote mets.xml only
+    changes.withdraw_files(rctx, pid, ["letters/box-1/letter-004.txt"], "misfiled", ALICE)
+    _changes_few_parts(rctx, pid, 3)
+    extra = tmp_path / "more"
+    (extra / "letters" / "box-0").mkdir(parents=True)
+    (extra / "letters" / "box-0" / "letter-100.txt").write_text("one more\n", encoding="utf-8")
+    changes.add_files(rctx, pid, extra, "found later", ALICE)
+    _changes_few_parts(rctx, pid, 4)
+    changes.set_access(rctx, pid, "restricted", "donor asked", ALICE)
+    assert _new_in(rctx, pid, 5) == set()
+
+    for version in range(1, 6):
+        dest = tmp_path / f"export-v{version}"
+        export(rctx, pid, dest, version)
+        bagit.Bag(str(dest)).validate()
+        read_back = read_mets(dest / "mets.xml", validate=True)
+        assert sorted(f.path for f in read_back.files) == sorted(
+            f.path for f in rctx.catalog.get_package(pid, version).files
+        )
+    for storage in rctx.all_storage:
+        assert ocfl.StorageRoot(root=str(storage.root)).validate()
+    result = audit(rctx, package_ids=[pid])
+    assert result.exit_status == 0, [f.line() for f in result.findings]
+
+    versions = [{k: v for k, v in d.as_dict().items() if k != "created"} for d in rctx.catalog.versions(pid)]
+    files = {n: sorted(f.path for f in rctx.catalog.get_package(pid, n).files) for n in range(1, 6)}
+    events = {e.identifier: sorted(e.objects) for e in rctx.catalog.get_package(pid).events}
+    Maintenance(rctx.catalog).wipe()
+    reindex(rctx)
+    assert [{k: v for k, v in d.as_dict().items() if k != "created"} for d in rctx.catalog.versions(pid)] == versions
+    assert {n: sorted(f.path for f in rctx.catalog.get_package(pid, n).files) for n in range(1, 6)} == files
+    assert {e.identifier: sorted(e.objects) for e in rctx.catalog.get_package(pid).events} == events
+    result = audit(rctx, package_ids=[pid])  # the rebuilt catalog agrees with storage and the ledger
+    assert result.exit_status == 0, [f.line() for f in result.findings]
+
+
+def test_the_api_serves_each_part_the_root_names(tmp_path: Path, copy_fixture, monkeypatch) -> None:
+    monkeypatch.setattr(parts, "PART_FILES", PART)
+    settings = make_settings(tmp_path / "home")
+    with ArchiveContext(settings) as ctx:
+        pid = ingest(ctx, _submission(copy_fixture, 10), "heritage").package_id
+        bag = ctx.storage.original_bag(pid)
+        names = sorted(p.name for p in (bag / "mets").iterdir())
+        _, token = tokens.create(ctx, "reader", "researcher")
+    with TestClient(create_app(settings)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        root = client.get(f"/packages/{pid}/mets", headers=auth)
+        assert root.status_code == 200
+        for name in names:
+            assert f'xlink:href="mets/{name}"'.encode() in root.content
+            r = client.get(f"/packages/{pid}/mets/{name}", headers=auth)
+            assert r.status_code == 200, r.text
+            assert r.content == (bag / "mets" / name).read_bytes()
+            assert r.headers["content-type"].startswith("application/xml")
+        for bad in ("files-0000000000000000.xml", "..%2Fmets.xml", "bag-info.txt"):
+            assert client.get(f"/packages/{pid}/mets/{bad}", headers=auth).status_code == 404
+    shutil.rmtree(tmp_path / "home")
