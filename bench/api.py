@@ -39,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from archive.storage import package_relpath
 from bench.api_load import COMMON, VOCABULARY, build_catalog, load
 
 REPO = Path(__file__).resolve().parent.parent
@@ -194,7 +195,7 @@ def bench_download(args: argparse.Namespace, work: Path) -> None:
     with ArchiveContext(settings) as ctx:
         pid = ingest(ctx, sub, "research").package_id
         _, token = tokens.create(ctx, "bench", "researcher")
-        rel = f"{pid[:2]}/{pid[2:4]}/{pid}/data/large.bin"
+        rel = f"{package_relpath(pid)}/{ctx.storage.version(pid).stored('data/large.bin')}"
         storage = ctx.settings.storage
     shutil.rmtree(sub)
     for p in [work, *[storage / Path(rel).parents[i] for i in range(len(Path(rel).parents) - 1)], storage]:

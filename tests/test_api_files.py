@@ -305,6 +305,9 @@ def test_accel_redirect_hands_over_after_authorising_and_recording(tmp_path: Pat
         )
         assert r.headers["etag"] and r.headers["repr-digest"] and r.headers["content-type"] == "image/tiff"
         assert "content-range" not in r.headers  # nginx answers the Range itself
+        assert r.headers["accept-ranges"] == "bytes"  # nginx says it only on a whole answer: copied from here
+        whole = c.get(f"/packages/{pid}/files/HHM_2024_900_001.tif")
+        assert whole.headers["x-accel-redirect"] and "accept-ranges" not in whole.headers  # nginx's own then
         assert (
             c.get(f"/packages/{pid}/files/HHM_2024_900_001.tif", headers={"Range": "bytes=99999-"}).status_code == 416
         )
@@ -312,7 +315,10 @@ def test_accel_redirect_hands_over_after_authorising_and_recording(tmp_path: Pat
         assert hidden.status_code == 404 and "x-accel-redirect" not in hidden.headers
     with ArchiveContext(a.settings) as ctx:
         log = [e for e in callers.access_entries(ctx.catalog, pid) if e["action"] == "file"]
-    assert [(e["outcome"], e["range"], e["bytes_planned"]) for e in log] == [("delegated", "bytes=0-9", 10)]
+    assert [(e["outcome"], e["range"], e["bytes_planned"]) for e in log] == [
+        ("delegated", "bytes=0-9", 10),
+        ("delegated", "", 1120),
+    ]
 
 
 # -- every name the catalog lists can be fetched -------------------------------------------------

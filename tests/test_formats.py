@@ -254,6 +254,22 @@ def test_workers_give_the_same_answers(fido: Identifier, monkeypatch: pytest.Mon
     assert pool._pool is None
 
 
+def test_the_workers_name_the_tool_without_loading_it_here(fido: Identifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What PREMIS records of the tool (its version, its signatures) comes from the answers the
+    worker processes gave: the ingesting process does not load fido's signatures just for that."""
+    import archive.formats.identify as identify_module
+
+    monkeypatch.setattr(identify_module, "POOL_MIN_FILES", 2)
+    with Identifier("fido", workers=2) as pool:
+        pool.identify_many(_items(ROWS))
+        assert (pool.tool, pool.tool_version, pool.signature_version) == (
+            fido.tool,
+            fido.tool_version,
+            fido.signature_version,
+        )
+        assert pool._engine is None
+
+
 # -- real files, errors, versions -------------------------------------------------------------
 
 

@@ -167,7 +167,8 @@ def serve_file(
     if accel:
         start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True)
         headers["X-Accel-Redirect"] = accel + quote(entry.relpath)
-        del headers["Accept-Ranges"]  # nginx adds its own
+        if rng is None:  # nginx says Accept-Ranges on a whole answer, not on a ranged one: docs/nginx.md
+            del headers["Accept-Ranges"]
         return Response(status_code=200, headers=headers)
     entry_id = start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length)
     check = None if entry.trusted else StreamCheck(entry.digests)

@@ -83,6 +83,8 @@ class Identifier:
         self._cache: OrderedDict[tuple[str, str], FormatInfo] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        #: (tool version, signature version) as the worker processes reported them
+        self._reported: tuple[str, str] | None = None
 
     # -- the engine and what it reports about itself ---------------------------------------
     @property
@@ -94,15 +96,17 @@ class Identifier:
 
     @property
     def tool(self) -> str:
-        return self.engine.name
+        return self.engine_name
 
     @property
     def tool_version(self) -> str:
-        return self.engine.tool_version
+        return self._reported[0] if self._reported else self.engine.tool_version
 
     @property
     def signature_version(self) -> str:
-        return self.engine.signature_version
+        """What the identifications were made with: as the worker processes reported it, so the
+        engine (about 2 s to load fido's signatures) is not loaded here just to name it."""
+        return self._reported[1] if self._reported else self.engine.signature_version
 
     # -- identification --------------------------------------------------------------------
     def identify(self, path: str, digest: str | None = None) -> FormatInfo:
@@ -134,8 +138,11 @@ class Identifier:
                 todo.setdefault(key if key is not None else i, path)
         outcomes = dict(zip(todo, self._run(list(todo.values())), strict=False))
         for k, outcome in outcomes.items():
-            if isinstance(outcome, FormatInfo) and not isinstance(k, int):
-                self._store(k, outcome)
+            if isinstance(outcome, FormatInfo):
+                if self._reported is None and outcome.tool == self.engine_name and outcome.tool_version:
+                    self._reported = (outcome.tool_version, outcome.signature_version)
+                if not isinstance(k, int):
+                    self._store(k, outcome)
         first_error: FormatError | None = None
         for i, key in enumerate(keys):
             if results[i] is None:
