@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog import search_index
-from archive.catalog.db import make_engine, migrate
+from archive.catalog.db import make_engine, migrate, refresh_statistics
 from archive.catalog.guard import guarded
 from archive.catalog.records import PackageInfo, VersionRecord, aware
 from archive.catalog.tables import (
@@ -111,6 +111,7 @@ class Catalog:
         self.engine = engine or make_engine(url)
         if run_migrations:
             migrate(self.engine)
+            refresh_statistics(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @guarded("close the catalog")
