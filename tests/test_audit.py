@@ -18,7 +18,19 @@ from archive.catalog.tables import FileRow
 from archive.cli import main
 from archive.services.audit.report import coverage_report, get_audit_run, last_fixity_outcomes, list_audit_runs
 from archive.services.audit.run import AuditOptions, select
-from tests.support.audit import DAMAGE, PDF, TIF, audit, forged, later, object_folder, rewrite_consistently, stored
+from archive.services.ingest.run import ingest
+from tests.support.audit import (
+    DAMAGE,
+    HERITAGE,
+    PDF,
+    TIF,
+    audit,
+    forged,
+    later,
+    object_folder,
+    rewrite_consistently,
+    stored,
+)
 
 
 def test_clean_audit_records_a_fixity_event_per_package_and_a_run(rctx, copy_fixture) -> None:
@@ -186,6 +198,37 @@ def test_jobs_2_finds_the_same(rctx, copy_fixture) -> None:
     two = audit(rctx, package_ids=[pid], jobs=2)
     assert [f.as_dict() for f in one.findings] == [f.as_dict() for f in two.findings]
     assert one.files == two.files and one.bytes == two.bytes
+
+
+def test_jobs_2_on_many_small_files_finds_the_same_in_the_same_order(rctx, copy_fixture) -> None:
+    """Small files go to the worker processes in batches: damage in different batches, at
+    their edges and in the last, partial one, is found exactly as one process finds it."""
+    sub = copy_fixture(HERITAGE)
+    for n in range(300):
+        (sub / "letters" / f"{n // 100}").mkdir(parents=True, exist_ok=True)
+        (sub / "letters" / f"{n // 100}" / f"letter-{n:03d}.txt").write_text(f"letter {n}\n" * (n % 7 + 1))
+    pid = ingest(rctx, sub, "heritage").package_id
+    data = rctx.storage.original_bag(pid) / "data" / "letters"
+    (data / "0" / "letter-000.txt").unlink()  # the first file of the first batch
+    for changed in (data / "0" / "letter-063.txt", data / "2" / "letter-299.txt"):  # a batch's last; the last batch
+        changed.write_bytes(b"X" * changed.stat().st_size)
+    (data / "1" / "letter-164.txt").write_text("")  # truncated, another batch
+    one = audit(rctx, package_ids=[pid], jobs=1)
+    two = audit(rctx, package_ids=[pid], jobs=2)
+    assert [f.as_dict() for f in two.findings] == [f.as_dict() for f in one.findings]
+    assert len(one.findings) == 4 and {f.kind for f in one.findings} == {"missing", "changed", "truncated"}
+    assert (two.files, two.bytes, two.exit_status) == (one.files, one.bytes, one.exit_status)
+
+
+def test_jobs_2_stops_within_its_byte_budget_and_resumes_where_it_stopped(rctx, copy_fixture) -> None:
+    sub = copy_fixture(HERITAGE)
+    for n in range(200):
+        (sub / f"note-{n:03d}.txt").write_text("x" * 1000)
+    pid = ingest(rctx, sub, "heritage").package_id
+    first = audit(rctx, package_ids=[pid], jobs=2, max_bytes=50_000)
+    assert first.status == "budget" and 0 < first.files < 200
+    rest = audit(rctx, package_ids=[pid], jobs=2)
+    assert rest.exit_status == 0 and first.files + rest.files >= 200
 
 
 def test_coverage_report(rctx, copy_fixture) -> None:

@@ -36,6 +36,10 @@ from archive.model import FileRecord
 
 #: 4 MiB reads: large enough for hashlib to release the GIL and for the disk to stream
 READ_CHUNK = 4 * 1024 * 1024
+#: what one task on a pool checks at most: small files go in batches, so a worker process spends
+#: its time reading and hashing rather than passing one message per file
+BATCH_FILES = 64
+BATCH_BYTES = 16 * 1024 * 1024
 #: an OCFL content path's version prefix (``v3/content/``)
 _CONTENT_PREFIX = re.compile(r"^v[1-9][0-9]*/content/")
 #: what an OCFL object holds beside its content: declaration, inventories and their sidecars
@@ -190,6 +194,11 @@ def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileO
     return FileOutcome(entry, size, "changed", "content changed (same size)", got)
 
 
+def check_files(bag: Path, entries: list[Expected], copy_to: Path | None = None) -> list[FileOutcome]:
+    """:func:`check_file` for each of ``entries``, in order: one task on a pool (a worker process)."""
+    return [check_file(bag, entry, copy_to) for entry in entries]
+
+
 def find_extras(bag: Path, expected: set[str]) -> list[tuple[str, str]]:
     """Files, links and other entries in the copy that the catalog does not list (empty folders are
     fine, and so are an OCFL object's declaration, inventories and sidecars)."""
@@ -254,8 +263,20 @@ def check_copy(
             budget.charge(outcome.read)  # tag files: charged once their size is known
         on_file(outcome)
 
-    in_flight: deque[Future[FileOutcome]] = deque()
+    in_flight: deque[Future[list[FileOutcome]]] = deque()
     limit = 2 * getattr(pool, "_max_workers", 1)
+    batch: list[Expected] = []
+    batch_bytes = 0
+
+    def submit() -> None:
+        nonlocal batch, batch_bytes
+        if pool is not None and batch:
+            in_flight.append(pool.submit(check_files, bag, batch, *more))
+            batch, batch_bytes = [], 0
+        while len(in_flight) >= limit:
+            for outcome in in_flight.popleft().result():
+                consume(outcome)
+
     for entry in todo:
         if budget.exhausted():
             result.complete = False
@@ -264,9 +285,12 @@ def check_copy(
         if pool is None:
             consume(check_file(bag, entry, *more))
             continue
-        in_flight.append(pool.submit(check_file, bag, entry, *more))
-        while len(in_flight) >= limit:
-            consume(in_flight.popleft().result())
+        batch.append(entry)
+        batch_bytes += entry.size or 0
+        if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+            submit()
+    submit()
     while in_flight:
-        consume(in_flight.popleft().result())
+        for outcome in in_flight.popleft().result():
+            consume(outcome)
     return result
