@@ -18,13 +18,23 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from archive.packaging.mets.validate import assert_valid_mets
 
-__all__ = ["METS_NAME", "PART_FILES", "PART_FOLDER", "PART_TYPE", "MetsSet", "chunk_files", "is_part_name", "part_name"]
+__all__ = [
+    "METS_NAME",
+    "PART_FILES",
+    "PART_FOLDER",
+    "PART_TYPE",
+    "MetsSet",
+    "chunk_files",
+    "is_part_name",
+    "part_name",
+    "store_mets",
+]
 
 METS_NAME = "mets.xml"
 #: the tag folder holding the parts
@@ -64,18 +74,27 @@ def is_part_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class MetsSet:
-    """A package's METS as the documents stored in its bag: ``mets.xml`` and its parts."""
+    """A package's METS as the documents stored in its bag: ``mets.xml`` and its parts (their
+    bytes, or only their names once :func:`store_mets` has written them into a bag)."""
 
     root: bytes
     parts: tuple[tuple[str, bytes], ...] = ()
+    stored: tuple[str, ...] = ()  # parts already written into a bag, kept by name only
+
+    @classmethod
+    def of(cls, documents: Iterable[tuple[str, bytes]]) -> MetsSet:
+        """Every document in memory, ``mets.xml`` first (as ``write.iter_mets`` gives them)."""
+        (_, root), *rest = documents
+        return cls(root, tuple(rest))
 
     def items(self) -> list[tuple[str, bytes]]:
-        """(bag path, bytes) of every document, ``mets.xml`` first."""
+        """(bag path, bytes) of every document held in memory, ``mets.xml`` first."""
         return [(METS_NAME, self.root), *self.parts]
 
     @property
     def names(self) -> list[str]:
-        return [name for name, _ in self.items()]
+        """The bag path of every document, ``mets.xml`` first."""
+        return [METS_NAME, *(name for name, _ in self.parts), *self.stored]
 
     def validate(self) -> None:
         """Raise PackagingError unless every document is valid METS 1.12.1/PREMIS 3."""
@@ -83,9 +102,30 @@ class MetsSet:
             assert_valid_mets(body, name)
 
     def write_into(self, bag: Path) -> None:
-        """Write every document into ``bag`` (none may exist yet)."""
+        """Write every document held in memory into ``bag`` (none may exist yet)."""
         for name, body in self.items():
-            target = bag / name
-            target.parent.mkdir(exist_ok=True)
-            with open(target, "xb") as fh:
-                fh.write(body)
+            _write(bag, name, body)
+
+
+def _write(bag: Path, name: str, body: bytes) -> None:
+    target = bag / name
+    target.parent.mkdir(exist_ok=True)
+    with open(target, "xb") as fh:
+        fh.write(body)
+
+
+def store_mets(documents: Iterable[tuple[str, bytes]], bag: Path | None) -> MetsSet:
+    """Validate each document as it comes and write it into ``bag`` (None: validate only), so
+    one part at a time is in memory; returns ``mets.xml``'s bytes and every part's name.
+    Raises PackagingError for the first invalid document, before anything after it is made."""
+    root = b""
+    names: list[str] = []
+    for name, body in documents:
+        assert_valid_mets(body, name)
+        if bag is not None:
+            _write(bag, name, body)
+        if name == METS_NAME:
+            root = body
+        else:
+            names.append(name)
+    return MetsSet(root, (), tuple(names))

@@ -24,6 +24,8 @@ Text that XML 1.0 cannot carry is refused with :class:`PackagingError` (see ``ar
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -55,10 +57,10 @@ from archive.packaging.mets.common import (
     q,
     sub,
 )
-from archive.packaging.mets.parts import PART_TYPE, MetsSet, chunk_files, part_name
+from archive.packaging.mets.parts import METS_NAME, PART_TYPE, MetsSet, chunk_files, part_name
 from archive.packaging.mets.values import encode_fields
 
-__all__ = ["MetsSet", "dc_element_name", "file_id", "write_mets", "write_mets_set"]
+__all__ = ["MetsSet", "dc_element_name", "file_id", "iter_mets", "write_mets", "write_mets_set"]
 
 SOFTWARE_NAME = "archive"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -297,9 +299,10 @@ def _serialise(root: etree._Element) -> bytes:
     return XML_DECLARATION + body
 
 
-def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, list[tuple[str, bytes]]]:
+def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, list[tuple[str, Callable[[], bytes]]]]:
     """The package's METS: one document when ``chunks`` is None, else a root document and one
-    part per chunk of files (``docs/decisions/0010-mets-parts.md``)."""
+    part per chunk of files (``docs/decisions/0010-mets-parts.md``), each made when it is asked
+    for, so a caller can write and drop one part before the next is made."""
     inline = chunks is None
     files = package.files
     root = _new_root(package, "AIP")
@@ -326,7 +329,7 @@ def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, li
         if inline and files:
             _file_group(file_sec, files, ids)
     top = _top_div(root, package)
-    parts: list[tuple[str, bytes]] = []
+    parts: list[tuple[str, Callable[[], bytes]]] = []
     if inline:
         _emit_div(top, _folder_tree(files, ids))
         return _serialise(root), parts
@@ -341,7 +344,8 @@ def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, li
         pointer = sub(div, M("mptr"), LOCTYPE="URL")
         pointer.set(q(XLINK_NS, "type"), "simple")
         pointer.set(q(XLINK_NS, "href"), name)
-        parts.append((name, _write_part(package, [files[i] for i in chunk], local.get(n, []), links)))
+        described = [files[i] for i in chunk]
+        parts.append((name, partial(_write_part, package, described, local.get(n, []), links)))
     return _serialise(root), parts
 
 
@@ -391,12 +395,20 @@ def write_mets_set(package: Package, part_files: int | None = None) -> MetsSet:
     files (:data:`~archive.packaging.mets.parts.PART_FILES` by default), else ``mets.xml`` and
     parts of about ``part_files`` files each (:func:`chunk_files`). Raises
     :class:`PackagingError` as :func:`write_mets` does."""
+    return MetsSet.of(iter_mets(package, part_files))
+
+
+def iter_mets(package: Package, part_files: int | None = None) -> Iterator[tuple[str, bytes]]:
+    """The package's METS documents as ``(bag path, bytes)``, ``mets.xml`` first, each part made
+    only when the one before has been taken (what :func:`write_mets_set` holds at once)."""
     _check_package(package)
     part_files = part_files or parts_module.PART_FILES
     paths = files_paths(package)
     chunks = None if len(paths) <= part_files else chunk_files(paths, part_files)
     root, documents = _write_root(package, chunks)
-    return MetsSet(root, tuple(documents))
+    yield METS_NAME, root
+    for name, make in documents:
+        yield name, make()
 
 
 def write_mets(package: Package) -> bytes:

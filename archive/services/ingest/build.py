@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import bagit
 
@@ -30,8 +31,8 @@ from archive.model import (
     utcnow,
 )
 from archive.packaging.bag.write import merge_bag_info, payload_oxum, tag_lines
-from archive.packaging.mets.parts import MetsSet
-from archive.packaging.mets.write import write_mets_set
+from archive.packaging.mets.parts import MetsSet, store_mets
+from archive.packaging.mets.write import iter_mets
 from archive.profiles.bagit_profile import profile_identifier
 from archive.services.context import ArchiveContext
 from archive.services.ingest.prepare import Prepared
@@ -163,7 +164,7 @@ def _bag_info(ctx: ArchiveContext, p: Prepared, package_id: str, now_date: str) 
 
 
 def package_and_mets(
-    ctx: ArchiveContext, p: Prepared, package_id: str, person: str, key: str
+    ctx: ArchiveContext, p: Prepared, package_id: str, person: str, key: str, bag: Path | None = None
 ) -> tuple[Package, MetsSet]:
     """The package and its METS (schema-valid), or a rejection: the same for ingest and validate.
 
@@ -192,8 +193,7 @@ def package_and_mets(
     )
     try:
         tag_lines(pkg.bag_info)
-        mets = write_mets_set(pkg)
-        mets.validate()
+        mets = store_mets(iter_mets(pkg), bag)  # into the bag (if given) one document at a time
     except PackagingError as exc:
         raise SubmissionRejected(
             f"submission {printable(p.source_name)} was rejected",

@@ -212,9 +212,8 @@ def ingest(
             return _same_or_refuse(ctx, existing, key, p, agent or ctx.settings.agent)
         package_id = str(uuid.uuid4())
         progress("packaging", 0, 1)
-        pkg, mets = package_and_mets(ctx, p, package_id, agent or ctx.settings.agent, key)
         bag = p.copied_to
-        mets.write_into(bag)
+        pkg, mets = package_and_mets(ctx, p, package_id, agent or ctx.settings.agent, key, bag)
         fault_point("mets.written")
         tag_digests = write_tag_files(
             bag,

@@ -47,8 +47,8 @@ from archive.model import (
     Package,
 )
 from archive.packaging.bag.write import payload_oxum, tag_lines, write_tag_files
-from archive.packaging.mets.parts import METS_NAME
-from archive.packaging.mets.write import write_mets_set
+from archive.packaging.mets.parts import METS_NAME, store_mets
+from archive.packaging.mets.write import iter_mets
 from archive.services import ledgering
 from archive.services.context import ArchiveContext
 from archive.services.copies import replicate_package, sha512_of, verify_stored_bag
@@ -211,11 +211,9 @@ def make_version(
         }
         try:
             tag_lines(new.bag_info)
-            mets = write_mets_set(new)
-            mets.validate()
+            mets = store_mets(iter_mets(new), bag)  # one document at a time
         except PackagingError as exc:
             raise PackagingError(f"version {new.version} of package {package_id} cannot be written: {exc}") from exc
-        mets.write_into(bag)
         old_tags = ctx.catalog.tag_digests(package_id)
         submitted = (
             {n: d for n, d in old_tags.items() if n.startswith(f"{SUBMISSION_FOLDER}/")}
