@@ -55,6 +55,7 @@ def make_engine(url: str) -> Engine:
         raise translate(exc, f"open catalog database {url}") from exc
 
 
+@guarded("refresh the statistics of catalog {engine.url}")
 def refresh_statistics(engine: Engine) -> bool:
     """Give SQLite's query planner statistics when it has none or the catalog has grown or shrunk
     more than twofold since (``ANALYZE``, bounded by :data:`ANALYSIS_LIMIT`); True when it ran.
