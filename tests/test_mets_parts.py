@@ -23,12 +23,21 @@ from hypothesis import strategies as st
 from archive.api import create_app
 from archive.catalog.maintenance import Maintenance
 from archive.errors import PackagingError
-from archive.model import EVENT_FORMAT_IDENTIFICATION, EVENT_MESSAGE_DIGEST, OUTCOME_SUCCESS, Event, EventLink, Package
+from archive.model import (
+    EVENT_FORMAT_IDENTIFICATION,
+    EVENT_MESSAGE_DIGEST,
+    OUTCOME_SUCCESS,
+    Event,
+    EventLink,
+    FormatInfo,
+    Package,
+)
 from archive.packaging.mets import parts
+from archive.packaging.mets import write as write_module
 from archive.packaging.mets.parts import chunk_files, is_part_name, part_name
 from archive.packaging.mets.read import read_mets
 from archive.packaging.mets.validate import validate_mets
-from archive.packaging.mets.write import write_mets, write_mets_set
+from archive.packaging.mets.write import iter_mets, part_fingerprints, write_mets, write_mets_set
 from archive.services.context import ArchiveContext
 from archive.services.ingest.run import ingest
 from archive.services.lifecycle import changes
@@ -111,6 +120,38 @@ def test_parts_depend_only_on_their_files() -> None:
     )
     after = write_mets_set(package, 2)
     assert after.parts == before.parts and after.root != before.root
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packages_with_file_events(), st.integers(1, 3), st.data())
+def test_a_part_with_the_fingerprint_of_the_version_befores_is_the_same_part(
+    package: Package, part_files: int, data: st.DataObject
+) -> None:
+    """Carrying a part by its fingerprint is safe: equal fingerprints, equal bytes, whatever the
+    change; a change of the package's metadata alone changes no fingerprint."""
+    before = dict(write_mets_set(package, part_files).parts)
+    prints = part_fingerprints(package, part_files)
+    assert set(prints) == set(before)
+    assert all(body is None for name, body in iter_mets(package, part_files, prints) if name != "mets.xml")
+    change = data.draw(st.sampled_from(["metadata", "format", "event", "size"]))
+    if change == "metadata" or not package.files:
+        package.metadata["title"] = "Corrected"
+    elif change == "format":
+        package.files[-1].format = FormatInfo("fmt/999", "Changed")
+    elif change == "size":
+        package.files[0].size += 1
+    else:
+        link = EventLink(package.agents[0].identifier, "executing program")
+        when = package.events[0].datetime
+        package.events.append(
+            Event("later", EVENT_MESSAGE_DIGEST, when, "", OUTCOME_SUCCESS, "", [link], [package.files[0].path])
+        )
+    after = dict(write_mets_set(package, part_files).parts)
+    for name, fingerprint in part_fingerprints(package, part_files).items():
+        if prints.get(name) == fingerprint:
+            assert after[name] == before[name], name
+    if change == "metadata" or not package.files:
+        assert part_fingerprints(package, part_files) == prints
 
 
 def _pointing_to(href: str, body: bytes | None = None) -> tuple[bytes, dict[str, bytes]]:
@@ -217,15 +258,22 @@ def test_a_package_in_parts_lives_its_whole_life(rctx, copy_fixture, tmp_path: P
     root = (bag / "mets.xml").read_bytes()
     assert b"format identification" not in root and b"techmd-file-" not in root  # the files are in the parts
 
+    made: list[str] = []
+    real_make = write_module._Part.make
+    monkeypatch.setattr(write_module._Part, "make", lambda self: made.append("part") or real_make(self))
     assert changes.amend(rctx, pid, _metadata(tmp_path, title="Corrected"), "typo", ALICE).version == 2
     assert _new_in(rctx, pid, 2) == set()  # every part carried: the amendment wrote mets.xml only
+    assert made == []  # and did not make any part again to find out
     changes.withdraw_files(rctx, pid, ["letters/box-1/letter-004.txt"], "misfiled", ALICE)
     _changes_few_parts(rctx, pid, 3)
+    assert len(made) <= 2  # at most the parts around the withdrawn file
+    before_add = len(made)
     extra = tmp_path / "more"
     (extra / "letters" / "box-0").mkdir(parents=True)
     (extra / "letters" / "box-0" / "letter-100.txt").write_text("one more\n", encoding="utf-8")
     changes.add_files(rctx, pid, extra, "found later", ALICE)
     _changes_few_parts(rctx, pid, 4)
+    assert 1 <= len(made) - before_add <= 2  # the part the new file went into, made again
     changes.set_access(rctx, pid, "restricted", "donor asked", ALICE)
     assert _new_in(rctx, pid, 5) == set()
 

@@ -80,6 +80,7 @@ class MetsSet:
     root: bytes
     parts: tuple[tuple[str, bytes], ...] = ()
     stored: tuple[str, ...] = ()  # parts already written into a bag, kept by name only
+    carried: tuple[str, ...] = ()  # parts not made again: the version before's, unchanged
 
     @classmethod
     def of(cls, documents: Iterable[tuple[str, bytes]]) -> MetsSet:
@@ -95,6 +96,11 @@ class MetsSet:
     def names(self) -> list[str]:
         """The bag path of every document, ``mets.xml`` first."""
         return [METS_NAME, *(name for name, _ in self.parts), *self.stored]
+
+    @property
+    def all_names(self) -> list[str]:
+        """Every document of the version, carried parts too."""
+        return [*self.names, *self.carried]
 
     def validate(self) -> None:
         """Raise PackagingError unless every document is valid METS 1.12.1/PREMIS 3."""
@@ -114,13 +120,18 @@ def _write(bag: Path, name: str, body: bytes) -> None:
         fh.write(body)
 
 
-def store_mets(documents: Iterable[tuple[str, bytes]], bag: Path | None) -> MetsSet:
+def store_mets(documents: Iterable[tuple[str, bytes | None]], bag: Path | None) -> MetsSet:
     """Validate each document as it comes and write it into ``bag`` (None: validate only), so
-    one part at a time is in memory; returns ``mets.xml``'s bytes and every part's name.
+    one part at a time is in memory; returns ``mets.xml``'s bytes and every part's name (a part
+    given as None is carried: neither validated again nor written).
     Raises PackagingError for the first invalid document, before anything after it is made."""
     root = b""
     names: list[str] = []
+    carried: list[str] = []
     for name, body in documents:
+        if body is None:
+            carried.append(name)
+            continue
         assert_valid_mets(body, name)
         if bag is not None:
             _write(bag, name, body)
@@ -128,4 +139,4 @@ def store_mets(documents: Iterable[tuple[str, bytes]], bag: Path | None) -> Mets
             root = body
         else:
             names.append(name)
-    return MetsSet(root, (), tuple(names))
+    return MetsSet(root, (), tuple(names), tuple(carried))

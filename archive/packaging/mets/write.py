@@ -24,8 +24,9 @@ Text that XML 1.0 cannot carry is refused with :class:`PackagingError` (see ``ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from functools import partial
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -60,7 +61,7 @@ from archive.packaging.mets.common import (
 from archive.packaging.mets.parts import METS_NAME, PART_TYPE, MetsSet, chunk_files, part_name
 from archive.packaging.mets.values import encode_fields
 
-__all__ = ["MetsSet", "dc_element_name", "file_id", "iter_mets", "write_mets", "write_mets_set"]
+__all__ = ["MetsSet", "dc_element_name", "file_id", "iter_mets", "part_fingerprints", "write_mets", "write_mets_set"]
 
 SOFTWARE_NAME = "archive"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -299,7 +300,7 @@ def _serialise(root: etree._Element) -> bytes:
     return XML_DECLARATION + body
 
 
-def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, list[tuple[str, Callable[[], bytes]]]]:
+def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, list[tuple[str, _Part]]]:
     """The package's METS: one document when ``chunks`` is None, else a root document and one
     part per chunk of files (``docs/decisions/0010-mets-parts.md``), each made when it is asked
     for, so a caller can write and drop one part before the next is made."""
@@ -329,7 +330,7 @@ def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, li
         if inline and files:
             _file_group(file_sec, files, ids)
     top = _top_div(root, package)
-    parts: list[tuple[str, Callable[[], bytes]]] = []
+    parts: list[tuple[str, _Part]] = []
     if inline:
         _emit_div(top, _folder_tree(files, ids))
         return _serialise(root), parts
@@ -345,7 +346,9 @@ def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, li
         pointer.set(q(XLINK_NS, "type"), "simple")
         pointer.set(q(XLINK_NS, "href"), name)
         described = [files[i] for i in chunk]
-        parts.append((name, partial(_write_part, package, described, local.get(n, []), links)))
+        parts.append(
+            (name, _Part(package.id, described, local.get(n, []), {f.path: links.get(f.path, []) for f in described}))
+        )
     return _serialise(root), parts
 
 
@@ -370,20 +373,43 @@ def _place_events(
     return local, shared
 
 
+#: changes whenever _write_part would write other bytes for the same inputs (a part's fingerprint)
+PART_LAYOUT = "1"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one part is made from: nothing else goes into its bytes."""
+
+    package_id: str
+    files: list[FileRecord]
+    events: list[tuple[int, Event]]
+    links: dict[str, list[str]]
+
+    def fingerprint(self) -> str:
+        """A digest of everything the part is made from (so equal fingerprints, equal bytes)."""
+        return hashlib.sha256(
+            repr((PART_LAYOUT, self.package_id, self.files, self.events, self.links)).encode("utf-8", "surrogatepass")
+        ).hexdigest()
+
+    def make(self) -> bytes:
+        return _write_part(self.package_id, self.files, self.events, self.links)
+
+
 def _write_part(
-    package: Package, files: list[FileRecord], events: list[tuple[int, Event]], links: dict[str, list[str]]
+    package_id: str, files: list[FileRecord], events: list[tuple[int, Event]], links: dict[str, list[str]]
 ) -> bytes:
     """One part: the PREMIS objects, metadata, fileSec and folder structure of a chunk of files,
     and the events about only these files. Nothing in it depends on the version, so a part
     whose files did not change is byte-identical in the next version and stored once."""
     root = etree.Element(M("mets"), nsmap=NSMAP)
-    root.set("OBJID", package.id)
+    root.set("OBJID", package_id)
     root.set("TYPE", PART_TYPE)
     ids = [file_id(i) for i in range(len(files))]
     _file_dmd_secs(root, files, ids)
     amd = sub(root, M("amdSec"), ID="amd")
     _file_objects(amd, files, ids, links)
-    _events(amd, events, package.id, set())
+    _events(amd, events, package_id, set())
     _file_group(sub(root, M("fileSec")), files, ids)
     struct = sub(root, M("structMap"), TYPE="physical")
     _emit_div(sub(struct, M("div"), TYPE="files"), _folder_tree(files, ids))
@@ -395,20 +421,40 @@ def write_mets_set(package: Package, part_files: int | None = None) -> MetsSet:
     files (:data:`~archive.packaging.mets.parts.PART_FILES` by default), else ``mets.xml`` and
     parts of about ``part_files`` files each (:func:`chunk_files`). Raises
     :class:`PackagingError` as :func:`write_mets` does."""
-    return MetsSet.of(iter_mets(package, part_files))
+    return MetsSet.of((name, body) for name, body in iter_mets(package, part_files) if body is not None)
 
 
-def iter_mets(package: Package, part_files: int | None = None) -> Iterator[tuple[str, bytes]]:
-    """The package's METS documents as ``(bag path, bytes)``, ``mets.xml`` first, each part made
-    only when the one before has been taken (what :func:`write_mets_set` holds at once)."""
+def _plan(package: Package, part_files: int | None) -> tuple[bytes, list[tuple[str, _Part]]]:
     _check_package(package)
     part_files = part_files or parts_module.PART_FILES
     paths = files_paths(package)
-    chunks = None if len(paths) <= part_files else chunk_files(paths, part_files)
-    root, documents = _write_root(package, chunks)
+    return _write_root(package, None if len(paths) <= part_files else chunk_files(paths, part_files))
+
+
+def iter_mets(
+    package: Package, part_files: int | None = None, unchanged: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, bytes | None]]:
+    """The package's METS documents as ``(bag path, bytes)``, ``mets.xml`` first, each part made
+    only when the one before has been taken (what :func:`write_mets_set` holds at once).
+
+    ``unchanged``: part name -> fingerprint (:func:`part_fingerprints`) of parts a caller holds
+    already (the version before's); a part made from the same is not made again: ``None``."""
+    root, documents = _plan(package, part_files)
     yield METS_NAME, root
-    for name, make in documents:
-        yield name, make()
+    for name, part in documents:
+        if unchanged and unchanged.get(name) == part.fingerprint():
+            yield name, None
+        else:
+            yield name, part.make()
+
+
+def part_fingerprints(package: Package, part_files: int | None = None) -> dict[str, str]:
+    """Part name -> fingerprint of what it is made from, for the parts ``package`` is described in
+    (none for a package of one ``mets.xml``): a later version whose part has the same fingerprint
+    carries the part instead of writing it again."""
+    if len(package.files) <= (part_files or parts_module.PART_FILES):
+        return {}  # one mets.xml: no parts (and no need to build it)
+    return {name: part.fingerprint() for name, part in _plan(package, part_files)[1]}
 
 
 def write_mets(package: Package) -> bytes:

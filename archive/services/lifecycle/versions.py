@@ -48,7 +48,7 @@ from archive.model import (
 )
 from archive.packaging.bag.write import payload_oxum, tag_lines, write_tag_files
 from archive.packaging.mets.parts import METS_NAME, store_mets
-from archive.packaging.mets.write import iter_mets
+from archive.packaging.mets.write import iter_mets, part_fingerprints
 from archive.services import ledgering
 from archive.services.context import ArchiveContext
 from archive.services.copies import replicate_package, sha512_of, verify_stored_bag
@@ -191,6 +191,9 @@ def make_version(
         bag = work / "bag"
         (bag / "data").mkdir(parents=True)
         before = Known.of(head)  # the head itself becomes the new version: no copy of 10,000 files
+        old_tags = ctx.catalog.tag_digests(package_id)
+        # the head's METS parts, as stored: the new version carries each it would make the same
+        held = {n: fp for n, fp in part_fingerprints(head).items() if n in old_tags}
         new = head
         new.version = before.version + 1
         new.version_created = now
@@ -211,17 +214,17 @@ def make_version(
         }
         try:
             tag_lines(new.bag_info)
-            mets = store_mets(iter_mets(new), bag)  # one document at a time
+            mets = store_mets(iter_mets(new, unchanged=held), bag)  # one document at a time
         except PackagingError as exc:
             raise PackagingError(f"version {new.version} of package {package_id} cannot be written: {exc}") from exc
-        old_tags = ctx.catalog.tag_digests(package_id)
         submitted = (
             {n: d for n, d in old_tags.items() if n.startswith(f"{SUBMISSION_FOLDER}/")}
             if change.submitted is None
             else change.submitted
         )
+        known = {**submitted, **{n: old_tags[n] for n in mets.carried}}
         tag_digests = write_tag_files(
-            bag, new.files, algorithms_of(old_tags), new.bag_info, [*mets.names, *submitted], known=submitted
+            bag, new.files, algorithms_of(old_tags), new.bag_info, [*mets.all_names, *submitted], known=known
         )
         fault_point("version.staged")
         stored_before = storage.version(package_id, before.version)
