@@ -13,6 +13,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import sqlalchemy.exc
 from sqlalchemy import event
 
 from archive.catalog.db import refresh_statistics
@@ -71,3 +72,22 @@ def test_a_researchers_search_starts_from_its_words(tmp_path: Path) -> None:
         with sqlite3.connect(tmp_path / "home" / "catalog.sqlite3") as c:
             plan = " | ".join(row[3] for row in c.execute("EXPLAIN QUERY PLAN " + counting[0], counting[1]))
     assert "search_terms" in plan and "ix_packages_profile_id" not in plan, plan
+
+
+def test_statistics_that_cannot_be_written_leave_the_catalog_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    """A read-only catalog, or a lock held past the busy timeout: the catalog opens and works."""
+    settings = make_settings(tmp_path / "home")
+    with ArchiveContext(settings) as ctx:
+        _fill(ctx, 120)
+    catalog = Catalog(settings.database_url, run_migrations=False)
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise sqlalchemy.exc.OperationalError(
+            "ANALYZE", {}, sqlite3.OperationalError("attempt to write a readonly database")
+        )
+
+    monkeypatch.setattr(catalog.engine, "begin", fails)
+    assert refresh_statistics(catalog.engine) is False
+    monkeypatch.undo()
+    assert catalog.count_packages() == 120
+    catalog.close()
