@@ -36,8 +36,8 @@ from archive.model import FileRecord
 
 #: 4 MiB reads: large enough for hashlib to release the GIL and for the disk to stream
 READ_CHUNK = 4 * 1024 * 1024
-#: what one task on a pool checks at most: small files go in batches, so a worker process spends
-#: its time reading and hashing rather than passing one message per file
+#: what one task on a pool checks at most: small files go in batches, so a worker spends its time
+#: reading and hashing rather than on one future per file
 BATCH_FILES = 64
 BATCH_BYTES = 16 * 1024 * 1024
 #: an OCFL content path's version prefix (``v3/content/``)
@@ -195,7 +195,7 @@ def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileO
 
 
 def check_files(bag: Path, entries: list[Expected], copy_to: Path | None = None) -> list[FileOutcome]:
-    """:func:`check_file` for each of ``entries``, in order: one task on a pool (a worker process)."""
+    """:func:`check_file` for each of ``entries``, in order: one task on a pool."""
     return [check_file(bag, entry, copy_to) for entry in entries]
 
 

@@ -19,9 +19,10 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from archive.fixity.hashing import MultiHasher
 from archive.packaging.mets.validate import assert_valid_mets
 
 __all__ = [
@@ -81,6 +82,8 @@ class MetsSet:
     parts: tuple[tuple[str, bytes], ...] = ()
     stored: tuple[str, ...] = ()  # parts already written into a bag, kept by name only
     carried: tuple[str, ...] = ()  # parts not made again: the version before's, unchanged
+    #: bag path -> digests of each document :func:`store_mets` wrote, computed from its bytes
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, documents: Iterable[tuple[str, bytes]]) -> MetsSet:
@@ -102,41 +105,36 @@ class MetsSet:
         """Every document of the version, carried parts too."""
         return [*self.names, *self.carried]
 
-    def validate(self) -> None:
-        """Raise PackagingError unless every document is valid METS 1.12.1/PREMIS 3."""
-        for name, body in self.items():
-            assert_valid_mets(body, name)
 
-    def write_into(self, bag: Path) -> None:
-        """Write every document held in memory into ``bag`` (none may exist yet)."""
-        for name, body in self.items():
-            _write(bag, name, body)
-
-
-def _write(bag: Path, name: str, body: bytes) -> None:
-    target = bag / name
-    target.parent.mkdir(exist_ok=True)
-    with open(target, "xb") as fh:
-        fh.write(body)
-
-
-def store_mets(documents: Iterable[tuple[str, bytes | None]], bag: Path | None) -> MetsSet:
+def store_mets(
+    documents: Iterable[tuple[str, bytes | None]], bag: Path | None, algorithms: Iterable[str] = ()
+) -> MetsSet:
     """Validate each document as it comes and write it into ``bag`` (None: validate only), so
-    one part at a time is in memory; returns ``mets.xml``'s bytes and every part's name (a part
-    given as None is carried: neither validated again nor written).
+    one part at a time is in memory; returns ``mets.xml``'s bytes, every part's name (a part
+    given as None is carried: neither validated again nor written) and, per document written,
+    its ``algorithms`` digests from the bytes in hand (the tag manifests need not read it back).
     Raises PackagingError for the first invalid document, before anything after it is made."""
+    algorithms = list(algorithms)
     root = b""
     names: list[str] = []
     carried: list[str] = []
+    digests: dict[str, dict[str, str]] = {}
     for name, body in documents:
         if body is None:
             carried.append(name)
             continue
         assert_valid_mets(body, name)
         if bag is not None:
-            _write(bag, name, body)
+            target = bag / name
+            target.parent.mkdir(exist_ok=True)
+            with open(target, "xb") as fh:
+                fh.write(body)
+            if algorithms:
+                hasher = MultiHasher(algorithms)
+                hasher.update(body)
+                digests[name] = hasher.hexdigests()
         if name == METS_NAME:
             root = body
         else:
             names.append(name)
-    return MetsSet(root, (), tuple(names), tuple(carried))
+    return MetsSet(root, (), tuple(names), tuple(carried), digests)

@@ -193,7 +193,8 @@ def package_and_mets(
     )
     try:
         tag_lines(pkg.bag_info)
-        mets = store_mets(iter_mets(pkg), bag)  # into the bag (if given) one document at a time
+        # into the bag (if given) one document at a time, hashed from the bytes written
+        mets = store_mets(iter_mets(pkg), bag, p.profile.checksums)
     except PackagingError as exc:
         raise SubmissionRejected(
             f"submission {printable(p.source_name)} was rejected",

@@ -221,7 +221,7 @@ def ingest(
             p.profile.checksums,
             pkg.bag_info,
             [*mets.names, *(f.bag_path for f in pkg.submitted)],
-            known={f.bag_path: f.digests for f in pkg.submitted},
+            known={**mets.digests, **{f.bag_path: f.digests for f in pkg.submitted}},
         )
         fault_point("bag.tagfiles-written")
         progress("storing", 0, 1)

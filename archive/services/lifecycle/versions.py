@@ -214,7 +214,7 @@ def make_version(
         }
         try:
             tag_lines(new.bag_info)
-            mets = store_mets(iter_mets(new, unchanged=held), bag)  # one document at a time
+            mets = store_mets(iter_mets(new, unchanged=held), bag, algorithms_of(old_tags))  # one at a time
         except PackagingError as exc:
             raise PackagingError(f"version {new.version} of package {package_id} cannot be written: {exc}") from exc
         submitted = (
@@ -222,7 +222,7 @@ def make_version(
             if change.submitted is None
             else change.submitted
         )
-        known = {**submitted, **{n: old_tags[n] for n in mets.carried}}
+        known = {**submitted, **mets.digests, **{n: old_tags[n] for n in mets.carried}}
         tag_digests = write_tag_files(
             bag, new.files, algorithms_of(old_tags), new.bag_info, [*mets.all_names, *submitted], known=known
         )
