@@ -56,7 +56,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FormatInfo:
     """What identified a file's format, and with which tool and signature version."""
 
@@ -75,7 +75,7 @@ class FormatInfo:
         return bool(self.puid)
 
 
-@dataclass
+@dataclass(slots=True)
 class FileRecord:
     """One payload file. ``path`` is relative to the bag's ``data/`` folder, '/'-separated, NFC."""
 
@@ -121,13 +121,13 @@ class Agent:
     note: str = ""  # e.g. a software's version and signature file
 
 
-@dataclass
+@dataclass(slots=True)
 class EventLink:
     agent: str  # Agent.identifier
     role: str  # "executing program", "implementer", "authorizer", ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """A PREMIS event. ``objects`` lists file paths (relative to data/) or the package id."""
 

@@ -61,6 +61,30 @@ def test_ingest_list_show_export(cli, tmp_path: Path) -> None:
     bagit.Bag(str(dest)).validate()
 
 
+@pytest.mark.parametrize("limit", [1, 2, 4, 5])
+def test_show_pages_through_a_package(cli, tmp_path: Path, limit: int) -> None:
+    """A package is shown a page at a time (a million-file package is never read whole): the pages
+    together list every file once, in path order, and each says the totals."""
+    sub = fixture(tmp_path, "examples/heritage-harbour-photographs")
+    package_id = UUID.search(cli("ingest", str(sub), "--profile", "heritage").stdout).group(0)
+    whole = json.loads(cli("show", package_id, "--json").stdout)
+    assert whole["next_after"] is None and whole["events_count"] == len(whole["events"]) > 5
+    seen: list[str] = []
+    after: list[str] = []
+    for _ in range(10):
+        page = json.loads(cli("show", package_id, "--json", "--limit", str(limit), *after).stdout)
+        assert page["files_count"] == 5 and page["bytes"] == whole["bytes"] and len(page["files"]) <= limit
+        assert page["events_count"] == whole["events_count"] and len(page["events"]) == limit
+        seen += [f["path"] for f in page["files"]]
+        if page["next_after"] is None:
+            break
+        assert page["next_after"] == seen[-1]
+        after = ["--after", page["next_after"]]
+    assert seen == [f["path"] for f in whole["files"]] == sorted(seen)
+    human = cli("show", package_id, "--limit", str(limit))
+    assert human.exit_code == 0 and (("next page: archive show" in human.output) == (limit < 5))
+
+
 def test_rejected_submission_is_exit_1_with_every_finding_in_json(cli, tmp_path: Path) -> None:
     sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
     meta = sub / "metadata.yaml"

@@ -41,6 +41,7 @@ from archive.formats import (
     is_empty,
     mime_for,
 )
+from archive.formats import identify as identify_module
 from archive.model import FormatInfo
 from archive.profiles import ProfileRegistry
 from archive.profiles.model import Profile
@@ -729,3 +730,16 @@ def test_engine_names_and_mime() -> None:
     assert mime_for("fmt/18") == "application/pdf"
     assert mime_for("x-fmt/263") == "application/zip"
     assert mime_for("fmt/999999") == mime_for(None) == "application/octet-stream"
+
+
+def test_siegfried_in_batches_answers_as_in_one(siegfried: Identifier, monkeypatch) -> None:
+    """A transfer goes to siegfried a batch at a time (flat memory): each file keeps its own
+    answer, in order, whatever the batch size."""
+    items = _items(ROWS)
+    siegfried.clear_cache()
+    whole = siegfried.identify_many(items)
+    monkeypatch.setattr(identify_module, "NATIVE_BATCH_FILES", 3)
+    siegfried.clear_cache()
+    assert siegfried.identify_many(items) == whole and len(whole) == len(items) > 3
+    # one shared answer per distinct format, not one object per file
+    assert len({id(info) for info in whole}) == len(set(whole))

@@ -280,3 +280,17 @@ def test_bagit_profile_rejects_a_bag_without_mets(sqlite_ctx, copy_fixture, tmp_
     p = sqlite_ctx.profiles.get("heritage")
     checker = bagit_profile.Profile(profile_identifier(p), profile=to_bagit_profile(p, "Example Organisation"))
     assert not checker.validate(bagit.Bag(str(copy)))
+
+
+def test_files_and_events_recorded_in_chunks_are_all_recorded(ctx, copy_fixture, monkeypatch) -> None:
+    """The catalog takes a package's files and events a chunk at a time (a million-file package
+    is never one list of rows): every file and event arrives once, as the METS describes them."""
+    from archive.catalog import repository
+
+    monkeypatch.setattr(repository, "INSERT_CHUNK", 2)
+    result = ingest(ctx, copy_fixture(HERITAGE), "heritage")
+    pkg = ctx.catalog.get_package(result.package_id)
+    described = read_mets(stored_bag(ctx, result.package_id) / "mets.xml")
+    assert sorted(f.path for f in pkg.files) == sorted(f.path for f in described.files) and len(pkg.files) == 5
+    assert sorted(e.identifier for e in pkg.events) == sorted(e.identifier for e in described.events)
+    assert ctx.catalog.count_events(result.package_id) == len(pkg.events) > 5

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from archive.catalog.tables import EventRow
 from archive.cli import main
 from archive.errors import CatalogError
-from archive.ledger import GENESIS, Ledger, parse_line, verify
+from archive.ledger import GENESIS, Ledger, parse_line, store, verify
 from archive.services.ingest.run import ingest
 from archive.services.ledgering import verify_ledger
 from tests.support.audit import audit, stored
@@ -142,11 +144,11 @@ def test_a_torn_last_write_is_cut_and_a_whole_one_completed(tmp_path: Path) -> N
         fh.write(b'{"body":{"n":2},"ha')  # a crash in the middle of a write
     ledger.append([("event", {"n": 3})])
     assert [parse_line(line).body["n"] for _, line in ledger.lines()] == [1, 3]
-    whole = ledger.append([("event", {"n": 4})])[0]
+    whole = ledger.append([("event", {"n": 4})])
     ledger.path.write_bytes(ledger.path.read_bytes()[:-1])  # the newline never reached the disk
     ledger.append([("event", {"n": 5})])
     assert [parse_line(line).body["n"] for _, line in ledger.lines()] == [1, 3, 4, 5]
-    assert verify(ledger.lines()).ok and whole.seq == 3
+    assert verify(ledger.lines()).ok and whole is not None and whole.seq == 3
 
 
 def test_a_lagging_replica_copy_catches_up(rctx, copy_fixture) -> None:
@@ -196,3 +198,23 @@ def test_cli_head_and_verify(tmp_path: Path, copy_fixture) -> None:
     bad = cli("ledger", "verify", "--json")
     assert bad.exit_code == 1 and json.loads(bad.stdout)["ok"] is False
     assert cli("ledger", "verify", "--head", "0" * 64).exit_code == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(counts=st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=4), chunk=st.integers(1, 4))
+def test_appends_written_in_chunks_make_one_chain(tmp_path_factory, monkeypatch, counts, chunk) -> None:
+    """However many items an append brings and however they are chunked, the ledger is one
+    unbroken chain in order, every copy identical, and the head returned is its last entry."""
+    monkeypatch.setattr(store, "CHUNK", chunk)
+    folder = tmp_path_factory.mktemp("chunks")
+    ledger = Ledger(folder / "main", [folder / "copy"])
+    n = 0
+    for count in counts:
+        items = (("event", {"n": n + i}) for i in range(count))  # a generator: never a list in hand
+        head = ledger.append(items)
+        n += count
+        assert (head is None) == (count == 0) and (head is None or head.seq == n)
+    bodies = [parse_line(line).body["n"] for _, line in ledger.lines()]
+    assert bodies == list(range(n)) and verify(ledger.lines()).ok
+    if n:
+        assert (folder / "copy" / ledger.path.name).read_bytes() == ledger.path.read_bytes()

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog
@@ -30,19 +30,24 @@ class LedgerMirror:
 
     @guarded("mirror ledger entries in the catalog")
     def add(self, entries: list[LedgerEntry]) -> None:
+        if not entries:
+            return
         with self.catalog.session() as s, s.begin():
-            s.add_all(
-                LedgerEntryRow(
-                    seq=e.seq,
-                    entry_hash=e.hash,
-                    prev_hash=e.prev,
-                    kind=e.kind,
-                    package_id=e.package_id,
-                    event_id=e.event_id,
-                    recorded_at=datetime.fromisoformat(e.time),
-                    line=e.line,
-                )
-                for e in entries
+            s.execute(  # one executemany, not an ORM object per entry
+                insert(LedgerEntryRow),
+                [
+                    {
+                        "seq": e.seq,
+                        "entry_hash": e.hash,
+                        "prev_hash": e.prev,
+                        "kind": e.kind,
+                        "package_id": e.package_id,
+                        "event_id": e.event_id,
+                        "recorded_at": datetime.fromisoformat(e.time),
+                        "line": e.line,
+                    }
+                    for e in entries
+                ],
             )
 
     @guarded("read the ledger mirror")

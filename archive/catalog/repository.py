@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
@@ -98,6 +99,18 @@ def in_version(version: int | None) -> tuple[Any, ...]:
     )
 
 
+#: rows inserted by one executemany when a package's files or events are recorded
+INSERT_CHUNK = 1000
+
+
+def _insert_chunked(s: Session, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert ``rows`` :data:`INSERT_CHUNK` at a time (in the session's transaction): the rows of a
+    million-file package are made as they are inserted, never held all at once."""
+    it = iter(rows)
+    while chunk := list(islice(it, INSERT_CHUNK)):
+        s.execute(insert(table), chunk)
+
+
 def _file_differs(row: FileRow, wanted: dict[str, Any]) -> bool:
     return any(getattr(row, name) != wanted[name] for name in _FILE_IDENTITY)
 
@@ -149,16 +162,14 @@ class Catalog:
                 s.add(row)
                 s.flush()
                 # bulk inserts (executemany): thousands of files cost milliseconds, not ORM objects
-                if pkg.files:
-                    s.execute(insert(FileRow), self._file_rows(pkg))
+                _insert_chunked(s, FileRow, self._file_rows(pkg))
                 values = self._value_rows(pkg)
                 if values:
                     s.execute(insert(MetadataValueRow), values)
                     search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
                 if pkg.agents:
                     s.execute(insert(AgentRow), self._agent_rows(pkg.id, pkg.agents))
-                if pkg.events:
-                    s.execute(insert(EventRow), [EventRow.values(pkg.id, e) for e in pkg.events])
+                _insert_chunked(s, EventRow, (EventRow.values(pkg.id, e) for e in pkg.events))
                 s.execute(insert(VersionRow), [self._version_row(pkg, 1, "ingest", "", mets_sha256, tag_digests)])
                 fault_point("catalog.before-commit")  # everything inserted, nothing committed
         except IntegrityError as exc:
@@ -294,11 +305,10 @@ class Catalog:
             return [VersionRecord.from_row(r) for r in rows]
 
     @staticmethod
-    def _file_rows(pkg: Package) -> list[dict[str, Any]]:
-        rows = []
+    def _file_rows(pkg: Package) -> Iterator[dict[str, Any]]:
         for f in pkg.files:
             fmt = f.format or FormatInfo(puid=None)
-            rows.append(
+            yield (
                 {
                     "package_id": pkg.id,
                     "path": f.path,
@@ -319,7 +329,6 @@ class Catalog:
                     "file_metadata": f.metadata,
                 }
             )
-        return rows
 
     @staticmethod
     def _value_rows(pkg: Package) -> list[dict[str, Any]]:
@@ -393,14 +402,27 @@ class Catalog:
             return self._row(s, package_id).storage_path
 
     @guarded("read package {package_id}")
-    def get_package(self, package_id: str, version: int | None = None) -> Package:
-        """The package as its head (or ``version``) is: files, metadata, access; agents and events all."""
+    def get_package(
+        self,
+        package_id: str,
+        version: int | None = None,
+        *,
+        files_after: str | None = None,
+        limit: int | None = None,
+    ) -> Package:
+        """The package as its head (or ``version``) is: files, metadata, access; agents and events all.
+
+        With ``limit``, one page of it: at most ``limit`` files by path (after the path
+        ``files_after``) and the first ``limit`` events, so a package of a million files is read a
+        page at a time (:meth:`file_totals` and :meth:`count_events` tell the totals)."""
         with self.session() as s:
             row = self._row(s, package_id)
             at = version if version is not None and version != row.version else None
-            files = s.scalars(
-                select(FileRow).where(FileRow.package_id == package_id, *in_version(at)).order_by(FileRow.path)
-            ).all()
+            fq = select(FileRow).where(FileRow.package_id == package_id, *in_version(at))
+            if files_after is not None:
+                fq = fq.where(FileRow.path > files_after)
+            fq = fq.order_by(FileRow.path)
+            files = s.scalars(fq if limit is None else fq.limit(limit)).all()
             if at is not None:
                 v = self._version(s, package_id, at)
                 row = PackageRow(
@@ -418,9 +440,8 @@ class Catalog:
                     access_statement=v.access_statement,
                 )
             agents = s.scalars(select(AgentRow).where(AgentRow.package_id == package_id).order_by(AgentRow.id)).all()
-            events = s.scalars(
-                select(EventRow).where(EventRow.package_id == package_id).order_by(EventRow.occurred_at, EventRow.id)
-            ).all()
+            eq = select(EventRow).where(EventRow.package_id == package_id).order_by(EventRow.occurred_at, EventRow.id)
+            events = s.scalars(eq if limit is None else eq.limit(limit)).all()
         return Package(
             id=row.id,
             profile_id=row.profile_id,
@@ -458,6 +479,21 @@ class Catalog:
             fixity_interval_days=row.fixity_interval_days,
             version=row.version,
         )
+
+    @guarded("count the files of package {package_id}")
+    def file_totals(self, package_id: str, version: int | None = None) -> tuple[int, int]:
+        """How many files the head (or ``version``) of the package holds, and their bytes."""
+        with self.session() as s:
+            q = select(func.count(), func.coalesce(func.sum(FileRow.size), 0)).where(
+                FileRow.package_id == package_id, *in_version(version)
+            )
+            count, size = s.execute(q).one()
+            return int(count), int(size)
+
+    @guarded("count the events of package {package_id}")
+    def count_events(self, package_id: str) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(EventRow).where(EventRow.package_id == package_id)) or 0
 
     @guarded("list packages")
     def list_packages(self, profile: str | None = None, limit: int | None = None, offset: int = 0) -> list[PackageInfo]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -12,6 +13,8 @@ from archive.cli import State, handles_errors, json_option, render
 from archive.services.ingest import run as ingest_service
 from archive.services.lifecycle import history as history_service
 from archive.services.retrieve import export as package_service
+from archive.services.retrieve.export import SHOW_PAGE
+from archive.submission.scan import printable
 
 submission_arg = click.argument("submission", type=click.Path(path_type=Path))
 profile_opt = click.option("--profile", "-p", required=True, help="Profile the submission is checked against.")
@@ -153,11 +156,30 @@ def list_(state: State, profile: str | None, as_json: bool) -> None:
 @click.argument("package_id")
 @click.option("--versions", "list_versions", is_flag=True, help="List the package's versions instead.")
 @click.option("--version", "version", type=click.IntRange(min=1), help="Show this version (default: the current one).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=100_000),
+    default=SHOW_PAGE,
+    show_default=True,
+    help="List at most this many files (by path) and events.",
+)
+@click.option("--after", metavar="PATH", help="List the files after this path (the next page: as the last one said).")
 @json_option
 @click.pass_obj
 @handles_errors
-def show(state: State, package_id: str, list_versions: bool, version: int | None, as_json: bool) -> None:
-    """Show one package: metadata, access, files with formats and digests, events."""
+def show(
+    state: State,
+    package_id: str,
+    list_versions: bool,
+    version: int | None,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """Show one package: metadata, access, files with formats and digests, events.
+
+    A big package is shown a page at a time: the first --limit files by path, then
+    --after the last path shown for the next page (--json: ``next_after``)."""
     if list_versions:
         found = history_service.versions(state.ctx, package_id)
         if as_json:
@@ -165,7 +187,7 @@ def show(state: State, package_id: str, list_versions: bool, version: int | None
             return
         render.out.print(render.versions_table(found))
         return
-    data = package_service.describe(state.ctx, package_id, version)
+    data = package_service.describe(state.ctx, package_id, version, limit=limit, after=after)
     if as_json:
         render.emit_json({"ok": True, **data})
         return
@@ -190,7 +212,12 @@ def show(state: State, package_id: str, list_versions: bool, version: int | None
             f["digests"]["sha256"][:16] + "…",
         )
     render.out.print(files)
-    render.out.print(f"{len(data['events'])} PREMIS events; storage path {data['storage_path']}")
+    if data["next_after"] is not None or after is not None:
+        render.out.print(f"{len(data['files'])} of {data['files_count']} files listed")
+    if data["next_after"] is not None:
+        more = shlex.join(["archive", "show", package_id, "--after", data["next_after"], "--limit", str(limit)])
+        render.out.print(f"next page: {escape(printable(more))}")
+    render.out.print(f"{data['events_count']} PREMIS events; storage path {data['storage_path']}")
 
 
 @click.command()

@@ -26,7 +26,7 @@ from archive.model import FormatInfo
 register("identify.start", "identify.done")
 
 #: cached answers kept per Identifier (LRU beyond this)
-CACHE_SIZE = 100_000
+CACHE_SIZE = 10_000
 
 Outcome = FormatInfo | FormatError
 
@@ -36,6 +36,8 @@ _NATIVE_BATCH = frozenset({ENGINE_SIEGFRIED})
 
 #: below this many files, starting worker processes (about 1 s each) costs more than it saves
 POOL_MIN_FILES = 256
+#: files handed to a natively batching engine (siegfried) at a time
+NATIVE_BATCH_FILES = 1000
 
 
 def load_engine(name: str, signatures: str | None = None) -> Engine:
@@ -154,14 +156,22 @@ class Identifier:
         if first_error is not None:
             raise first_error
         fault_point("identify.done")
-        return [r for r in results if r is not None]
+        # one shared instance per distinct answer: a transfer of 100,000 files has a few dozen
+        interned: dict[FormatInfo, FormatInfo] = {}
+        return [interned.setdefault(r, r) for r in results if r is not None]
 
     def _run(self, paths: list[str]) -> list[Outcome]:
         """Identify ``paths``: natively batched, in worker processes, or here."""
         if not paths:
             return []
         if self.engine_name in _NATIVE_BATCH:  # siegfried: Go-side concurrency beats a process pool
-            return cast(BatchEngine, self.engine).identify_batch(paths, self.workers)
+            # a batch at a time: the engine's answer for a whole transfer at once (one JSON document,
+            # held by Go and by Python) grew the process by several KB per file
+            engine = cast(BatchEngine, self.engine)
+            out: list[Outcome] = []
+            for start in range(0, len(paths), NATIVE_BATCH_FILES):
+                out += engine.identify_batch(paths[start : start + NATIVE_BATCH_FILES], self.workers)
+            return out
         if self.workers == 1 or len(paths) < POOL_MIN_FILES:
             return [_outcome(self.engine, p) for p in paths]
         chunk = max(1, min(32, len(paths) // (self.workers * 4)))

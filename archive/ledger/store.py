@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +41,8 @@ def ledger_dir(storage_root: Path) -> Path:
 LEDGER_FILE = "ledger.jsonl"
 LOCK_FILE = "ledger.lock"
 _BLOCK = 64 * 1024
+#: entries written (and fsynced, copied, mirrored) at a time by :meth:`Ledger.append`
+CHUNK = 2000
 
 
 class Mirror(Protocol):
@@ -105,32 +108,40 @@ class Ledger:
 
     # -- appending -------------------------------------------------------------
     def append(
-        self, items: Sequence[tuple[str, dict[str, Any]]], mirror: Mirror | None = None, when: datetime | None = None
-    ) -> list[LedgerEntry]:
-        """Append ``(kind, body)`` items as chained entries, durably, then mirror them; return them."""
-        if not items:
-            return []
+        self, items: Iterable[tuple[str, dict[str, Any]]], mirror: Mirror | None = None, when: datetime | None = None
+    ) -> LedgerEntry | None:
+        """Append ``(kind, body)`` items as chained entries, durably, then mirror them; return the
+        last one (the new head; None when there was nothing to append).
+
+        Items are taken :data:`CHUNK` at a time (written, fsynced, copied and mirrored before the
+        next are made), so an ingest of a million files ledgers its events in flat memory. A crash
+        between chunks leaves whole entries ledgered before the catalog records them: what
+        write-ahead allows, and what ``ledger verify`` reports."""
         when = when or datetime.now(UTC)
+        chunks = iter(items)
+        head: LedgerEntry | None = None
         try:
             with self.locked():
                 last = self._mend_tail(self.path)
                 if mirror is not None:
                     self._catch_up(mirror, last)
                 seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-                entries = []
-                for kind, body in items:
-                    seq += 1
-                    entry = make_entry(seq, prev, kind, body, when)
-                    entries.append(entry)
-                    prev = entry.hash
-                data = "".join(e.line + "\n" for e in entries).encode("utf-8")
-                before = _write_all(self.path, data)
-                fault_point("ledger.after-write")  # in the primary file; not yet in the copies or the mirror
-                for copy in self.copies:
-                    self._sync_copy(copy, before, data)
-                if mirror is not None:
-                    mirror.add(entries)
-                return entries
+                while chunk := list(islice(chunks, CHUNK)):
+                    entries = []
+                    for kind, body in chunk:
+                        seq += 1
+                        entry = make_entry(seq, prev, kind, body, when)
+                        entries.append(entry)
+                        prev = entry.hash
+                    data = "".join(e.line + "\n" for e in entries).encode("utf-8")
+                    before = _write_all(self.path, data)
+                    fault_point("ledger.after-write")  # in the primary file; not yet in the copies or the mirror
+                    for copy in self.copies:
+                        self._sync_copy(copy, before, data)
+                    if mirror is not None:
+                        mirror.add(entries)
+                    head = entries[-1]
+                return head
         except OSError as exc:
             raise StorageError(f"cannot append to the ledger {self.path}: {exc.strerror or exc}") from exc
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from archive.audit.findings import KINDS, AuditFinding
@@ -85,7 +86,7 @@ def package_item(pkg: Package, tag_digests: dict[str, dict[str, str]]) -> Item:
     return (KIND_PACKAGE, body)
 
 
-def append(ctx: ArchiveContext, items: list[Item]) -> list[LedgerEntry]:
+def append(ctx: ArchiveContext, items: Iterable[Item]) -> LedgerEntry | None:
     """Append to the ledger in storage (flock, fsync, replica copies) and mirror in the catalog."""
     return ctx.ledger.append(items, LedgerMirror(ctx.catalog))
 
@@ -95,7 +96,8 @@ def ledgered(ctx: ArchiveContext, pkg: Package, tag_digests: dict[str, dict[str,
     """Around an ingest's catalog record: ledger the package's token and events first; if the
     record then fails, ledger that the package was withdrawn (and let the error through)."""
     fault_point("ledger.before-append")
-    append(ctx, [package_item(pkg, tag_digests), *event_items(pkg.id, pkg.events)])
+    # one event at a time into the ledger (it writes them in chunks): flat memory for a million files
+    append(ctx, chain([package_item(pkg, tag_digests)], ((KIND_EVENT, event_body(pkg.id, e)) for e in pkg.events)))
     fault_point("ledger.after-append")
     try:
         yield

@@ -27,6 +27,7 @@ from archive.model import (
     Agent,
     Event,
     EventLink,
+    FormatInfo,
     Package,
     utcnow,
 )
@@ -117,23 +118,26 @@ def _events(ctx: ArchiveContext, p: Prepared, package_id: str, person: str) -> l
             [package_id],
         )
     )
+    # what the events of files of one format share is made once (a transfer has few formats)
+    shared: dict[FormatInfo, tuple[str, str, str, list[EventLink]]] = {}
     for f in p.files:
         fmt = f.format
         if fmt is None:
             continue
-        note = (f"{fmt.puid} {fmt.name} {fmt.version}".strip() + f" (basis: {fmt.basis})") if fmt.puid else "no match"
-        if fmt.warning:
-            note += f"; {fmt.warning}"
-        events.append(
-            ev(
-                EVENT_FORMAT_IDENTIFICATION,
+        if fmt not in shared:
+            note = (
+                (f"{fmt.puid} {fmt.name} {fmt.version}".strip() + f" (basis: {fmt.basis})") if fmt.puid else "no match"
+            )
+            if fmt.warning:
+                note += f"; {fmt.warning}"
+            shared[fmt] = (
                 f"{fmt.tool} {fmt.tool_version} with signatures {fmt.signature_version}",
                 OUTCOME_SUCCESS if fmt.puid and fmt.basis != "extension" else OUTCOME_WARNING,
                 note,
                 [EventLink(tool, "executing program")],
-                [f.path],
             )
-        )
+        detail, outcome, note, links = shared[fmt]
+        events.append(ev(EVENT_FORMAT_IDENTIFICATION, detail, outcome, note, links, [f.path]))
     events.append(
         ev(
             EVENT_PACKAGE_CREATION,

@@ -28,9 +28,27 @@ def _catalogued(ctx: ArchiveContext, package_id: str) -> None:
         )
 
 
-def describe(ctx: ArchiveContext, package_id: str, version: int | None = None) -> dict[str, Any]:
+#: files (and events) ``archive show`` lists at a time unless asked for another page size
+SHOW_PAGE = 1000
+
+
+def describe(
+    ctx: ArchiveContext,
+    package_id: str,
+    version: int | None = None,
+    *,
+    limit: int = SHOW_PAGE,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """One package (its head, or ``version``) with one page of its files (``limit`` of them by
+    path, after the path ``after``) and its first ``limit`` events: a package of a million files
+    is never read whole. ``next_after`` is the path to continue from (None: the last page)."""
     _catalogued(ctx, package_id)
-    pkg = ctx.catalog.get_package(package_id, version)
+    pkg = ctx.catalog.get_package(package_id, version, files_after=after, limit=limit + 1)
+    more = len(pkg.files) > limit
+    pkg.files = pkg.files[:limit]
+    file_count, total_bytes = ctx.catalog.file_totals(package_id, version)
+    events_count = ctx.catalog.count_events(package_id)
     return {
         "id": pkg.id,
         "version": pkg.version,
@@ -49,8 +67,9 @@ def describe(ctx: ArchiveContext, package_id: str, version: int | None = None) -
         "metadata": pkg.metadata,
         "dublin_core": pkg.dublin_core,
         "bag_info": pkg.bag_info,
-        "files_count": len(pkg.files),
-        "bytes": pkg.total_bytes,
+        "files_count": file_count,
+        "bytes": total_bytes,
+        "next_after": pkg.files[-1].path if more else None,
         "files": [
             {
                 "path": f.path,
@@ -73,8 +92,9 @@ def describe(ctx: ArchiveContext, package_id: str, version: int | None = None) -
                 "agents": [asdict(a) for a in e.agents],
                 "objects": e.objects,
             }
-            for e in pkg.events
+            for e in pkg.events[:limit]
         ],
+        "events_count": events_count,
         "agents": [asdict(a) for a in pkg.agents],
         "storage_path": ctx.catalog.storage_path(package_id),
     }
