@@ -294,3 +294,23 @@ def test_files_and_events_recorded_in_chunks_are_all_recorded(ctx, copy_fixture,
     assert sorted(f.path for f in pkg.files) == sorted(f.path for f in described.files) and len(pkg.files) == 5
     assert sorted(e.identifier for e in pkg.events) == sorted(e.identifier for e in described.events)
     assert ctx.catalog.count_events(result.package_id) == len(pkg.events) > 5
+
+
+def test_progress_counts_files_and_bytes(ctx, copy_fixture, monkeypatch) -> None:
+    """Long work says how far it is: files hashed, and bytes hashed and verified (what the command
+    line turns into sizes, a rate and the time left), never going back, ending at the total."""
+    from archive.cli.render import progress_amount
+    from archive.services import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "REPORT_EVERY", 0.0)  # every chunk reports
+    seen: dict[str, list[tuple[int, int]]] = {}
+    result = ingest(
+        ctx, copy_fixture(HERITAGE), "heritage", progress=lambda s, d, t: seen.setdefault(s, []).append((d, t))
+    )
+    for stage in ("hashing bytes", "verifying bytes"):
+        reports = seen[stage]
+        assert [d for d, _ in reports] == sorted(d for d, _ in reports) and len(reports) > 1
+        assert reports[-1] == (result.bytes, result.bytes) and all(t == result.bytes for _, t in reports)
+    assert seen["hashing"][-1] == (result.files, result.files)
+    assert progress_amount("hashing bytes", 1_500_000, 3_000_000, 2_000_000.0) == "1.5 MB/3.0 MB 2.0 MB/s"
+    assert progress_amount("hashing", 3, 7, None) == "3/7"

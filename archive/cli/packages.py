@@ -179,7 +179,7 @@ def show(
     """Show one package: metadata, access, files with formats and digests, events.
 
     A big package is shown a page at a time: the first --limit files by path, then
-    --after the last path shown for the next page (--json: ``next_after``)."""
+    --after the last path shown for the next page (--json: next_after)."""
     if list_versions:
         found = history_service.versions(state.ctx, package_id)
         if as_json:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from archive.errors import ArchiveError, Finding, RejectedError, error_document
@@ -86,21 +86,33 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
         yield lambda stage, done, total: None
         return
     with Progress(
-        TextColumn("{task.description:<14}"),
+        TextColumn("{task.description:<16}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[amount]}"),
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
         console=err,
         transient=True,
     ) as bar:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:
+            amount = progress_amount(stage, done, total, bar.tasks[tasks[stage]].speed if stage in tasks else None)
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=max(total, 1))
-            bar.update(tasks[stage], completed=done, total=max(total, 1))
+                tasks[stage] = bar.add_task(stage, total=max(total, 1), amount=amount)
+            bar.update(tasks[stage], completed=done, total=max(total, 1), amount=amount)
 
         yield update
+
+
+def progress_amount(stage: str, done: int, total: int, per_second: float | None) -> str:
+    """How far a stage is, as the progress bar says it: files as ``done/total``, a stage of
+    bytes (its name ends in " bytes") as sizes and the rate."""
+    if not stage.endswith(" bytes"):
+        return f"{done}/{total}"
+    rate = f" {human_bytes(int(per_second))}/s" if per_second else ""
+    return f"{human_bytes(done)}/{human_bytes(total)}{rate}"
 
 
 def versions_table(versions: list[dict[str, Any]], title: str = "") -> Table:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -72,11 +72,18 @@ def _read_chunks(stream: BinaryIO, chunk_size: int) -> Iterable[memoryview]:
 
 
 def hash_stream(
-    stream: BinaryIO, algorithms: Iterable[str], chunk_size: int = CHUNK_SIZE
+    stream: BinaryIO,
+    algorithms: Iterable[str],
+    chunk_size: int = CHUNK_SIZE,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[int, dict[str, str]]:
+    """``(size, {algorithm: hexdigest})`` of what ``stream`` holds, read once; ``on_bytes`` is
+    told the size of each chunk read (progress)."""
     hasher = MultiHasher(algorithms)
     for chunk in _read_chunks(stream, chunk_size):
         hasher.update(chunk)
+        if on_bytes is not None:
+            on_bytes(len(chunk))
     return hasher.size, hasher.hexdigests()
 
 
@@ -101,8 +108,10 @@ def copy_and_hash(
     algorithms: Iterable[str],
     chunk_size: int = CHUNK_SIZE,
     fsync: bool = True,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[int, dict[str, str]]:
-    """Copy ``source`` to a new file ``destination`` (must not exist), hashing on the way."""
+    """Copy ``source`` to a new file ``destination`` (must not exist), hashing on the way;
+    ``on_bytes`` is told the size of each chunk copied (progress)."""
     hasher = MultiHasher(algorithms)
     dest = Path(destination)
     try:
@@ -110,6 +119,8 @@ def copy_and_hash(
             for chunk in _read_chunks(source, chunk_size):
                 hasher.update(chunk)
                 out.write(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
                 fault_point("copy.midway")
             if fsync:
                 os.fsync(out.fileno())

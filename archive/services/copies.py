@@ -10,6 +10,7 @@ from archive.audit.check import Expected, FileOutcome, check_copy, record_entrie
 from archive.errors import StorageError
 from archive.faults import fault_point, register
 from archive.model import FileRecord
+from archive.services.progress import ByteMeter, Progress, no_progress
 from archive.storage import LocalStorage
 from archive.storage.local import StoredVersion
 
@@ -34,7 +35,11 @@ def _fastest(entry: Expected) -> Expected:
 
 
 def verify_stored_bag(
-    version: StoredVersion, files: list[FileRecord], tag_digests: dict[str, dict[str, str]], workers: int = 1
+    version: StoredVersion,
+    files: list[FileRecord],
+    tag_digests: dict[str, dict[str, str]],
+    workers: int = 1,
+    progress: Progress = no_progress,
 ) -> None:
     """Re-read every byte ``version`` stored and compare with the digests computed while copying.
 
@@ -64,8 +69,10 @@ def verify_stored_bag(
     written = f"v{version.number}/"
     entries = [e for e in entries if e.location.startswith(written)]
     path = version.folder
+    meter = ByteMeter(progress, "verifying", sum(e.size or 0 for e in entries))
 
     def note(outcome: FileOutcome) -> None:
+        meter.add(outcome.entry.size or 0)
         rel = outcome.entry.path
         if outcome.error is not None:
             problems.append(f"{rel}: cannot read {path / outcome.entry.location}: {outcome.error.strerror}")
@@ -78,6 +85,7 @@ def verify_stored_bag(
         done = check_copy(
             path, entries, "", "", Budget(), pool if workers > 1 else None, on_file=note, extras=version.number == 1
         )
+    meter.finish()
     problems += [f"{f.path}: unexpected file in the stored package" for f in done.findings if f.kind == "extra"]
     if problems:
         raise StorageError(f"stored package at {path} did not verify: " + "; ".join(problems[:10]))

@@ -25,16 +25,13 @@ from archive.profiles.access_rules import AccessOutcome, check_access, decide_ac
 from archive.profiles.model import Profile
 from archive.profiles.rules import check_format, dublin_core, validate_metadata
 from archive.services.context import ArchiveContext
+from archive.services.progress import ByteMeter, Progress, no_progress
 from archive.submission.extract import Limits, extract_archive, is_archive_file
 from archive.submission.metadata import read_files_csv, read_metadata_file
 from archive.submission.safeopen import UnsafeFile
 from archive.submission.scan import FILES_CSV, METADATA_NAMES, Scan, ScannedFile, printable, scan_folder
 
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass
+_no_progress = no_progress  # the name the ingest service knew it by
 
 
 @dataclass
@@ -141,7 +138,9 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
-def _read_once(f: ScannedFile, algorithms: list[str], target: Path | None) -> tuple[int, dict[str, str]]:
+def _read_once(
+    f: ScannedFile, algorithms: list[str], target: Path | None, on_bytes: Callable[[int], None] | None = None
+) -> tuple[int, dict[str, str]]:
     """Hash (and copy to ``target``) one submitted file, refusing it if it changes meanwhile.
 
     Opened through the one way in (:meth:`ScannedFile.open`: no link followed, never blocking,
@@ -155,10 +154,10 @@ def _read_once(f: ScannedFile, algorithms: list[str], target: Path | None) -> tu
         if before.st_size != f.size:
             raise _Changed(f"changed since it was listed ({f.size} bytes listed, {before.st_size} now)")
         if target is None:
-            size, digests = hash_stream(src, algorithms)
+            size, digests = hash_stream(src, algorithms, on_bytes=on_bytes)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            size, digests = copy_and_hash(src, target, algorithms, fsync=False)
+            size, digests = copy_and_hash(src, target, algorithms, fsync=False, on_bytes=on_bytes)
         after = os.fstat(src.fileno())
     if _stamp(after) != _stamp(before) or size != before.st_size:
         raise _Changed(
@@ -191,9 +190,11 @@ def _hash_files(
     progress: Progress,
     found: FindingList,
 ) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
+    meter = ByteMeter(progress, "hashing", sum(f.size for f in files))
+
     def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
         try:
-            size, digests = _read_once(f, algorithms, None if dest is None else dest / f.path)
+            size, digests = _read_once(f, algorithms, None if dest is None else dest / f.path, meter.add)
         except (_Changed, OSError, ArchiveError) as exc:  # one unreadable file must not hide the others
             found.extend([_read_finding(f, exc)])
             return None
@@ -206,6 +207,7 @@ def _hash_files(
             results.append(result)
             if i % 50 == 0 or i == total:
                 progress("hashing", i, total)
+    meter.finish()
     return results
 
 

@@ -29,8 +29,10 @@ from archive.profiles.access_rules import AccessOutcome
 from archive.services.context import ArchiveContext
 from archive.services.copies import replicate_package, sha512_of, verify_stored_bag
 from archive.services.ingest.build import package_and_mets
-from archive.services.ingest.prepare import Prepared, Progress, _no_progress, prepare
+from archive.services.ingest.prepare import Prepared, prepare
 from archive.services.ledgering import ledgered
+from archive.services.progress import Progress
+from archive.services.progress import no_progress as _no_progress
 from archive.storage import package_relpath
 from archive.storage.ocfl import User, ocfl_time
 from archive.submission.scan import printable
@@ -238,7 +240,7 @@ def ingest(
             progress("verifying", 0, 1)
             stored = storage.version(package_id, 1)
             if ctx.settings.verify_after_store:
-                verify_stored_bag(stored, pkg.files, tag_digests, ctx.settings.workers)
+                verify_stored_bag(stored, pkg.files, tag_digests, ctx.settings.workers, progress)
             fault_point("verify.done")
             for replica in ctx.replicas:
                 progress(f"replicating to {replica.name}", 0, 1)
