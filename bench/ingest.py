@@ -1,7 +1,7 @@
 """Ingest throughput against baselines measured in the same run, on the same files.
 
     python bench/ingest.py [--small N] [--large N] [--large-mb MB] [--engine fido|siegfried|both]
-                           [--workdir DIR] [--keep]
+                           [--workdir DIR] [--keep] [--scale K]
 
 Scenarios: (a) many small files (default 10,000 x 10 KB, a mix of CSV, PDF-, PNG-headed and
 unidentifiable content, every file unique); (b) a few large files (default 4 x 256 MB).
@@ -169,6 +169,13 @@ def main() -> None:
     ap.add_argument("--engine", choices=["fido", "siegfried", "both"], default="both")
     ap.add_argument("--workdir", type=Path, default=None, help="where to build data (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the generated data")
+    ap.add_argument(
+        "--scale",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also ingest K times --small files and print how time and memory grow (target: time <= 1.1 K)",
+    )
     args = ap.parse_args()
     engines = ["fido", "siegfried"] if args.engine == "both" else [args.engine]
     work = Path(tempfile.mkdtemp(prefix="archive-bench-", dir=args.workdir))
@@ -179,6 +186,11 @@ def main() -> None:
             src = work / "small"
             make_small(src, args.small, args.small_kb * 1024)
             rows += bench(f"{args.small} x {args.small_kb} KB", src, work, engines)
+            shutil.rmtree(src)
+        if args.small and args.scale > 1:
+            src = work / "small"
+            make_small(src, args.small * args.scale, args.small_kb * 1024)
+            rows += bench(f"{args.small * args.scale} x {args.small_kb} KB", src, work, engines)
             shutil.rmtree(src)
         if args.large:
             src = work / "large"
@@ -208,6 +220,15 @@ def main() -> None:
         print(" | ".join(str(r[c]) for c in cols))
     print("vs_bagit: bagit.py --processes 2 time / ingest time (>1: faster than bagit-python making a bag)")
     print("vs_hashlib: one-pass sha256+sha512 hashlib time / ingest time (the hashing limit)")
+    if args.small and args.scale > 1:
+        for engine in engines:
+            one, many = (r for r in rows if r["engine"] == engine and str(r["scenario"]).endswith(" KB"))
+            grew = float(many["ingest_s"]) / float(one["ingest_s"])  # type: ignore[arg-type]
+            rss = float(many["peak_rss_MiB"]) / float(one["peak_rss_MiB"])  # type: ignore[arg-type]
+            print(
+                f"scale {engine}: {args.scale}x the files took {grew:.2f}x the time "
+                f"(target <= {1.1 * args.scale:.1f}x) and {rss:.2f}x the peak memory (target: 1x, flat)"
+            )
 
 
 if __name__ == "__main__":

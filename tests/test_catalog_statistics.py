@@ -91,3 +91,32 @@ def test_statistics_that_cannot_be_written_leave_the_catalog_as_it_was(tmp_path:
     monkeypatch.undo()
     assert catalog.count_packages() == 120
     catalog.close()
+
+
+def test_a_catalog_of_one_profile_lists_its_newest_without_sorting_them_all(tmp_path: Path, monkeypatch) -> None:
+    """A sample misjudges a column of few values: every package of one profile looked like a
+    small share, so listing the catalog sorted every visible package for one page (86 ms instead
+    of 0.2 ms at 100,000 packages). The tables of one row per package are analysed whole."""
+    from archive.catalog import db
+
+    monkeypatch.setattr(db, "ANALYSIS_LIMIT", 50)  # a sample far smaller than the catalog
+    monkeypatch.setattr(db, "STATISTICS_FROM", 10)
+    settings = make_settings(tmp_path / "home")
+    with ArchiveContext(settings) as ctx:
+        _fill(ctx, 300)  # every one of profile heritage
+    with ArchiveContext(settings) as ctx:
+        assert ctx.catalog.count_packages() == 300  # opened again, grown: analysed
+        stats = dict(_stats(tmp_path / "home" / "catalog.sqlite3"))
+        assert stats["ix_packages_profile_id"] == "300 300", stats  # exact, not the sample's ~50
+        seen: list[tuple[str, tuple]] = []
+
+        @event.listens_for(ctx.catalog.engine, "before_cursor_execute")
+        def _record(conn, cursor, statement, parameters, context, executemany) -> None:
+            seen.append((statement, parameters))
+
+        result = search_packages(ctx, Caller("researcher"), Filters(), 20, lambda: None)
+        assert result.total == 300 and len(result.items) == 20
+        listing = next((s, p) for s, p in seen if "ORDER BY" in s and "LIMIT" in s)
+        with sqlite3.connect(tmp_path / "home" / "catalog.sqlite3") as c:
+            plan = " | ".join(row[3] for row in c.execute("EXPLAIN QUERY PLAN " + listing[0], listing[1]))
+    assert "ix_packages_created_at" in plan, plan

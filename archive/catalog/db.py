@@ -25,6 +25,8 @@ __all__ = [
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: rows ANALYZE reads at most per index (SQLite's analysis_limit): statistics in milliseconds at any size
 ANALYSIS_LIMIT = 1000
+#: tables of one row per package or version, analysed whole (about 60 ms per 100,000 packages)
+EXACT_STATISTICS = ("packages", "package_versions")
 #: below this many packages the query planner's defaults do as well as statistics
 STATISTICS_FROM = 100
 
@@ -58,7 +60,8 @@ def make_engine(url: str) -> Engine:
 @guarded("refresh the statistics of catalog {engine.url}")
 def refresh_statistics(engine: Engine) -> bool:
     """Give SQLite's query planner statistics when it has none or the catalog has grown or shrunk
-    more than twofold since (``ANALYZE``, bounded by :data:`ANALYSIS_LIMIT`); True when it ran.
+    more than twofold since (``ANALYZE``, bounded by :data:`ANALYSIS_LIMIT`, except the tables of
+    :data:`EXACT_STATISTICS`, read whole); True when it ran.
 
     Without them SQLite guesses that every index is selective: a search with the access filter
     then walks every package of the visible profiles (``ix_packages_profile_id``, a handful of
@@ -84,6 +87,12 @@ def refresh_statistics(engine: Engine) -> bool:
                 return False
             conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
             conn.exec_driver_sql("ANALYZE")
+            # a sample misjudges a column of few values (a catalog of one profile looked like 1,000
+            # packages per profile, and listing them sorted 100,000 rows: 86 ms instead of 0.2 ms at
+            # 100,000 packages): the tables of one row per package or version are read whole
+            conn.exec_driver_sql("PRAGMA analysis_limit=0")
+            for table in EXACT_STATISTICS:
+                conn.exec_driver_sql(f"ANALYZE {table}")
         return True
     except OperationalError:
         return False
