@@ -19,7 +19,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -81,18 +80,30 @@ def drop_caches() -> None:
     os.sync()
 
 
+#: runs a command as its only child and writes that child's peak RSS (KiB) to a file: the
+#: benchmark's own RUSAGE_CHILDREN would give the largest of every child it ran so far
+PEAK_SNIPPET = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:]).returncode
+open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall time, peak RSS of the child (KiB) and stdout of a command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    """Wall time, peak RSS of the command alone (KiB) and its stdout."""
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak_file:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", PEAK_SNIPPET, peak_file.name, *cmd], capture_output=True, text=True, env=env
         )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before), proc.stdout
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+            )
+        peak = int(Path(peak_file.name).read_text() or 0)
+    return elapsed, peak, proc.stdout
 
 
 HASH_SNIPPET = """
