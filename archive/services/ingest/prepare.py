@@ -326,7 +326,8 @@ def prepare(
         dest.mkdir(parents=True)
     hashed = _hash_files(scan.files, algorithms, dest, ctx.settings.workers, progress, found)
     records: list[FileRecord] = []
-    readable: list[Path] = []  # where each record's bytes can be read for identification
+    readable: list[str] = []  # where each record's bytes can be read for identification (strings: no Path per file)
+    base = str(dest) if dest is not None else None
     for item in hashed:
         if item is None:
             continue
@@ -340,14 +341,15 @@ def prepare(
                 metadata=per_file.get(sf.path, {}),
             )
         )
-        readable.append(dest / sf.path if dest is not None else sf.source)
+        readable.append(os.path.join(base, sf.path) if base is not None else str(sf.source))
+    del hashed
     bag_algorithms: list[str] = []
     if submitted_bag is not None and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):
         bag_algorithms = _check_against_bag(submitted_bag, records, found)
 
     progress("identifying", 0, len(records))
     formats = ctx.identifier.identify_many(
-        [(str(p), r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)]
+        [(p, r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)]
     )
     progress("identifying", len(records), len(records))
     for r, fmt in zip(records, formats, strict=False):
