@@ -297,8 +297,9 @@ def test_files_and_events_recorded_in_chunks_are_all_recorded(ctx, copy_fixture,
 
 
 def test_progress_counts_files_and_bytes(ctx, copy_fixture, monkeypatch) -> None:
-    """Long work says how far it is: files hashed, and bytes hashed and verified (what the command
-    line turns into sizes, a rate and the time left), never going back, ending at the total."""
+    """Long work says how far it is: files hashed, identified and described in METS, and bytes
+    hashed and read back (what the command line turns into sizes, a rate and the time left),
+    never going back, ending at the total."""
     from archive.cli.render import progress_amount
     from archive.services import progress as progress_module
 
@@ -311,6 +312,7 @@ def test_progress_counts_files_and_bytes(ctx, copy_fixture, monkeypatch) -> None
         reports = seen[stage]
         assert [d for d, _ in reports] == sorted(d for d, _ in reports) and len(reports) > 1
         assert reports[-1] == (result.bytes, result.bytes) and all(t == result.bytes for _, t in reports)
-    assert seen["hashing"][-1] == (result.files, result.files)
+    for stage in ("hashing", "identifying", "writing METS"):
+        assert seen[stage][-1] == (result.files, result.files), stage
     assert progress_amount("hashing bytes", 1_500_000, 3_000_000, 2_000_000.0) == "1.5 MB/3.0 MB 2.0 MB/s"
     assert progress_amount("hashing", 3, 7, None) == "3/7"

@@ -29,6 +29,7 @@ from archive.model import (
     OUTCOME_SUCCESS,
     Event,
     EventLink,
+    FileRecord,
     FormatInfo,
     Package,
 )
@@ -323,3 +324,18 @@ def test_the_api_serves_each_part_the_root_names(tmp_path: Path, copy_fixture, m
         for bad in ("files-0000000000000000.xml", "..%2Fmets.xml", "bag-info.txt"):
             assert client.get(f"/packages/{pid}/mets/{bad}", headers=auth).status_code == 404
     shutil.rmtree(tmp_path / "home")
+
+
+def test_writing_the_parts_reports_the_files_described(tmp_path) -> None:
+    """Writing a big package's METS says how far it is: after each part, the files described so
+    far, rising to every file."""
+    package = make_package()
+    first = package.files[0]
+    package.files += [
+        FileRecord(f"more/file-{i:02d}.txt", first.size, dict(first.digests), first.format) for i in range(40)
+    ]
+    total = len(package.files)
+    reports: list[tuple[int, int]] = []
+    documents = list(iter_mets(package, part_files=5, progress=lambda done, total: reports.append((done, total))))
+    assert len(documents) > 2 and reports[0] == (0, total) and reports[-1] == (total, total)
+    assert [d for d, _ in reports] == sorted(d for d, _ in reports) and len(reports) == len(documents)

@@ -154,11 +154,14 @@ def _open(path: Path) -> int:
     return os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
 
 
-def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileOutcome:
+def check_file(
+    bag: Path, entry: Expected, copy_to: Path | None = None, on_bytes: Callable[[int], None] | None = None
+) -> FileOutcome:
     """Read one file once, every algorithm in the same pass, and classify what is wrong, if anything.
 
     With ``copy_to`` the bytes are also written to ``copy_to / entry.path`` as they are read (a
-    write failure raises :class:`~archive.errors.StorageError`).
+    write failure raises :class:`~archive.errors.StorageError`). ``on_bytes`` is told the size of
+    each chunk read (progress).
     """
     path = bag / entry.location
     try:
@@ -169,11 +172,11 @@ def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileO
         fd = _open(path)
         with os.fdopen(fd, "rb", buffering=0) as stream:
             if copy_to is None:
-                size, found = hash_stream(stream, list(entry.digests), READ_CHUNK)
+                size, found = hash_stream(stream, list(entry.digests), READ_CHUNK, on_bytes)
             else:
                 target = copy_to / entry.path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                size, found = copy_and_hash(stream, target, list(entry.digests), fsync=False)
+                size, found = copy_and_hash(stream, target, list(entry.digests), fsync=False, on_bytes=on_bytes)
     except FileNotFoundError as exc:
         return FileOutcome(entry, 0, "missing", error=exc)
     except PermissionError as exc:
@@ -194,9 +197,11 @@ def check_file(bag: Path, entry: Expected, copy_to: Path | None = None) -> FileO
     return FileOutcome(entry, size, "changed", "content changed (same size)", got)
 
 
-def check_files(bag: Path, entries: list[Expected], copy_to: Path | None = None) -> list[FileOutcome]:
+def check_files(
+    bag: Path, entries: list[Expected], copy_to: Path | None = None, on_bytes: Callable[[int], None] | None = None
+) -> list[FileOutcome]:
     """:func:`check_file` for each of ``entries``, in order: one task on a pool."""
-    return [check_file(bag, entry, copy_to) for entry in entries]
+    return [check_file(bag, entry, copy_to, on_bytes) for entry in entries]
 
 
 def find_extras(bag: Path, expected: set[str]) -> list[tuple[str, str]]:
@@ -225,12 +230,14 @@ def check_copy(
     *,
     extras: bool = False,
     copy_to: Path | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> CopyResult:
     """Check ``entries`` in order (after ``start_after``), in parallel on ``pool`` when given.
 
     ``extras``: a pass that starts at the beginning first reports, as ``extra`` findings, every
     entry of the copy that ``entries`` does not list. ``copy_to``: copy each file there while
-    checking it (see :func:`check_file`). ``on_file`` is called with each outcome, in order.
+    checking it (see :func:`check_file`). ``on_file`` is called with each outcome, in order;
+    ``on_bytes`` with the size of each chunk read, from whichever thread reads it (progress).
     """
     result = CopyResult()
     todo = entries
@@ -245,7 +252,7 @@ def check_copy(
             )
             for p, why in find_extras(bag, listed)
         )
-    more = () if copy_to is None else (copy_to,)
+    more = () if copy_to is None and on_bytes is None else (copy_to, on_bytes)
 
     def consume(outcome: FileOutcome) -> None:
         result.files += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import cast
@@ -38,6 +38,8 @@ _NATIVE_BATCH = frozenset({ENGINE_SIEGFRIED})
 POOL_MIN_FILES = 256
 #: files handed to a natively batching engine (siegfried) at a time
 NATIVE_BATCH_FILES = 1000
+#: files identified between two progress reports (a worker pool or this process)
+PROGRESS_EVERY = 50
 
 
 def load_engine(name: str, signatures: str | None = None) -> Engine:
@@ -123,8 +125,12 @@ class Identifier:
         self._store(key, info)
         return info
 
-    def identify_many(self, items: Sequence[tuple[str, str | None]]) -> list[FormatInfo]:
+    def identify_many(
+        self, items: Sequence[tuple[str, str | None]], progress: Callable[[int, int], None] | None = None
+    ) -> list[FormatInfo]:
         """Identify ``(path, digest)`` pairs, in order; each distinct content is identified once.
+        ``progress`` is told ``(identified, to identify)`` as the work goes (the files the cache
+        answered are not counted).
 
         Raises FormatError for the first file (in ``items`` order) that could not be read,
         after caching every answer that was obtained.
@@ -138,7 +144,7 @@ class Identifier:
             results.append(cached)
             if cached is None:
                 todo.setdefault(key if key is not None else i, path)
-        outcomes = dict(zip(todo, self._run(list(todo.values())), strict=False))
+        outcomes = dict(zip(todo, self._run(list(todo.values()), progress), strict=False))
         for k, outcome in outcomes.items():
             if isinstance(outcome, FormatInfo):
                 if self._reported is None and outcome.tool == self.engine_name and outcome.tool_version:
@@ -160,23 +166,36 @@ class Identifier:
         interned: dict[FormatInfo, FormatInfo] = {}
         return [interned.setdefault(r, r) for r in results if r is not None]
 
-    def _run(self, paths: list[str]) -> list[Outcome]:
+    def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
         """Identify ``paths``: natively batched, in worker processes, or here."""
         if not paths:
             return []
+        total = len(paths)
+        report = progress or (lambda done, total: None)
         if self.engine_name in _NATIVE_BATCH:  # siegfried: Go-side concurrency beats a process pool
             # a batch at a time: the engine's answer for a whole transfer at once (one JSON document,
             # held by Go and by Python) grew the process by several KB per file
             engine = cast(BatchEngine, self.engine)
             out: list[Outcome] = []
-            for start in range(0, len(paths), NATIVE_BATCH_FILES):
+            for start in range(0, total, NATIVE_BATCH_FILES):
                 out += engine.identify_batch(paths[start : start + NATIVE_BATCH_FILES], self.workers)
+                report(len(out), total)
             return out
         if self.workers == 1 or len(paths) < POOL_MIN_FILES:
-            return [_outcome(self.engine, p) for p in paths]
+            answers: list[Outcome] = []
+            for p in paths:
+                answers.append(_outcome(self.engine, p))
+                if len(answers) % PROGRESS_EVERY == 0 or len(answers) == total:
+                    report(len(answers), total)
+            return answers
         chunk = max(1, min(32, len(paths) // (self.workers * 4)))
         try:
-            return list(self._executor().map(_work, paths, chunksize=chunk))
+            pooled: list[Outcome] = []
+            for answer in self._executor().map(_work, paths, chunksize=chunk):
+                pooled.append(answer)
+                if len(pooled) % PROGRESS_EVERY == 0 or len(pooled) == total:
+                    report(len(pooled), total)
+            return pooled
         except BrokenProcessPool as exc:
             self.close()
             raise FormatError(f"a format identification worker died: {exc}") from exc

@@ -72,7 +72,6 @@ def verify_stored_bag(
     meter = ByteMeter(progress, "verifying", sum(e.size or 0 for e in entries))
 
     def note(outcome: FileOutcome) -> None:
-        meter.add(outcome.entry.size or 0)
         rel = outcome.entry.path
         if outcome.error is not None:
             problems.append(f"{rel}: cannot read {path / outcome.entry.location}: {outcome.error.strerror}")
@@ -83,7 +82,15 @@ def verify_stored_bag(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         done = check_copy(
-            path, entries, "", "", Budget(), pool if workers > 1 else None, on_file=note, extras=version.number == 1
+            path,
+            entries,
+            "",
+            "",
+            Budget(),
+            pool if workers > 1 else None,
+            on_file=note,
+            extras=version.number == 1,
+            on_bytes=meter.add,
         )
     meter.finish()
     problems += [f"{f.path}: unexpected file in the stored package" for f in done.findings if f.kind == "extra"]

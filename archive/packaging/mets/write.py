@@ -25,7 +25,7 @@ Text that XML 1.0 cannot carry is refused with :class:`PackagingError` (see ``ar
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -432,20 +432,31 @@ def _plan(package: Package, part_files: int | None) -> tuple[bytes, list[tuple[s
 
 
 def iter_mets(
-    package: Package, part_files: int | None = None, unchanged: Mapping[str, str] | None = None
+    package: Package,
+    part_files: int | None = None,
+    unchanged: Mapping[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[str, bytes | None]]:
     """The package's METS documents as ``(bag path, bytes)``, ``mets.xml`` first, each part made
     only when the one before has been taken (what :func:`write_mets_set` holds at once).
 
     ``unchanged``: part name -> fingerprint (:func:`part_fingerprints`) of parts a caller holds
-    already (the version before's); a part made from the same is not made again: ``None``."""
+    already (the version before's); a part made from the same is not made again: ``None``.
+    ``progress`` is told ``(files described, files)`` as each part is made."""
     root, documents = _plan(package, part_files)
+    total = len(package.files)
+    done = 0 if documents else total
+    if progress is not None:
+        progress(done, total)
     yield METS_NAME, root
     for name, part in documents:
         if unchanged and unchanged.get(name) == part.fingerprint():
             yield name, None
         else:
             yield name, part.make()
+        done += len(part.files)
+        if progress is not None:
+            progress(done, total)
 
 
 def part_fingerprints(package: Package, part_files: int | None = None) -> dict[str, str]:

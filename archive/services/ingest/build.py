@@ -37,6 +37,7 @@ from archive.packaging.mets.write import iter_mets
 from archive.profiles.bagit_profile import profile_identifier
 from archive.services.context import ArchiveContext
 from archive.services.ingest.prepare import Prepared
+from archive.services.progress import Progress, no_progress
 from archive.submission.scan import printable
 
 
@@ -168,7 +169,13 @@ def _bag_info(ctx: ArchiveContext, p: Prepared, package_id: str, now_date: str) 
 
 
 def package_and_mets(
-    ctx: ArchiveContext, p: Prepared, package_id: str, person: str, key: str, bag: Path | None = None
+    ctx: ArchiveContext,
+    p: Prepared,
+    package_id: str,
+    person: str,
+    key: str,
+    bag: Path | None = None,
+    progress: Progress = no_progress,
 ) -> tuple[Package, MetsSet]:
     """The package and its METS (schema-valid), or a rejection: the same for ingest and validate.
 
@@ -198,7 +205,8 @@ def package_and_mets(
     try:
         tag_lines(pkg.bag_info)
         # into the bag (if given) one document at a time, hashed from the bytes written
-        mets = store_mets(iter_mets(pkg), bag, p.profile.checksums)
+        documents = iter_mets(pkg, progress=lambda done, total: progress("writing METS", done, total))
+        mets = store_mets(documents, bag, p.profile.checksums)
     except PackagingError as exc:
         raise SubmissionRejected(
             f"submission {printable(p.source_name)} was rejected",

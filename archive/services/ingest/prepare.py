@@ -349,7 +349,8 @@ def prepare(
 
     progress("identifying", 0, len(records))
     formats = ctx.identifier.identify_many(
-        [(p, r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)]
+        [(p, r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)],
+        lambda done, total: progress("identifying", done, total),
     )
     progress("identifying", len(records), len(records))
     for r, fmt in zip(records, formats, strict=False):

@@ -215,7 +215,7 @@ def ingest(
         package_id = str(uuid.uuid4())
         progress("packaging", 0, 1)
         bag = p.copied_to
-        pkg, mets = package_and_mets(ctx, p, package_id, agent or ctx.settings.agent, key, bag)
+        pkg, mets = package_and_mets(ctx, p, package_id, agent or ctx.settings.agent, key, bag, progress)
         fault_point("mets.written")
         tag_digests = write_tag_files(
             bag,
@@ -288,5 +288,5 @@ def validate(
     with tempfile.TemporaryDirectory(prefix="archive-validate-") as tmp:
         prepared = prepare(ctx, Path(submission), profile, metadata_file, Path(tmp), copy=False, progress=progress)
     progress("packaging", 0, 1)
-    package_and_mets(ctx, prepared, str(uuid.uuid4()), ctx.settings.agent, idempotency_key(prepared))
+    package_and_mets(ctx, prepared, str(uuid.uuid4()), ctx.settings.agent, idempotency_key(prepared), None, progress)
     return prepared
