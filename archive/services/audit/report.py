@@ -14,6 +14,7 @@ from archive.access import policy
 from archive.catalog import retrieval
 from archive.catalog.audit_queries import COVERAGE_COUNTS
 from archive.catalog.audits import Audits
+from archive.catalog.records import FixityState
 from archive.model import utcnow
 from archive.services.audit import intervals as fixity_intervals
 from archive.services.audit.run import DEFAULT_INTERVAL_DAYS
@@ -75,9 +76,8 @@ def audit_run_for(ctx: ArchiveContext, caller: Caller, run_id: str, limit: int, 
 
 def last_audit(ctx: ArchiveContext, package_id: str) -> dict[str, Any] | None:
     """The package's fixity state: last outcome (None if never audited), when checked and verified."""
-    state = last_fixity_outcomes(ctx, [package_id]).get(package_id)
-    if state is None:
-        return None
+    # one row by its key (every package page asks): not the many-package query
+    state = (Audits(ctx.catalog).state(package_id) or FixityState(package_id)).as_dict()
     return {k: v for k, v in state.items() if k != "package"}
 
 
