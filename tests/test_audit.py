@@ -158,7 +158,7 @@ def test_budget_stops_between_files_and_resumes_until_everything_is_covered(rctx
     reads: list[tuple[str, str]] = []
     real = check.check_file
     monkeypatch.setattr(
-        check, "check_file", lambda bag, entry: reads.append((str(bag), entry.path)) or real(bag, entry)
+        check, "check_file", lambda bag, entry, *more: reads.append((str(bag), entry.path)) or real(bag, entry, *more)
     )
     audits = Audits(rctx.catalog)
     runs, stopped_mid_package = 0, False
@@ -361,3 +361,17 @@ def test_a_first_audit_after_the_first_ingest_records_a_run(rctx, copy_fixture) 
     assert not is_fresh(rctx, Audits(rctx.catalog))
     result = audit(rctx, all=True)
     assert not result.nothing_to_audit and result.packages == 1 and result.run_id
+
+
+def test_an_audit_reports_the_bytes_it_reads(rctx, copy_fixture, monkeypatch) -> None:
+    """An audit says how far it is in bytes (a big file shows its progress), rising to what it read."""
+    from archive.services import progress as progress_module
+    from archive.services.audit.run import run_audit
+
+    monkeypatch.setattr(progress_module, "REPORT_EVERY", 0.0)
+    stored(rctx, copy_fixture)
+    reports: list[tuple[str, int, int]] = []
+    result = run_audit(rctx, AuditOptions(all=True), progress=lambda s, d, t: reports.append((s, d, t)))
+    read = [(d, t) for s, d, t in reports if s == "auditing bytes"]
+    assert read and [d for d, _ in read] == sorted(d for d, _ in read)
+    assert read[-1][0] == result.bytes and all(d <= t for d, t in read)

@@ -82,9 +82,9 @@ SLOW_SCHEDULER = """
 import sys, time
 import archive.audit.check as check
 real = check.check_file
-def slow(bag, entry):
+def slow(bag, entry, *more):
     time.sleep(0.25)
-    return real(bag, entry)
+    return real(bag, entry, *more)
 check.check_file = slow
 from archive.cli import main
 main(["scheduler", "--poll-seconds", "1"])

@@ -39,7 +39,8 @@ class ByteMeter:
                 return
             self._next = now + REPORT_EVERY
             done = self.done
-        self.progress(self.stage, min(done, self.total), self.total)
+        # a total that was an estimate (an audit's, from the catalog's sizes) grows with what is read
+        self.progress(self.stage, done, max(done, self.total))
 
     def finish(self) -> None:
-        self.progress(self.stage, self.total, self.total)
+        self.progress(self.stage, max(self.done, self.total), max(self.done, self.total))

@@ -140,6 +140,7 @@ def check_copies(
     start: tuple[int, str | None],
     result: PackageAudit,
     on_file: Callable[[FileOutcome], None],
+    on_bytes: Callable[[int], None] | None = None,
 ) -> dict[str, object] | None:
     """Check copies from ``start`` (copy index, last path done); return a cursor if the budget ran out."""
     copies = ctx.all_storage
@@ -165,7 +166,9 @@ def check_copies(
             continue
         entries, problems = copy_entries(storage, rec)
         result.findings.extend(problems)
-        done = check_copy(bag, entries, rec.id, storage.name, budget, pool, after, on_file, extras=True)
+        done = check_copy(
+            bag, entries, rec.id, storage.name, budget, pool, after, on_file, extras=True, on_bytes=on_bytes
+        )
         result.findings.extend(done.findings)
         result.files += done.files
         result.bytes += done.bytes
@@ -185,6 +188,7 @@ def audit_package(
     pool: Executor | None,
     clock: Callable[[], datetime],
     on_file: Callable[[FileOutcome], None] = lambda o: None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> PackageAudit | None:
     """Check (or resume checking) one package and record the outcome; None if the budget allowed nothing."""
     rec = audits.package(package_id)
@@ -197,7 +201,7 @@ def audit_package(
         if token_problem:
             result.findings.append(token_problem)
     start = (int(state.cursor["copy"]), state.cursor.get("after")) if state.cursor else (0, None)
-    cursor = check_copies(ctx, rec, budget, pool, start, result, on_file)
+    cursor = check_copies(ctx, rec, budget, pool, start, result, on_file, on_bytes)
     if cursor is not None and result.files == 0 and not result.findings:
         return None
     result.complete = cursor is None

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from archive.audit.budget import Budget
-from archive.audit.check import FileOutcome
 from archive.audit.findings import AuditFinding, finding
 from archive.audit.notify import notify
 from archive.catalog.audits import Audits
@@ -36,8 +35,8 @@ from archive.services.audit.repair import RepairResult, repair_package
 from archive.services.context import ArchiveContext
 from archive.services.ids import named_package_id
 from archive.services.ledgering import findings_in, findings_out, run_options
+from archive.services.progress import ByteMeter, Progress
 
-Progress = Callable[[str, int, int], None]
 register("audit.before-finish")
 DEFAULT_INTERVAL_DAYS = 90
 #: findings kept in memory for the command's output and the notification (all are in the catalog)
@@ -328,15 +327,10 @@ def _run(
     cutoffs = _cutoffs(ctx, audits, result.started_at) if opts.due else None
     default = result.started_at - timedelta(days=DEFAULT_INTERVAL_DAYS)
     stored = audits.selection_bytes(opts.package_ids, cutoffs, default)
-    total = max(1, stored * len(ctx.all_storage) // 1_000_000)
+    total = max(1, stored * len(ctx.all_storage))
     if opts.max_bytes:
-        total = min(total, max(1, opts.max_bytes // 1_000_000))
-    done = 0
-
-    def on_file(outcome: FileOutcome) -> None:
-        nonlocal done
-        done += outcome.read
-        progress("auditing (MB)", min(done // 1_000_000, total), total)
+        total = min(total, max(1, opts.max_bytes))
+    meter = ByteMeter(progress, "auditing", total)  # "auditing bytes", as they are read
 
     for package_id in select(ctx, audits, opts, result.started_at, result.run_id):
         if budget.exhausted():
@@ -354,7 +348,7 @@ def _run(
             result.run_findings.extend(orphan)
             _keep(result, orphan)
             continue
-        checked = audit_package(ctx, audits, result.run_id, package_id, budget, pool, clock, on_file)
+        checked = audit_package(ctx, audits, result.run_id, package_id, budget, pool, clock, on_bytes=meter.add)
         if checked is None:
             break
         _count(result, checked)

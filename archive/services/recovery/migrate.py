@@ -32,7 +32,7 @@ import hashlib
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,7 @@ from archive.model import EVENT_REPLICATION, OUTCOME_SUCCESS, Event, EventLink, 
 from archive.services import ledgering
 from archive.services.audit.run import audit_lock
 from archive.services.context import ArchiveContext
+from archive.services.progress import Progress
 from archive.storage import LocalStorage, package_relpath
 from archive.storage import staging as staging_area
 from archive.storage.local import QUARANTINE
@@ -172,9 +173,6 @@ class MigrationReport:
             "leftovers_removed": list(self.leftovers),
             "exit_status": self.exit_status,
         }
-
-
-Progress = Callable[[str, int, int], None]
 
 
 def migrate_storage(

@@ -16,7 +16,7 @@ audit or API writing meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,11 +43,11 @@ from archive.services.context import ArchiveContext
 from archive.services.ledgering import event_in, findings_in, fixity_in, run_in
 from archive.services.lifecycle.disposal import stored_tombstones
 from archive.services.lifecycle.versions import Known, as_stored
+from archive.services.progress import Progress
 from archive.services.recovery.stored import StoredPackage, read_stored
 from archive.storage import LocalStorage, package_relpath
 from archive.storage.local import StoredVersion
 
-Progress = Callable[[str, int, int], None]
 BATCH = 500
 
 
