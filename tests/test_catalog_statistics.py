@@ -13,6 +13,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy.exc
 from sqlalchemy import event
 
@@ -120,3 +121,20 @@ def test_a_catalog_of_one_profile_lists_its_newest_without_sorting_them_all(tmp_
         with sqlite3.connect(tmp_path / "home" / "catalog.sqlite3") as c:
             plan = " | ".join(row[3] for row in c.execute("EXPLAIN QUERY PLAN " + listing[0], listing[1]))
     assert "ix_packages_created_at" in plan, plan
+
+
+def test_a_postgresql_catalog_never_analysed_gets_statistics(tmp_path: Path, database_url: str) -> None:
+    """A PostgreSQL server may run without autovacuum: then nothing analyses the catalog, and at
+    100,000 packages one search took over 16 s. The catalog analyses itself when PostgreSQL's own
+    estimate of its packages is missing or off twofold."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's statistics")
+    settings = make_settings(tmp_path / "home", database_url=database_url)
+    with ArchiveContext(settings) as ctx:
+        _fill(ctx, 150)
+        engine = ctx.catalog.engine
+        refresh_statistics(engine)  # never analysed (unless the server's autovacuum came first)
+        with engine.begin() as conn:
+            after = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'packages'::regclass").scalar()
+        assert float(after) == 150
+        assert not refresh_statistics(engine)  # fresh: not again

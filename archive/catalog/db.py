@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from archive.catalog.guard import guarded, redact, translate
 
@@ -66,10 +66,13 @@ def refresh_statistics(engine: Engine) -> bool:
     Without them SQLite guesses that every index is selective: a search with the access filter
     then walks every package of the visible profiles (``ix_packages_profile_id``, a handful of
     values) instead of the few the words name, 10 ms instead of 1 ms at 10,000 packages, and
-    worse as the catalog grows. PostgreSQL's autovacuum keeps its own statistics: nothing to do.
+    worse as the catalog grows.
     Statistics only make queries faster: if they cannot be written (a read-only catalog, a lock
-    held too long), the catalog works as before.
+    held too long), the catalog works as before. PostgreSQL's autovacuum keeps its own; where it
+    is off, the catalog analyses itself there too (:func:`_refresh_postgresql`).
     """
+    if engine.dialect.name == "postgresql":
+        return _refresh_postgresql(engine)
     if engine.dialect.name != "sqlite":
         return False
     try:
@@ -95,6 +98,27 @@ def refresh_statistics(engine: Engine) -> bool:
                 conn.exec_driver_sql(f"ANALYZE {table}")
         return True
     except OperationalError:
+        return False
+
+
+def _refresh_postgresql(engine: Engine) -> bool:
+    """``ANALYZE`` the catalog's tables when PostgreSQL's own estimate of the packages is missing
+    (never analysed: -1 or 0) or off by more than twofold. Autovacuum normally keeps it, but a
+    server can run without it: at 100,000 packages with no statistics, one search counted its
+    matches in over 16 s instead of 0.2 s."""
+    from archive.catalog.tables import Base
+
+    try:
+        with engine.begin() as conn:
+            rows = conn.exec_driver_sql("SELECT count(*) FROM packages").scalar() or 0
+            seen = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'packages'::regclass").scalar()
+            estimate = float(seen) if seen is not None else -1.0
+            if rows < STATISTICS_FROM or (estimate > 0 and estimate / 2 <= rows <= estimate * 2):
+                return False
+            for table in Base.metadata.sorted_tables:
+                conn.exec_driver_sql(f'ANALYZE "{table.name}"')
+        return True
+    except (OperationalError, ProgrammingError):
         return False
 
 
