@@ -286,7 +286,6 @@ def _catalog_calls() -> dict[str, Callable[[Catalog], Any]]:
         ),
         "repository.Catalog.list_packages": lambda c: c.list_packages(),
         "repository.Catalog.count_packages": lambda c: c.count_packages(),
-        "repository.Catalog.file_totals": lambda c: c.file_totals(PID),
         "repository.Catalog.count_events": lambda c: c.count_events(PID),
         "repository.Catalog.package_ids": lambda c: c.package_ids(),
         "retrieval.package_info": lambda c: retrieval.package_info(c, PID),

@@ -218,3 +218,12 @@ def test_appends_written_in_chunks_make_one_chain(tmp_path_factory, monkeypatch,
     assert bodies == list(range(n)) and verify(ledger.lines()).ok
     if n:
         assert (folder / "copy" / ledger.path.name).read_bytes() == ledger.path.read_bytes()
+
+
+def test_appending_nothing_touches_nothing(tmp_path: Path) -> None:
+    """An append of no items (a change that made no event) neither takes the lock nor writes:
+    not even a new ledger's file or lock appears."""
+    ledger = Ledger(tmp_path / "ledger", [tmp_path / "copy"])
+    assert ledger.append(iter(())) is None and ledger.append([]) is None
+    assert not (tmp_path / "ledger").exists() or not any((tmp_path / "ledger").iterdir())
+    assert not (tmp_path / "copy").exists()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.batches import batched
 from archive.catalog import search_index
 from archive.catalog.db import make_engine, migrate, refresh_statistics
 from archive.catalog.guard import guarded
@@ -106,8 +106,7 @@ INSERT_CHUNK = 1000
 def _insert_chunked(s: Session, table: Any, rows: Iterable[dict[str, Any]]) -> None:
     """Insert ``rows`` :data:`INSERT_CHUNK` at a time (in the session's transaction): the rows of a
     million-file package are made as they are inserted, never held all at once."""
-    it = iter(rows)
-    while chunk := list(islice(it, INSERT_CHUNK)):
+    for chunk in batched(rows, INSERT_CHUNK):
         s.execute(insert(table), chunk)
 
 
@@ -414,7 +413,7 @@ class Catalog:
 
         With ``limit``, one page of it: at most ``limit`` files by path (after the path
         ``files_after``) and the first ``limit`` events, so a package of a million files is read a
-        page at a time (:meth:`file_totals` and :meth:`count_events` tell the totals)."""
+        page at a time (the package's and version's rows and :meth:`count_events` tell the totals)."""
         with self.session() as s:
             row = self._row(s, package_id)
             at = version if version is not None and version != row.version else None
@@ -479,16 +478,6 @@ class Catalog:
             fixity_interval_days=row.fixity_interval_days,
             version=row.version,
         )
-
-    @guarded("count the files of package {package_id}")
-    def file_totals(self, package_id: str, version: int | None = None) -> tuple[int, int]:
-        """How many files the head (or ``version``) of the package holds, and their bytes."""
-        with self.session() as s:
-            q = select(func.count(), func.coalesce(func.sum(FileRow.size), 0)).where(
-                FileRow.package_id == package_id, *in_version(version)
-            )
-            count, size = s.execute(q).one()
-            return int(count), int(size)
 
     @guarded("count the events of package {package_id}")
     def count_events(self, package_id: str) -> int:

@@ -11,8 +11,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from archive.errors import ArchiveError, Finding, RejectedError, error_document
 from archive.formats import describe, guessed
@@ -88,7 +89,7 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
     with Progress(
         TextColumn("{task.description:<16}"),
         BarColumn(),
-        TextColumn("{task.fields[amount]}"),
+        _Amount(),
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
@@ -98,12 +99,18 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:
-            amount = progress_amount(stage, done, total, bar.tasks[tasks[stage]].speed if stage in tasks else None)
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=max(total, 1), amount=amount)
-            bar.update(tasks[stage], completed=done, total=max(total, 1), amount=amount)
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
 
         yield update
+
+
+class _Amount(ProgressColumn):
+    """How far a task is (:func:`progress_amount`), its rate as measured when drawn."""
+
+    def render(self, task: Task) -> Text:
+        return Text(progress_amount(task.description, int(task.completed), int(task.total or 0), task.speed))
 
 
 def progress_amount(stage: str, done: int, total: int, per_second: float | None) -> str:

@@ -12,6 +12,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from archive.batches import batched
 from archive.cli import State, handles_errors, json_option, render
 from archive.services.lifecycle.report import ReportRow, report
 from archive.services.retrieve.packages import today_utc
@@ -106,7 +107,7 @@ def _table(header: bool) -> Table:
 
 def _print_tables(rows: Iterator[ReportRow], tally: Tally, today: date, due_only: bool) -> None:
     printed = 0
-    while chunk := list(itertools.islice(rows, CHUNK)):
+    for chunk in batched(rows, CHUNK):
         table = _table(header=printed == 0)
         for row in chunk:
             d = row.due

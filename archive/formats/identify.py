@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import cast
@@ -182,20 +182,10 @@ class Identifier:
                 report(len(out), total)
             return out
         if self.workers == 1 or len(paths) < POOL_MIN_FILES:
-            answers: list[Outcome] = []
-            for p in paths:
-                answers.append(_outcome(self.engine, p))
-                if len(answers) % PROGRESS_EVERY == 0 or len(answers) == total:
-                    report(len(answers), total)
-            return answers
+            return _reported((_outcome(self.engine, p) for p in paths), total, report)
         chunk = max(1, min(32, len(paths) // (self.workers * 4)))
         try:
-            pooled: list[Outcome] = []
-            for answer in self._executor().map(_work, paths, chunksize=chunk):
-                pooled.append(answer)
-                if len(pooled) % PROGRESS_EVERY == 0 or len(pooled) == total:
-                    report(len(pooled), total)
-            return pooled
+            return _reported(self._executor().map(_work, paths, chunksize=chunk), total, report)
         except BrokenProcessPool as exc:
             self.close()
             raise FormatError(f"a format identification worker died: {exc}") from exc
@@ -252,6 +242,16 @@ class Identifier:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reported(answers: Iterable[Outcome], total: int, report: Callable[[int, int], None]) -> list[Outcome]:
+    """The answers as they come, telling ``report`` every :data:`PROGRESS_EVERY` and at the end."""
+    out: list[Outcome] = []
+    for answer in answers:
+        out.append(answer)
+        if len(out) % PROGRESS_EVERY == 0 or len(out) == total:
+            report(len(out), total)
+    return out
 
 
 def _unknown(name: str) -> FormatError:

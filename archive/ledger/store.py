@@ -13,10 +13,11 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
+from archive.batches import batched
 from archive.durable import fsync_dir
 from archive.errors import StorageError
 from archive.faults import fault_point, register
@@ -118,7 +119,10 @@ class Ledger:
         between chunks leaves whole entries ledgered before the catalog records them: what
         write-ahead allows, and what ``ledger verify`` reports."""
         when = when or datetime.now(UTC)
-        chunks = iter(items)
+        chunks = batched(items, CHUNK)
+        first = next(chunks, None)
+        if first is None:
+            return None  # nothing to append: the lock is not taken, the ledger not read
         head: LedgerEntry | None = None
         try:
             with self.locked():
@@ -126,7 +130,7 @@ class Ledger:
                 if mirror is not None:
                     self._catch_up(mirror, last)
                 seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-                while chunk := list(islice(chunks, CHUNK)):
+                for chunk in chain([first], chunks):
                     entries = []
                     for kind, body in chunk:
                         seq += 1

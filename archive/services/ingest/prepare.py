@@ -31,8 +31,6 @@ from archive.submission.metadata import read_files_csv, read_metadata_file
 from archive.submission.safeopen import UnsafeFile
 from archive.submission.scan import FILES_CSV, METADATA_NAMES, Scan, ScannedFile, printable, scan_folder
 
-_no_progress = no_progress  # the name the ingest service knew it by
-
 
 @dataclass
 class Prepared:
@@ -278,7 +276,7 @@ def prepare(
     metadata_file: Path | None,
     work: Path,
     copy: bool,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Prepared:
     """Scan, validate, hash and identify a submission; raise SubmissionRejected with every problem."""
     profile = ctx.profiles.get(profile_name)

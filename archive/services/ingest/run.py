@@ -31,8 +31,7 @@ from archive.services.copies import replicate_package, sha512_of, verify_stored_
 from archive.services.ingest.build import package_and_mets
 from archive.services.ingest.prepare import Prepared, prepare
 from archive.services.ledgering import ledgered
-from archive.services.progress import Progress
-from archive.services.progress import no_progress as _no_progress
+from archive.services.progress import Progress, no_progress
 from archive.storage import package_relpath
 from archive.storage.ocfl import User, ocfl_time
 from archive.submission.scan import printable
@@ -194,7 +193,7 @@ def ingest(
     metadata_file: Path | None = None,
     agent: str | None = None,
     key: str | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> IngestResult:
     """Ingest one submission; a retry (same idempotency key) returns the package already made.
 
@@ -280,7 +279,7 @@ def validate(
     submission: Path,
     profile: str,
     metadata_file: Path | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Prepared:
     """Pre-flight: every check of an ingest, reading in place and writing nothing to the archive."""
     import tempfile

@@ -8,6 +8,7 @@ from typing import Any
 
 from archive.audit.budget import Budget
 from archive.audit.check import FileOutcome, check_copy, record_entries
+from archive.catalog import retrieval
 from archive.errors import ArchiveError, FixityError, Gone, StorageError
 from archive.services.context import ArchiveContext
 from archive.services.copies import located
@@ -47,7 +48,7 @@ def describe(
     pkg = ctx.catalog.get_package(package_id, version, files_after=after, limit=limit + 1)
     more = len(pkg.files) > limit
     pkg.files = pkg.files[:limit]
-    file_count, total_bytes = ctx.catalog.file_totals(package_id, version)
+    totals = retrieval.package_info(ctx.catalog, package_id, version=version)  # counted at ingest, per version
     events_count = ctx.catalog.count_events(package_id)
     return {
         "id": pkg.id,
@@ -67,8 +68,8 @@ def describe(
         "metadata": pkg.metadata,
         "dublin_core": pkg.dublin_core,
         "bag_info": pkg.bag_info,
-        "files_count": file_count,
-        "bytes": total_bytes,
+        "files_count": totals.file_count,
+        "bytes": totals.total_bytes,
         "next_after": pkg.files[-1].path if more else None,
         "files": [
             {
