@@ -47,9 +47,14 @@ def merge_bag_info(ours: dict[str, list[str]], submitted: dict[str, list[str]]) 
     return merged
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str | Iterable[str]) -> None:
+    """A new tag file from its text, or from its lines as they are made (a manifest of a million
+    files is never one string)."""
     with open(path, "x", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
+        if isinstance(text, str):
+            fh.write(text)
+        else:
+            fh.writelines(text)
 
 
 def write_tag_files(
@@ -67,13 +72,12 @@ def write_tag_files(
     file was copied (a submitted bag's tag files): they are not hashed again.
     """
     algorithms = list(algorithms)
-    files = list(files)
+    ordered = sorted(files, key=lambda f: f.path)
     try:
         _write(bag / "bagit.txt", BAGIT_TXT)
         _write(bag / "bag-info.txt", tag_lines(bag_info))
         for algo in algorithms:
-            lines = [f"{f.digests[algo]}  {encode_path(f.bag_path)}\n" for f in sorted(files, key=lambda f: f.path)]
-            _write(bag / f"manifest-{algo}.txt", "".join(lines))
+            _write(bag / f"manifest-{algo}.txt", (f"{f.digests[algo]}  {encode_path(f.bag_path)}\n" for f in ordered))
         fault_point("bag.manifests-written")
         tag_names = ["bagit.txt", "bag-info.txt", *[f"manifest-{a}.txt" for a in algorithms], *extra_tag_files]
         tag_digests: dict[str, dict[str, str]] = {}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archive.batches import batched, ordered_map
 from archive.errors import ArchiveError, Finding, FindingList, SubmissionRejected, error
 from archive.fixity import copy_and_hash
 from archive.fixity.hashing import hash_stream
@@ -30,6 +31,13 @@ from archive.submission.extract import Limits, extract_archive, is_archive_file
 from archive.submission.metadata import read_files_csv, read_metadata_file
 from archive.submission.safeopen import UnsafeFile
 from archive.submission.scan import FILES_CSV, METADATA_NAMES, Scan, ScannedFile, printable, scan_folder
+
+#: files hashed per task of the hashing pool (small files: fewer hand-offs between threads)
+HASH_BATCH = 16
+#: ... and at most about this many bytes (a big file is a task of its own, so big files hash in parallel)
+HASH_BATCH_BYTES = 1 << 20
+#: progress is told after about this many files
+PROGRESS_EVERY = 50
 
 
 @dataclass
@@ -198,13 +206,20 @@ def _hash_files(
             return None
         return f, size, digests
 
+    def some(batch: list[ScannedFile]) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
+        return [one(f) for f in batch]
+
     results: list[tuple[ScannedFile, int, dict[str, str]] | None] = []
     total = len(files)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, result in enumerate(pool.map(one, files), 1):
-            results.append(result)
-            if i % 50 == 0 or i == total:
-                progress("hashing", i, total)
+    workers = max(1, workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # a few files per task and a few tasks ahead per thread: neither a future per file nor all at once
+        for batch in ordered_map(
+            pool, some, batched(files, HASH_BATCH, lambda f: f.size, HASH_BATCH_BYTES), 4 * workers
+        ):
+            results.extend(batch)
+            if len(results) % PROGRESS_EVERY < len(batch) or len(results) == total:
+                progress("hashing", len(results), total)
     meter.finish()
     return results
 
