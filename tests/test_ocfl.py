@@ -414,3 +414,27 @@ def test_refusals_name_the_path_and_bad_states_are_refused(tmp_path: Path, monke
     with pytest.raises(StorageError):
         OcflRoot(tmp_path / "nothing").create_object(OID, source, user=USER)
     valid_object(root)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(st.dictionaries(st.text(max_size=12), _json, max_size=6), st.integers(1, 5))
+def test_an_inventory_is_encoded_piece_by_piece_to_the_bytes_json_would_give(inventory, pieces):
+    """The streamed encoding (never the whole text of a million-file inventory at once) is the
+    indented UTF-8 JSON every reader expects, and its sidecar names that very text's sha512."""
+    import json
+
+    from archive.storage.ocfl import inventory as inv
+
+    old, inv._ENCODE_PIECES = inv._ENCODE_PIECES, pieces
+    try:
+        data, sidecar = inv.encode(inventory)
+    finally:
+        inv._ENCODE_PIECES = old
+    assert data == json.dumps(inventory, indent=2, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+    assert sidecar == f"{hashlib.sha512(data).hexdigest()}  inventory.json\n".encode()

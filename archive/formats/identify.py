@@ -5,11 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sized
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import cast
 
+from archive.batches import batched
 from archive.errors import FormatError
 from archive.faults import fault_point, register
 from archive.formats.base import (
@@ -38,6 +39,8 @@ _NATIVE_BATCH = frozenset({ENGINE_SIEGFRIED})
 POOL_MIN_FILES = 256
 #: files handed to a natively batching engine (siegfried) at a time
 NATIVE_BATCH_FILES = 1000
+#: files :meth:`Identifier.identify_many` looks at together (its memory is a block's, not a transfer's)
+BLOCK_FILES = 4000
 #: files identified between two progress reports (a worker pool or this process)
 PROGRESS_EVERY = 50
 
@@ -126,16 +129,46 @@ class Identifier:
         return info
 
     def identify_many(
-        self, items: Sequence[tuple[str, str | None]], progress: Callable[[int, int], None] | None = None
+        self, items: Iterable[tuple[str, str | None]], progress: Callable[[int, int], None] | None = None
     ) -> list[FormatInfo]:
-        """Identify ``(path, digest)`` pairs, in order; each distinct content is identified once.
-        ``progress`` is told ``(identified, to identify)`` as the work goes (the files the cache
-        answered are not counted).
+        """Identify ``(path, digest)`` pairs, in order; each distinct content is identified once
+        (while the cache holds its answer: :data:`CACHE_SIZE` contents). ``progress`` is told
+        ``(files done, files)`` as the work goes, when ``items`` has a length.
+
+        The work goes a block of :data:`BLOCK_FILES` items at a time and every answer is one
+        shared instance per distinct answer (a transfer of a million files has a few dozen), so
+        what is held stays the answers' list, not a key, a path and an answer object per file.
 
         Raises FormatError for the first file (in ``items`` order) that could not be read,
         after caching every answer that was obtained.
         """
         fault_point("identify.start")
+        total = len(items) if isinstance(items, Sized) else 0
+        report = progress or (lambda done, total: None)
+        interned: dict[FormatInfo, FormatInfo] = {}
+        results: list[FormatInfo] = []
+        first_error: FormatError | None = None
+        for block in batched(items, BLOCK_FILES):
+
+            def told(done: int, _: int, before: int = len(results)) -> None:
+                report(before + done, total)
+
+            answers, error = self._block(block, interned, told)
+            results += answers
+            first_error = first_error or error
+            report(len(results), total)
+        if first_error is not None:
+            raise first_error
+        fault_point("identify.done")
+        return results
+
+    def _block(
+        self,
+        items: list[tuple[str, str | None]],
+        interned: dict[FormatInfo, FormatInfo],
+        progress: Callable[[int, int], None],
+    ) -> tuple[list[FormatInfo], FormatError | None]:
+        """One block of :meth:`identify_many`: its answers (those that could be had) and its first error."""
         keys = [_key(path, digest) for path, digest in items]
         todo: dict[tuple[str, str] | int, str] = {}  # one path per distinct uncached key
         results: list[FormatInfo | None] = []
@@ -149,6 +182,7 @@ class Identifier:
             if isinstance(outcome, FormatInfo):
                 if self._reported is None and outcome.tool == self.engine_name and outcome.tool_version:
                     self._reported = (outcome.tool_version, outcome.signature_version)
+                outcome = outcomes[k] = interned.setdefault(outcome, outcome)
                 if not isinstance(k, int):
                     self._store(k, outcome)
         first_error: FormatError | None = None
@@ -159,12 +193,7 @@ class Identifier:
                     first_error = first_error or outcome
                 else:
                     results[i] = outcome
-        if first_error is not None:
-            raise first_error
-        fault_point("identify.done")
-        # one shared instance per distinct answer: a transfer of 100,000 files has a few dozen
-        interned: dict[FormatInfo, FormatInfo] = {}
-        return [interned.setdefault(r, r) for r in results if r is not None]
+        return [interned.setdefault(r, r) for r in results if r is not None], first_error
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
         """Identify ``paths``: natively batched, in worker processes, or here."""

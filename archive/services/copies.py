@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from archive.audit.budget import Budget
@@ -29,14 +29,24 @@ def sha512_of(files: Iterable[FileRecord], tag_digests: Mapping[str, Mapping[str
     return out
 
 
-def _fastest(entry: Expected) -> Expected:
-    algorithm = "sha256" if "sha256" in entry.digests else next(iter(entry.digests))
-    return Expected(entry.path, entry.size, {algorithm: entry.digests[algorithm]}, entry.stored)
+def _fastest(digests: Mapping[str, str]) -> dict[str, str]:
+    algorithm = "sha256" if "sha256" in digests else next(iter(digests))
+    return {algorithm: digests[algorithm]}
+
+
+def _bag_entries(
+    files: Iterable[FileRecord], tag_digests: Mapping[str, Mapping[str, str]]
+) -> Iterator[tuple[str, int | None, Mapping[str, str]]]:
+    """(bag path, size (None for a tag file), digests) of every file of a freshly stored bag."""
+    for f in files:
+        yield f.bag_path, f.size, f.digests
+    for name, d in tag_digests.items():
+        yield name, None, d
 
 
 def verify_stored_bag(
     version: StoredVersion,
-    files: list[FileRecord],
+    files: Sequence[FileRecord],
     tag_digests: dict[str, dict[str, str]],
     workers: int = 1,
     progress: Progress = no_progress,
@@ -53,21 +63,27 @@ def verify_stored_bag(
     (a later version shares its object with earlier ones: audits look for strays there). Raises
     StorageError on any difference. The check is :func:`archive.audit.check.check_copy`.
     """
-    full = located(record_entries(files, tag_digests), version)
-    entries = [_fastest(e) for e in full]
-    names = {e.path for e in entries}
-    problems = [
-        f"{rel}: the stored version holds it, the package does not" for rel in version.content if rel not in names
-    ]
-    problems += [f"{rel}: the stored version does not hold it" for rel in sorted(names - set(version.content))]
-    expected = {e.path: e.digests.get("sha512") for e in full}
-    problems += [
-        f"{rel}: the stored version names other content than the package"
-        for rel, digest in expected.items()
-        if digest and rel in version.state and version.state[rel] != digest
-    ]
+    content, state = version.content, version.state
     written = f"v{version.number}/"
-    entries = [e for e in entries if e.location.startswith(written)]
+    problems: list[str] = []
+    entries: list[Expected] = []  # what this version wrote, each with its fastest digest only
+    held = 0  # of the package's files, those the version holds
+    for rel, size, digests in _bag_entries(files, tag_digests):
+        location = content.get(rel)
+        if location is None:
+            problems.append(f"{rel}: the stored version does not hold it")
+            continue
+        held += 1
+        sha512 = digests.get("sha512")
+        if sha512 and rel in state and state[rel] != sha512:
+            problems.append(f"{rel}: the stored version names other content than the package")
+        if location.startswith(written):
+            entries.append(Expected(rel, size, _fastest(digests), location))
+    if held != len(content):  # the version holds what the package does not: name it
+        names = {rel for rel, _, _ in _bag_entries(files, tag_digests)}
+        problems = [
+            f"{rel}: the stored version holds it, the package does not" for rel in content if rel not in names
+        ] + problems
     path = version.folder
     meter = ByteMeter(progress, "verifying", sum(e.size or 0 for e in entries))
 

@@ -11,6 +11,7 @@ drive a terminal.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -34,23 +35,36 @@ _SPECIAL = {"fifo": "a FIFO", "socket": "a socket", "device": "a device file", "
 
 
 class ScannedFile:
-    """One file of the submission, as listed (a ``Path`` is made only when ``source`` is asked for:
-    a scan of 100,000 files keeps strings, not path objects)."""
+    """One file of the submission, as listed (a ``Path`` is made only when ``source`` is asked for,
+    and a file listed by a scan keeps only its folder's shared prefix and its own name: a scan of a
+    million files keeps no second copy of each path)."""
 
-    __slots__ = ("_source", "identity", "original_name", "path", "size")
+    __slots__ = ("_base", "_source", "identity", "original_name", "path", "size")
 
     def __init__(
-        self, path: str, source: str | Path, size: int, original_name: str, identity: tuple[int, int] = (0, 0)
+        self,
+        path: str,
+        source: str | Path,
+        size: int,
+        original_name: str,
+        identity: tuple[int, int] = (0, 0),
+        base: str | None = None,
     ) -> None:
         self.path = path  # NFC, '/'-separated; relative to the payload root (a tag file: to the bag root)
-        self._source = str(source)  # where to read it
+        # where to read it: ``base + original_name`` when ``base`` is given (it is then not kept twice)
+        self._base = base
+        self._source = None if base is not None else str(source)
         self.size = size
         self.original_name = original_name  # as found on disk (may differ from path by normalisation)
         self.identity = identity  # (device, inode) when listed
 
     @property
+    def _where(self) -> str:
+        return self._source if self._base is None else self._base + self.original_name  # type: ignore[return-value]
+
+    @property
     def source(self) -> Path:
-        return Path(self._source)
+        return Path(self._where)
 
     def __repr__(self) -> str:
         return f"ScannedFile(path={self.path!r}, size={self.size})"
@@ -58,18 +72,18 @@ class ScannedFile:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ScannedFile) and (
             self.path,
-            self._source,
+            self._where,
             self.size,
             self.original_name,
             self.identity,
-        ) == (other.path, other._source, other.size, other.original_name, other.identity)
+        ) == (other.path, other._where, other.size, other.original_name, other.identity)
 
     __hash__ = None  # type: ignore[assignment]
 
     def open(self) -> BinaryIO:
         """The file opened through the one way in (no link followed, never blocking, the very
         file that was listed, refused if it grows): raises ``safeopen.UnsafeFile``."""
-        return open_regular(self._source, self.path, identity=self.identity if self.identity != (0, 0) else None)
+        return open_regular(self._where, self.path, identity=self.identity if self.identity != (0, 0) else None)
 
 
 @dataclass
@@ -144,6 +158,9 @@ class _Walker:
         # per zone (payload, tag): NFC path -> name as found; case-folded path -> NFC path
         self.seen: dict[str, tuple[dict[str, str], dict[str, str]]] = {"payload": ({}, {}), "tag": ({}, {})}
         self.refused: set[str] = set()  # folders not entered
+        # per zone: the prefix walk_tree gives the paths of its entries (one string shared by them all)
+        root = os.path.join(os.fspath(scan.root), "")
+        self.bases = {"payload": os.path.join(root, "data", "") if scan.is_bag else root, "tag": root}
         # (device, inode) of files with more than one name -> (their link count, the names seen here,
         # as findings name them: relative to the payload root, a bag's tag files to the bag root)
         self.linked: dict[tuple[int, int], tuple[int, list[str]]] = {}
@@ -234,6 +251,8 @@ class _Walker:
             return True
         seen_nfc[nfc] = raw
         folded = nfc.casefold()
+        if folded == nfc:
+            folded = nfc  # one string kept, not two equal ones
         if folded in seen_fold:
             out.warning(
                 "W133",
@@ -306,7 +325,11 @@ class _Walker:
             out.error("E133", shown, problem)
         if entry.name in SYSTEM_FILES:
             out.warning("W138", shown, "is an operating-system file, probably not meant to be preserved")
-        found = ScannedFile(rel, entry.path, entry.size, raw, entry.identity)
+        base = self.bases[zone]
+        if entry.path == base + raw:  # always, as walk_tree joins names: the path is not kept twice
+            found = ScannedFile(rel, "", entry.size, raw, entry.identity, base=base)
+        else:  # pragma: no cover - belt and braces
+            found = ScannedFile(rel, entry.path, entry.size, raw, entry.identity)
         (scan.files if zone == "payload" else scan.tag_files).append(found)
         if len(scan.files) + len(scan.tag_files) > self.max_files:
             out.error("E124", "", f"the submission holds more than {self.max_files} files")

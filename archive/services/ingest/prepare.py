@@ -325,10 +325,11 @@ def prepare(
                 if algo not in algorithms and algo in ("md5", "sha1", "sha256", "sha512"):
                     algorithms.append(algo)  # computed in the same pass, to verify the submitter's digests
 
-    payload_paths = {f.path for f in scan.files}
     per_file: dict[str, dict[str, Any]] = {}
     if scan.files_csv is not None:
+        payload_paths = {f.path for f in scan.files}
         per_file, problems = read_files_csv(scan.files_csv, ctx.settings.max_metadata_bytes, profile, payload_paths)
+        del payload_paths
         found.extend(problems)
     if found.errors and any(f.code in ("E124", "E125") for f in found.errors):
         raise _rejected(submission.name, found)
@@ -356,23 +357,27 @@ def prepare(
         )
         readable.append(os.path.join(base, sf.path) if base is not None else str(sf.source))
     del hashed
+    scan.files.clear()  # the records hold what is still needed of each listed file
     bag_algorithms: list[str] = []
     if submitted_bag is not None and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):
         bag_algorithms = _check_against_bag(submitted_bag, records, found)
 
     progress("identifying", 0, len(records))
     formats = ctx.identifier.identify_many(
-        [(p, r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)],
-        lambda done, total: progress("identifying", done, total),
+        ((p, r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)),
+        lambda done, _: progress("identifying", done, len(records)),
     )
     progress("identifying", len(records), len(records))
+    del readable
     for r, fmt in zip(records, formats, strict=False):
         r.format = fmt
         problem = check_format(profile, r.path, fmt)
         if problem:
             found.extend([problem])
+    keep = list(profile.checksums)
     for r in records:  # profile digests only are kept; extra ones served verification
-        r.digests = {a: r.digests[a] for a in profile.checksums}
+        if list(r.digests) != keep:
+            r.digests = {a: r.digests[a] for a in keep}
     submitted = _keep_submitted(
         _beside_payload(scan),
         list(profile.checksums),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections.abc import Mapping
@@ -95,10 +96,29 @@ def head_number(inventory: Mapping[str, Any]) -> int:
     return int(match.group(1)) if match else 0
 
 
+#: pieces of JSON text gathered before they are encoded and hashed together
+_ENCODE_PIECES = 4096
+
+
 def encode(inventory: Mapping[str, Any]) -> tuple[bytes, bytes]:
-    """The inventory's bytes and its sidecar's."""
-    data = json.dumps(inventory, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8") + b"\n"
-    return data, f"{hashlib.sha512(data).hexdigest()}  {INVENTORY}\n".encode()
+    """The inventory's bytes and its sidecar's. The text is made piece by piece and encoded as it
+    comes (``json.dumps`` with ``indent`` holds every piece of a million-file inventory, then the
+    whole text, then its bytes: three times the inventory at once)."""
+    out = io.BytesIO()
+    digest = hashlib.sha512()
+    pieces: list[str] = []
+    for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(inventory):
+        pieces.append(piece)
+        if len(pieces) >= _ENCODE_PIECES:
+            chunk = "".join(pieces).encode("utf-8")
+            out.write(chunk)
+            digest.update(chunk)
+            pieces.clear()
+    pieces.append("\n")
+    chunk = "".join(pieces).encode("utf-8")
+    out.write(chunk)
+    digest.update(chunk)
+    return out.getvalue(), f"{digest.hexdigest()}  {INVENTORY}\n".encode()
 
 
 def write_pair(folder: Path, inventory: Mapping[str, Any]) -> None:

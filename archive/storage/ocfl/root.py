@@ -106,7 +106,7 @@ class OcflRoot:
                     stage / "scratch",
                     object_id,
                     files,
-                    digests=dict(digests or {}),
+                    digests=digests or {},
                     block=block,
                     move=move,
                 )
@@ -156,7 +156,7 @@ class OcflRoot:
                     number,
                     prior,
                     files,
-                    dict(digests or {}),
+                    digests or {},
                     block,
                     carry=carry,
                     move=move,

@@ -37,9 +37,10 @@ class VersionConflict(StorageError):
     code = "E501"
 
 
-def logical_files(source: Path) -> dict[str, Path]:
-    """Every regular file under ``source`` by its logical path; links and special files are refused."""
-    found: dict[str, Path] = {}
+def logical_files(source: Path) -> dict[str, str]:
+    """Where every regular file under ``source`` is, by its logical path, in logical path order
+    (strings, not path objects: a million-file bag); links and special files are refused."""
+    found: dict[str, str] = {}
     pending = [(source, "")]
     while pending:
         folder, prefix = pending.pop()
@@ -51,10 +52,10 @@ def logical_files(source: Path) -> dict[str, Path]:
                     pending.append((Path(entry.path), logical + "/"))
                 elif stat.S_ISREG(mode):
                     inv.check_logical_path(logical)
-                    found[logical] = Path(entry.path)
+                    found[logical] = entry.path
                 else:
                     raise StorageError(f"{entry.path} is neither a file nor a folder: a logical state holds files")
-    return dict(sorted(found.items()))
+    return {logical: found[logical] for logical in sorted(found)}
 
 
 def stage_version(
@@ -62,7 +63,7 @@ def stage_version(
     scratch: Path,
     number: int,
     prior: Mapping[str, Any],
-    files: Mapping[str, Path],
+    files: Mapping[str, str],
     digests: Mapping[str, str],
     block: Mapping[str, Any],
     carry: Mapping[str, str] | None = None,
@@ -137,7 +138,7 @@ def _fsync_tree(top: Path) -> None:
         fsync_dir(Path(folder))
 
 
-def stage_object(objstage: Path, scratch: Path, object_id: str, files: Mapping[str, Path], **kw: Any) -> None:
+def stage_object(objstage: Path, scratch: Path, object_id: str, files: Mapping[str, str], **kw: Any) -> None:
     """A whole new object with version 1 in ``objstage``."""
     objstage.mkdir()
     write_new(objstage / OBJECT_NAMASTE, f"ocfl_object_{SPEC}\n".encode())
