@@ -29,6 +29,16 @@ def write_new(path: Path, data: bytes) -> None:
         os.fsync(out.fileno())
 
 
+def copy_new(source: Path, path: Path) -> None:
+    """A new file (never an existing one) holding ``source``'s bytes, copied a block at a time, on
+    disk when this returns."""
+    with open(source, "rb") as src, open(path, "xb") as out:
+        while block := src.read(1 << 20):
+            out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``path`` whole or not at all: written aside (``.tmp-<name>``), fsync'd, renamed over,
     its folder fsync'd. A reader sees the old file or the new one, never part of one."""

@@ -433,7 +433,10 @@ def test_an_inventory_is_encoded_piece_by_piece_to_the_bytes_json_would_give(inv
 
     old, inv._ENCODE_PIECES = inv._ENCODE_PIECES, pieces
     try:
-        data, sidecar = inv.encode(inventory)
+        with tempfile.TemporaryDirectory() as tmp:
+            sidecar = inv.write_pair(Path(tmp), inventory)
+            data = (Path(tmp) / "inventory.json").read_bytes()
+            assert (Path(tmp) / "inventory.json.sha512").read_bytes() == sidecar
     finally:
         inv._ENCODE_PIECES = old
     assert data == json.dumps(inventory, indent=2, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,32 +100,37 @@ def head_number(inventory: Mapping[str, Any]) -> int:
 _ENCODE_PIECES = 4096
 
 
-def encode(inventory: Mapping[str, Any]) -> tuple[bytes, bytes]:
-    """The inventory's bytes and its sidecar's. The text is made piece by piece and encoded as it
-    comes (``json.dumps`` with ``indent`` holds every piece of a million-file inventory, then the
-    whole text, then its bytes: three times the inventory at once)."""
-    out = io.BytesIO()
-    digest = hashlib.sha512()
+def _encoded(inventory: Mapping[str, Any]) -> Iterator[bytes]:
+    """The inventory's UTF-8 JSON text (indented), a few thousand pieces at a time: ``json.dumps``
+    with ``indent`` holds every piece of a million-file inventory, then the whole text, then its
+    bytes (three times the inventory at once)."""
     pieces: list[str] = []
     for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(inventory):
         pieces.append(piece)
         if len(pieces) >= _ENCODE_PIECES:
-            chunk = "".join(pieces).encode("utf-8")
-            out.write(chunk)
-            digest.update(chunk)
+            yield "".join(pieces).encode("utf-8")
             pieces.clear()
     pieces.append("\n")
-    chunk = "".join(pieces).encode("utf-8")
-    out.write(chunk)
-    digest.update(chunk)
-    return out.getvalue(), f"{digest.hexdigest()}  {INVENTORY}\n".encode()
+    yield "".join(pieces).encode("utf-8")
 
 
-def write_pair(folder: Path, inventory: Mapping[str, Any]) -> None:
-    """``inventory.json`` and its sidecar as new files in ``folder`` (fsync'd)."""
-    data, sidecar = encode(inventory)
-    write_new(folder / INVENTORY, data)
+def _sidecar(digest: Any) -> bytes:
+    return f"{digest.hexdigest()}  {INVENTORY}\n".encode()
+
+
+def write_pair(folder: Path, inventory: Mapping[str, Any]) -> bytes:
+    """``inventory.json`` and its sidecar as new files in ``folder`` (fsync'd), the text written as
+    it is made; returns the sidecar's bytes."""
+    digest = hashlib.sha512()
+    with open(folder / INVENTORY, "xb") as out:
+        for chunk in _encoded(inventory):
+            out.write(chunk)
+            digest.update(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    sidecar = _sidecar(digest)
     write_new(folder / SIDECAR, sidecar)
+    return sidecar
 
 
 def sidecar_digest(folder: Path) -> str | None:

@@ -150,7 +150,7 @@ class OcflRoot:
                     )
                 files = writing.logical_files(Path(source))
                 number = head + 1
-                _, data, sidecar = writing.stage_version(
+                _, sidecar = writing.stage_version(
                     stage / f"v{number}",
                     stage / "scratch",
                     number,
@@ -162,7 +162,7 @@ class OcflRoot:
                     move=move,
                 )
                 fault_point("ocfl.version-staged")
-                writing.move_version_in(objdir, stage / f"v{number}", stage, head, data, sidecar)
+                writing.move_version_in(objdir, stage / f"v{number}", stage, head, sidecar, object_id)
                 fault_point("ocfl.before-cleanup")
             except OSError as exc:
                 raise os_error(exc, "add a version to the OCFL object at", objdir) from exc

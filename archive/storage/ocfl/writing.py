@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from archive.durable import fsync_dir, write_new
+from archive.durable import copy_new, fsync_dir, write_new
 from archive.errors import FixityError, StorageError
 from archive.faults import fault_point, register
 from archive.fixity import copy_and_hash
@@ -68,7 +68,7 @@ def stage_version(
     block: Mapping[str, Any],
     carry: Mapping[str, str] | None = None,
     move: bool = False,
-) -> tuple[dict[str, Any], bytes, bytes]:
+) -> tuple[dict[str, Any], bytes]:
     """Write version ``number`` into ``vdir``: content not yet in ``prior``'s manifest, inventory, sidecar.
 
     A digest the caller gives for a logical path whose content is stored already is trusted (that
@@ -126,11 +126,9 @@ def stage_version(
     inventory["manifest"] = dict(sorted(manifest.items()))
     inventory["versions"] = {**inventory["versions"], f"v{number}": inv.new_version_block(state, **block)}
     inventory["head"] = f"v{number}"
-    data, sidecar = inv.encode(inventory)
-    write_new(vdir / INVENTORY, data)
-    write_new(vdir / SIDECAR, sidecar)
+    sidecar = inv.write_pair(vdir, inventory)
     _fsync_tree(vdir)
-    return inventory, data, sidecar
+    return inventory, sidecar
 
 
 def _fsync_tree(top: Path) -> None:
@@ -142,8 +140,8 @@ def stage_object(objstage: Path, scratch: Path, object_id: str, files: Mapping[s
     """A whole new object with version 1 in ``objstage``."""
     objstage.mkdir()
     write_new(objstage / OBJECT_NAMASTE, f"ocfl_object_{SPEC}\n".encode())
-    _, data, sidecar = stage_version(objstage / "v1", scratch, 1, inv.new_inventory(object_id), files, **kw)
-    write_new(objstage / INVENTORY, data)
+    _, sidecar = stage_version(objstage / "v1", scratch, 1, inv.new_inventory(object_id), files, **kw)
+    copy_new(objstage / "v1" / INVENTORY, objstage / INVENTORY)
     write_new(objstage / SIDECAR, sidecar)
     _fsync_tree(objstage)
 
@@ -209,9 +207,10 @@ def current_inventory(objdir: Path) -> dict[str, Any]:
     raise StorageError(f"{objdir / INVENTORY} matches neither its sidecar nor its head version's inventory")
 
 
-def install_root_inventory(objdir: Path, scratch_dir: Path, data: bytes, sidecar: bytes) -> None:
-    """Replace the root inventory, then its sidecar: each written aside, fsync'd, renamed over."""
-    write_new(scratch_dir / INVENTORY, data)
+def install_root_inventory(objdir: Path, scratch_dir: Path, source: Path, sidecar: bytes) -> None:
+    """Replace the root inventory with a copy of ``source`` (a version's), then its sidecar: each
+    written aside, fsync'd, renamed over."""
+    copy_new(source, scratch_dir / INVENTORY)
     write_new(scratch_dir / SIDECAR, sidecar)
     os.rename(scratch_dir / INVENTORY, objdir / INVENTORY)
     fault_point("ocfl.after-inventory-rename")
@@ -237,7 +236,7 @@ def settle_locked(objdir: Path, scratch_dir: Path) -> str:
         newer = inv.read_verified(vdir)
         if newer.get("id") != root.get("id") or inv.head_number(newer) != head + 1:
             raise StorageError(f"{vdir / INVENTORY} is not the next version of {objdir}")
-        install_root_inventory(objdir, scratch_dir, inv.read_bytes(vdir), (vdir / SIDECAR).read_bytes())
+        install_root_inventory(objdir, scratch_dir, vdir / INVENTORY, (vdir / SIDECAR).read_bytes())
         return f"rolled forward to v{head + 1}"
     digest = hashlib.sha512(root_data).hexdigest()
     if digest == inv.sidecar_digest(objdir):
@@ -251,11 +250,10 @@ def settle_locked(objdir: Path, scratch_dir: Path) -> str:
 
 
 def move_version_in(
-    objdir: Path, vstage: Path, scratch_dir: Path, expected_head: int, data: bytes, sidecar: bytes
+    objdir: Path, vstage: Path, scratch_dir: Path, expected_head: int, sidecar: bytes, object_id: str
 ) -> None:
     """Under the object lock: settle, check the head is still ``expected_head``, rename the version
     in (the commit point), then replace the root inventory and its sidecar."""
-    object_id = inv.parse(data, vstage).get("id")
     with object_lock(objdir):
         settle_locked(objdir, scratch_dir)
         head = inv.head_number(current_inventory(objdir))
@@ -273,4 +271,4 @@ def move_version_in(
             raise
         fault_point("ocfl.after-version-rename")
         fsync_dir(objdir)
-        install_root_inventory(objdir, scratch_dir, data, sidecar)
+        install_root_inventory(objdir, scratch_dir, target / INVENTORY, sidecar)
