@@ -232,3 +232,17 @@ def test_bad_and_unknown_ids(client: TestClient, package_id: str, status: int) -
         r = client.get(f"/packages/{package_id}{route}")
         assert r.status_code == status, (route, r.text)
         assert r.json()["error"]["message"]
+
+
+def test_an_event_of_many_files_lists_a_page_of_them_and_counts_them(
+    client: TestClient, archive: ApiArchive, monkeypatch
+) -> None:
+    """An ingest's digest event concerns every file (a million paths in a big package): an events
+    page lists the first few of each event's objects and how many it has, never all at once."""
+    from archive.catalog import retrieval
+
+    monkeypatch.setattr(retrieval, "EVENT_OBJECTS_SHOWN", 1)
+    events = client.get(f"/packages/{archive.packages['open']}/events").json()["events"]
+    digest = next(e for e in events if e["type"] == "message digest calculation")
+    assert digest["objects_count"] == 2 and len(digest["objects"]) == 1
+    assert all(len(e["objects"]) == min(1, e["objects_count"]) for e in events)

@@ -85,6 +85,20 @@ def test_show_pages_through_a_package(cli, tmp_path: Path, limit: int) -> None:
     assert human.exit_code == 0 and (("next page: archive show" in human.output) == (limit < 5))
 
 
+def test_an_event_of_every_file_lists_a_page_of_them_and_counts_them_all(cli, tmp_path: Path, monkeypatch) -> None:
+    """An ingest's digest event concerns every file of the package (a million paths in a big one):
+    ``show`` and the API's event pages list the first objects and say how many there are."""
+    from archive.catalog import retrieval
+
+    monkeypatch.setattr(retrieval, "EVENT_OBJECTS_SHOWN", 2)
+    sub = fixture(tmp_path, "examples/heritage-harbour-photographs")
+    package_id = UUID.search(cli("ingest", str(sub), "--profile", "heritage").stdout).group(0)
+    shown = json.loads(cli("show", package_id, "--json").stdout)
+    digest = next(e for e in shown["events"] if e["type"] == "message digest calculation")
+    assert digest["objects_count"] == 5 and digest["objects"] == [f["path"] for f in shown["files"]][:2]
+    assert all(len(e["objects"]) == min(2, e["objects_count"]) for e in shown["events"])
+
+
 def test_rejected_submission_is_exit_1_with_every_finding_in_json(cli, tmp_path: Path) -> None:
     sub = fixture(tmp_path, "tests/data/submissions/heritage-minimal")
     meta = sub / "metadata.yaml"

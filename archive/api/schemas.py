@@ -151,7 +151,8 @@ class Event(_Doc):
     outcome: str
     outcome_detail: str
     agents: list[Any]
-    objects: list[Any]
+    objects: list[Any] = Field(description="What the event concerns: the first 1,000 (objects_count says how many)")
+    objects_count: int
 
 
 class EventsPage(_Doc):

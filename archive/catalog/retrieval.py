@@ -56,6 +56,17 @@ _VERSION_INFO_Q = (
 )
 
 
+#: the most objects one event lists in a listing (an ingest's digest event names every file of
+#: the package: a million paths); ``objects_count`` always tells how many it has
+EVENT_OBJECTS_SHOWN = 1000
+
+
+def objects_shown(objects: list[Any]) -> dict[str, Any]:
+    """An event's ``objects`` as listings give them: the first :data:`EVENT_OBJECTS_SHOWN` and
+    their count (the METS lists them all)."""
+    return {"objects": objects[:EVENT_OBJECTS_SHOWN], "objects_count": len(objects)}
+
+
 def _formats_q(version: int | None) -> Any:
     return (
         select(FileRow.puid, func.min(FileRow.format_name), func.count(), func.sum(FileRow.size))
@@ -291,7 +302,7 @@ def events_page(
                 "outcome": e.outcome,
                 "outcome_detail": e.outcome_detail,
                 "agents": e.agents,
-                "objects": e.objects,
+                **objects_shown(e.objects),
             }
             for e in c.execute(q)
         ]

@@ -91,7 +91,7 @@ def describe(
                 "outcome": e.outcome,
                 "outcome_detail": e.outcome_detail,
                 "agents": [asdict(a) for a in e.agents],
-                "objects": e.objects,
+                **retrieval.objects_shown(e.objects),
             }
             for e in pkg.events[:limit]
         ],
