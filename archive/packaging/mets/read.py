@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -161,48 +161,54 @@ def _sections(doc: etree._Element) -> dict[str, etree._Element]:
     return {s.get("ID", ""): s for tag in _SECTIONS for s in doc.iter(M(tag))}
 
 
-def _files(docs: list[etree._Element]) -> tuple[list[FileRecord], dict[str, list[str]]]:
-    """Every document's original files, in order, and event id -> the files linking to it."""
-    files: list[FileRecord] = []
-    back: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    for doc in docs:
+class _Reading:
+    """What the documents of one package say of its files and events, gathered a document at a
+    time (a part's tree is dropped once read: a million-file package is a thousand parts)."""
+
+    def __init__(self, package_id: str) -> None:
+        self.package_id = package_id
+        self.files: list[FileRecord] = []
+        self.back: dict[str, list[str]] = {}  # event id -> the files linking to it
+        self.seen: set[str] = set()
+        self.found: list[tuple[int, Event]] = []
+        self.numbered = True
+
+    def take(self, doc: etree._Element) -> None:
+        """The document's original files, in order, and its events."""
         sections = _sections(doc)
         for group in doc.iterfind(f"{M('fileSec')}/{M('fileGrp')}"):
             if group.get("USE") != "original":
                 continue
             for el in group.iter(M("file")):
                 record, events = _file(el, sections)
-                if record.path in seen:
+                if record.path in self.seen:
                     raise PackagingError(f"METS: file {record.bag_path!r} is described twice")
-                seen.add(record.path)
-                files.append(record)
+                self.seen.add(record.path)
+                self.files.append(record)
                 for identifier in events:
-                    back.setdefault(identifier, []).append(record.path)
-    return files, back
-
-
-def _events(docs: list[etree._Element], package_id: str, back: dict[str, list[str]]) -> list[Event]:
-    """Every document's events in the package's order (their digiprovMD IDs number them), each
-    with its objects: the files that link to it, then those it links to itself."""
-    found: list[tuple[int, Event]] = []
-    numbered = True
-    for doc in docs:
+                    self.back.setdefault(identifier, []).append(record.path)
         for section in doc.iter(M("digiprovMD")):
             for el in _payload(section):
                 if el.tag != P("event"):
                     continue
                 match = _EVENT_ID.fullmatch(section.get("ID", ""))
-                numbered = numbered and match is not None
-                found.append((int(match[1]) if match else 0, premis_read.event(el, package_id)))
-    if numbered:
-        found.sort(key=lambda item: item[0])
-    events = [ev for _, ev in found]
-    for ev in events:
-        ev.objects = [*back.pop(ev.identifier, []), *ev.objects]
-    if back:
-        raise PackagingError(f"METS: a file object links to event {next(iter(back))!r}, which no document describes")
-    return events
+                self.numbered = self.numbered and match is not None
+                self.found.append((int(match[1]) if match else 0, premis_read.event(el, self.package_id)))
+
+    def events(self) -> list[Event]:
+        """Every document's events in the package's order (their digiprovMD IDs number them), each
+        with its objects: the files that link to it, then those it links to itself."""
+        if self.numbered:
+            self.found.sort(key=lambda item: item[0])
+        events = [ev for _, ev in self.found]
+        back = self.back
+        for ev in events:
+            ev.objects = [*back.pop(ev.identifier, []), *ev.objects]
+        if back:
+            raise PackagingError(
+                f"METS: a file object links to event {next(iter(back))!r}, which no document describes"
+            )
+        return events
 
 
 def _check_part(part: etree._Element, name: str, package_id: str) -> None:
@@ -229,7 +235,9 @@ def part_names(root: etree._Element) -> list[str]:
     return names
 
 
-def _parse(root: etree._Element, parts: Sequence[tuple[str, etree._Element]] = ()) -> Package:
+def _parse(root: etree._Element, parts: Iterable[tuple[str, etree._Element]] = ()) -> Package:
+    """The package ``root`` and its ``parts`` describe; each part is taken as it comes (parsed when
+    asked for) and let go once read."""
     if root.tag != M("mets"):
         raise PackagingError(f"METS: root element is {root.tag}, expected mets:mets")
     header = first(root, M("metsHdr"), "mets:metsHdr")
@@ -245,14 +253,16 @@ def _parse(root: etree._Element, parts: Sequence[tuple[str, etree._Element]] = (
     profile_id, profile_version = profile.get("profile", ""), profile.get("profileVersion", "")
     if (entity.get("profile_id"), entity.get("profile_version")) != (profile_id, profile_version):
         raise PackagingError("METS: profile id/version differ between dmd-profile and the package object")
+    reading = _Reading(entity["id"])
+    reading.take(root)
     for name, part in parts:
         _check_part(part, name, entity["id"])
-    docs = [root, *(part for _, part in parts)]
+        reading.take(part)
+        del part
     rights = [r for s in root.iter(M("rightsMD")) for r in _payload(s) if r.tag == P("rights")]
     bag_sections = _wrapped(root, "sourceMD", OTHERMDTYPE_BAG_INFO)
     bag_info = _fields(_one(bag_sections, "bag-info sourceMD"), "bagInfo") if bag_sections else {}
     agents = [e for s in root.iter(M("digiprovMD")) for e in _payload(s) if e.tag == P("agent")]
-    files, back = _files(docs)
     submitted = [
         _submitted(el)
         for group in root.iterfind(f"{M('fileSec')}/{M('fileGrp')}")
@@ -267,8 +277,8 @@ def _parse(root: etree._Element, parts: Sequence[tuple[str, etree._Element]] = (
         metadata=decode_fields(profile),
         dublin_core=_dublin_core(root),
         access=premis_read.access(_one(rights, "PREMIS rights element")),
-        files=files,
-        events=_events(docs, entity["id"], back),
+        files=reading.files,
+        events=reading.events(),
         agents=[premis_read.agent(e) for e in agents],
         bag_info=bag_info,
         source_name=entity["source_name"],
@@ -301,14 +311,17 @@ def read_mets(
             raise PackagingError(f"METS: points to {len(names)} part(s); read it with its bag's parts")
         folder = Path(source).parent
         parts = lambda name: _load(folder / name)  # noqa: E731
-    loaded = []
-    for name in names:
-        assert parts is not None
-        try:
-            body = parts(name)
-        except OSError as exc:
-            raise PackagingError(f"cannot read METS part {name}: {exc.strerror or exc}") from exc
-        if validate:
-            assert_valid_mets(body, name)
-        loaded.append((name, parse_xml(body, f"METS part {name}")))
-    return _parse(root, loaded)
+    read_part = parts
+
+    def loaded() -> Iterator[tuple[str, etree._Element]]:
+        for name in names:  # one part at a time: parsed when taken, dropped when the next is
+            assert read_part is not None
+            try:
+                body = read_part(name)
+            except OSError as exc:
+                raise PackagingError(f"cannot read METS part {name}: {exc.strerror or exc}") from exc
+            if validate:
+                assert_valid_mets(body, name)
+            yield name, parse_xml(body, f"METS part {name}")
+
+    return _parse(root, loaded())
