@@ -86,6 +86,30 @@ def test_a_package_in_parts_round_trips(package: Package, part_files: int) -> No
         assert documents.root == write_mets(package)  # a small package: one document, as always
 
 
+def test_a_package_in_parts_is_read_one_part_at_a_time(monkeypatch) -> None:
+    """Reading (reindex, doctor) takes each part's files and events before the next part is even
+    read: a million-file package is a thousand parts, and their trees together would not fit."""
+    from archive.packaging.mets import read as read_module
+
+    package = make_package()
+    documents = write_mets_set(package, 1)
+    assert len(documents.parts) >= 3
+    order: list[str] = []
+    taken = read_module._Reading.take
+
+    def take(self, doc) -> None:
+        order.append(f"take {doc.get('TYPE')}")
+        taken(self, doc)
+
+    def part(name: str) -> bytes:
+        order.append("read part")
+        return dict(documents.parts)[name]
+
+    monkeypatch.setattr(read_module._Reading, "take", take)
+    assert read_mets(documents.root, parts=part) == package
+    assert order == ["take AIP"] + ["read part", "take AIP part"] * len(documents.parts)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.text(st.characters(codec="utf-8"), min_size=1, max_size=8), unique=True, max_size=200),
