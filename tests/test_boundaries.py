@@ -56,6 +56,7 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CATALOG_PURE = {
     "db.alembic_config": "builds alembic's configuration",
     "db.sqlite_path": "parses a URL",
+    "retrieval.objects_shown": "slices a list an event row gave",
     "repository.Catalog.session": "hands out a session to the catalog's own (guarded) functions",
     "audits.Audits.__init__": "keeps the catalog",
     "maintenance.Maintenance.__init__": "keeps the catalog",
