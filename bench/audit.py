@@ -59,7 +59,7 @@ class StubIdentifier:
 
     tool, tool_version, signature_version = "stub", "0", "none"
 
-    def identify_many(self, items):  # type: ignore[no-untyped-def]
+    def identify_many(self, items, progress=None, total=0):  # type: ignore[no-untyped-def]
         from archive.model import FormatInfo
 
         return [FormatInfo(puid=None, basis="none", tool="stub") for _ in items]

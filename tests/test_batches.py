@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.batches import batched, ordered_map
+from archive.batches import SMALL_FILE_BYTES, batched, ordered_map, small_alone
 
 
 @given(st.lists(st.integers(0, 5000)), st.integers(1, 20), st.integers(1, 20_000))
@@ -56,3 +56,41 @@ def test_ordered_map_keeps_order_and_submits_only_a_window_ahead(items, window, 
                 taken += 1
     assert out == [x * 2 for x in items]
     assert most_ahead <= window
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([10, SMALL_FILE_BYTES * 4]), min_size=1, max_size=4), min_size=1, max_size=12))
+def test_batches_of_small_files_run_one_at_a_time_and_big_files_beside_them(batches):
+    """On a pool of threads, batches of small files never overlap (they would only fight over the
+    interpreter's lock); a batch of big files runs whenever a thread is free; every result comes
+    back, in order."""
+    lock = threading.Lock()
+    running: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+
+    def work(batch: list[int]) -> int:
+        kind = "small" if len(batch) > 1 and sum(batch) < SMALL_FILE_BYTES * len(batch) else "big"
+        with lock:
+            running.append(kind)
+            overlaps.append(tuple(running))
+        threading.Event().wait(0.002)
+        with lock:
+            running.remove(kind)
+        return sum(batch)
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(ordered_map(pool, small_alone(work, lambda size: size), batches, 8))
+    assert got == [sum(b) for b in batches]
+    assert all(seen.count("small") <= 1 for seen in overlaps)
+
+
+def test_big_files_do_run_in_parallel():
+    barrier = threading.Barrier(2, timeout=5)
+
+    def work(batch: list[int]) -> int:
+        barrier.wait()  # only passes when two batches run at once
+        return len(batch)
+
+    with ThreadPoolExecutor(2) as pool:
+        big = [[SMALL_FILE_BYTES * 2, SMALL_FILE_BYTES * 2]] * 4
+        assert list(ordered_map(pool, small_alone(work, lambda size: size), big, 4)) == [2] * 4

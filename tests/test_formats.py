@@ -21,6 +21,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -743,3 +744,41 @@ def test_siegfried_in_batches_answers_as_in_one(siegfried: Identifier, monkeypat
     assert siegfried.identify_many(items) == whole and len(whole) == len(items) > 3
     # one shared answer per distinct format, not one object per file
     assert len({id(info) for info in whole}) == len(set(whole))
+
+
+@pytest.mark.parametrize("engine", ["fido", pytest.param("siegfried", marks=_NEEDS_PYGFRIED)])
+def test_a_big_transfer_is_identified_by_workers_while_the_caller_goes_on(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transfer of many blocks goes to worker processes (siegfried too: it holds the process
+    that calls it while it works), and the next blocks are taken from the caller's generator
+    while earlier ones are with the workers: an ingest hashes on while identification runs.
+    Every file keeps the answer it gets in this process, in order."""
+    items = _items(ROWS)
+    here = Identifier(engine).identify_many(items)
+    monkeypatch.setattr(identify_module, "BLOCK_FILES", 3)
+    monkeypatch.setattr(identify_module, "BLOCKS_AHEAD", 2)
+    monkeypatch.setattr(identify_module, "POOL_MIN_FILES", 2)
+    taken: list[int] = []
+    taken_when_settled: list[int] = []
+
+    def generated() -> Iterator[tuple[str, str | None]]:
+        for n, item in enumerate(items, start=1):
+            taken.append(n)
+            yield item
+
+    with Identifier(engine, workers=2) as pool:
+        finish = pool._finish
+
+        def spy(*args: Any) -> Any:
+            taken_when_settled.append(len(taken))
+            return finish(*args)
+
+        monkeypatch.setattr(pool, "_finish", spy)
+        told: list[tuple[int, int]] = []
+        answers = pool.identify_many(generated(), lambda done, total: told.append((done, total)), len(items))
+        assert pool._pool is not None and pool._engine is None  # the workers did it, not this process
+        assert answers == here
+    # the first block was settled only once two more had been taken (and handed on)
+    assert taken_when_settled[0] == 9 and len(items) > 9
+    assert told[-1] == (len(items), len(items)) and all(t == len(items) for _, t in told)

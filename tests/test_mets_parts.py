@@ -110,6 +110,36 @@ def test_a_package_in_parts_is_read_one_part_at_a_time(monkeypatch) -> None:
     assert order == ["take AIP"] + ["read part", "take AIP part"] * len(documents.parts)
 
 
+def test_storing_writes_each_document_valid_in_order_and_stops_at_the_first_invalid(tmp_path: Path) -> None:
+    """Each document is validated and written while the next is made, but in order: what is in
+    the bag is every document before the first invalid one, each with the digests of its bytes,
+    and nothing after it."""
+    import hashlib
+
+    documents = list(iter_mets(make_package(), 1))
+    assert len(documents) >= 4
+    good = tmp_path / "good"
+    stored = parts.store_mets(iter(documents), good, ["sha256"])
+    assert stored.root == documents[0][1] and stored.names == [name for name, _ in documents]
+    for name, body in documents:
+        assert (good / name).read_bytes() == body
+        assert stored.digests[name] == {"sha256": hashlib.sha256(body).hexdigest()}
+
+    made: list[str] = []
+
+    def broken():
+        for n, (name, body) in enumerate(documents):
+            made.append(name)
+            yield name, (body.replace(b"<mets:amdSec", b"<mets:amd", 1) if n == 2 else body)
+
+    bad = tmp_path / "bad"
+    with pytest.raises(PackagingError, match=documents[2][0]):
+        parts.store_mets(broken(), bad, ["sha256"])
+    written = sorted(str(f.relative_to(bad)) for f in bad.rglob("*.xml"))
+    assert written == sorted(name for name, _ in documents[:2])
+    assert len(made) <= 4  # at most the one after the invalid document was made meanwhile
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.text(st.characters(codec="utf-8"), min_size=1, max_size=8), unique=True, max_size=200),

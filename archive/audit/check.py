@@ -23,14 +23,14 @@ import errno
 import os
 import re
 import stat
-from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.audit.budget import Budget
 from archive.audit.findings import AuditFinding, finding
+from archive.batches import batched, ordered_map, small_alone
 from archive.fixity.hashing import copy_and_hash, hash_stream
 from archive.model import FileRecord
 
@@ -218,6 +218,10 @@ def find_extras(bag: Path, expected: set[str]) -> list[tuple[str, str]]:
     return sorted(extras)
 
 
+def _entry_size(entry: Expected) -> int:
+    return entry.size or 0
+
+
 def check_copy(
     bag: Path,
     entries: list[Expected],
@@ -270,34 +274,27 @@ def check_copy(
             budget.charge(outcome.read)  # tag files: charged once their size is known
         on_file(outcome)
 
-    in_flight: deque[Future[list[FileOutcome]]] = deque()
-    limit = 2 * getattr(pool, "_max_workers", 1)
-    batch: list[Expected] = []
-    batch_bytes = 0
+    def admitted() -> Iterator[Expected]:
+        """The entries to check, each charged to the budget as it is started; none once it is spent."""
+        for entry in todo:
+            if budget.exhausted():
+                result.complete = False
+                return
+            budget.charge(entry.size or 0)
+            yield entry
 
-    def submit() -> None:
-        nonlocal batch, batch_bytes
-        if pool is not None and batch:
-            in_flight.append(pool.submit(check_files, bag, batch, *more))
-            batch, batch_bytes = [], 0
-        while len(in_flight) >= limit:
-            for outcome in in_flight.popleft().result():
-                consume(outcome)
-
-    for entry in todo:
-        if budget.exhausted():
-            result.complete = False
-            break
-        budget.charge(entry.size or 0)
-        if pool is None:
+    if pool is None:
+        for entry in admitted():
             consume(check_file(bag, entry, *more))
-            continue
-        batch.append(entry)
-        batch_bytes += entry.size or 0
-        if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-            submit()
-    submit()
-    while in_flight:
-        for outcome in in_flight.popleft().result():
+        return result
+    workers = getattr(pool, "_max_workers", 1)
+
+    def run_batch(batch: list[Expected]) -> list[FileOutcome]:
+        return check_files(bag, batch, *more)
+
+    run = small_alone(run_batch, _entry_size)
+    batches = batched(admitted(), BATCH_FILES, _entry_size, BATCH_BYTES)
+    for outcomes in ordered_map(pool, run, batches, 2 * workers):
+        for outcome in outcomes:
             consume(outcome)
     return result

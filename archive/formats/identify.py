@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sized
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import cast
 
 from archive.batches import batched
@@ -35,12 +36,16 @@ Outcome = FormatInfo | FormatError
 _NATIVE_BATCH = frozenset({ENGINE_SIEGFRIED})
 
 
-#: below this many files, starting worker processes (about 1 s each) costs more than it saves
+#: below this many files, starting fido's worker processes (about 1 s each) costs more than it saves
 POOL_MIN_FILES = 256
 #: files handed to a natively batching engine (siegfried) at a time
 NATIVE_BATCH_FILES = 1000
-#: files :meth:`Identifier.identify_many` looks at together (its memory is a block's, not a transfer's)
-BLOCK_FILES = 4000
+#: files one task of fido's worker processes identifies
+TASK_FILES = 32
+#: files :meth:`Identifier.identify_many` looks at together (its memory is a few blocks', not a transfer's)
+BLOCK_FILES = 1000
+#: blocks with the worker processes while the next block is gathered
+BLOCKS_AHEAD = 4
 #: files identified between two progress reports (a worker pool or this process)
 PROGRESS_EVERY = 50
 
@@ -70,6 +75,18 @@ def mime_for(puid: str | None) -> str:
     from archive.formats import fido_engine
 
     return fido_engine.get_engine().mime_for(puid) or OCTET_STREAM
+
+
+@dataclass
+class _Block:
+    """Up to :data:`BLOCK_FILES` items of :meth:`Identifier.identify_many` between their lookup in
+    the cache and their answers: the cached answers (None where not cached), one path per distinct
+    content not cached, and the worker tasks identifying those (none: identified here)."""
+
+    keys: list[tuple[str, str] | None]
+    results: list[FormatInfo | None] = field(default_factory=list)
+    todo: dict[tuple[str, str] | int, str] = field(default_factory=dict)
+    tasks: list[Future[list[Outcome]]] = field(default_factory=list)
 
 
 class Identifier:
@@ -129,55 +146,106 @@ class Identifier:
         return info
 
     def identify_many(
-        self, items: Iterable[tuple[str, str | None]], progress: Callable[[int, int], None] | None = None
+        self,
+        items: Iterable[tuple[str, str | None]],
+        progress: Callable[[int, int], None] | None = None,
+        total: int = 0,
     ) -> list[FormatInfo]:
         """Identify ``(path, digest)`` pairs, in order; each distinct content is identified once
         (while the cache holds its answer: :data:`CACHE_SIZE` contents). ``progress`` is told
-        ``(files done, files)`` as the work goes, when ``items`` has a length.
+        ``(files done, files)`` as the work goes; ``total`` is the number of files when ``items``
+        has no length (a generator).
 
         The work goes a block of :data:`BLOCK_FILES` items at a time and every answer is one
         shared instance per distinct answer (a transfer of a million files has a few dozen), so
         what is held stays the answers' list, not a key, a path and an answer object per file.
+        A big transfer's blocks go to worker processes and up to :data:`BLOCKS_AHEAD` of them are
+        with the workers while the next is taken from ``items``: a caller that hashes the files
+        as it yields them keeps hashing while earlier files are identified.
 
         Raises FormatError for the first file (in ``items`` order) that could not be read,
         after caching every answer that was obtained.
         """
         fault_point("identify.start")
-        total = len(items) if isinstance(items, Sized) else 0
+        total = len(items) if isinstance(items, Sized) else total
         report = progress or (lambda done, total: None)
         interned: dict[FormatInfo, FormatInfo] = {}
         results: list[FormatInfo] = []
         first_error: FormatError | None = None
-        for block in batched(items, BLOCK_FILES):
+        ahead: deque[_Block] = deque()
 
-            def told(done: int, _: int, before: int = len(results)) -> None:
-                report(before + done, total)
-
-            answers, error = self._block(block, interned, told)
-            results += answers
+        def settle(block: _Block) -> None:
+            nonlocal first_error
+            before = len(results)
+            answers, error = self._finish(block, interned, lambda done: report(before + done, total))
+            results.extend(answers)
             first_error = first_error or error
             report(len(results), total)
+
+        for chunk in batched(items, BLOCK_FILES):
+            block = self._start(chunk, full=len(chunk) == BLOCK_FILES)
+            ahead.append(block)
+            while ahead and (len(ahead) > BLOCKS_AHEAD or (block.todo and not block.tasks)):
+                settle(ahead.popleft())  # in order; a block identified here is settled at once
+        while ahead:
+            settle(ahead.popleft())
         if first_error is not None:
             raise first_error
         fault_point("identify.done")
         return results
 
-    def _block(
-        self,
-        items: list[tuple[str, str | None]],
-        interned: dict[FormatInfo, FormatInfo],
-        progress: Callable[[int, int], None],
-    ) -> tuple[list[FormatInfo], FormatError | None]:
-        """One block of :meth:`identify_many`: its answers (those that could be had) and its first error."""
-        keys = [_key(path, digest) for path, digest in items]
-        todo: dict[tuple[str, str] | int, str] = {}  # one path per distinct uncached key
-        results: list[FormatInfo | None] = []
-        for i, ((path, _), key) in enumerate(zip(items, keys, strict=False)):
+    def _start(self, items: list[tuple[str, str | None]], full: bool) -> _Block:
+        """Look a block up in the cache and, for a big transfer (``full``: more blocks are likely
+        to follow) or once the workers run, hand what is left to the worker processes."""
+        block = _Block([_key(path, digest) for path, digest in items])
+        for i, ((path, _), key) in enumerate(zip(items, block.keys, strict=False)):
             cached = self._cached(key) if key is not None else None
-            results.append(cached)
+            block.results.append(cached)
             if cached is None:
-                todo.setdefault(key if key is not None else i, path)
-        outcomes = dict(zip(todo, self._run(list(todo.values()), progress), strict=False))
+                block.todo.setdefault(key if key is not None else i, path)
+        paths = list(block.todo.values())
+        if paths and self._pooled(len(paths), full):
+            size = NATIVE_BATCH_FILES if self.engine_name in _NATIVE_BATCH else TASK_FILES
+            pool = self._executor()
+            threads = self.workers
+            try:
+                block.tasks = [
+                    pool.submit(_work_many, paths[i : i + size], threads) for i in range(0, len(paths), size)
+                ]
+            except BrokenProcessPool as exc:
+                self.close()
+                raise FormatError(f"a format identification worker died: {exc}") from exc
+        return block
+
+    def _pooled(self, files: int, full: bool) -> bool:
+        """Whether these files go to worker processes: once they run, always; siegfried (which
+        holds this process while it works) for a big transfer; fido with several workers for
+        :data:`POOL_MIN_FILES` files or more."""
+        if self._pool is not None:
+            return True
+        if self.engine_name in _NATIVE_BATCH:
+            return full
+        return self.workers > 1 and files >= POOL_MIN_FILES
+
+    def _finish(
+        self, block: _Block, interned: dict[FormatInfo, FormatInfo], progress: Callable[[int], None]
+    ) -> tuple[list[FormatInfo], FormatError | None]:
+        """A block's answers (those that could be had, one shared instance per distinct answer)
+        and its first error: taken from the workers, or identified here."""
+        todo = block.todo
+        if block.tasks:
+            found: list[Outcome] = []
+            try:
+                for task in block.tasks:
+                    found += task.result()
+                    progress(len(found))
+            except BrokenProcessPool as exc:
+                self.close()
+                raise FormatError(f"a format identification worker died: {exc}") from exc
+            block.tasks = []
+        else:
+            found = self._run(list(todo.values()), lambda done, _: progress(done))
+        outcomes = dict(zip(todo, found, strict=False))
         for k, outcome in outcomes.items():
             if isinstance(outcome, FormatInfo):
                 if self._reported is None and outcome.tool == self.engine_name and outcome.tool_version:
@@ -186,7 +254,8 @@ class Identifier:
                 if not isinstance(k, int):
                     self._store(k, outcome)
         first_error: FormatError | None = None
-        for i, key in enumerate(keys):
+        results = block.results
+        for i, key in enumerate(block.keys):
             if results[i] is None:
                 outcome = outcomes[key if key is not None else i]
                 if isinstance(outcome, FormatError):
@@ -196,12 +265,12 @@ class Identifier:
         return [interned.setdefault(r, r) for r in results if r is not None], first_error
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
-        """Identify ``paths``: natively batched, in worker processes, or here."""
+        """Identify ``paths`` in this process (siegfried natively batched)."""
         if not paths:
             return []
         total = len(paths)
         report = progress or (lambda done, total: None)
-        if self.engine_name in _NATIVE_BATCH:  # siegfried: Go-side concurrency beats a process pool
+        if self.engine_name in _NATIVE_BATCH:  # siegfried: Go-side concurrency
             # a batch at a time: the engine's answer for a whole transfer at once (one JSON document,
             # held by Go and by Python) grew the process by several KB per file
             engine = cast(BatchEngine, self.engine)
@@ -210,14 +279,7 @@ class Identifier:
                 out += engine.identify_batch(paths[start : start + NATIVE_BATCH_FILES], self.workers)
                 report(len(out), total)
             return out
-        if self.workers == 1 or len(paths) < POOL_MIN_FILES:
-            return _reported((_outcome(self.engine, p) for p in paths), total, report)
-        chunk = max(1, min(32, len(paths) // (self.workers * 4)))
-        try:
-            return _reported(self._executor().map(_work, paths, chunksize=chunk), total, report)
-        except BrokenProcessPool as exc:
-            self.close()
-            raise FormatError(f"a format identification worker died: {exc}") from exc
+        return _reported((_outcome(self.engine, p) for p in paths), total, report)
 
     # -- cache -----------------------------------------------------------------------------
     def clear_cache(self) -> None:
@@ -252,7 +314,7 @@ class Identifier:
             if self._pool is None:
                 # spawn: safe in threaded parents and with Go runtimes loaded (pygfried)
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
+                    max_workers=1 if self.engine_name in _NATIVE_BATCH else self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker,
                     initargs=(self.engine_name, self.signatures),
@@ -308,7 +370,11 @@ def _init_worker(engine_name: str, signatures: str | None = None) -> None:
     _worker_engine = load_engine(engine_name, signatures)
 
 
-def _work(path: str) -> Outcome:
-    if _worker_engine is None:
-        return FormatError("format identification worker has no engine")
-    return _outcome(_worker_engine, path)
+def _work_many(paths: list[str], threads: int) -> list[Outcome]:
+    """One task of a worker process: ``paths`` identified, siegfried with ``threads`` of its own."""
+    engine = _worker_engine
+    if engine is None:
+        return [FormatError("format identification worker has no engine") for _ in paths]
+    if engine.name in _NATIVE_BATCH:
+        return cast(BatchEngine, engine).identify_batch(paths, threads)
+    return [_outcome(engine, p) for p in paths]

@@ -13,9 +13,10 @@ Decisions recorded here (see ``docs/aip.md``):
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from lxml import etree
 
@@ -129,6 +130,32 @@ def sub(parent: etree._Element, tag: str, text: str | None = None, where: str = 
     el = etree.SubElement(parent, tag, attrib)
     if text is not None:
         el.text = check_text(text, where or tag)
+    return el
+
+
+#: distinct stamps kept in one table (all are dropped when there would be more)
+STAMPS_KEPT = 512
+
+
+def stamp(
+    stamps: dict[object, etree._Element],
+    key: object,
+    build: Callable[[etree._Element], etree._Element],
+    parent: etree._Element,
+) -> etree._Element:
+    """A copy of the element ``build`` makes for ``key``, appended to ``parent``: what many files
+    or events share is built (its text checked) once and copied after that, which is several
+    times faster than building it again element by element. The first one for a key is built
+    under a holder declaring the METS namespaces, so its copies serialise exactly as an element
+    built in place would; the caller fills in the texts that differ."""
+    template = stamps.get(key)
+    if template is None:
+        template = build(etree.Element(M("holder"), nsmap=NSMAP))
+        if len(stamps) >= STAMPS_KEPT:
+            stamps.clear()
+        stamps[key] = template
+    el = copy.deepcopy(template)
+    parent.append(el)
     return el
 
 

@@ -19,6 +19,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,16 +114,17 @@ def store_mets(
     one part at a time is in memory; returns ``mets.xml``'s bytes, every part's name (a part
     given as None is carried: neither validated again nor written) and, per document written,
     its ``algorithms`` digests from the bytes in hand (the tag manifests need not read it back).
-    Raises PackagingError for the first invalid document, before anything after it is made."""
+
+    A document is validated and written on a thread of its own while the next one is made (lxml
+    parses and validates without holding the interpreter), at most one at a time and in order.
+    Raises PackagingError for the first invalid document, before anything after it is written."""
     algorithms = list(algorithms)
-    root = b""
+    root = [b""]
     names: list[str] = []
     carried: list[str] = []
     digests: dict[str, dict[str, str]] = {}
-    for name, body in documents:
-        if body is None:
-            carried.append(name)
-            continue
+
+    def store(name: str, body: bytes) -> None:
         assert_valid_mets(body, name)
         if bag is not None:
             target = bag / name
@@ -134,7 +136,23 @@ def store_mets(
                 hasher.update(body)
                 digests[name] = hasher.hexdigests()
         if name == METS_NAME:
-            root = body
+            root[0] = body
         else:
             names.append(name)
-    return MetsSet(root, (), tuple(names), tuple(carried), digests)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="mets") as pool:
+        pending: Future[None] | None = None
+        try:
+            for name, body in documents:
+                if body is None:
+                    carried.append(name)
+                    continue
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(store, name, body)
+            if pending is not None:
+                pending.result()
+        finally:
+            if pending is not None:
+                pending.cancel()
+    return MetsSet(root[0], (), tuple(names), tuple(carried), digests)

@@ -50,8 +50,10 @@ from archive.packaging.mets.common import (
     UNKNOWN_FORMAT_NAME,
     XSI_NS,
     P,
+    check_text,
     identifier_type,
     q,
+    stamp,
     sub,
 )
 
@@ -98,6 +100,10 @@ def _identifier(parent: etree._Element, kind: str, id_type: str, value: str, whe
 
 
 def _format(parent: etree._Element, fmt: FormatInfo | None, where: str) -> None:
+    stamp(_FORMAT_STAMPS, fmt, lambda holder: _format_element(holder, fmt, where), parent)
+
+
+def _format_element(parent: etree._Element, fmt: FormatInfo | None, where: str) -> etree._Element:
     el = sub(parent, P("format"))
     designation = sub(el, P("formatDesignation"))
     name = fmt.name if fmt is not None and fmt.name else UNKNOWN_FORMAT_NAME
@@ -106,7 +112,7 @@ def _format(parent: etree._Element, fmt: FormatInfo | None, where: str) -> None:
         sub(designation, P("formatVersion"), fmt.version, f"{where} format version")
     if fmt is None:
         sub(el, P("formatNote"), FORMAT_NOT_IDENTIFIED)
-        return
+        return el
     if fmt.puid:
         registry = sub(el, P("formatRegistry"))
         sub(registry, P("formatRegistryName"), PRONOM)
@@ -116,12 +122,43 @@ def _format(parent: etree._Element, fmt: FormatInfo | None, where: str) -> None:
         value = getattr(fmt, attr)
         if value:
             sub(el, P("formatNote"), f"{label}: {value}", f"{where} format {label}")
+    return el
 
 
 def file_object(parent: etree._Element, record: FileRecord, events: Iterable[str] = ()) -> etree._Element:
     """A PREMIS file object; ``events`` are the identifiers of events described elsewhere (the
-    root METS of a package in parts) that concern this file, linked from it."""
+    root METS of a package in parts) that concern this file, linked from it.
+
+    Files of the same shape (digest algorithms, format, an original name or not, the kinds of
+    their event links) are copies of one stamp with their own texts filled in."""
     where = f"file {record.path!r}"
+    links = [(identifier_type(identifier), identifier) for identifier in events]
+    key = (*record.digests, record.format, bool(record.original_name), *(kind for kind, _ in links))
+    obj = stamp(_FILE_STAMPS, key, lambda holder: _file_object(holder, record, links, where), parent)
+    obj[0][1].text = check_text(record.bag_path, where)
+    chars = obj[1]
+    for fixity, (algorithm, digest) in zip(chars, record.digests.items(), strict=False):
+        fixity[1].text = check_text(digest, f"{where} {algorithm} digest")
+    _check_size(record.size, where)
+    chars[len(record.digests)].text = str(record.size)
+    rest = 2
+    if record.original_name:
+        obj[2].text = check_text(record.original_name, f"{where} original name")
+        rest = 3
+    for link, (_, identifier) in zip(obj[rest:], links, strict=True):
+        link[1].text = check_text(identifier, f"{where} event")
+    return obj
+
+
+def _check_size(size: object, where: str) -> None:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise PackagingError(f"{where}: size {size!r} is not a non-negative integer")
+
+
+def _file_object(
+    parent: etree._Element, record: FileRecord, links: list[tuple[str, str]], where: str
+) -> etree._Element:
+    """A file object built element by element: the stamp of :func:`file_object`."""
     obj = _object(parent, "file")
     _identifier(obj, "object", "local", record.bag_path, where)
     chars = sub(obj, P("objectCharacteristics"))
@@ -130,14 +167,13 @@ def file_object(parent: etree._Element, record: FileRecord, events: Iterable[str
         label = DIGEST_LABELS.get(algorithm, algorithm)
         sub(fixity, P("messageDigestAlgorithm"), label, f"{where} digest algorithm")
         sub(fixity, P("messageDigest"), digest, f"{where} {algorithm} digest")
-    if not isinstance(record.size, int) or isinstance(record.size, bool) or record.size < 0:
-        raise PackagingError(f"{where}: size {record.size!r} is not a non-negative integer")
+    _check_size(record.size, where)
     sub(chars, P("size"), str(record.size))
     _format(chars, record.format, where)
     if record.original_name:
         sub(obj, P("originalName"), record.original_name, f"{where} original name")
-    for identifier in events:
-        _identifier(obj, "linkingEvent", identifier_type(identifier), identifier, f"{where} event")
+    for kind, identifier in links:
+        _identifier(obj, "linkingEvent", kind, identifier, f"{where} event")
     return obj
 
 
@@ -167,10 +203,29 @@ def event_element(
     """A PREMIS event linking its agents and objects, except the files in ``linked_back``: those
     link to the event from their own file objects (:func:`file_object`)."""
     where = f"event {event.identifier!r}"
+    key = (event.type, event.detail, event.outcome, event.outcome_detail, *((a.agent, a.role) for a in event.agents))
+    el = stamp(_EVENT_STAMPS, key, lambda holder: _event_head(holder, event, where), parent)
+    ident = el[0]
+    ident[0].text = identifier_type(event.identifier)
+    ident[1].text = check_text(event.identifier, where)
+    el[2].text = iso(event.datetime, where)
+    for target in event.objects:
+        if target in linked_back:
+            continue
+        if target == package_id:
+            _identifier(el, "linkingObject", identifier_type(target), target, f"{where} object")
+        else:
+            _identifier(el, "linkingObject", "local", f"data/{target}", f"{where} object")
+    return el
+
+
+def _event_head(parent: etree._Element, event: Event, where: str) -> etree._Element:
+    """An event without its identifier's text, its date and its objects: what the events of one
+    kind share (every file's format identification has the same detail, outcome and agents)."""
     el = sub(parent, P("event"), version=PREMIS_VERSION)
-    _identifier(el, "event", identifier_type(event.identifier), event.identifier, where)
+    _identifier(el, "event", "", "", where)
     sub(el, P("eventType"), event.type, f"{where} type")
-    sub(el, P("eventDateTime"), iso(event.datetime, where))
+    sub(el, P("eventDateTime"), "")
     detail = sub(el, P("eventDetailInformation"))
     sub(detail, P("eventDetail"), event.detail, f"{where} detail")
     outcome = sub(el, P("eventOutcomeInformation"))
@@ -182,14 +237,15 @@ def event_element(
         agent = _identifier(el, "linkingAgent", "local", link.agent, f"{where} agent")
         if link.role:
             sub(agent, P("linkingAgentRole"), link.role, f"{where} agent role")
-    for target in event.objects:
-        if target in linked_back:
-            continue
-        if target == package_id:
-            _identifier(el, "linkingObject", identifier_type(target), target, f"{where} object")
-        else:
-            _identifier(el, "linkingObject", "local", f"data/{target}", f"{where} object")
     return el
+
+
+#: the stamps of this module's elements (see :func:`~archive.packaging.mets.common.stamp`): a
+#: transfer of 100,000 files has a few dozen formats, one kind of format identification event and
+#: a few shapes of file object
+_FORMAT_STAMPS: dict[object, etree._Element] = {}
+_EVENT_STAMPS: dict[object, etree._Element] = {}
+_FILE_STAMPS: dict[object, etree._Element] = {}
 
 
 def agent_element(parent: etree._Element, agent: Agent) -> etree._Element:

@@ -56,6 +56,7 @@ from archive.packaging.mets.common import (
     check_text,
     join_ids,
     q,
+    stamp,
     sub,
 )
 from archive.packaging.mets.parts import METS_NAME, PART_TYPE, MetsSet, chunk_files, part_name
@@ -106,9 +107,22 @@ def _md_wrap(section: etree._Element, mdtype: str, other: str = "", version: str
     return sub(wrap, M("xmlData"))
 
 
+#: metadata sections' stamps (:func:`~archive.packaging.mets.common.stamp`): one per kind of section
+_SECTION_STAMPS: dict[object, etree._Element] = {}
+
+
 def _section(parent: etree._Element, tag: str, section_id: str, mdtype: str, other: str = "") -> etree._Element:
-    version = "3.0" if mdtype.startswith("PREMIS") else ""
-    return _md_wrap(sub(parent, M(tag), ID=section_id), mdtype, other, version)
+    """A metadata section ``tag`` with ``mdWrap/xmlData``; returns the ``xmlData`` element."""
+
+    def build(holder: etree._Element) -> etree._Element:
+        version = "3.0" if mdtype.startswith("PREMIS") else ""
+        section = sub(holder, M(tag), ID="")
+        _md_wrap(section, mdtype, other, version)
+        return section
+
+    section = stamp(_SECTION_STAMPS, (tag, mdtype, other), build, parent)
+    section.set("ID", check_text(section_id, f"{tag} @ID"))
+    return section[0][0]
 
 
 def _check_package(package: Package) -> None:

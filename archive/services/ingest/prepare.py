@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.batches import batched, ordered_map
+from archive.batches import batched, ordered_map, small_alone
 from archive.errors import ArchiveError, Finding, FindingList, SubmissionRejected, error
 from archive.fixity import copy_and_hash
 from archive.fixity.hashing import hash_stream
@@ -195,7 +195,9 @@ def _hash_files(
     workers: int,
     progress: Progress,
     found: FindingList,
-) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
+) -> Iterator[tuple[ScannedFile, int, dict[str, str]]]:
+    """Each file of ``files`` that could be read whole and unchanged, with its size and digests,
+    in order, as the pool hashes (and with ``dest``, copies) them; the others are ``found``."""
     meter = ByteMeter(progress, "hashing", sum(f.size for f in files))
 
     def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
@@ -206,22 +208,23 @@ def _hash_files(
             return None
         return f, size, digests
 
-    def some(batch: list[ScannedFile]) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
+    def each(batch: list[ScannedFile]) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
         return [one(f) for f in batch]
 
-    results: list[tuple[ScannedFile, int, dict[str, str]] | None] = []
-    total = len(files)
+    some = small_alone(each, lambda f: f.size)
+
+    done, total = 0, len(files)
     workers = max(1, workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # a few files per task and a few tasks ahead per thread: neither a future per file nor all at once
         for batch in ordered_map(
             pool, some, batched(files, HASH_BATCH, lambda f: f.size, HASH_BATCH_BYTES), 4 * workers
         ):
-            results.extend(batch)
-            if len(results) % PROGRESS_EVERY < len(batch) or len(results) == total:
-                progress("hashing", len(results), total)
+            done += len(batch)
+            if done % PROGRESS_EVERY < len(batch) or done == total:
+                progress("hashing", done, total)
+            yield from (item for item in batch if item is not None)
     meter.finish()
-    return results
 
 
 def _beside_payload(scan: Scan) -> list[ScannedFile]:
@@ -338,37 +341,32 @@ def prepare(
     dest = work / "bag" / "data" if (copy and not found.errors) else None
     if dest is not None:
         dest.mkdir(parents=True)
-    hashed = _hash_files(scan.files, algorithms, dest, ctx.settings.workers, progress, found)
     records: list[FileRecord] = []
-    readable: list[str] = []  # where each record's bytes can be read for identification (strings: no Path per file)
     base = str(dest) if dest is not None else None
-    for item in hashed:
-        if item is None:
-            continue
-        sf, size, digests = item
-        records.append(
-            FileRecord(
-                path=sf.path,
-                size=size,
-                digests=digests,
-                original_name=sf.original_name,
-                metadata=per_file.get(sf.path, {}),
+    listed = len(scan.files)
+
+    def hashed() -> Iterator[tuple[str, str | None]]:
+        """Each file's record kept as it is hashed, and where its bytes are read for identification:
+        the identifier works on earlier files while later ones are hashed."""
+        for sf, size, digests in _hash_files(scan.files, algorithms, dest, ctx.settings.workers, progress, found):
+            records.append(
+                FileRecord(
+                    path=sf.path,
+                    size=size,
+                    digests=digests,
+                    original_name=sf.original_name,
+                    metadata=per_file.get(sf.path, {}),
+                )
             )
-        )
-        readable.append(os.path.join(base, sf.path) if base is not None else str(sf.source))
-    del hashed
-    scan.files.clear()  # the records hold what is still needed of each listed file
+            yield (os.path.join(base, sf.path) if base is not None else str(sf.source)), digests.get("sha256")
+        scan.files.clear()  # the records hold what is still needed of each listed file
+
+    progress("identifying", 0, listed)
+    formats = ctx.identifier.identify_many(hashed(), lambda done, _: progress("identifying", done, listed), listed)
+    progress("identifying", len(records), len(records))
     bag_algorithms: list[str] = []
     if submitted_bag is not None and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):
         bag_algorithms = _check_against_bag(submitted_bag, records, found)
-
-    progress("identifying", 0, len(records))
-    formats = ctx.identifier.identify_many(
-        ((p, r.digests.get("sha256")) for r, p in zip(records, readable, strict=False)),
-        lambda done, _: progress("identifying", done, len(records)),
-    )
-    progress("identifying", len(records), len(records))
-    del readable
     for r, fmt in zip(records, formats, strict=False):
         r.format = fmt
         problem = check_format(profile, r.path, fmt)
