@@ -41,9 +41,15 @@ def ordered_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T], window
     """``fn`` of each item, run in ``pool``, yielded in the items' order with at most ``window``
     submitted ahead of the one taken. ``Executor.map`` submits every item at once: a future per
     file of a million-file transfer, held until the last result is taken."""
+    return ordered_results(lambda item: pool.submit(fn, item), items, window)
+
+
+def ordered_results(submit: Callable[[T], Future[R]], items: Iterable[T], window: int) -> Iterator[R]:
+    """The result of ``submit(item)`` for each item (a future, from whichever pool ``submit``
+    picks), in the items' order, with at most ``window`` submitted ahead of the one taken."""
     pending: deque[Future[R]] = deque()
     for item in items:
-        pending.append(pool.submit(fn, item))
+        pending.append(submit(item))
         if len(pending) >= max(1, window):
             yield pending.popleft().result()
     while pending:
@@ -52,6 +58,11 @@ def ordered_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T], window
 
 #: below this many bytes a file on average, a batch is small files (see :func:`small_alone`)
 SMALL_FILE_BYTES = 64 * 1024
+
+
+def small_files(batch: list[T], size: Callable[[T], int]) -> bool:
+    """Whether ``batch`` is several files of below :data:`SMALL_FILE_BYTES` each on average."""
+    return len(batch) > 1 and sum(size(item) for item in batch) < SMALL_FILE_BYTES * len(batch)
 
 
 def small_alone(fn: Callable[[list[T]], R], size: Callable[[T], int]) -> Callable[[list[T]], R]:
@@ -67,7 +78,7 @@ def small_alone(fn: Callable[[list[T]], R], size: Callable[[T], int]) -> Callabl
     lock = threading.Lock()
 
     def run(batch: list[T]) -> R:
-        if len(batch) > 1 and sum(size(item) for item in batch) < SMALL_FILE_BYTES * len(batch):
+        if small_files(batch, size):
             with lock:
                 return fn(batch)
         return fn(batch)

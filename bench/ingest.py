@@ -82,19 +82,18 @@ def drop_caches() -> None:
 
 #: runs a command as its only child and writes two peaks (KiB) to a file: that child's largest
 #: process (RUSAGE_CHILDREN: the benchmark's own would give the largest of every child it ran so
-#: far) and its whole process tree (the RSS of the command and every process it started, summed,
-#: sampled every 20 ms): an ingest's worker processes count too
+#: far) and its whole process tree: the proportional set size (PSS: a page shared by n processes
+#: counts 1/n in each) of the command and every process it started, summed, sampled every 20 ms,
+#: so an ingest's worker processes count, and the libraries they share count once
 PEAK_SNIPPET = """
 import os, resource, subprocess, sys, time
 
-def tree_rss(root):
-    parents, rss = {}, {}
+def tree_pss(root):
+    parents = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as fh:
                 parents[int(pid)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{pid}/statm") as fh:
-                rss[int(pid)] = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
         except (OSError, IndexError, ValueError):
             continue
     family, grew = {root}, True
@@ -102,22 +101,29 @@ def tree_rss(root):
         more = {p for p, parent in parents.items() if parent in family} - family
         family |= more
         grew = bool(more)
-    return sum(rss.get(p, 0) for p in family)
+    total = 0
+    for pid in family:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
 
 proc = subprocess.Popen(sys.argv[2:])
 tree = 0
 while proc.poll() is None:
-    tree = max(tree, tree_rss(proc.pid))
+    tree = max(tree, tree_pss(proc.pid))
     time.sleep(0.02)
 largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-open(sys.argv[1], "w").write(f"{largest} {max(tree, largest)}")
+open(sys.argv[1], "w").write(f"{largest} {tree}")
 sys.exit(proc.returncode)
 """
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
-    """Wall time, peak RSS (KiB) of the command's largest process and of its whole process tree,
-    and its stdout."""
+    """Wall time, peak RSS (KiB) of the command's largest process, peak PSS of its whole process
+    tree, and its stdout."""
     with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak_file:
         start = time.perf_counter()
         proc = subprocess.run(
@@ -187,7 +193,7 @@ def bench(label: str, source: Path, work: Path, engines: list[str]) -> list[dict
                 "files_per_s": round(files / t_ingest, 1),
                 "MB_per_s": round(mb / t_ingest, 1),
                 "peak_rss_MiB": round(rss / 1024, 1),
-                "tree_rss_MiB": round(tree / 1024, 1),
+                "tree_pss_MiB": round(tree / 1024, 1),
                 "bagit_s": round(t_bagit, 2),
                 "hashlib_s": round(t_hash, 2),
                 "vs_bagit": round(t_bagit / t_ingest, 2),
@@ -248,7 +254,7 @@ def main() -> None:
         "files_per_s",
         "MB_per_s",
         "peak_rss_MiB",
-        "tree_rss_MiB",
+        "tree_pss_MiB",
         "bagit_s",
         "hashlib_s",
         "vs_bagit",
@@ -257,14 +263,14 @@ def main() -> None:
     print(" | ".join(cols))
     for r in rows:
         print(" | ".join(str(r[c]) for c in cols))
-    print("peak_rss: the largest process of the ingest; tree_rss: all its processes together (sampled)")
+    print("peak_rss: the largest process of the ingest; tree_pss: all its processes together (PSS, sampled)")
     print("vs_bagit: bagit.py --processes 2 time / ingest time (>1: faster than bagit-python making a bag)")
     print("vs_hashlib: one-pass sha256+sha512 hashlib time / ingest time (the hashing limit)")
     if args.small and args.scale > 1:
         for engine in engines:
             one, many = (r for r in rows if r["engine"] == engine and str(r["scenario"]).endswith(" KB"))
             grew = float(many["ingest_s"]) / float(one["ingest_s"])  # type: ignore[arg-type]
-            rss = float(many["tree_rss_MiB"]) / float(one["tree_rss_MiB"])  # type: ignore[arg-type]
+            rss = float(many["tree_pss_MiB"]) / float(one["tree_pss_MiB"])  # type: ignore[arg-type]
             print(
                 f"scale {engine}: {args.scale}x the files took {grew:.2f}x the time "
                 f"(target <= {1.1 * args.scale:.1f}x) and {rss:.2f}x the peak memory (target: 1x, flat)"

@@ -220,6 +220,33 @@ def test_jobs_2_on_many_small_files_finds_the_same_in_the_same_order(rctx, copy_
     assert (two.files, two.bytes, two.exit_status) == (one.files, one.bytes, one.exit_status)
 
 
+def test_jobs_2_checks_small_files_in_worker_processes_and_finds_the_same(rctx, copy_fixture, monkeypatch) -> None:
+    """A big copy's batches of small files go to worker processes (threads of one process would
+    share its interpreter lock): damage is found exactly as one thread finds it, in the same order."""
+    import archive.audit.check as check
+    from archive.audit.workers import CheckPool
+
+    sub = copy_fixture(HERITAGE)
+    for n in range(150):
+        (sub / "notes" / f"{n // 50}").mkdir(parents=True, exist_ok=True)
+        (sub / "notes" / f"{n // 50}" / f"note-{n:03d}.txt").write_text(f"note {n}\n" * (n % 5 + 1))
+    pid = ingest(rctx, sub, "heritage").package_id
+    data = rctx.storage.original_bag(pid) / "data" / "notes"
+    (data / "0" / "note-000.txt").unlink()
+    (data / "1" / "note-070.txt").write_bytes(b"Y" * (data / "1" / "note-070.txt").stat().st_size)
+    (data / "2" / "note-149.txt").write_text("")
+    one = audit(rctx, package_ids=[pid], jobs=1)
+    handed: list[int] = []
+    real = CheckPool.processes.fget
+    monkeypatch.setattr(CheckPool, "processes", property(lambda self: handed.append(1) or real(self)))
+    monkeypatch.setattr(check, "PROCESS_MIN_FILES", 1)
+    two = audit(rctx, package_ids=[pid], jobs=2)
+    assert handed  # the batches went to worker processes
+    assert [f.as_dict() for f in two.findings] == [f.as_dict() for f in one.findings]
+    assert {f.kind for f in one.findings} == {"missing", "changed", "truncated"} and len(one.findings) == 3
+    assert (two.files, two.bytes, two.exit_status) == (one.files, one.bytes, one.exit_status)
+
+
 def test_jobs_2_stops_within_its_byte_budget_and_resumes_where_it_stopped(rctx, copy_fixture) -> None:
     sub = copy_fixture(HERITAGE)
     for n in range(200):

@@ -18,6 +18,7 @@ from archive.catalog.tables import EventRow
 from archive.cli import main
 from archive.errors import CatalogError
 from archive.ledger import GENESIS, Ledger, parse_line, store, verify
+from archive.ledger.format import KINDS
 from archive.services.ingest.run import ingest
 from archive.services.ledgering import verify_ledger
 from tests.support.audit import audit, stored
@@ -227,3 +228,31 @@ def test_appending_nothing_touches_nothing(tmp_path: Path) -> None:
     assert ledger.append(iter(())) is None and ledger.append([]) is None
     assert not (tmp_path / "ledger").exists() or not any((tmp_path / "ledger").iterdir())
     assert not (tmp_path / "copy").exists()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 10**12),
+    st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    st.sampled_from(KINDS),
+    st.dictionaries(st.text(max_size=8), _json, max_size=5),
+)
+def test_a_new_entry_is_stored_exactly_as_its_canonical_encoding(seq, prev, kind, body) -> None:
+    """An entry's line and hash are made from one encoding of its body: they must be what the
+    canonical encoding of its fields gives, and what verification recomputes from the line."""
+    from datetime import UTC, datetime
+
+    from archive.ledger.format import canonical, make_entry
+
+    entry = make_entry(seq, prev, kind, body, datetime(2026, 12, 4, 12, 0, tzinfo=UTC))
+    assert entry.line == canonical({**entry.fields(), "hash": entry.hash}).decode("utf-8")
+    assert entry.hash == entry.computed_hash()
+    again = parse_line(entry.line)
+    assert again == entry and again.computed_hash() == entry.hash

@@ -24,13 +24,14 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.audit.budget import Budget
 from archive.audit.findings import AuditFinding, finding
-from archive.batches import batched, ordered_map, small_alone
+from archive.audit.workers import CheckPool
+from archive.batches import batched, ordered_map, ordered_results, small_alone
 from archive.fixity.hashing import copy_and_hash, hash_stream
 from archive.model import FileRecord
 
@@ -40,6 +41,12 @@ READ_CHUNK = 4 * 1024 * 1024
 #: reading and hashing rather than on one future per file
 BATCH_FILES = 64
 BATCH_BYTES = 16 * 1024 * 1024
+#: a copy of at least this many files has its batches of several files checked in worker processes
+#: when the pool has them (:class:`~archive.audit.workers.CheckPool`): below, starting them costs more
+PROCESS_MIN_FILES = 500
+#: tasks with the worker processes at once, per worker: enough that a worker never waits for
+#: the parent to hand it the next (a task of small files takes a few milliseconds)
+PROCESS_TASKS_AHEAD = 4
 #: an OCFL content path's version prefix (``v3/content/``)
 _CONTENT_PREFIX = re.compile(r"^v[1-9][0-9]*/content/")
 #: what an OCFL object holds beside its content: declaration, inventories and their sidecars
@@ -222,6 +229,11 @@ def _entry_size(entry: Expected) -> int:
     return entry.size or 0
 
 
+def _batches(entries: Iterable[Expected]) -> Iterator[list[Expected]]:
+    """Tasks of a pool: :data:`BATCH_FILES` files or :data:`BATCH_BYTES`, a big file alone."""
+    return batched(entries, BATCH_FILES, _entry_size, BATCH_BYTES)
+
+
 def check_copy(
     bag: Path,
     entries: list[Expected],
@@ -288,13 +300,22 @@ def check_copy(
             consume(check_file(bag, entry, *more))
         return result
     workers = getattr(pool, "_max_workers", 1)
+    if not (isinstance(pool, CheckPool) and (pool.started or len(todo) >= PROCESS_MIN_FILES)):
+        here = small_alone(lambda batch: check_files(bag, batch, *more), _entry_size)
+        results = ordered_map(pool, here, _batches(admitted()), 2 * workers)
+    else:
+        processes = pool.processes
 
-    def run_batch(batch: list[Expected]) -> list[FileOutcome]:
-        return check_files(bag, batch, *more)
+        def submit(batch: list[Expected]) -> Future[list[FileOutcome]]:
+            if len(batch) == 1:  # a big file (or the last): read here, its bytes reported as they are read
+                return pool.submit(check_files, bag, batch, *more)
+            task = processes.submit(check_files, bag, batch, copy_to)
+            if on_bytes is not None:
+                task.add_done_callback(lambda t: t.exception() or on_bytes(sum(o.read for o in t.result())))
+            return task
 
-    run = small_alone(run_batch, _entry_size)
-    batches = batched(admitted(), BATCH_FILES, _entry_size, BATCH_BYTES)
-    for outcomes in ordered_map(pool, run, batches, 2 * workers):
+        results = ordered_results(submit, _batches(admitted()), PROCESS_TASKS_AHEAD * workers)
+    for outcomes in results:
         for outcome in outcomes:
             consume(outcome)
     return result

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from archive.catalog.guard import guarded
 from archive.catalog.repository import Catalog
@@ -33,8 +34,8 @@ class LedgerMirror:
         if not entries:
             return
         with self.catalog.session() as s, s.begin():
-            s.execute(  # one executemany, not an ORM object per entry
-                insert(LedgerEntryRow),
+            s.execute(  # one executemany into the table (not the ORM's bulk insert, twice as slow)
+                insert(cast(Table, LedgerEntryRow.__table__)),
                 [
                     {
                         "seq": e.seq,

@@ -103,11 +103,13 @@ def in_version(version: int | None) -> tuple[Any, ...]:
 INSERT_CHUNK = 1000
 
 
-def _insert_chunked(s: Session, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+def _insert_chunked(s: Session, model: Any, rows: Iterable[dict[str, Any]]) -> None:
     """Insert ``rows`` :data:`INSERT_CHUNK` at a time (in the session's transaction): the rows of a
-    million-file package are made as they are inserted, never held all at once."""
+    million-file package are made as they are inserted, never held all at once. Into the model's
+    table, as one executemany each: the ORM's bulk insert of the same rows took twice as long."""
+    statement = insert(model.__table__)
     for chunk in batched(rows, INSERT_CHUNK):
-        s.execute(insert(table), chunk)
+        s.execute(statement, chunk)
 
 
 def _file_differs(row: FileRow, wanted: dict[str, Any]) -> bool:

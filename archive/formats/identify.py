@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sized
@@ -24,6 +23,7 @@ from archive.formats.base import (
     extension_of,
 )
 from archive.model import FormatInfo
+from archive.subprocesses import worker_pool
 
 register("identify.start", "identify.done")
 
@@ -312,12 +312,11 @@ class Identifier:
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                # spawn: safe in threaded parents and with Go runtimes loaded (pygfried)
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1 if self.engine_name in _NATIVE_BATCH else self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker,
-                    initargs=(self.engine_name, self.signatures),
+                # siegfried: one process with threads of its own; fido: a process per worker
+                self._pool = worker_pool(
+                    1 if self.engine_name in _NATIVE_BATCH else self.workers,
+                    _init_worker,
+                    (self.engine_name, self.signatures),
                 )
             return self._pool
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +47,8 @@ class LedgerEntry:
     prev: str
     body: dict[str, Any]
     hash: str
+    #: the stored line, when the entry was made here (:func:`make_entry`); else made on demand
+    text: str = field(default="", compare=False, repr=False)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -64,7 +66,7 @@ class LedgerEntry:
     @property
     def line(self) -> str:
         """The entry as stored: canonical JSON, no newline."""
-        return canonical({**self.fields(), "hash": self.hash}).decode("utf-8")
+        return self.text or canonical({**self.fields(), "hash": self.hash}).decode("utf-8")
 
     @property
     def package_id(self) -> str | None:
@@ -78,10 +80,20 @@ class LedgerEntry:
 
 
 def make_entry(seq: int, prev: str, kind: str, body: dict[str, Any], when: datetime) -> LedgerEntry:
+    """A new entry, its hash and its stored line made from one encoding of its body: canonical
+    JSON sorts the keys, so the line is the hashed text with ``"hash"`` put between ``body`` and
+    ``kind`` (what :meth:`LedgerEntry.computed_hash` and :attr:`LedgerEntry.line` would give)."""
     if kind not in KINDS:
         raise ValueError(f"unknown ledger entry kind {kind!r}")
-    draft = LedgerEntry(seq, iso_utc(when), kind, prev, body, "")
-    return LedgerEntry(seq, draft.time, kind, prev, body, draft.computed_hash())
+    time = iso_utc(when)
+    head = '{"body":' + canonical(body).decode("utf-8")
+    tail = f',"kind":{_string(kind)},"prev":{_string(prev)},"seq":{int(seq)},"time":{_string(time)},"v":{VERSION}}}'
+    digest = hashlib.sha256((head + tail).encode("utf-8")).hexdigest()
+    return LedgerEntry(seq, time, kind, prev, body, digest, f'{head},"hash":"{digest}"{tail}')
+
+
+def _string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def parse_line(line: str) -> LedgerEntry:

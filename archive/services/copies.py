@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from archive.audit.budget import Budget
 from archive.audit.check import Expected, FileOutcome, check_copy, record_entries
+from archive.audit.workers import CheckPool
 from archive.errors import StorageError
 from archive.faults import fault_point, register
 from archive.model import FileRecord
@@ -96,7 +96,7 @@ def verify_stored_bag(
         elif outcome.kind is not None:
             problems.append(f"{rel}: {next(iter(outcome.entry.digests))} differs after storing")
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with CheckPool(workers) as pool:
         done = check_copy(
             path,
             entries,

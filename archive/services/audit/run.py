@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 from archive.audit.budget import Budget
 from archive.audit.findings import AuditFinding, finding
 from archive.audit.notify import notify
+from archive.audit.workers import CheckPool
 from archive.catalog.audits import Audits
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.errors import NotFound, StorageError
@@ -280,7 +280,7 @@ def run_audit(
             int(opts.max_seconds) if opts.max_seconds else None,
             opts.max_bytes or None,
         )
-        pool = ThreadPoolExecutor(opts.jobs, thread_name_prefix="audit") if opts.jobs > 1 else None
+        pool = CheckPool(opts.jobs, thread_name_prefix="audit") if opts.jobs > 1 else None
         try:
             _run(ctx, audits, opts, result, budget, pool, clock, progress)
         except BaseException as exc:
@@ -311,7 +311,7 @@ def _run(
     opts: AuditOptions,
     result: AuditResult,
     budget: Budget,
-    pool: ThreadPoolExecutor | None,
+    pool: CheckPool | None,
     clock: Callable[[], datetime],
     progress: Progress,
 ) -> None:

@@ -362,7 +362,10 @@ def prepare(
         scan.files.clear()  # the records hold what is still needed of each listed file
 
     progress("identifying", 0, listed)
-    formats = ctx.identifier.identify_many(hashed(), lambda done, _: progress("identifying", done, listed), listed)
+    try:
+        formats = ctx.identifier.identify_many(hashed(), lambda done, _: progress("identifying", done, listed), listed)
+    finally:
+        ctx.identifier.close()  # worker processes, if a big transfer started them: their memory back now
     progress("identifying", len(records), len(records))
     bag_algorithms: list[str] = []
     if submitted_bag is not None and not any(f.code.startswith("E3") or f.code == "E150" for f in found.errors):

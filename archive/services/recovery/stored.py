@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.audit.budget import Budget
 from archive.audit.check import Expected, check_copy, expected_entries
+from archive.audit.workers import CheckPool
 from archive.errors import PackagingError
 from archive.fixity import hash_file
 from archive.ledger import package_token
@@ -90,7 +90,7 @@ def _check_payload(bag: _Bag, pkg: Package, verify: bool, problems: list[str], w
             Expected(e.path, e.size, e.digests, bag.version.stored(e.path))
             for e in expected_entries(((f.path, f.size, f.digests) for f in pkg.files), {})
         ]
-        with ThreadPoolExecutor(max(1, workers)) as pool:
+        with CheckPool(workers) as pool:
             result = check_copy(bag.version.folder, entries, pkg.id, "", Budget(), pool if workers > 1 else None)
         problems.extend(f"{f.path}: {f.message}" for f in result.findings)
         return
