@@ -215,6 +215,7 @@ _BY_ENV = {s.env: s for s in SETTINGS}
 #: an error, as an unknown key of the settings file is
 NOT_SETTINGS: Mapping[str, str] = {
     "ARCHIVE_CONFIG": "the settings file (--config)",
+    "ARCHIVE_WORKERS_MAIN": "set by the archive for its fork server: which process started it, and its main module",
     "ARCHIVE_FAULT": "a crash point the crash tests kill the process at (archive/faults.py)",
     "ARCHIVE_AUDIT_RUN": "given to notify_command: the failing audit run",
     "ARCHIVE_AUDIT_OUTCOME": "given to notify_command: its outcome",
