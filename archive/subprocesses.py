@@ -28,7 +28,7 @@ from multiprocessing import spawn
 from typing import Any
 
 #: what the fork server imports once, so that the workers forked from it start at once
-PRELOAD = ["archive.subprocesses", "archive.audit.check", "archive.formats.identify"]
+PRELOAD = ["archive.subprocesses", "archive.audit.check", "archive.formats.identify", "archive.packaging.mets.write"]
 #: ``<parent pid>:<path of its main module>``, for the fork server that parent starts
 MAIN_ENV = "ARCHIVE_WORKERS_MAIN"
 

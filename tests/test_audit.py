@@ -200,9 +200,16 @@ def test_jobs_2_finds_the_same(rctx, copy_fixture) -> None:
     assert one.files == two.files and one.bytes == two.bytes
 
 
-def test_jobs_2_on_many_small_files_finds_the_same_in_the_same_order(rctx, copy_fixture) -> None:
-    """Small files go to the worker processes in batches: damage in different batches, at
-    their edges and in the last, partial one, is found exactly as one process finds it."""
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "worker-processes"])
+def test_jobs_2_on_many_small_files_finds_the_same_in_the_same_order(
+    rctx, copy_fixture, monkeypatch, processes: bool
+) -> None:
+    """Small files go to the pool in batches, on threads or (a big copy) to worker processes:
+    damage in different batches, at their edges and in the last, partial one, is found exactly
+    as one thread finds it."""
+    import archive.audit.check as check
+    from archive.audit.workers import CheckPool
+
     sub = copy_fixture(HERITAGE)
     for n in range(300):
         (sub / "letters" / f"{n // 100}").mkdir(parents=True, exist_ok=True)
@@ -214,36 +221,14 @@ def test_jobs_2_on_many_small_files_finds_the_same_in_the_same_order(rctx, copy_
         changed.write_bytes(b"X" * changed.stat().st_size)
     (data / "1" / "letter-164.txt").write_text("")  # truncated, another batch
     one = audit(rctx, package_ids=[pid], jobs=1)
-    two = audit(rctx, package_ids=[pid], jobs=2)
-    assert [f.as_dict() for f in two.findings] == [f.as_dict() for f in one.findings]
-    assert len(one.findings) == 4 and {f.kind for f in one.findings} == {"missing", "changed", "truncated"}
-    assert (two.files, two.bytes, two.exit_status) == (one.files, one.bytes, one.exit_status)
-
-
-def test_jobs_2_checks_small_files_in_worker_processes_and_finds_the_same(rctx, copy_fixture, monkeypatch) -> None:
-    """A big copy's batches of small files go to worker processes (threads of one process would
-    share its interpreter lock): damage is found exactly as one thread finds it, in the same order."""
-    import archive.audit.check as check
-    from archive.audit.workers import CheckPool
-
-    sub = copy_fixture(HERITAGE)
-    for n in range(150):
-        (sub / "notes" / f"{n // 50}").mkdir(parents=True, exist_ok=True)
-        (sub / "notes" / f"{n // 50}" / f"note-{n:03d}.txt").write_text(f"note {n}\n" * (n % 5 + 1))
-    pid = ingest(rctx, sub, "heritage").package_id
-    data = rctx.storage.original_bag(pid) / "data" / "notes"
-    (data / "0" / "note-000.txt").unlink()
-    (data / "1" / "note-070.txt").write_bytes(b"Y" * (data / "1" / "note-070.txt").stat().st_size)
-    (data / "2" / "note-149.txt").write_text("")
-    one = audit(rctx, package_ids=[pid], jobs=1)
     handed: list[int] = []
     real = CheckPool.processes.fget
     monkeypatch.setattr(CheckPool, "processes", property(lambda self: handed.append(1) or real(self)))
-    monkeypatch.setattr(check, "PROCESS_MIN_FILES", 1)
+    monkeypatch.setattr(check, "PROCESS_MIN_FILES", 1 if processes else 10**9)
     two = audit(rctx, package_ids=[pid], jobs=2)
-    assert handed  # the batches went to worker processes
+    assert bool(handed) == processes  # the batches went to worker processes, or stayed here
     assert [f.as_dict() for f in two.findings] == [f.as_dict() for f in one.findings]
-    assert {f.kind for f in one.findings} == {"missing", "changed", "truncated"} and len(one.findings) == 3
+    assert len(one.findings) == 4 and {f.kind for f in one.findings} == {"missing", "changed", "truncated"}
     assert (two.files, two.bytes, two.exit_status) == (one.files, one.bytes, one.exit_status)
 
 

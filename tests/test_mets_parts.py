@@ -110,6 +110,39 @@ def test_a_package_in_parts_is_read_one_part_at_a_time(monkeypatch) -> None:
     assert order == ["take AIP"] + ["read part", "take AIP part"] * len(documents.parts)
 
 
+@pytest.fixture(scope="module")
+def part_makers():
+    from archive.subprocesses import worker_pool
+
+    pool = worker_pool(2)
+    yield pool
+    pool.shutdown()
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(packages_with_file_events(), st.integers(1, 3), st.data())
+def test_parts_made_by_worker_processes_are_the_same_documents(part_makers, package, part_files, data) -> None:
+    """A big ingest has its parts made by worker processes, a few ahead: the same documents in
+    the same order, the carried parts (the version before's, unchanged) left out the same way."""
+    here = list(iter_mets(package, part_files))
+    prints = part_fingerprints(package, part_files)
+    held = {name: fp for name, fp in prints.items() if data.draw(st.booleans())}
+    assert list(iter_mets(package, part_files, pool=part_makers)) == here
+    assert list(iter_mets(package, part_files, held, pool=part_makers)) == list(iter_mets(package, part_files, held))
+
+
+def test_a_part_a_worker_cannot_make_is_refused_as_here(part_makers) -> None:
+    package = make_package()
+    package.files[-1].original_name = "bad\x01name"
+    with pytest.raises(PackagingError) as here:
+        list(iter_mets(package, 1))
+    with pytest.raises(PackagingError) as there:
+        list(iter_mets(package, 1, pool=part_makers))
+    assert there.value.message == here.value.message and "U+0001" in here.value.message
+
+
 def test_storing_writes_each_document_valid_in_order_and_stops_at_the_first_invalid(tmp_path: Path) -> None:
     """Each document is validated and written while the next is made, but in order: what is in
     the bag is every document before the first invalid one, each with the digests of its bytes,

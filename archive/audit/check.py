@@ -23,7 +23,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,10 +150,20 @@ def version_entries(
     return sorted(found.values(), key=lambda e: e.location), lacking
 
 
+def bag_files(
+    files: Iterable[FileRecord], tag_digests: Mapping[str, Mapping[str, str]]
+) -> Iterator[tuple[str, int | None, Mapping[str, str]]]:
+    """``(bag path, size, digests)`` of payload files (in the order given) then tag files (size
+    None): every file of a freshly stored bag, made as they are taken."""
+    for f in files:
+        yield f.bag_path, f.size, f.digests
+    for name, digests in tag_digests.items():
+        yield name, None, digests
+
+
 def record_entries(files: Iterable[FileRecord], tag_digests: dict[str, dict[str, str]]) -> list[Expected]:
-    """Payload files (in the order given) then tag files: the entries of a freshly stored bag."""
-    payload = [Expected(f.bag_path, f.size, dict(f.digests)) for f in files]
-    return payload + [Expected(name, None, dict(d)) for name, d in tag_digests.items()]
+    """The entries of a freshly stored bag (:func:`bag_files`), each with its own digests."""
+    return [Expected(path, size, dict(digests)) for path, size, digests in bag_files(files, tag_digests)]
 
 
 def _open(path: Path) -> int:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from archive.audit.budget import Budget
-from archive.audit.check import Expected, FileOutcome, check_copy, record_entries
+from archive.audit.check import Expected, FileOutcome, bag_files, check_copy, record_entries
 from archive.audit.workers import CheckPool
 from archive.errors import StorageError
 from archive.faults import fault_point, register
@@ -34,16 +34,6 @@ def _fastest(digests: Mapping[str, str]) -> dict[str, str]:
     return {algorithm: digests[algorithm]}
 
 
-def _bag_entries(
-    files: Iterable[FileRecord], tag_digests: Mapping[str, Mapping[str, str]]
-) -> Iterator[tuple[str, int | None, Mapping[str, str]]]:
-    """(bag path, size (None for a tag file), digests) of every file of a freshly stored bag."""
-    for f in files:
-        yield f.bag_path, f.size, f.digests
-    for name, d in tag_digests.items():
-        yield name, None, d
-
-
 def verify_stored_bag(
     version: StoredVersion,
     files: Sequence[FileRecord],
@@ -68,7 +58,7 @@ def verify_stored_bag(
     problems: list[str] = []
     entries: list[Expected] = []  # what this version wrote, each with its fastest digest only
     held = 0  # of the package's files, those the version holds
-    for rel, size, digests in _bag_entries(files, tag_digests):
+    for rel, size, digests in bag_files(files, tag_digests):
         location = content.get(rel)
         if location is None:
             problems.append(f"{rel}: the stored version does not hold it")
@@ -80,7 +70,7 @@ def verify_stored_bag(
         if location.startswith(written):
             entries.append(Expected(rel, size, _fastest(digests), location))
     if held != len(content):  # the version holds what the package does not: name it
-        names = {rel for rel, _, _ in _bag_entries(files, tag_digests)}
+        names = {rel for rel, _, _ in bag_files(files, tag_digests)}
         problems = [
             f"{rel}: the stored version holds it, the package does not" for rel in content if rel not in names
         ] + problems

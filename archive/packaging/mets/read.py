@@ -258,7 +258,7 @@ def _parse(root: etree._Element, parts: Iterable[tuple[str, etree._Element]] = (
     for name, part in parts:
         _check_part(part, name, entity["id"])
         reading.take(part)
-        del part
+        del part  # before the next part is parsed: one tree at a time, not two
     rights = [r for s in root.iter(M("rightsMD")) for r in _payload(s) if r.tag == P("rights")]
     bag_sections = _wrapped(root, "sourceMD", OTHERMDTYPE_BAG_INFO)
     bag_info = _fields(_one(bag_sections, "bag-info sourceMD"), "bagInfo") if bag_sections else {}

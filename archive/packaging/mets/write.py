@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from urllib.parse import quote
 from lxml import etree
 
 import archive
+from archive.batches import ordered_results
 from archive.errors import PackagingError
 from archive.model import AGENT_ORGANIZATION, Event, FileRecord, Package
 from archive.packaging.mets import parts as parts_module
@@ -450,27 +452,42 @@ def iter_mets(
     part_files: int | None = None,
     unchanged: Mapping[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    pool: Executor | None = None,
 ) -> Iterator[tuple[str, bytes | None]]:
     """The package's METS documents as ``(bag path, bytes)``, ``mets.xml`` first, each part made
     only when the one before has been taken (what :func:`write_mets_set` holds at once).
 
     ``unchanged``: part name -> fingerprint (:func:`part_fingerprints`) of parts a caller holds
     already (the version before's); a part made from the same is not made again: ``None``.
-    ``progress`` is told ``(files described, files)`` as each part is made."""
+    ``progress`` is told ``(files described, files)`` as each part is made. ``pool``: worker
+    processes that make the parts, a few ahead of the one taken (the bytes are the same)."""
     root, documents = _plan(package, part_files)
     total = len(package.files)
     done = 0 if documents else total
     if progress is not None:
         progress(done, total)
     yield METS_NAME, root
+    todo = [(name, part) for name, part in documents if not (unchanged and unchanged.get(name) == part.fingerprint())]
+    made: Iterator[bytes]
+    if pool is None:
+        made = (part.make() for _, part in todo)
+    else:
+        made = ordered_results(lambda item: pool.submit(make_part, item[1]), todo, PARTS_AHEAD)
+    carried = {name for name, _ in documents} - {name for name, _ in todo}
     for name, part in documents:
-        if unchanged and unchanged.get(name) == part.fingerprint():
-            yield name, None
-        else:
-            yield name, part.make()
+        yield name, None if name in carried else next(made)
         done += len(part.files)
         if progress is not None:
             progress(done, total)
+
+
+#: parts with the worker processes while the one before is taken
+PARTS_AHEAD = 4
+
+
+def make_part(part: _Part) -> bytes:
+    """One part's bytes (a task of the worker processes of :func:`iter_mets`)."""
+    return part.make()
 
 
 def part_fingerprints(package: Package, part_files: int | None = None) -> dict[str, str]:

@@ -32,13 +32,14 @@ from archive.model import (
     utcnow,
 )
 from archive.packaging.bag.write import merge_bag_info, payload_oxum, tag_lines
-from archive.packaging.mets.parts import MetsSet, store_mets
+from archive.packaging.mets.parts import PART_FILES, MetsSet, store_mets
 from archive.packaging.mets.write import iter_mets
 from archive.profiles.bagit_profile import profile_identifier
 from archive.services.context import ArchiveContext
 from archive.services.ingest.prepare import Prepared
 from archive.services.progress import Progress, no_progress
 from archive.submission.scan import printable
+from archive.subprocesses import worker_pool
 
 
 def _agents(ctx: ArchiveContext, person: str) -> list[Agent]:
@@ -202,14 +203,19 @@ def package_and_mets(
         submitted=p.submitted,
         version_agent=person,
     )
+    # a package of several parts has them made by worker processes, a few at a time
+    pool = worker_pool(ctx.settings.workers) if ctx.settings.workers > 1 and len(pkg.files) > 2 * PART_FILES else None
     try:
         tag_lines(pkg.bag_info)
         # into the bag (if given) one document at a time, hashed from the bytes written
-        documents = iter_mets(pkg, progress=lambda done, total: progress("writing METS", done, total))
+        documents = iter_mets(pkg, progress=lambda done, total: progress("writing METS", done, total), pool=pool)
         mets = store_mets(documents, bag, p.profile.checksums)
     except PackagingError as exc:
         raise SubmissionRejected(
             f"submission {printable(p.source_name)} was rejected",
             [*p.findings.items, error("E321", "mets.xml", printable(exc.message))],
         ) from exc
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return pkg, mets

@@ -36,6 +36,8 @@ from archive.submission.scan import FILES_CSV, METADATA_NAMES, Scan, ScannedFile
 HASH_BATCH = 16
 #: ... and at most about this many bytes (a big file is a task of its own, so big files hash in parallel)
 HASH_BATCH_BYTES = 1 << 20
+#: a copied file of at least this many bytes starts going to the disk as soon as it is copied
+SYNC_EARLY_BYTES = 16 << 20
 #: progress is told after about this many files
 PROGRESS_EVERY = 50
 
@@ -173,6 +175,20 @@ def _read_once(
     return size, digests
 
 
+def _sync_quietly(path: Path) -> None:
+    """Ask the disk to take ``path`` now; storing the package syncs everything anyway."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _read_finding(f: ScannedFile, exc: Exception) -> Finding:
     """The finding for a file that could not be read whole and unchanged."""
     if isinstance(exc, _Changed):
@@ -200,12 +216,17 @@ def _hash_files(
     in order, as the pool hashes (and with ``dest``, copies) them; the others are ``found``."""
     meter = ByteMeter(progress, "hashing", sum(f.size for f in files))
 
+    syncer = ThreadPoolExecutor(1, thread_name_prefix="sync")
+
     def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
+        target = None if dest is None else dest / f.path
         try:
-            size, digests = _read_once(f, algorithms, None if dest is None else dest / f.path, meter.add)
+            size, digests = _read_once(f, algorithms, target, meter.add)
         except (_Changed, OSError, ArchiveError) as exc:  # one unreadable file must not hide the others
             found.extend([_read_finding(f, exc)])
             return None
+        if target is not None and size >= SYNC_EARLY_BYTES:
+            syncer.submit(_sync_quietly, target)  # while the next files are hashed, not all at commit
         return f, size, digests
 
     def each(batch: list[ScannedFile]) -> list[tuple[ScannedFile, int, dict[str, str]] | None]:
@@ -224,6 +245,7 @@ def _hash_files(
             if done % PROGRESS_EVERY < len(batch) or done == total:
                 progress("hashing", done, total)
             yield from (item for item in batch if item is not None)
+    syncer.shutdown(wait=False)  # what it has not synced yet, the package's store syncs
     meter.finish()
 
 
