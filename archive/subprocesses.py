@@ -58,8 +58,9 @@ def worker_pool(
     """``workers`` processes that ignore SIGINT and SIGTERM, each running ``initializer`` first;
     they start as tasks are submitted (the fork server with the first)."""
     main = spawn.get_preparation_data("archive-worker").get("init_main_from_path")
-    if main:
-        os.environ[MAIN_ENV] = f"{os.getpid()}:{main}"  # this process's (an inherited one names its parent)
+    mark = f"{os.getpid()}:{main}"  # this process's (an inherited one names its parent)
+    if main and os.environ.get(MAIN_ENV) != mark:
+        os.environ[MAIN_ENV] = mark
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return ProcessPoolExecutor(
