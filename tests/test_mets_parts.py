@@ -17,7 +17,7 @@ import bagit
 import ocfl
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from archive.api import create_app
@@ -127,6 +127,7 @@ def test_parts_made_by_worker_processes_are_the_same_documents(part_makers, pack
     """A big ingest has its parts made by worker processes, a few ahead: the same documents in
     the same order, the carried parts (the version before's, unchanged) left out the same way."""
     here = list(iter_mets(package, part_files))
+    assume(len(here) > 1)  # a package in parts: the workers have something to make
     prints = part_fingerprints(package, part_files)
     held = {name: fp for name, fp in prints.items() if data.draw(st.booleans())}
     assert list(iter_mets(package, part_files, pool=part_makers)) == here

@@ -239,6 +239,12 @@ def _entry_size(entry: Expected) -> int:
     return entry.size or 0
 
 
+def _read_bytes(task: Future[list[FileOutcome]], on_bytes: Callable[[int], None]) -> None:
+    """Tell ``on_bytes`` what a worker process's task read, once it is done (not if it failed)."""
+    if not task.cancelled() and task.exception() is None:
+        on_bytes(sum(o.read for o in task.result()))
+
+
 def _batches(entries: Iterable[Expected]) -> Iterator[list[Expected]]:
     """Tasks of a pool: :data:`BATCH_FILES` files or :data:`BATCH_BYTES`, a big file alone."""
     return batched(entries, BATCH_FILES, _entry_size, BATCH_BYTES)
@@ -321,7 +327,7 @@ def check_copy(
                 return pool.submit(check_files, bag, batch, *more)
             task = processes.submit(check_files, bag, batch, copy_to)
             if on_bytes is not None:
-                task.add_done_callback(lambda t: t.exception() or on_bytes(sum(o.read for o in t.result())))
+                task.add_done_callback(lambda t: _read_bytes(t, on_bytes))
             return task
 
         results = ordered_results(submit, _batches(admitted()), PROCESS_TASKS_AHEAD * workers)

@@ -1,15 +1,16 @@
 """The pool a copy's checks run on with ``--jobs N``: N threads, and N worker processes for
-batches of small files.
+batches of several files.
 
 Checking a small file is mostly the interpreter's work (open, stat, read, close: each a release
 and a retake of its lock), so threads of one process check small files no faster than one
-thread does; worker processes each have their own. A big file goes to a thread of this process
-(hashlib works without the interpreter's lock, and its progress is reported as it is read); a
-thread hands a batch of small files to a worker process and waits for the outcomes.
+thread does; worker processes each have their own. :func:`~archive.audit.check.check_copy`
+hands a big copy's batches of several files to the worker processes and keeps a big file (a
+batch of its own) for a thread of this process: hashlib works without the interpreter's lock,
+and the file's progress is reported as it is read.
 
-The worker processes start when the first batch of small files of a big enough copy comes
-(:func:`archive.subprocesses.worker_pool`: spawned, deaf to the signals that stop a run; the
-parent stops between files and shuts its pool down).
+The worker processes start with the first such batch (:func:`archive.subprocesses.worker_pool`:
+forked from the fork server, deaf to the signals that stop a run; the parent stops between
+files and shuts its pool down).
 """
 
 from __future__ import annotations

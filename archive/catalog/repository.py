@@ -274,13 +274,11 @@ class Catalog:
                         )
                         .values(until_version=number)
                     )
-            started = [
-                {**row, "since_version": number}
-                for path, row in wanted.items()
-                if path not in head or path in set(ended)
-            ]
-            if started:
-                s.execute(insert(FileRow), started)
+            replaced = set(ended)  # once: it was made again for every file the head holds
+            started = (
+                {**row, "since_version": number} for path, row in wanted.items() if path not in head or path in replaced
+            )
+            _insert_chunked(s, FileRow, started)
             s.execute(delete(MetadataValueRow).where(MetadataValueRow.package_id == pkg.id))
             s.execute(delete(SearchTermRow).where(SearchTermRow.package_id == pkg.id))
             s.execute(delete(SearchDateRow).where(SearchDateRow.package_id == pkg.id))
@@ -290,8 +288,7 @@ class Catalog:
                 search_index.record(s, pkg.id, ((v["field"], v["value"]) for v in values))
             if new_agents:
                 s.execute(insert(AgentRow), self._agent_rows(pkg.id, new_agents))
-            if new_events:
-                s.execute(insert(EventRow), [EventRow.values(pkg.id, e) for e in new_events])
+            _insert_chunked(s, EventRow, (EventRow.values(pkg.id, e) for e in new_events))
             s.execute(insert(VersionRow), [self._version_row(pkg, number, kind, reason, mets_sha256, tag_digests)])
             fault_point("catalog.before-commit")
         fault_point("catalog.after-commit")
@@ -349,7 +346,7 @@ class Catalog:
         if not events:
             return
         with self.session() as s, s.begin():
-            s.execute(insert(EventRow), [EventRow.values(package_id, e) for e in events])
+            _insert_chunked(s, EventRow, (EventRow.values(package_id, e) for e in events))
 
     # -- reading -------------------------------------------------------------
     def _row(self, s: Session, package_id: str) -> PackageRow:

@@ -207,15 +207,18 @@ class Identifier:
         if paths and self._pooled(len(paths), full):
             size = NATIVE_BATCH_FILES if self.engine_name in _NATIVE_BATCH else TASK_FILES
             pool = self._executor()
-            threads = self.workers
             try:
                 block.tasks = [
-                    pool.submit(_work_many, paths[i : i + size], threads) for i in range(0, len(paths), size)
+                    pool.submit(_work_many, paths[i : i + size], self.workers) for i in range(0, len(paths), size)
                 ]
             except BrokenProcessPool as exc:
-                self.close()
-                raise FormatError(f"a format identification worker died: {exc}") from exc
+                raise self._broken(exc) from exc
         return block
+
+    def _broken(self, exc: BrokenProcessPool) -> FormatError:
+        """The error for a worker that died (its pool is closed: the next call starts another)."""
+        self.close()
+        return FormatError(f"a format identification worker died: {exc}")
 
     def _pooled(self, files: int, full: bool) -> bool:
         """Whether these files go to worker processes: once they run, always; siegfried (which
@@ -240,8 +243,7 @@ class Identifier:
                     found += task.result()
                     progress(len(found))
             except BrokenProcessPool as exc:
-                self.close()
-                raise FormatError(f"a format identification worker died: {exc}") from exc
+                raise self._broken(exc) from exc
             block.tasks = []
         else:
             found = self._run(list(todo.values()), lambda done, _: progress(done))

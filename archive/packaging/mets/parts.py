@@ -119,12 +119,13 @@ def store_mets(
     parses and validates without holding the interpreter), at most one at a time and in order.
     Raises PackagingError for the first invalid document, before anything after it is written."""
     algorithms = list(algorithms)
-    root = [b""]
+    root = b""
     names: list[str] = []
     carried: list[str] = []
     digests: dict[str, dict[str, str]] = {}
 
     def store(name: str, body: bytes) -> None:
+        nonlocal root
         assert_valid_mets(body, name)
         if bag is not None:
             target = bag / name
@@ -136,23 +137,19 @@ def store_mets(
                 hasher.update(body)
                 digests[name] = hasher.hexdigests()
         if name == METS_NAME:
-            root[0] = body
+            root = body
         else:
             names.append(name)
 
     with ThreadPoolExecutor(1, thread_name_prefix="mets") as pool:
         pending: Future[None] | None = None
-        try:
-            for name, body in documents:
-                if body is None:
-                    carried.append(name)
-                    continue
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(store, name, body)
+        for name, body in documents:
+            if body is None:
+                carried.append(name)
+                continue
             if pending is not None:
-                pending.result()
-        finally:
-            if pending is not None:
-                pending.cancel()
-    return MetsSet(root[0], (), tuple(names), tuple(carried), digests)
+                pending.result()  # the one before is stored (or its error raised) first
+            pending = pool.submit(store, name, body)
+        if pending is not None:
+            pending.result()
+    return MetsSet(root, (), tuple(names), tuple(carried), digests)

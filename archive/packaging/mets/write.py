@@ -467,13 +467,13 @@ def iter_mets(
     if progress is not None:
         progress(done, total)
     yield METS_NAME, root
-    todo = [(name, part) for name, part in documents if not (unchanged and unchanged.get(name) == part.fingerprint())]
+    carried = {name for name, part in documents if unchanged and unchanged.get(name) == part.fingerprint()}
+    todo = [part for name, part in documents if name not in carried]
     made: Iterator[bytes]
     if pool is None:
-        made = (part.make() for _, part in todo)
+        made = (part.make() for part in todo)
     else:
-        made = ordered_results(lambda item: pool.submit(make_part, item[1]), todo, PARTS_AHEAD)
-    carried = {name for name, _ in documents} - {name for name, _ in todo}
+        made = ordered_results(lambda part: pool.submit(make_part, part), todo, PARTS_AHEAD)
     for name, part in documents:
         yield name, None if name in carried else next(made)
         done += len(part.files)

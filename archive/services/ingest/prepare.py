@@ -216,7 +216,7 @@ def _hash_files(
     in order, as the pool hashes (and with ``dest``, copies) them; the others are ``found``."""
     meter = ByteMeter(progress, "hashing", sum(f.size for f in files))
 
-    syncer = ThreadPoolExecutor(1, thread_name_prefix="sync")
+    syncer = ThreadPoolExecutor(1, thread_name_prefix="sync") if dest is not None else None
 
     def one(f: ScannedFile) -> tuple[ScannedFile, int, dict[str, str]] | None:
         target = None if dest is None else dest / f.path
@@ -225,7 +225,7 @@ def _hash_files(
         except (_Changed, OSError, ArchiveError) as exc:  # one unreadable file must not hide the others
             found.extend([_read_finding(f, exc)])
             return None
-        if target is not None and size >= SYNC_EARLY_BYTES:
+        if syncer is not None and target is not None and size >= SYNC_EARLY_BYTES:
             syncer.submit(_sync_quietly, target)  # while the next files are hashed, not all at commit
         return f, size, digests
 
@@ -236,16 +236,19 @@ def _hash_files(
 
     done, total = 0, len(files)
     workers = max(1, workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        # a few files per task and a few tasks ahead per thread: neither a future per file nor all at once
-        for batch in ordered_map(
-            pool, some, batched(files, HASH_BATCH, lambda f: f.size, HASH_BATCH_BYTES), 4 * workers
-        ):
-            done += len(batch)
-            if done % PROGRESS_EVERY < len(batch) or done == total:
-                progress("hashing", done, total)
-            yield from (item for item in batch if item is not None)
-    syncer.shutdown(wait=False)  # what it has not synced yet, the package's store syncs
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            # a few files per task and a few tasks ahead per thread: neither a future per file nor all at once
+            for batch in ordered_map(
+                pool, some, batched(files, HASH_BATCH, lambda f: f.size, HASH_BATCH_BYTES), 4 * workers
+            ):
+                done += len(batch)
+                if done % PROGRESS_EVERY < len(batch) or done == total:
+                    progress("hashing", done, total)
+                yield from (item for item in batch if item is not None)
+    finally:
+        if syncer is not None:
+            syncer.shutdown(wait=False)  # what it has not synced yet, the package's store syncs
     meter.finish()
 
 
