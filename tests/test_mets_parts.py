@@ -427,3 +427,49 @@ def test_writing_the_parts_reports_the_files_described(tmp_path) -> None:
     documents = list(iter_mets(package, part_files=5, progress=lambda done, total: reports.append((done, total))))
     assert len(documents) > 2 and reports[0] == (0, total) and reports[-1] == (total, total)
     assert [d for d, _ in reports] == sorted(d for d, _ in reports) and len(reports) == len(documents)
+
+
+#: changes that may break a written document: (what is replaced, by what)
+BREAKS = [
+    (b'FILEID="', b'FILEID="nowhere-'),  # an IDREF naming no ID
+    (b' ID="techmd-', b' ID="other-'),  # an ID that references name, gone
+    (b' ID="dmd-', b' ID="other-'),
+    (b'SIZE="', b'SIZE="x'),  # not a number: the schema refuses it
+    (b"<mets:amdSec", b"<mets:amd"),  # an element the schema does not know
+    (b"</mets:mets>", b""),  # not well-formed: cut short
+    (b"</mets:amdSec>", b""),
+    (b"</mets:file>", b"</mets:fil>"),
+    (b"<mets:structMap", b"<!DOCTYPE x><mets:structMap"),  # what the archive never writes
+    (b'ID="', b'ID="7'),  # an ID that is no NCName
+]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packages_with_file_events(), st.integers(1, 3), st.data())
+def test_the_streaming_check_of_a_written_document_decides_as_the_whole_document_check(
+    package: Package, part_files: int, data: st.DataObject
+) -> None:
+    """What ingest checks while it parses (holding one section at a time) accepts every document
+    the writer makes without falling back to the whole-document check, and refuses, with the
+    same message, exactly what the whole-document check refuses."""
+    from archive.packaging.mets import validate
+
+    documents = write_mets_set(package, part_files).items()
+    for _, body in documents:
+        assert validate._streamed_references(body)  # a valid document needs no second parse
+    name, body = data.draw(st.sampled_from(documents))
+    old, new = data.draw(st.sampled_from(BREAKS))
+    if old in body:
+        nth = data.draw(st.integers(0, body.count(old) - 1))
+        at = -1
+        for _ in range(nth + 1):
+            at = body.index(old, at + 1)
+        body = body[:at] + new + body[at + len(old) :]
+    outcomes = []
+    for check in (validate.assert_valid_mets, validate.assert_valid_streaming):
+        try:
+            check(body, name)
+            outcomes.append(None)
+        except PackagingError as exc:
+            outcomes.append(exc.message)
+    assert outcomes[0] == outcomes[1]

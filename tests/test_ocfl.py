@@ -441,3 +441,43 @@ def test_an_inventory_is_encoded_piece_by_piece_to_the_bytes_json_would_give(inv
         inv._ENCODE_PIECES = old
     assert data == json.dumps(inventory, indent=2, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
     assert sidecar == f"{hashlib.sha512(data).hexdigest()}  inventory.json\n".encode()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(states=STATES, keep=st.booleans())
+def test_every_stored_version_finds_each_of_its_files_whether_its_inventory_is_kept_or_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, states: list[dict[str, bytes]], keep: bool
+) -> None:
+    """A version records only the files stored elsewhere than its own content folder (an earlier
+    version's, or one copy for equal files); every file is still found, and a big package's
+    inventory, not kept, is read again for another version with the same answers."""
+    import uuid
+
+    from archive.storage import local
+
+    monkeypatch.setattr(local, "KEEP_INVENTORY_FILES", 10**6 if keep else 0)
+    storage = local.LocalStorage(Path(tempfile.mkdtemp(dir=tmp_path)) / "store")
+    storage.ensure()
+    pid = str(uuid.uuid4())
+    held: set[str] = set()
+    for number, state in enumerate(states, 1):
+        work = storage.new_staging("test")
+        fresh = {k: v for k, v in state.items() if sha512(v) not in held}
+        changed = write_tree(work / "bag", fresh)
+        digests = {k: sha512(v) for k, v in fresh.items()}
+        if number == 1:
+            storage.claim(work, pid)
+            storage.commit(changed, pid, digests)
+        else:
+            carry = {k: sha512(v) for k, v in state.items() if k not in fresh}
+            storage.add_version(pid, changed, digests, carry, number - 1)
+        storage.discard(work)
+        held |= {sha512(v) for v in state.values()}
+    for number, state in reversed(list(enumerate(states, 1))):
+        version = storage.version(pid, number)
+        assert version.state == {k: sha512(v) for k, v in sorted(state.items())}
+        assert {k: version.path(k).read_bytes() for k in state} == state
+        assert all(version.holds(k) for k in state) and not version.holds("not/there")
+        own = f"v{number}/content/"
+        assert all(stored != own + k for k, stored in version.moved.items())  # only the others
+    assert storage.version(pid).number == len(states)

@@ -53,26 +53,27 @@ def verify_stored_bag(
     (a later version shares its object with earlier ones: audits look for strays there). Raises
     StorageError on any difference. The check is :func:`archive.audit.check.check_copy`.
     """
-    content, state = version.content, version.state
+    state = version.state
     written = f"v{version.number}/"
     problems: list[str] = []
     entries: list[Expected] = []  # what this version wrote, each with its fastest digest only
     held = 0  # of the package's files, those the version holds
     for rel, size, digests in bag_files(files, tag_digests):
-        location = content.get(rel)
-        if location is None:
+        stored_sha512 = state.get(rel)
+        if stored_sha512 is None:
             problems.append(f"{rel}: the stored version does not hold it")
             continue
         held += 1
         sha512 = digests.get("sha512")
-        if sha512 and rel in state and state[rel] != sha512:
+        if sha512 and stored_sha512 != sha512:
             problems.append(f"{rel}: the stored version names other content than the package")
+        location = version.stored(rel)
         if location.startswith(written):
             entries.append(Expected(rel, size, _fastest(digests), location))
-    if held != len(content):  # the version holds what the package does not: name it
+    if held != len(state):  # the version holds what the package does not: name it
         names = {rel for rel, _, _ in bag_files(files, tag_digests)}
         problems = [
-            f"{rel}: the stored version holds it, the package does not" for rel in content if rel not in names
+            f"{rel}: the stored version holds it, the package does not" for rel in state if rel not in names
         ] + problems
     path = version.folder
     meter = ByteMeter(progress, "verifying", sum(e.size or 0 for e in entries))

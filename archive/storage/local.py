@@ -30,7 +30,7 @@ from archive.fixity import copy_and_hash
 from archive.ids import check_package_id, is_package_id
 from archive.storage import staging as staging_area
 from archive.storage.ocfl import OcflRoot, User
-from archive.storage.ocfl.inventory import versions_of as inventory_versions
+from archive.storage.ocfl.inventory import version_of
 from archive.storage.ocfl.layout import CONTENT, object_relpath
 from archive.storage.ocfl.layout import STAGING as OCFL_STAGING
 from archive.storage.ocfl.writing import prune_empty
@@ -53,25 +53,32 @@ def package_relpath(package_id: str) -> str:
 
 @dataclass(frozen=True)
 class StoredVersion:
-    """One version of a stored package: where each of its logical files (bag paths) is stored."""
+    """One version of a stored package: its logical files (bag paths) and where each is stored.
+
+    A file is stored at ``v<number>/content/<logical>`` unless ``moved`` says otherwise (content
+    an earlier version stored, or stored once for several files): a version that wrote its own
+    files records nothing per file beyond ``state``."""
 
     package_id: str
     number: int
     head: int
     folder: Path  # the object folder
-    content: dict[str, str]  # logical path -> content path relative to ``folder``
-    state: dict[str, str]  # logical path -> sha512
+    moved: dict[str, str]  # logical path -> content path relative to ``folder``, where not the version's own
+    state: dict[str, str]  # logical path -> sha512: every file the version holds
     created: str = ""
     message: str = ""
     user: User | None = None
 
+    def holds(self, logical: str) -> bool:
+        return logical in self.state
+
     def path(self, logical: str) -> Path:
         """Where the bytes of ``logical`` are; a path the version does not hold is a path that is missing."""
-        stored = self.content.get(logical)
-        return self.folder / (stored if stored is not None else f"v{self.number}/{CONTENT}/{logical}")
+        return self.folder / self.stored(logical)
 
     def stored(self, logical: str) -> str:
-        return self.content.get(logical, f"v{self.number}/{CONTENT}/{logical}")
+        """Where ``logical`` is stored, relative to the object folder."""
+        return self.moved.get(logical) or f"v{self.number}/{CONTENT}/{logical}"
 
 
 def _content_path(paths: list[str], logical: str) -> str:
@@ -80,14 +87,28 @@ def _content_path(paths: list[str], logical: str) -> str:
     return next((p for p in paths if p.endswith(suffix) and p.count("/") == logical.count("/") + 2), paths[0])
 
 
+#: a package's inventory is kept in memory (to build its other versions) up to this many files
+KEEP_INVENTORY_FILES = 20_000
+
+
+@dataclass
+class _Read:
+    """What :meth:`LocalStorage.version` keeps of one package's inventory file while it is unchanged."""
+
+    key: tuple[int, int, int]  # the file's inode, size and modification time
+    head: int
+    inventory: Mapping[str, Any] | None  # the inventory itself, for a package small enough
+    made: dict[int, StoredVersion]  # its versions as built so far
+
+
 class LocalStorage:
     def __init__(self, root: Path, name: str = "primary") -> None:
         self.root = Path(root)
         self.name = name
         self.ocfl = OcflRoot(self.root)
         self._locks: dict[Path, int] = {}  # staging folders this process owns -> their lock
-        #: package -> (inventory file's inode, size, time; the inventory; its versions as read so far)
-        self._inventories: dict[str, tuple[tuple[int, int, int], dict[str, Any], dict[int, StoredVersion]]] = {}
+        #: package -> what was read of its inventory file while it stays the same (:class:`_Read`)
+        self._inventories: dict[str, _Read] = {}
 
     def __repr__(self) -> str:
         return f"LocalStorage({self.name}: {self.root})"
@@ -242,45 +263,48 @@ class LocalStorage:
         """Version ``number`` (the head when None) of a stored package, as its inventory records it.
 
         What is read is kept while the inventory file is unchanged (same inode, size and time), so
-        serving many files of one package reads, checks and indexes its inventory once."""
+        serving many files of one package reads, checks and indexes its inventory once. The
+        inventory itself is kept only for a package of at most :data:`KEEP_INVENTORY_FILES`
+        files; a bigger one's other versions read it again (its versions as built are kept)."""
         path = self.path_of(package_id) / "inventory.json"
         try:
             st = os.stat(path)
             key: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
         except OSError:
             key = None
-        cached = self._inventories.get(package_id)
-        if key is None or cached is None or cached[0] != key:
+        read = self._inventories.get(package_id)
+        inventory: Mapping[str, Any] | None = None
+        if key is None or read is None or read.key != key:
             inventory = self.ocfl.inventory(package_id)
-            cached = (key or (0, 0, 0), inventory, {})
+            read = _Read(key or (0, 0, 0), len(inventory.get("versions", {})), None, {})
+            if len(inventory.get("manifest", {})) <= KEEP_INVENTORY_FILES:
+                read.inventory = inventory
             if key is not None:
                 if len(self._inventories) >= 64:
                     self._inventories.pop(next(iter(self._inventories)), None)
-                self._inventories[package_id] = cached
-        _, inventory, made = cached
-        versions = inventory_versions(inventory)
-        head = len(versions)
-        chosen = head if number is None else number
-        if not 1 <= chosen <= head:
-            raise NotFound(f"package {package_id} has no version {chosen} (versions 1-{head})")
-        found = made.get(chosen)
+                self._inventories[package_id] = read
+        chosen = read.head if number is None else number
+        if not 1 <= chosen <= read.head:
+            raise NotFound(f"package {package_id} has no version {chosen} (versions 1-{read.head})")
+        found = read.made.get(chosen)
         if found is None:
-            info = versions[chosen - 1]
-            manifest = inventory["manifest"]
-            content = {logical: _content_path(manifest[digest], logical) for logical, digest in info.state.items()}
-            found = StoredVersion(
-                package_id,
-                chosen,
-                head,
-                self.path_of(package_id),
-                content,
-                dict(info.state),
-                info.created,
-                info.message,
-                info.user,
-            )
-            made[chosen] = found
+            inventory = inventory or read.inventory or self.ocfl.inventory(package_id)
+            found = self._stored_version(package_id, inventory, chosen, read.head)
+            read.made[chosen] = found
         return found
+
+    def _stored_version(self, package_id: str, inventory: Mapping[str, Any], number: int, head: int) -> StoredVersion:
+        info = version_of(inventory, number)
+        manifest = inventory["manifest"]
+        own = f"v{number}/{CONTENT}/"
+        moved = {}
+        for logical, digest in info.state.items():
+            stored = _content_path(manifest[digest], logical)
+            if stored != own + logical:
+                moved[logical] = stored
+        return StoredVersion(
+            package_id, number, head, self.path_of(package_id), moved, info.state, info.created, info.message, info.user
+        )
 
     def original_bag(self, package_id: str) -> Path:
         """Version 1's content folder: the bag as ingested, complete, readable with any BagIt tool."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.fixity.hashing import MultiHasher
-from archive.packaging.mets.validate import assert_valid_mets
+from archive.packaging.mets.validate import assert_valid_streaming
 
 __all__ = [
     "METS_NAME",
@@ -126,7 +126,7 @@ def store_mets(
 
     def store(name: str, body: bytes) -> None:
         nonlocal root
-        assert_valid_mets(body, name)
+        assert_valid_streaming(body, name)
         if bag is not None:
             target = bag / name
             target.parent.mkdir(exist_ok=True)

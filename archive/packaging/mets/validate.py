@@ -10,6 +10,7 @@ types, hence the wrapper that compiles all namespaces together.
 from __future__ import annotations
 
 import functools
+import io
 import threading
 from collections.abc import Iterable
 from typing import Any, cast
@@ -20,7 +21,7 @@ from archive.errors import Finding, PackagingError, error
 from archive.packaging.mets.common import METS_NS, parse_xml, safe_parser
 from archive.packaging.mets.schemas import ENTRY_SCHEMA
 
-__all__ = ["CODE", "assert_valid_mets", "load_schema", "validate_mets"]
+__all__ = ["CODE", "assert_valid_mets", "assert_valid_streaming", "load_schema", "validate_mets"]
 
 #: Finding code for METS schema problems
 CODE = "E320"
@@ -28,6 +29,18 @@ CODE = "E320"
 _MESSAGE_LIMIT = 20
 #: METS attributes typed IDREF or IDREFS
 _IDREF_ATTRIBUTES = ("ADMID", "DMDID", "FILEID")
+#: the METS elements the archive's writer gives an ID or an IDREF(S) (what the streaming check reads)
+_WITH_IDS = tuple(
+    f"{{{METS_NS}}}{tag}"
+    for tag in (
+        "mets", "metsHdr", "dmdSec", "amdSec", "techMD", "rightsMD", "sourceMD", "digiprovMD",
+        "fileSec", "fileGrp", "file", "structMap", "div", "fptr",
+    )
+)  # fmt: skip
+#: ... and of those, the ones dropped once read: each file's sections, its file entry, its folders
+_DROPPED = frozenset(
+    f"{{{METS_NS}}}{tag}" for tag in ("dmdSec", "techMD", "rightsMD", "sourceMD", "digiprovMD", "file", "div")
+)
 
 # one compiled schema is shared; its error_log belongs to the last validate() call, so serialise
 _LOCK = threading.Lock()
@@ -89,6 +102,57 @@ def _dangling_references(root: etree._Element, name: str) -> list[Finding]:
                 where = f"line {el.sourceline}: {etree.QName(el).localname}/@{attr}"
                 findings.append(error(CODE, name, f"{where} names {ref!r}, which no ID defines"))
     return findings
+
+
+def _streamed_references(data: bytes) -> bool:
+    """Parse ``data`` validating against the schema set as it goes, dropping each file's sections
+    once read, so what is held is one section, not the document. True when the document is
+    valid and every IDREF(S) its ID-bearing METS elements carry names an ID of theirs; False
+    when the schema or an IDREF says otherwise (or the XML is not well-formed)."""
+    if b"<!" in data:
+        return False  # a DOCTYPE, a comment or CDATA: never written by the archive; the full check judges
+    ids: set[str] = set()
+    refs: list[str] = []
+    whole = False  # the root element ended: lxml does not always raise on a document cut short
+    schema = load_schema()
+    with _LOCK:
+        try:
+            for _, el in etree.iterparse(
+                io.BytesIO(data),
+                events=("end",),
+                tag=_WITH_IDS,
+                schema=schema,
+                no_network=True,
+                load_dtd=False,
+                huge_tree=True,
+            ):
+                attrib = el.attrib
+                value = attrib.get("ID")
+                if value is not None:
+                    ids.add(value)
+                for attr in _IDREF_ATTRIBUTES:
+                    value = attrib.get(attr)
+                    if value:
+                        refs.append(value)
+                parent = el.getparent()
+                if parent is None:
+                    whole = True
+                elif el.tag in _DROPPED:
+                    el.clear(keep_tail=True)
+                    while el.getprevious() is not None:
+                        del parent[0]
+        except etree.LxmlError:
+            return False
+    return whole and all(ref in ids for value in refs for ref in value.split())
+
+
+def assert_valid_streaming(data: bytes, name: str = "mets.xml") -> None:
+    """:func:`assert_valid_mets` for a document the archive has just written, in the memory of
+    one of its sections: the schema is checked while parsing (:func:`_streamed_references`).
+    Only a document that fails is parsed whole, to list every problem the way
+    :func:`assert_valid_mets` does (and to be sure: the full check is the one that decides)."""
+    if not _streamed_references(data):
+        assert_valid_mets(data, name)
 
 
 def assert_valid_mets(data: bytes, name: str = "mets.xml") -> None:

@@ -115,7 +115,7 @@ class _Bag:
         return self.version.path(rel)
 
     def names(self) -> list[str]:
-        return sorted(self.version.content)
+        return sorted(self.version.state)
 
 
 def read_stored(version: StoredVersion, package_id: str, verify: bool = True, workers: int = 1) -> StoredPackage:

@@ -170,18 +170,19 @@ def read_verified(folder: Path) -> dict[str, Any]:
     return parse(data, folder)
 
 
+def version_of(inventory: Mapping[str, Any], number: int) -> VersionInfo:
+    """Version ``number`` as ``inventory`` records it (only that version's state is built)."""
+    block = inventory.get("versions", {}).get(f"v{number}", {})
+    user = block.get("user")
+    state = {path: digest for digest, paths in block.get("state", {}).items() for path in paths}
+    return VersionInfo(
+        number=number,
+        created=block.get("created", ""),
+        message=block.get("message", ""),
+        user=User(user.get("name", ""), user.get("address", "")) if isinstance(user, dict) else None,
+        state=dict(sorted(state.items())),
+    )
+
+
 def versions_of(inventory: Mapping[str, Any]) -> list[VersionInfo]:
-    out = []
-    for name, block in sorted(inventory.get("versions", {}).items(), key=lambda kv: int(kv[0][1:])):
-        user = block.get("user")
-        state = {path: digest for digest, paths in block.get("state", {}).items() for path in paths}
-        out.append(
-            VersionInfo(
-                number=int(name[1:]),
-                created=block.get("created", ""),
-                message=block.get("message", ""),
-                user=User(user.get("name", ""), user.get("address", "")) if isinstance(user, dict) else None,
-                state=dict(sorted(state.items())),
-            )
-        )
-    return out
+    return [version_of(inventory, n) for n in sorted(int(name[1:]) for name in inventory.get("versions", {}))]
