@@ -64,7 +64,7 @@ _TOKEN_Q = select(
 
 @guarded("read tokens")
 def get_token(catalog: Catalog, token_id: str) -> TokenInfo | None:
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         row = c.execute(_TOKEN_Q, {"tid": token_id}).one_or_none()
     return TokenInfo(*row) if row else None
 
@@ -123,7 +123,7 @@ def log_access(
         "outcome": outcome,
     }
 
-    with catalog.engine.begin() as c:
+    with catalog.transaction() as c:
         key = c.execute(_LOG_INSERT, values).inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -131,7 +131,7 @@ def log_access(
 
 @guarded("record the end of an access")
 def finish_access(catalog: Catalog, entry_id: int, bytes_sent: int, outcome: str) -> None:
-    with catalog.engine.begin() as c:
+    with catalog.transaction() as c:
         c.execute(
             update(AccessLogRow)
             .where(AccessLogRow.id == entry_id)

@@ -31,6 +31,10 @@ EXACT_STATISTICS = ("packages", "package_versions")
 STATISTICS_FROM = 100
 
 
+#: PostgreSQL connections a process keeps open (and as many more it may open for a burst)
+POOL_SIZE = 16
+
+
 @guarded("open catalog database {url}")
 def make_engine(url: str) -> Engine:
     try:
@@ -52,7 +56,9 @@ def make_engine(url: str) -> Engine:
             return engine
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        return create_engine(url, pool_pre_ping=True)
+        # as many pooled connections as requests an API process serves at once: beyond the pool,
+        # each request opened and closed a connection of its own (a new server process each time)
+        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE)
     except (ImportError, ValueError) as exc:  # not database failures, but this URL cannot be opened
         raise translate(exc, f"open catalog database {url}") from exc
 

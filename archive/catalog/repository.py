@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -127,14 +129,61 @@ class Catalog:
             migrate(self.engine)
             refresh_statistics(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: the connection of the :meth:`scope` the running code is in (None: each session takes its own)
+        self._scoped: ContextVar[Connection | None] = ContextVar(f"catalog-scope-{id(self)}", default=None)
 
     @guarded("close the catalog")
     def close(self) -> None:
         self.engine.dispose()
 
     def session(self) -> Session:
-        """A new ORM session, for the catalog's own modules (whose public functions are guarded)."""
-        return self._sessions()
+        """A new ORM session, for the catalog's own modules (whose public functions are guarded);
+        inside a :meth:`scope`, on the scope's connection."""
+        conn = self._scoped.get()
+        return self._sessions() if conn is None else self._sessions(bind=conn)
+
+    @contextmanager
+    @guarded("reach the catalog {self.url}")
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection for the catalog's own modules: the :meth:`scope`'s, if inside one
+        (what was begun on it is rolled back after, as closing a connection of its own would),
+        else one of its own."""
+        conn = self._scoped.get()
+        if conn is None:
+            with self.engine.connect() as own:
+                yield own
+            return
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+
+    @contextmanager
+    @guarded("reach the catalog {self.url}")
+    def transaction(self) -> Iterator[Connection]:
+        """:meth:`connection` in a transaction, committed when the block ends without an error."""
+        with self.connection() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    @guarded("reach the catalog {self.url}")
+    def scope(self) -> Iterator[None]:
+        """Every session opened inside (in this thread or task) runs on one connection, taken from
+        the pool once: what one answer reads (a package page: the caller, the package, its
+        metadata, its formats, the access record, the last audit) costs one checkout (and, on
+        PostgreSQL, one liveness ping) instead of one per session. Each session still has its
+        own transaction. A scope inside a scope is the outer one."""
+        if self._scoped.get() is not None:
+            yield
+            return
+        conn = self.engine.connect()
+        token = self._scoped.set(conn)
+        try:
+            yield
+        finally:
+            self._scoped.reset(token)
+            conn.close()
 
     @guarded("reach the catalog {self.url}")
     def ping(self) -> None:

@@ -119,7 +119,7 @@ def package_info(
         return _version_info(catalog, package_id, version, levels, visible)
     query = _INFO_Q if levels is None and visible is None else _INFO_Q.where(*visible_conditions(levels, visible))
 
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         r = c.execute(query, {"pid": package_id}).one_or_none()
     if r is None:
         raise NotFound(f"no package {package_id}")
@@ -132,7 +132,7 @@ def _version_info(
     query = _VERSION_INFO_Q
     if levels is not None or visible is not None:
         query = query.where(*visible_conditions(levels, visible))
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         r = c.execute(query, {"pid": package_id, "number": number}).one_or_none()
     if r is None:
         raise NotFound(f"package {package_id} has no version {number}")
@@ -144,7 +144,7 @@ def _version_info(
 def package_metadata(catalog: Catalog, package_id: str, version: int | None = None) -> dict[str, Any]:
     """Descriptive metadata, Dublin Core and the count of files per format (of the head, or of
     ``version``)."""
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         if version is None:
             r = c.execute(_META_Q, {"pid": package_id}).one_or_none()
         else:
@@ -169,7 +169,7 @@ def access_levels(catalog: Catalog, package_ids: list[str]) -> dict[str, str]:
         return {}
 
     out: dict[str, str] = {}
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         for i in range(0, len(ids), 500):
             q = select(PackageRow.id, PackageRow.access_level).where(PackageRow.id.in_(ids[i : i + 500]))
             out.update({r.id: r.access_level for r in c.execute(q)})
@@ -185,7 +185,7 @@ def access_of(catalog: Catalog, package_ids: list[str]) -> dict[str, tuple[str, 
         return {}
 
     out: dict[str, tuple[str, str]] = {}
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         for i in range(0, len(ids), 500):
             q = select(PackageRow.id, PackageRow.profile_id, PackageRow.access_level).where(
                 PackageRow.id.in_(ids[i : i + 500])
@@ -226,7 +226,7 @@ def file_path(catalog: Catalog, package_id: str, key: int) -> str | None:
     """The path of the file of ``package_id`` with row key ``key`` (None: no such file, e.g. the
     catalog was rebuilt since the key was handed out). A page cursor carries the key, not the
     path, which can be thousands of bytes long."""
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         path: str | None = c.execute(_FILE_PATH_Q, {"pid": package_id, "key": key}).scalar()
     return path
 
@@ -240,7 +240,7 @@ def stored_file(catalog: Catalog, package_id: str, path: str, version: int | Non
         query = select(*_FILE).where(
             FileRow.package_id == bindparam("pid"), FileRow.path == bindparam("path"), *in_version(version)
         )
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         r = c.execute(query, {"pid": package_id, "path": path}).one_or_none()
     if r is None:
         at = "" if version is None else f" in version {version}"
@@ -258,7 +258,7 @@ def files_page(
         q = q.where(FileRow.path > after)
     q = q.order_by(FileRow.path).limit(limit)
 
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         return [_file(r) for r in c.execute(q)]
 
 
@@ -292,7 +292,7 @@ def events_page(
         )
     q = q.order_by(EventRow.occurred_at, EventRow.id).limit(limit)
 
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         return [
             {
                 "id": e.id,

@@ -125,7 +125,7 @@ def search(catalog: Catalog, q: SearchQuery) -> SearchPage:
         .where(PackageRow.id.in_(keys.scalar_subquery()))
         .order_by(PackageRow.created_at, PackageRow.id)
     )
-    with catalog.engine.connect() as c:
+    with catalog.connection() as c:
         total = c.execute(select(func.count()).select_from(PackageRow).where(*conds)).scalar() or 0
         rows = c.execute(page).all()
     items = [PackageInfo.from_row(r) for r in rows[: q.limit]]

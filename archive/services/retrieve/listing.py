@@ -111,11 +111,12 @@ class PackageView:
 
 def view_package(ctx: ArchiveContext, caller: Caller, package_id: str, version: int | None = None) -> PackageView:
     """One package (its head, or ``version``) as ``caller`` may see it (NotFound if hidden); the
-    view is recorded."""
-    head, info, decision = authorise_version(ctx, caller, package_id, METADATA, version=version)
-    meta = retrieval.package_metadata(ctx.catalog, package_id, version)
-    record_view(ctx, caller, info)
-    return PackageView(info, decision, meta, last_audit(ctx, info.id), head.version)
+    view is recorded. What it reads and records goes over one catalog connection."""
+    with ctx.catalog.scope():
+        head, info, decision = authorise_version(ctx, caller, package_id, METADATA, version=version)
+        meta = retrieval.package_metadata(ctx.catalog, package_id, version)
+        record_view(ctx, caller, info)
+        return PackageView(info, decision, meta, last_audit(ctx, info.id), head.version)
 
 
 @dataclass
