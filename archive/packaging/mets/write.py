@@ -25,7 +25,7 @@ Text that XML 1.0 cannot carry is refused with :class:`PackagingError` (see ``ar
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +63,9 @@ from archive.packaging.mets.common import (
 )
 from archive.packaging.mets.parts import METS_NAME, PART_TYPE, MetsSet, chunk_files, part_name
 from archive.packaging.mets.values import encode_fields
+
+#: file path -> the package-wide events its object links to
+Links = Mapping[str, Sequence[str]]
 
 __all__ = ["MetsSet", "dc_element_name", "file_id", "iter_mets", "part_fingerprints", "write_mets", "write_mets_set"]
 
@@ -182,9 +185,7 @@ def _package_amd(amd: etree._Element, package: Package) -> None:
     premis_write.package_object(_section(amd, "techMD", TECHMD_PACKAGE, "PREMIS:OBJECT"), package)
 
 
-def _file_objects(
-    amd: etree._Element, files: list[FileRecord], ids: list[str], links: dict[str, list[str]] | None = None
-) -> None:
+def _file_objects(amd: etree._Element, files: list[FileRecord], ids: list[str], links: Links | None = None) -> None:
     for fid, record in zip(ids, files, strict=True):
         xml_data = _section(amd, "techMD", f"techmd-{fid}", "PREMIS:OBJECT")
         premis_write.file_object(xml_data, record, (links or {}).get(record.path, ()))
@@ -198,7 +199,9 @@ def _rights_and_source(amd: etree._Element, package: Package) -> None:
         encode_fields(sub(xml_data, q(ARC_NS, "bagInfo")), package.bag_info, "bag-info")
 
 
-def _events(amd: etree._Element, events: list[tuple[int, Event]], package_id: str, linked_back: set[str]) -> None:
+def _events(
+    amd: etree._Element, events: list[tuple[int, Event]], package_id: str, linked_back: Collection[str]
+) -> None:
     """digiprovMD per event, IDs from the event's position in the package (``event_id``), so
     events spread over several documents read back in their order. The files in ``linked_back``
     are described in parts and link to the event from their file objects instead."""
@@ -337,7 +340,7 @@ def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, li
         _file_objects(amd, files, ids)
     _rights_and_source(amd, package)
     local, shared = _place_events(package, part_of)
-    _events(amd, shared, package.id, set(part_of))
+    _events(amd, shared, package.id, part_of.keys())
     _agents(amd, package)
     if package.submitted or (inline and files):
         file_sec = sub(root, M("fileSec"))
@@ -350,11 +353,15 @@ def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, li
     if inline:
         _emit_div(top, _folder_tree(files, ids))
         return _serialise(root), parts
-    links: dict[str, list[str]] = {}
+    # each file's package-wide events, one tuple for every file with the same ones (most files
+    # share them all: the digests event is about every file)
+    links: dict[str, tuple[str, ...]] = {}
+    same: dict[tuple[str, ...], tuple[str, ...]] = {}
     for _, ev in shared:
         for target in ev.objects:
             if target in part_of:
-                links.setdefault(target, []).append(ev.identifier)
+                linked = (*links.get(target, ()), ev.identifier)
+                links[target] = same.setdefault(linked, linked)
     for n, chunk in enumerate(chunks or ()):
         name = part_name(files[chunk.start].path)
         div = sub(top, M("div"), TYPE="files", ORDER=str(n + 1))
@@ -363,7 +370,7 @@ def _write_root(package: Package, chunks: list[range] | None) -> tuple[bytes, li
         pointer.set(q(XLINK_NS, "href"), name)
         described = [files[i] for i in chunk]
         parts.append(
-            (name, _Part(package.id, described, local.get(n, []), {f.path: links.get(f.path, []) for f in described}))
+            (name, _Part(package.id, described, local.get(n, []), {f.path: links.get(f.path, ()) for f in described}))
         )
     return _serialise(root), parts
 
@@ -400,7 +407,7 @@ class _Part:
     package_id: str
     files: list[FileRecord]
     events: list[tuple[int, Event]]
-    links: dict[str, list[str]]
+    links: Links
 
     def fingerprint(self) -> str:
         """A digest of everything the part is made from (so equal fingerprints, equal bytes)."""
@@ -412,9 +419,7 @@ class _Part:
         return _write_part(self.package_id, self.files, self.events, self.links)
 
 
-def _write_part(
-    package_id: str, files: list[FileRecord], events: list[tuple[int, Event]], links: dict[str, list[str]]
-) -> bytes:
+def _write_part(package_id: str, files: list[FileRecord], events: list[tuple[int, Event]], links: Links) -> bytes:
     """One part: the PREMIS objects, metadata, fileSec and folder structure of a chunk of files,
     and the events about only these files. Nothing in it depends on the version, so a part
     whose files did not change is byte-identical in the next version and stored once."""
