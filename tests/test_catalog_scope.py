@@ -76,3 +76,31 @@ def test_a_package_page_reads_and_records_over_one_connection(tmp_path: Path) ->
         r = client.get(f"/packages/{pid}", headers=headers)
         assert r.status_code == 200 and r.json()["id"] == pid
         assert len(taken) == 2  # the token, then the page
+
+
+def test_a_block_inside_a_block_of_a_scope_leaves_the_outer_transaction_to_the_outer_block(
+    ctx: ArchiveContext,
+) -> None:
+    """Inside a transaction block, a read block does not end it, a transaction block is a
+    savepoint, and a session joins it: what they wrote is kept or dropped with the outer block."""
+    catalog = ctx.catalog
+
+    def write(tid: str, fail: bool) -> None:
+        with catalog.scope(), catalog.transaction() as outer:
+            with catalog.connection() as inner:  # a read inside: it must not end the write's transaction
+                inner.execute(text("SELECT count(*) FROM api_tokens"))
+            with catalog.transaction() as inner:
+                inner.execute(text("SELECT 1"))
+            assert outer.in_transaction()
+            with catalog.session() as s:
+                s.add(_token(tid, "written"))
+                s.flush()
+            if fail:
+                raise RuntimeError("the outer block fails")
+
+    write("t3", fail=False)
+    with pytest.raises(RuntimeError):
+        write("t4", fail=True)
+    with catalog.connection() as c:
+        rows = c.execute(text("SELECT id FROM api_tokens WHERE id IN ('t3', 't4')")).scalars().all()
+    assert rows == ["t3"]

@@ -118,6 +118,10 @@ def _file_differs(row: FileRow, wanted: dict[str, Any]) -> bool:
     return any(getattr(row, name) != wanted[name] for name in _FILE_IDENTITY)
 
 
+#: how many :meth:`Catalog.connection` blocks are open on a scope's connection (``Connection.info``)
+_DEPTH = "archive.catalog.depth"
+
+
 class Catalog:
     """A catalog database. ``Catalog(url)`` opens it and brings its schema up to date."""
 
@@ -146,25 +150,35 @@ class Catalog:
     @guarded("reach the catalog {self.url}")
     def connection(self) -> Iterator[Connection]:
         """A Core connection for the catalog's own modules: the :meth:`scope`'s, if inside one
-        (what was begun on it is rolled back after, as closing a connection of its own would),
-        else one of its own."""
+        (what the outermost block began on it is rolled back after, as closing a connection of
+        its own would; a block inside a block leaves the outer one's transaction alone), else
+        one of its own."""
         conn = self._scoped.get()
         if conn is None:
             with self.engine.connect() as own:
                 yield own
             return
+        depth = conn.info.get(_DEPTH, 0)
+        conn.info[_DEPTH] = depth + 1
         try:
             yield conn
         finally:
-            if conn.in_transaction():
+            conn.info[_DEPTH] = depth
+            if depth == 0 and conn.in_transaction():
                 conn.rollback()
 
     @contextmanager
     @guarded("reach the catalog {self.url}")
     def transaction(self) -> Iterator[Connection]:
-        """:meth:`connection` in a transaction, committed when the block ends without an error."""
-        with self.connection() as conn, conn.begin():
-            yield conn
+        """:meth:`connection` in a transaction, committed when the block ends without an error
+        (inside a block of the same scope: a savepoint, kept or not with the outer transaction)."""
+        with self.connection() as conn:
+            if conn.in_transaction():
+                with conn.begin_nested():
+                    yield conn
+            else:
+                with conn.begin():
+                    yield conn
 
     @contextmanager
     @guarded("reach the catalog {self.url}")
