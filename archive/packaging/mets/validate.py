@@ -85,21 +85,36 @@ def _dangling_references(root: etree._Element, name: str) -> list[Finding]:
     libxml2). The IDs they may name are METS elements' own (the sections, files and divisions).
     """
     ids: set[str] = set()
-    refs: list[tuple[etree._Element, str, str]] = []
+    refs: list[_Ref] = []
     for el in root.iter(f"{{{METS_NS}}}*"):
-        attrib = el.attrib
-        value = attrib.get("ID")
-        if value is not None:
-            ids.add(value)
-        for attr in _IDREF_ATTRIBUTES:
-            refs_here = attrib.get(attr)
-            if refs_here:
-                refs.append((el, attr, refs_here))
+        _note_ids(el, ids, refs)
+    return _unresolved(ids, refs, name)
+
+
+#: an IDREF(S) attribute as found: its element's line and tag, the attribute, its value
+_Ref = tuple[int | None, str, str, str]
+
+
+def _note_ids(el: etree._Element, ids: set[str], refs: list[_Ref]) -> None:
+    """Add ``el``'s ID to ``ids`` and its IDREF(S) attributes to ``refs`` (values only: the
+    streaming check drops elements it has read)."""
+    attrib = el.attrib
+    value = attrib.get("ID")
+    if value is not None:
+        ids.add(value)
+    for attr in _IDREF_ATTRIBUTES:
+        value = attrib.get(attr)
+        if value:
+            refs.append((el.sourceline, el.tag, attr, value))
+
+
+def _unresolved(ids: set[str], refs: list[_Ref], name: str) -> list[Finding]:
+    """An ``E320`` finding for each reference in ``refs`` naming no ID of ``ids``."""
     findings = []
-    for el, attr, value in refs:
+    for line, tag, attr, value in refs:
         for ref in value.split():
             if ref not in ids:
-                where = f"line {el.sourceline}: {etree.QName(el).localname}/@{attr}"
+                where = f"line {line}: {etree.QName(tag).localname}/@{attr}"
                 findings.append(error(CODE, name, f"{where} names {ref!r}, which no ID defines"))
     return findings
 
@@ -112,7 +127,7 @@ def _streamed_references(data: bytes) -> bool:
     if b"<!" in data:
         return False  # a DOCTYPE, a comment or CDATA: never written by the archive; the full check judges
     ids: set[str] = set()
-    refs: list[str] = []
+    refs: list[_Ref] = []
     whole = False  # the root element ended: lxml does not always raise on a document cut short
     schema = load_schema()
     with _LOCK:
@@ -126,14 +141,7 @@ def _streamed_references(data: bytes) -> bool:
                 load_dtd=False,
                 huge_tree=True,
             ):
-                attrib = el.attrib
-                value = attrib.get("ID")
-                if value is not None:
-                    ids.add(value)
-                for attr in _IDREF_ATTRIBUTES:
-                    value = attrib.get(attr)
-                    if value:
-                        refs.append(value)
+                _note_ids(el, ids, refs)
                 parent = el.getparent()
                 if parent is None:
                     whole = True
@@ -143,7 +151,7 @@ def _streamed_references(data: bytes) -> bool:
                         del parent[0]
         except etree.LxmlError:
             return False
-    return whole and all(ref in ids for value in refs for ref in value.split())
+    return whole and not _unresolved(ids, refs, "")
 
 
 def assert_valid_streaming(data: bytes, name: str = "mets.xml") -> None:
