@@ -481,3 +481,14 @@ def test_every_stored_version_finds_each_of_its_files_whether_its_inventory_is_k
         own = f"v{number}/content/"
         assert all(stored != own + k for k, stored in version.moved.items())  # only the others
     assert storage.version(pid).number == len(states)
+
+
+def test_a_version_is_found_by_its_number_whatever_the_padding_of_its_name() -> None:
+    from archive.storage.ocfl.inventory import version_of, versions_of
+
+    block = {"created": "2026-01-01T00:00:00Z", "message": "m", "state": {"d1": ["a.txt"]}}
+    for name in ("v2", "v002"):
+        inventory = {"versions": {name.replace("2", "1"): {"state": {}}, name: block}}
+        assert version_of(inventory, 2).state == {"a.txt": "d1"}
+        assert [v.number for v in versions_of(inventory)] == [1, 2]
+        assert versions_of(inventory)[1].message == "m"

@@ -171,8 +171,12 @@ def read_verified(folder: Path) -> dict[str, Any]:
 
 
 def version_of(inventory: Mapping[str, Any], number: int) -> VersionInfo:
-    """Version ``number`` as ``inventory`` records it (only that version's state is built)."""
-    block = inventory.get("versions", {}).get(f"v{number}", {})
+    """Version ``number`` as ``inventory`` records it (only that version's state is built);
+    its block is found by number, so ``v1`` and a zero-padded ``v001`` are the same version."""
+    versions = inventory.get("versions", {})
+    block: Mapping[str, Any] = versions.get(f"v{number}") or next(
+        (b for n, b in versions.items() if int(n[1:]) == number), {}
+    )
     user = block.get("user")
     state = {path: digest for digest, paths in block.get("state", {}).items() for path in paths}
     return VersionInfo(
