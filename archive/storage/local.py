@@ -306,6 +306,10 @@ class LocalStorage:
             package_id, number, head, self.path_of(package_id), moved, info.state, info.created, info.message, info.user
         )
 
+    def inventory(self, package_id: str) -> dict[str, Any]:
+        """The package object's current inventory (NotFound when there is no object)."""
+        return self.ocfl.inventory(package_id)
+
     def original_bag(self, package_id: str) -> Path:
         """Version 1's content folder: the bag as ingested, complete, readable with any BagIt tool."""
         return self.path_of(package_id) / "v1" / CONTENT

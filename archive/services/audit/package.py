@@ -8,10 +8,12 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from archive.audit.budget import Budget
 from archive.audit.check import CopyResult, Expected, FileOutcome, check_copy, expected_entries, version_entries
 from archive.audit.findings import AuditFinding, finding
+from archive.audit.remote import ObjectCopy
 from archive.catalog.audits import Audits
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.catalog.records import FixityState, PackageRecord
@@ -30,6 +32,7 @@ from archive.services import ledgering
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import findings_out, fixity_out
 from archive.storage import LocalStorage
+from archive.storage.s3 import S3Storage
 
 register("audit.mid-package", "audit.before-record")
 
@@ -103,13 +106,13 @@ def check_token(ctx: ArchiveContext, rec: PackageRecord) -> AuditFinding | None:
     )
 
 
-def copy_entries(storage: LocalStorage, rec: PackageRecord) -> tuple[list[Expected], list[AuditFinding]]:
+def copy_entries(storage: LocalStorage | S3Storage, rec: PackageRecord) -> tuple[list[Expected], list[AuditFinding]]:
     """What one copy must hold: every content file of every version the catalog records, located
     through the copy's own inventory (whose word is checked too: each file against the catalog's
     digests), and what is wrong with that inventory."""
     problems: list[AuditFinding] = []
     try:
-        inventory = storage.ocfl.inventory(rec.id)
+        inventory = storage.inventory(rec.id)
     except ArchiveError as exc:
         problems.append(finding(rec.id, storage.name, "inventory.json", "inventory", exc.message))
         inventory = {}
@@ -132,6 +135,20 @@ def copy_entries(storage: LocalStorage, rec: PackageRecord) -> tuple[list[Expect
     return entries, problems
 
 
+def copy_source(storage: LocalStorage | S3Storage, package_id: str, tier: str = "full") -> Path | ObjectCopy:
+    """What :func:`~archive.audit.check.check_copy` reads one copy of a package from."""
+    if isinstance(storage, S3Storage):
+        return ObjectCopy(storage, package_id, tier)
+    return storage.path_of(package_id)
+
+
+#: how an audit's event names the tier it checked a copy in object storage with
+_TIER_WORDS = {
+    "full": "object storage, every byte read back",
+    "cheap": "object storage, size and the server's SHA-256 of each object, no byte read",
+}
+
+
 def check_copies(
     ctx: ArchiveContext,
     rec: PackageRecord,
@@ -143,7 +160,8 @@ def check_copies(
     on_bytes: Callable[[int], None] | None = None,
 ) -> dict[str, object] | None:
     """Check copies from ``start`` (copy index, last path done); return a cursor if the budget ran out."""
-    copies = ctx.all_storage
+    copies = ctx.audited_copies
+    tier = ctx.settings.object_audit_tier
     for ci in range(start[0], len(copies)):
         storage = copies[ci]
         after = start[1] if ci == start[0] else None
@@ -151,17 +169,19 @@ def check_copies(
             return {"copy": ci, "after": after}
         if not storage.reachable():
             result.findings.append(
-                finding(
-                    rec.id, storage.name, "", "unreachable", f"storage root {storage.root} is not a readable folder"
-                )
+                finding(rec.id, storage.name, "", "unreachable", f"storage root {storage.root} cannot be reached")
             )
             result.checks[storage.name] = "unreachable"
             continue
-        bag = storage.path_of(rec.id)
-        if not bag.is_dir():
-            result.findings.append(
-                finding(rec.id, storage.name, "", "package-missing", f"package folder {bag} is missing")
-            )
+        bag = copy_source(storage, rec.id, tier)
+        if isinstance(storage, S3Storage):
+            missing = not storage.exists(rec.id)
+            where = f"package object {storage.root}{storage.object_key(rec.id, '')}"
+        else:
+            missing = not storage.path_of(rec.id).is_dir()
+            where = f"package folder {bag}"
+        if missing:
+            result.findings.append(finding(rec.id, storage.name, "", "package-missing", f"{where} is missing"))
             result.checks[storage.name] = "missing"
             continue
         entries, problems = copy_entries(storage, rec)
@@ -220,7 +240,10 @@ def audit_package(
         else:
             state.outcome, state.checked_at, state.verified_at = "success", state.pass_started_at, state.pass_started_at
     result.outcome = state.outcome
-    names = ", ".join(s.name for s in ctx.all_storage)
+    names = ", ".join(
+        s.name if isinstance(s, LocalStorage) else f"{s.name} ({_TIER_WORDS[ctx.settings.object_audit_tier]})"
+        for s in ctx.audited_copies
+    )
     algos = ", ".join(
         sorted({a for _, _, d in rec.files for a in d} | {a for d in rec.tag_digests.values() for a in d})
     )

@@ -8,8 +8,10 @@ checked again. Nothing changes for a file no other copy holds intact: that is sa
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +26,23 @@ from archive.errors import ArchiveError
 from archive.faults import fault_point, register
 from archive.model import EVENT_REPLICATION, OUTCOME_FAILURE, OUTCOME_SUCCESS, Event
 from archive.services import ledgering
-from archive.services.audit.package import AGENTS, CopyChecks, PackageAudit, check_copies, copy_entries, fixity_event
+from archive.services.audit.package import (
+    AGENTS,
+    CopyChecks,
+    PackageAudit,
+    check_copies,
+    copy_entries,
+    copy_source,
+    fixity_event,
+)
 from archive.services.context import ArchiveContext
 from archive.services.ledgering import fixity_out
 from archive.storage import LocalStorage
 from archive.storage.local import QUARANTINE
+from archive.storage.s3 import S3Storage
+
+#: a copy as repair sees it: a storage root on disk or in object storage
+Copy = LocalStorage | S3Storage
 
 register("repair.before-record")
 
@@ -55,7 +69,7 @@ class RepairResult:
         }
 
 
-def _entries(rec: PackageRecord, checks: CopyChecks, by_name: dict[str, LocalStorage], damaged: str) -> list[Expected]:
+def _entries(rec: PackageRecord, checks: CopyChecks, by_name: dict[str, Copy], damaged: str) -> list[Expected]:
     """The entries of the package located through the inventory of a copy that verifies (content
     paths are the same in every copy: each copy's versions are made alike)."""
     ordered = sorted(by_name, key=lambda n: (n == damaged, not isinstance(checks.get(n), CopyResult)))
@@ -91,12 +105,24 @@ def _fresh_checks(ctx: ArchiveContext, rec: PackageRecord) -> tuple[CopyChecks, 
     return scratch.checks, scratch.findings
 
 
+@contextmanager
+def _readable(copy: Copy, package_id: str, location: str) -> Iterator[Path]:
+    """A file of a copy as a path to read: where it is on disk, or fetched from object storage."""
+    if isinstance(copy, LocalStorage):
+        yield copy.path_of(package_id) / location
+        return
+    with tempfile.TemporaryDirectory(prefix="archive-repair-") as tmp:
+        fetched = Path(tmp) / "file"
+        copy.download(package_id, location, fetched)
+        yield fetched
+
+
 def _fix_copy(
-    storage: LocalStorage,
+    storage: Copy,
     rec: PackageRecord,
     problems: list[AuditFinding],
     checks: CopyChecks,
-    by_name: dict[str, LocalStorage],
+    by_name: dict[str, Copy],
     label: str,
     result: RepairResult,
 ) -> list[str]:
@@ -115,9 +141,8 @@ def _fix_copy(
             continue
         e = entries[path]
         try:
-            storage.restore_file(
-                rec.id, e.location, by_name[source].path_of(rec.id) / e.location, e.digests, e.size, label
-            )
+            with _readable(by_name[source], rec.id, e.location) as readable:
+                storage.restore_file(rec.id, e.location, readable, e.digests, e.size, label)
         except ArchiveError as exc:
             result.unrepairable.append({"copy": storage.name, "path": path, "reason": exc.message})
             continue
@@ -135,11 +160,11 @@ def _fix_copy(
 
 
 def _rebuild(
-    storage: LocalStorage,
+    storage: Copy,
     rec: PackageRecord,
     entries: dict[str, Expected],
     checks: CopyChecks,
-    by_name: dict[str, LocalStorage],
+    by_name: dict[str, Copy],
     result: RepairResult,
 ) -> list[str]:
     """A copy whose whole package is missing: rebuilt in staging from good copies, then renamed in."""
@@ -155,24 +180,26 @@ def _rebuild(
             for p in lacking
         )
         return []
-    plan = [
-        (
-            entries[p].location,
-            by_name[str(src)].path_of(rec.id) / entries[p].location,
-            entries[p].digests,
-            entries[p].size,
-        )
-        for p, src in sources.items()
-    ]
-    first = by_name[str(next(iter(sources.values())))] if sources else None
-    if first is not None:  # the object's declaration and inventories, as the source copy has them
-        folder = first.path_of(rec.id)
-        plan += [(rel, folder / rel, {}, None) for rel in _structure(folder)]
-    try:
-        storage.restore_package(rec.id, plan)
-    except ArchiveError as exc:
-        result.unrepairable.append({"copy": storage.name, "path": "", "reason": exc.message})
-        return []
+    with ExitStack() as fetched:
+        plan = [
+            (
+                entries[p].location,
+                fetched.enter_context(_readable(by_name[str(src)], rec.id, entries[p].location)),
+                entries[p].digests,
+                entries[p].size,
+            )
+            for p, src in sources.items()
+        ]
+        local = [by_name[str(src)] for src in sources.values() if isinstance(by_name[str(src)], LocalStorage)]
+        first = local[0] if local else None
+        if isinstance(first, LocalStorage):  # the object's declaration and inventories, as the source copy has them
+            folder = first.path_of(rec.id)
+            plan += [(rel, folder / rel, {}, None) for rel in _structure(folder)]
+        try:
+            storage.restore_package(rec.id, plan)
+        except ArchiveError as exc:
+            result.unrepairable.append({"copy": storage.name, "path": "", "reason": exc.message})
+            return []
     result.restored.extend({"copy": storage.name, "path": p, "source": str(src)} for p, src in sources.items())
     return list(entries)
 
@@ -184,7 +211,7 @@ def repair_package(
     rec = audits.package(audit.package_id)
     checks, findings = (audit.checks, audit.findings) if audit.whole_pass else _fresh_checks(ctx, rec)
     result = RepairResult(rec.id)
-    by_name = {s.name: s for s in ctx.all_storage}
+    by_name: dict[str, Copy] = {s.name: s for s in ctx.audited_copies}
     label = f"{clock():%Y%m%dT%H%M%SZ}-{run_id[:8]}"
     events: list[Event] = []
     for name, storage in by_name.items():
@@ -205,7 +232,7 @@ def repair_package(
                 clock(),
                 f"Repair in audit run {run_id}: {len(restored)} file(s) of copy {name} restored from "
                 f"{sources}, each verified against the catalog's digests while copying; "
-                f"damaged or unexpected entries moved to {storage.root}/{QUARANTINE}/{rec.id}/{label}",
+                f"damaged or unexpected entries moved to {str(storage.root).rstrip('/')}/{QUARANTINE}/{rec.id}/{label}",
                 OUTCOME_FAILURE if bad else OUTCOME_SUCCESS,
                 "\n".join(f"{r['path']} <- {r['source']}" for r in restored)[:8000],
                 list(AGENTS),
@@ -213,7 +240,7 @@ def repair_package(
             )
         )
         located, _ = copy_entries(storage, rec)
-        recheck = check_copy(storage.path_of(rec.id), located, rec.id, name, Budget(), extras=True)
+        recheck = check_copy(copy_source(storage, rec.id), located, rec.id, name, Budget(), extras=True)
         checks[name] = recheck
         findings = [f for f in findings if f.copy != name] + recheck.findings
         events.append(

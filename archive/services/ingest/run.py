@@ -177,7 +177,7 @@ def _existing(ctx: ArchiveContext, package_id: str) -> IngestResult:
 
 def _roll_back(ctx: ArchiveContext, package_id: str) -> None:
     """Remove a package this ingest stored but did not catalogue, from every storage root."""
-    for s in ctx.all_storage:
+    for s in ctx.audited_copies:
         try:
             s.remove_package(package_id)
         except (OSError, StorageError) as exc:  # pragma: no cover - reported; doctor finishes the job
@@ -241,7 +241,7 @@ def ingest(
             if ctx.settings.verify_after_store:
                 verify_stored_bag(stored, pkg.files, tag_digests, ctx.settings.workers, progress)
             fault_point("verify.done")
-            for replica in ctx.replicas:
+            for replica in ctx.copy_targets:
                 progress(f"replicating to {replica.name}", 0, 1)
                 replicate_package(stored, replica, package_id, pkg.files, tag_digests)
             with ledgered(ctx, pkg, tag_digests):  # write-ahead: the ledger first, then the catalog

@@ -194,7 +194,7 @@ def _document(ctx: ArchiveContext, proposal: Proposal, package_id: str, actor: s
         }
         for kind, detail in (
             (EVENT_DEACCESSION, f"Disposal proposal {proposal.id} approved: the package leaves the archive"),
-            (EVENT_DELETION, f"Every version of the package removed from {len(ctx.all_storage)} storage root(s)"),
+            (EVENT_DELETION, f"Every version of the package removed from {len(ctx.audited_copies)} storage root(s)"),
         )
     ]
     return {
@@ -279,6 +279,8 @@ def dispose_one(
     fault_point("dispose.tombstone-written")
     for storage in ctx.all_storage:
         _remove_object(storage, package_id)
+    for copy in ctx.object_replicas:  # its commit object first: it stops counting as stored at once
+        copy.remove_package(package_id)
     fault_point("dispose.object-removed")
     Disposals(ctx.catalog).record_disposal(document)
     return True
@@ -290,7 +292,7 @@ def finish_disposals(ctx: ArchiveContext, dry_run: bool = False) -> list[tuple[s
     done = []
     for document in stored_tombstones(ctx.storage):
         pid = str(document["package"])
-        if ctx.catalog.tombstone(pid) is not None and not any(s.exists(pid) for s in ctx.all_storage):
+        if ctx.catalog.tombstone(pid) is not None and not any(s.exists(pid) for s in ctx.audited_copies):
             continue
         done.append((pid, "disposal begun (tombstone written) but not finished"))
         if dry_run:

@@ -322,7 +322,7 @@ def record_stored_version(
     stored = ctx.storage.version(new.id, number)
     if ctx.settings.verify_after_store:
         verify_stored_bag(stored, new.files, tag_digests, ctx.settings.workers)
-    for replica in ctx.replicas:
+    for replica in ctx.copy_targets:
         if not replica.exists(new.id) or replica.head(new.id) < number:
             replicate_package(stored, replica, new.id, new.files, tag_digests)
     fault_point("version.replicated")
@@ -391,7 +391,7 @@ def finish_versions(ctx: ArchiveContext, package_id: str, dry_run: bool = False)
         known = Known.of(head)
         record_stored_version(ctx, new, number, kind, reason, mets, stored.tag_digests, known, ledger=not ledgered)
         head = ctx.catalog.get_package(package_id)
-    for replica in ctx.replicas:
+    for replica in ctx.copy_targets:
         if not replica.reachable() or not replica.exists(package_id):
             continue
         behind = replica.head(package_id)

@@ -1,0 +1,274 @@
+"""Object storage against a real S3-compatible server (SeaweedFS): replicas in a bucket, written
+once with their SHA-256, audited in two tiers, removed on disposal, and never half-visible."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from archive.errors import StorageError
+from archive.services.context import ArchiveContext
+from archive.services.ingest.run import ingest
+from archive.storage.objects import Exists
+from archive.storage.s3 import S3Storage
+from tests.support.audit import TIF, audit, stored
+
+
+def _copy(ctx: ArchiveContext) -> S3Storage:
+    (copy,) = ctx.object_replicas
+    return copy
+
+
+def _local_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _bucket_files(copy: S3Storage, pid: str) -> dict[str, bytes]:
+    out = {}
+    for rel, _ in copy.keys(pid):
+        data = copy.bucket.read(copy.object_key(pid, rel))
+        assert data is not None
+        out[rel] = data
+    return out
+
+
+def test_an_ingest_stores_a_byte_identical_copy_of_the_object_in_the_bucket(octx, copy_fixture) -> None:
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    assert copy.exists(pid) and list(copy.iter_package_ids()) == [pid]
+    assert _bucket_files(copy, pid) == _local_files(octx.storage.path_of(pid))
+    assert copy.head(pid) == 1
+    # every object carries the SHA-256 the server checked when it accepted it
+    info = copy.bucket.info(copy.object_key(pid, f"v1/content/{TIF}"))
+    assert info is not None
+    assert info.sha256 == hashlib.sha256((octx.storage.original_bag(pid) / TIF).read_bytes()).hexdigest()
+
+
+def test_the_bucket_is_an_ocfl_storage_root_an_independent_validator_accepts(octx, copy_fixture, tmp_path) -> None:
+    from ocfl.storage_root import StorageRoot
+
+    stored(octx, copy_fixture)
+    copy = _copy(octx)
+    root = tmp_path / "downloaded"
+    for rel, _ in copy.bucket.keys(""):
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = copy.bucket.read(rel)
+        assert data is not None
+        target.write_bytes(data)
+    storage = StorageRoot(root=str(root))
+    assert storage.validate(), (str(storage.log), storage.errors)
+    assert (storage.num_objects, storage.good_objects) == (1, 1)
+
+
+def test_an_audit_reads_the_copy_in_the_bucket_and_finds_what_changed(octx, copy_fixture) -> None:
+    pid = stored(octx, copy_fixture)
+    assert audit(octx, package_ids=[pid]).exit_status == 0
+    copy = _copy(octx)
+    key = copy.object_key(pid, f"v1/content/{TIF}")
+    good = copy.bucket.read(key)
+    assert good is not None
+    # what a failing disk or a careless operator does: other bytes under the key, behind the archive's back
+    copy.bucket.s3.put_object(Bucket=copy.bucket.location.bucket, Key=copy.bucket.key(key), Body=good[:-1] + b"!")
+    result = audit(octx, package_ids=[pid])
+    found = {(f.copy, f.path, f.kind) for f in result.findings}
+    assert ("object1", TIF, "changed") in found, result.as_dict()
+    assert all(f.copy == "object1" for f in result.findings)
+    (event,) = [e for e in octx.catalog.get_package(pid).events if e.type == "fixity check" and e.outcome == "failure"]
+    assert "object1 (object storage, every byte read back)" in event.detail
+
+
+def test_the_cheap_tier_trusts_the_servers_checksum_and_says_so(octx, copy_fixture, archive_home) -> None:
+    from tests.conftest import make_settings
+
+    pid = stored(octx, copy_fixture)
+    cheap = ArchiveContext(make_settings(archive_home, **{**_settings_of(octx), "object_audit_tier": "cheap"}))
+    try:
+        result = audit(cheap, package_ids=[pid])
+        assert result.exit_status == 0, result.as_dict()
+        assert all(
+            "no byte read" in e.detail for e in cheap.catalog.get_package(pid).events if e.type == "fixity check"
+        )
+        copy = _copy(cheap)
+        key = copy.object_key(pid, f"v1/content/{TIF}")
+        copy.bucket.s3.delete_object(Bucket=copy.bucket.location.bucket, Key=copy.bucket.key(key))
+        result = audit(cheap, package_ids=[pid])
+        assert ("object1", TIF, "missing") in {(f.copy, f.path, f.kind) for f in result.findings}
+    finally:
+        cheap.close()
+
+
+def _settings_of(ctx: ArchiveContext) -> dict[str, object]:
+    s = ctx.settings
+    return {
+        "database_url": s.database_url,
+        "object_replicas": list(s.object_replicas),
+        "s3_endpoint_url": s.s3_endpoint_url,
+        "s3_region": s.s3_region,
+    }
+
+
+def test_an_object_is_written_once_and_a_retry_with_the_same_bytes_is_kept(octx) -> None:
+    copy = _copy(octx)
+    copy.ensure()
+    data = b"the first bytes\n"
+    copy.bucket.put_new("probe/a.txt", data, hashlib.sha256(data).hexdigest())
+    copy.bucket.put_new("probe/a.txt", data, hashlib.sha256(data).hexdigest())  # a retry: kept
+    other = b"other bytes\n"
+    with pytest.raises(Exists):
+        copy.bucket.put_new("probe/a.txt", other, hashlib.sha256(other).hexdigest())
+    assert copy.bucket.read("probe/a.txt") == data
+
+
+def test_the_server_refuses_bytes_that_do_not_match_their_sha256(octx) -> None:
+    copy = _copy(octx)
+    copy.ensure()
+    with pytest.raises(StorageError):
+        copy.bucket.put_new("probe/b.txt", b"what was sent", hashlib.sha256(b"what was meant").hexdigest())
+    assert copy.bucket.info("probe/b.txt") is None
+
+
+def test_new_versions_reach_the_bucket_with_only_their_new_content(octx, copy_fixture, tmp_path) -> None:
+    from archive.services.lifecycle import changes
+    from archive.services.lifecycle.versions import Actor
+
+    pid = stored(octx, copy_fixture)
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "note.txt").write_text("a note\n")
+    alice = Actor("alice", "archivist")
+    assert changes.add_files(octx, pid, extra, "a note", alice).version == 2
+    assert changes.set_access(octx, pid, "restricted", "donor asked", alice).version == 3
+    copy = _copy(octx)
+    assert copy.head(pid) == 3
+    assert _bucket_files(copy, pid) == _local_files(octx.storage.path_of(pid))
+    payload = sorted(rel for rel, _ in copy.keys(pid) if "/content/data/" in rel)
+    assert [p for p in payload if not p.startswith("v1/")] == ["v2/content/data/note.txt"]
+    assert audit(octx, package_ids=[pid]).exit_status == 0
+
+
+def test_a_disposed_package_leaves_the_bucket(octx, copy_fixture) -> None:
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    copy.remove_package(pid)
+    assert not copy.exists(pid) and list(copy.keys(pid)) == []
+
+
+def test_an_unreachable_server_is_reported_by_the_audit_not_raised(
+    octx, copy_fixture, archive_home, monkeypatch
+) -> None:
+    from archive.storage import objects
+    from tests.conftest import make_settings
+
+    monkeypatch.setattr(objects, "ATTEMPTS", 1)
+    pid = stored(octx, copy_fixture)
+    away = ArchiveContext(
+        make_settings(archive_home, **{**_settings_of(octx), "s3_endpoint_url": "http://127.0.0.1:9"})
+    )
+    try:
+        result = audit(away, package_ids=[pid])
+        assert ("object1", "unreachable") in {(f.copy, f.kind) for f in result.findings}, result.as_dict()
+    finally:
+        away.close()
+
+
+def test_an_ingest_whose_copy_cannot_be_made_stores_nothing(octx, copy_fixture, monkeypatch) -> None:
+    from archive.storage import objects
+
+    calls = {"n": 0}
+    real = objects.Bucket.put_new
+
+    def failing(self, rel, source, sha256, sha512=""):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise StorageError("the connection dropped")
+        return real(self, rel, source, sha256, sha512)
+
+    monkeypatch.setattr(objects.Bucket, "put_new", failing)
+    with pytest.raises(StorageError):
+        ingest(octx, copy_fixture("submissions/heritage-minimal"), "heritage")
+    monkeypatch.undo()
+    assert octx.catalog.count_packages() == 0
+    assert list(octx.storage.iter_package_ids()) == []
+    assert list(_copy(octx).iter_package_ids()) == []
+
+
+def test_a_server_killed_mid_upload_leaves_nothing_visible_and_a_retry_stores_one_package(
+    archive_home, copy_fixture, s3, tmp_path, monkeypatch
+) -> None:
+    """SIGKILL the server (its own, not the shared one) while the copy's files go up."""
+    from archive.storage import objects
+    from tests.conftest import make_settings, object_settings
+    from tests.support import seaweed
+
+    monkeypatch.setattr(objects, "ATTEMPTS", 1)  # the dead server is not asked again and again
+    server = seaweed.start(tmp_path / "own-server")
+    ctx = ArchiveContext(make_settings(archive_home, **object_settings(server.endpoint)))
+    try:
+        real = objects.Bucket.put_new
+        uploads = {"n": 0}
+
+        def killing(self, rel, source, sha256, sha512=""):
+            uploads["n"] += 1
+            if uploads["n"] == 8:  # content is going up: the server dies under the writer
+                server.stop(kill=True)
+            return real(self, rel, source, sha256, sha512)
+
+        monkeypatch.setattr(objects.Bucket, "put_new", killing)  # undone below, before the retry
+        submission = copy_fixture("submissions/heritage-minimal")
+        with pytest.raises(StorageError):
+            ingest(ctx, submission, "heritage")
+        monkeypatch.setattr(objects.Bucket, "put_new", real)
+        server.restart()
+        copy = _copy(ctx)
+        assert list(copy.iter_package_ids()) == []  # the half-uploaded object is no package
+        assert ctx.catalog.count_packages() == 0 and list(ctx.storage.iter_package_ids()) == []
+        result = ingest(ctx, submission, "heritage")
+        assert list(copy.iter_package_ids()) == [result.package_id]
+        assert ctx.catalog.count_packages() == 1
+        assert audit(ctx, package_ids=[result.package_id]).exit_status == 0
+    finally:
+        ctx.close()
+        server.stop()
+
+
+def test_damage_in_the_primary_is_repaired_from_the_bucket(octx, copy_fixture) -> None:
+    from tests.support.audit import flip_byte
+
+    pid = stored(octx, copy_fixture)
+    good = (octx.storage.original_bag(pid) / TIF).read_bytes()
+    flip_byte(octx.storage.original_bag(pid) / TIF)
+    result = audit(octx, package_ids=[pid], repair=True)
+    assert result.repairs[0].restored == [{"copy": "primary", "path": TIF, "source": "object1"}]
+    assert (octx.storage.original_bag(pid) / TIF).read_bytes() == good
+    assert audit(octx, package_ids=[pid]).exit_status == 0
+
+
+def test_damage_in_the_bucket_is_repaired_from_the_primary_and_the_damaged_bytes_kept(octx, copy_fixture) -> None:
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    key = copy.object_key(pid, f"v1/content/{TIF}")
+    good = copy.bucket.read(key)
+    assert good is not None
+    bad = good[:-1] + b"!"
+    copy.bucket.s3.put_object(Bucket=copy.bucket.location.bucket, Key=copy.bucket.key(key), Body=bad)
+    result = audit(octx, package_ids=[pid], repair=True)
+    assert result.repairs[0].restored == [{"copy": "object1", "path": TIF, "source": "primary"}]
+    assert copy.bucket.read(key) == good
+    kept = [rel for rel, _ in copy.bucket.keys(f"extensions/archive-quarantine/{pid}/")]
+    assert len(kept) == 1 and copy.bucket.read(kept[0]) == bad  # evidence, not deleted
+    assert audit(octx, package_ids=[pid]).exit_status == 0
+
+
+def test_a_package_missing_from_the_bucket_is_rebuilt_from_the_primary(octx, copy_fixture) -> None:
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    before = _bucket_files(copy, pid)
+    copy.remove_package(pid)
+    result = audit(octx, package_ids=[pid], repair=True)
+    assert ("object1", "package-missing") in {(f.copy, f.kind) for f in result.findings}
+    assert not result.repairs[0].unrepairable, result.repairs[0].as_dict()
+    assert _bucket_files(copy, pid) == before
+    assert audit(octx, package_ids=[pid]).exit_status == 0
