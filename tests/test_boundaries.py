@@ -739,6 +739,7 @@ def _storage_calls(storage: Any, staging: Path, source: Path) -> dict[str, Calla
         "add_version": lambda: storage.add_version(PID, staging, {}, {}, 1),
         "version": lambda: storage.version(PID),
         "head": lambda: storage.head(PID),
+        "inventory": lambda: storage.inventory(PID),
         "settle": lambda: storage.settle(PID),
         "reachable": storage.reachable,
         "discard": lambda: storage.discard(staging),

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from archive.config import SETTINGS, Setting, load_settings
 from archive.errors import ConfigError
@@ -143,7 +145,7 @@ def test_every_setting_is_a_field_of_settings_with_its_default() -> None:
     from archive.config import Settings
 
     declared = [f.name for f in dataclasses.fields(Settings) if "kind" in f.metadata]
-    assert [s.name for s in SETTINGS] == declared and len(declared) == 28
+    assert [s.name for s in SETTINGS] == declared and len(declared) == 33
     plain = Settings()  # every setting has its default where it is declared
     for s in SETTINGS:
         if not callable(s.default):
@@ -154,7 +156,7 @@ def test_docs_settings_table_is_the_declaration() -> None:
     """docs/configuration.md's table, row by row, is what SETTINGS declares (regenerate it with
     ``python -c 'from tests.test_config import table; print(table())'``)."""
     docs = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-    rows = [line for line in docs.splitlines() if re.match(r"\| `[a-z_]+` \|", line)]
+    rows = [line for line in docs.splitlines() if re.match(r"\| `[a-z0-9_]+` \|", line)]
     assert rows == table().splitlines()
 
 
@@ -199,3 +201,28 @@ def test_every_archive_variable_in_the_repository_is_a_setting_or_listed() -> No
     unknown = used - {s.env for s in SETTINGS} - set(NOT_SETTINGS)
     assert not unknown, f"ARCHIVE_* variables that are neither settings nor in NOT_SETTINGS: {sorted(unknown)}"
     assert set(NOT_SETTINGS) <= used, f"NOT_SETTINGS names no longer used: {set(NOT_SETTINGS) - used}"
+
+
+def test_object_replicas_are_s3_addresses_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    s = load_settings(env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_OBJECT_REPLICAS": "s3://a/x, s3://b"})
+    assert s.object_replicas == ("s3://a/x/", "s3://b/")
+    for bad in ("/mnt/disk", "s3:///x", "http://a/x", "s3://a/x/../y", "s3://a/x?region=eu"):
+        with pytest.raises(ConfigError, match="object_replicas"):
+            load_settings(env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_OBJECT_REPLICAS": bad})
+    with pytest.raises(ConfigError, match="twice"):
+        load_settings(env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_OBJECT_REPLICAS": "s3://a/x s3://a/x/"})
+    with pytest.raises(ConfigError, match="object_audit_tier"):
+        load_settings(env={"ARCHIVE_HOME": str(tmp_path), "ARCHIVE_OBJECT_AUDIT_TIER": "quick"})
+
+
+@given(st.text(max_size=40))
+def test_an_object_storage_address_is_refused_or_read_back_the_same(text: str) -> None:
+    from archive.storage.objects import Location
+
+    try:
+        location = Location.parse(text)
+    except ValueError:
+        return
+    assert Location.parse(str(location)) == location
+    assert location.bucket and "/" not in location.bucket
+    assert location.prefix == "" or (location.prefix.endswith("/") and "//" not in location.prefix)

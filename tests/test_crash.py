@@ -69,8 +69,8 @@ NOT_STORED = {
 
 #: journeys whose kills are tested beside their own code: ocfl.* in tests/test_ocfl.py, version.* (a change
 #: of a stored package) in tests/test_lifecycle_crash.py, migrate.* in tests/test_migrate_storage.py,
-#: dispose.* in tests/test_disposal.py
-ELSEWHERE = ("ocfl", "version", "migrate", "dispose")
+#: dispose.* in tests/test_disposal.py, s3.* (a copy going up to object storage) in tests/test_object_storage.py
+ELSEWHERE = ("ocfl", "version", "migrate", "dispose", "s3")
 
 
 def journey(point: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from archive.errors import StorageError
 from archive.services.context import ArchiveContext
 from archive.services.ingest.run import ingest
-from archive.storage.objects import Exists
+from archive.storage.objects import ObjectExists
 from archive.storage.s3 import S3Storage
 from tests.support.audit import TIF, audit, stored
 
@@ -117,7 +117,7 @@ def test_an_object_is_written_once_and_a_retry_with_the_same_bytes_is_kept(octx)
     copy.bucket.put_new("probe/a.txt", data, hashlib.sha256(data).hexdigest())
     copy.bucket.put_new("probe/a.txt", data, hashlib.sha256(data).hexdigest())  # a retry: kept
     other = b"other bytes\n"
-    with pytest.raises(Exists):
+    with pytest.raises(ObjectExists):
         copy.bucket.put_new("probe/a.txt", other, hashlib.sha256(other).hexdigest())
     assert copy.bucket.read("probe/a.txt") == data
 
@@ -272,3 +272,82 @@ def test_a_package_missing_from_the_bucket_is_rebuilt_from_the_primary(octx, cop
     assert not result.repairs[0].unrepairable, result.repairs[0].as_dict()
     assert _bucket_files(copy, pid) == before
     assert audit(octx, package_ids=[pid]).exit_status == 0
+
+
+@pytest.mark.parametrize("point", ["s3.content-uploaded", "s3.version-committed", "s3.root-inventory-written"])
+def test_an_ingest_killed_while_its_copy_goes_up_is_finished_by_doctor(tmp_path, s3, database_url, point: str) -> None:
+    """SIGKILL in a real child process at each step of an upload: the package is never listed in the
+    bucket before its commit object, doctor catalogues it and finishes the copy, and the ingest run
+    again leaves exactly one package."""
+    from archive.services.audit.run import AuditOptions, run_audit
+    from archive.services.recovery.doctor import run_doctor
+    from tests.conftest import object_settings
+    from tests.support.crash import context, run_forked, write_config
+
+    extra = object_settings(s3.endpoint)
+    config = write_config(
+        tmp_path,
+        database_url,
+        replica=False,
+        object_replicas=f"['{extra['object_replicas'][0]}']",  # type: ignore[index]
+        s3_endpoint_url=extra["s3_endpoint_url"],
+        s3_region="us-east-1",
+    )
+    submission = Path(__file__).parent / "data" / "submissions" / "heritage-minimal"
+    assert run_forked(config, ["ingest", str(submission), "--profile", "heritage"], point) == -9
+    with context(config) as ctx:
+        copy = _copy(ctx)
+        (pid,) = list(ctx.storage.iter_package_ids())
+        assert ctx.catalog.count_packages() == 0
+        assert not copy.exists(pid) and list(copy.iter_package_ids()) == []  # no commit object yet
+        report = run_doctor(ctx)
+        finished = {(i.kind, i.where) for i in report.issues}
+        assert ("uncatalogued-package", "primary") in finished, report.as_dict()
+        assert ("copy-missing", "object1") in finished
+        assert run_doctor(ctx).exit_status == 0  # nothing left to do
+        assert ctx.catalog.count_packages() == 1 and copy.head(pid) == 1
+        assert _bucket_files(copy, pid) == _local_files(ctx.storage.path_of(pid))
+        assert run_audit(ctx, AuditOptions(all=True)).exit_status == 0
+        again = ingest(ctx, submission, "heritage")
+        assert (again.package_id, again.created) == (pid, False)
+        assert list(copy.iter_package_ids()) == [pid]
+
+
+def test_every_public_method_of_an_unreachable_bucket_raises_a_storage_error(tmp_path, monkeypatch) -> None:
+    """As every LocalStorage method does on a failing file system (tests/test_boundaries.py): the
+    server's or the network's words, never a botocore exception, reach the user."""
+    import inspect
+
+    from archive.storage import objects
+    from archive.storage.local import StoredVersion
+    from archive.storage.objects import Location, client
+
+    monkeypatch.setattr(objects, "ATTEMPTS", 1)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    copy = S3Storage(Location.parse("s3://nowhere/p"), client("http://127.0.0.1:9", "us-east-1", "path"), "object1")
+    pid = "5543eb55-bcda-40bf-aba5-6a1e0c7b1c11"
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"a")
+    version = StoredVersion(pid, 1, 1, tmp_path, {}, {})
+    calls = {
+        "ensure": copy.ensure,
+        "exists": lambda: copy.exists(pid),
+        "inventory": lambda: copy.inventory(pid),
+        "head": lambda: copy.head(pid),
+        "iter_package_ids": lambda: list(copy.iter_package_ids()),
+        "keys": lambda: list(copy.keys(pid)),
+        "mirror": lambda: copy.mirror(version),
+        "download": lambda: copy.download(pid, "v1/content/a", tmp_path / "got"),
+        "quarantine": lambda: copy.quarantine(pid, "v1/content/a", "label"),
+        "restore_file": lambda: copy.restore_file(pid, "v1/content/a", source, {}, 1, "label"),
+        "restore_package": lambda: copy.restore_package(pid, [("v1/content/a", source, {}, 1)]),
+        "remove_package": lambda: copy.remove_package(pid),
+    }
+    public = {n for n, fn in vars(S3Storage).items() if inspect.isfunction(fn) and not n.startswith("_")}
+    assert public - {"reachable", "object_key"} == set(calls)
+    assert copy.reachable() is False
+    for name, call in calls.items():
+        with pytest.raises(StorageError):
+            call()
+        assert name

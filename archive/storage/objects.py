@@ -74,8 +74,10 @@ class Location:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
-class Exists(StorageError):
-    """A write-once object is there already, with other content."""
+class ObjectExists(StorageError):
+    """A write-once object is there already with other content, or another writer replaced it first."""
+
+    code = "E502"
 
 
 def client(endpoint_url: str, region: str, addressing_style: str) -> Any:
@@ -238,7 +240,7 @@ class Bucket:
         """Upload a new object, refused by the server unless its bytes have SHA-256 ``sha256`` (hex).
 
         An object already there with the same SHA-256 is kept (a retry after a lost answer); with
-        another it raises :class:`Exists`, and nothing is replaced.
+        another it raises :class:`ObjectExists`, and nothing is replaced.
         """
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
         meta = {"sha256": sha256, **({"sha512": sha512} if sha512 else {})}
@@ -257,19 +259,19 @@ class Bucket:
                 there = self.info(rel)
                 if there is not None and there.sha256 == sha256 and there.size == size:
                     return
-                raise Exists(f"object storage {self.location} holds {rel} already, with other content") from exc
+                raise ObjectExists(f"object storage {self.location} holds {rel} already, with other content") from exc
             raise self._error(exc, "write", rel) from exc
 
     def replace(self, rel: str, data: bytes, etag: str | None) -> str:
         """Write ``data`` over the object whose ETag is ``etag`` (None: there must be none); returns
-        the new ETag. A writer that lost a race gets :class:`Exists`."""
+        the new ETag. A writer that lost a race gets :class:`ObjectExists`."""
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         sha256 = hashlib.sha256(data).hexdigest()
         try:
             answer = self._put(rel, data, sha256, {"sha256": sha256}, **condition)
         except Exception as exc:
             if _code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                raise Exists(f"object storage {self.location}: {rel} was changed by another writer") from exc
+                raise ObjectExists(f"object storage {self.location}: {rel} was changed by another writer") from exc
             raise self._error(exc, "write", rel) from exc
         return str(answer.get("ETag", ""))
 

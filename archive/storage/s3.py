@@ -35,7 +35,7 @@ from archive.faults import fault_point, register
 from archive.fixity.hashing import copy_and_hash, hash_file
 from archive.ids import is_package_id
 from archive.storage.local import QUARANTINE, StoredVersion, package_relpath
-from archive.storage.objects import Bucket, Exists, Location
+from archive.storage.objects import Bucket, Location, ObjectExists
 from archive.storage.ocfl import inventory as inv
 from archive.storage.ocfl.layout import (
     EXTENSION,
@@ -92,7 +92,7 @@ class S3Storage:
         for rel, data in _declaration().items():
             try:
                 self.bucket.put_new(rel, data, hashlib.sha256(data).hexdigest())
-            except Exists as exc:
+            except ObjectExists as exc:
                 raise StorageError(
                     f"object storage {self.bucket.location} holds another {rel}: it is no storage root of this layout"
                 ) from exc
@@ -217,7 +217,7 @@ class S3Storage:
                 fault_point("s3.root-inventory-written")
                 if side is None or _sidecar_digest(side[0]) != digest:
                     self.bucket.replace(obj + SIDECAR, sidecar, side[1] if side else None)
-            except Exists:
+            except ObjectExists:
                 continue
             break
         held = self._held(package_id)

@@ -194,6 +194,14 @@ def settle_uncatalogued(ctx: ArchiveContext, report: DoctorReport, package_id: s
                 "replicated",
                 storage.name,
             )
+    for copy in ctx.object_replicas:  # what an ingest cut short did not upload (what is there is kept)
+        if copy.exists(package_id) and copy.head(package_id) >= by_name[source_name].head(package_id):
+            continue
+        if not report.dry_run:
+            copy.mirror(by_name[source_name].version(package_id))
+        report.add(
+            "copy-missing", package_id, f"copied from {source_name}, every file checked", "replicated", copy.name
+        )
     report.add(
         "uncatalogued-package",
         package_id,
