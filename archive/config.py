@@ -204,6 +204,19 @@ class Settings:
     notify_command: str = setting(
         "str", "", "Shell command run once per failing audit run, with the findings as JSON on its standard input."
     )
+    job_attempts: int = setting(
+        "int",
+        3,
+        "Tries of a queued job whose storage or catalog could not be reached (`archive worker`, "
+        "[deployment.md](deployment.md)); a rejected submission is not tried again.",
+    )
+    job_retry_seconds: int = setting("int", 60, "Wait before a queued job is tried again, doubled at each further try.")
+    job_heartbeat_seconds: int = setting(
+        "int",
+        10,
+        "How often a worker tells the queue it is alive; a worker silent for three of these counts as dead "
+        "and its job is queued again.",
+    )
     source: str = field(default="defaults")
     #: what chose ``home``: "the --home option", "ARCHIVE_HOME", "settings file PATH" or DEFAULT_HOME_SOURCE
     home_source: str = DEFAULT_HOME_SOURCE
@@ -370,6 +383,11 @@ def load_settings(
     if values["workers"] < 1:
         raise ConfigError("setting workers must be at least 1")
     _check_audit_settings(values)
+    for name in ("job_attempts", "job_heartbeat_seconds"):
+        if values[name] < 1:
+            raise ConfigError(f"setting {name} must be at least 1")
+    if values["job_retry_seconds"] < 0:
+        raise ConfigError("setting job_retry_seconds must be 0 or more")
     if values["s3_addressing_style"] not in ("auto", "path", "virtual"):
         raise ConfigError(
             f"setting s3_addressing_style must be auto, path or virtual, got {values['s3_addressing_style']!r}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
         return
+    with pg_schema() as url:
+        yield url
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """The URL of a new, empty schema of the test PostgreSQL database, dropped afterwards (skips the
+    test when ARCHIVE_TEST_DATABASE_URL is not set)."""
     if not PG_URL:
         pytest.skip("ARCHIVE_TEST_DATABASE_URL is not set")
     from sqlalchemy import create_engine, text

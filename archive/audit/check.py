@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from archive.audit.budget import Budget
 from archive.audit.findings import AuditFinding, finding
@@ -201,12 +201,7 @@ def check_file(
             return FileOutcome(entry, 0, "not-regular", f"is {what}")
         fd = _open(path)
         with os.fdopen(fd, "rb", buffering=0) as stream:
-            if copy_to is None:
-                size, found = hash_stream(stream, list(entry.digests), READ_CHUNK, on_bytes)
-            else:
-                target = copy_to / entry.path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                size, found = copy_and_hash(stream, target, list(entry.digests), fsync=False, on_bytes=on_bytes)
+            size, found = read_entry(stream, entry, copy_to, on_bytes)
     except FileNotFoundError as exc:
         return FileOutcome(entry, 0, "missing", error=exc)
     except PermissionError as exc:
@@ -216,6 +211,17 @@ def check_file(
             return FileOutcome(entry, 0, "not-regular", "is a symbolic link")
         return FileOutcome(entry, 0, "unreadable", f"read error: {exc.strerror or exc}", error=exc)
     return outcome_of(entry, size, found)
+
+
+def read_entry(
+    stream: BinaryIO, entry: Expected, copy_to: Path | None, on_bytes: Callable[[int], None] | None
+) -> tuple[int, dict[str, str]]:
+    """Size and digests of ``entry``'s bytes read from ``stream``, copied to ``copy_to`` on the way if given."""
+    if copy_to is None:
+        return hash_stream(stream, list(entry.digests), READ_CHUNK, on_bytes)
+    target = copy_to / entry.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return copy_and_hash(stream, target, list(entry.digests), fsync=False, on_bytes=on_bytes)
 
 
 def outcome_of(entry: Expected, size: int, found: Mapping[str, str]) -> FileOutcome:

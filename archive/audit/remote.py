@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from archive.audit.check import OCFL_STRUCTURE, READ_CHUNK, Expected, FileOutcome, outcome_of
+from archive.audit.check import OCFL_STRUCTURE, Expected, FileOutcome, outcome_of, read_entry
 from archive.errors import StorageError
-from archive.fixity.hashing import copy_and_hash, hash_stream
 from archive.storage.s3 import S3Storage
 
 TIERS = ("full", "cheap")
@@ -49,12 +48,7 @@ class ObjectCopy:
                     return replace(outcome_of(narrowed, info.size, {"sha256": info.sha256}), read=0)
             # the full tier (and a file the server keeps no SHA-256 for): the bytes, as a stream
             with bucket.open(self._key(entry)) as stream:
-                if copy_to is None:
-                    size, found = hash_stream(stream, list(entry.digests), READ_CHUNK, on_bytes)
-                else:
-                    target = copy_to / entry.path
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    size, found = copy_and_hash(stream, target, list(entry.digests), fsync=False, on_bytes=on_bytes)
+                size, found = read_entry(stream, entry, copy_to, on_bytes)
         except FileNotFoundError as exc:
             return FileOutcome(entry, 0, "missing", error=exc)
         except StorageError as exc:

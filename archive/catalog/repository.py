@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -198,6 +198,53 @@ class Catalog:
         finally:
             self._scoped.reset(token)
             conn.close()
+
+    @contextmanager
+    @guarded("lock packages in the catalog {self.url}")
+    def package_locks(self, package_ids: Sequence[str]) -> Iterator[set[str]]:
+        """Those of ``package_ids`` no other process holds, each locked for this one while the block
+        runs (PostgreSQL session advisory locks on one connection of their own; a process that dies
+        loses them with its connection). On SQLite the archive runs in one process: every id."""
+        if self.engine.dialect.name != "postgresql":
+            yield set(package_ids)
+            return
+        lock = text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))")
+        unlock = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
+        with self.engine.connect() as conn:
+            held: set[str] = set()
+            try:
+                for pid in package_ids:
+                    if conn.execute(lock, {"key": f"archive.package:{pid}"}).scalar():
+                        held.add(pid)
+                conn.commit()
+                yield held
+            finally:
+                for pid in held:
+                    conn.execute(unlock, {"key": f"archive.package:{pid}"})
+                conn.commit()
+
+    @contextmanager
+    @guarded("lock the catalog {self.url}")
+    def lock(self, name: str, shared: bool = False) -> Iterator[bool]:
+        """Whether this process got the catalog-wide lock ``name`` (shared: beside other shared
+        holders), held while the block runs: a PostgreSQL session advisory lock, seen by every
+        machine using the catalog and lost with a process that dies. On SQLite: True (the file
+        locks of the archive's home do this there)."""
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        kind = "_shared" if shared else ""
+        with self.engine.connect() as conn:
+            got = bool(
+                conn.execute(text(f"SELECT pg_try_advisory_lock{kind}(hashtextextended(:k, 0))"), {"k": name}).scalar()
+            )
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text(f"SELECT pg_advisory_unlock{kind}(hashtextextended(:k, 0))"), {"k": name})
+                    conn.commit()
 
     @guarded("reach the catalog {self.url}")
     def ping(self) -> None:

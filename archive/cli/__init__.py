@@ -139,6 +139,7 @@ def _register() -> None:
         audit,
         bags,
         disposal,
+        jobs,
         ledger,
         lifecycle,
         packages,
@@ -174,6 +175,8 @@ def _register() -> None:
         recovery.reindex,
         retention.retention,
         recovery.migrate_storage_command,
+        jobs.worker,
+        jobs.jobs,
     ):
         main.add_command(command)
 

@@ -117,6 +117,18 @@ def _finish(result: AuditResult, as_json: bool, home: str = "") -> None:
     help="Copies in object storage: full reads every byte back, cheap compares the server's SHA-256 of each "
     "object (default: setting object_audit_tier).",
 )
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Queue the audit for `archive worker` processes (PostgreSQL catalogs), in jobs of --batch packages.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=10_000),
+    default=50,
+    show_default=True,
+    help="With --enqueue: packages per job.",
+)
 @json_option
 @click.pass_context
 @handles_errors
@@ -130,6 +142,8 @@ def audit(
     jobs: int | None,
     repair: bool,
     tier: str | None,
+    enqueue: bool,
+    batch: int,
     as_json: bool,
 ) -> None:
     """Check stored packages against the catalog's digests, every copy, every file read once.
@@ -143,6 +157,15 @@ def audit(
     if bool(package_ids) + all_ + due != 1:
         raise click.UsageError("give package identifiers, --all or --due (one of them)")
     state: State = click_ctx.obj
+    if enqueue:
+        from archive.jobs.enqueue import enqueue_audit
+
+        job_ids = enqueue_audit(state.ctx, list(package_ids), due, repair, batch)
+        if as_json:
+            render.emit_json({"ok": True, "jobs": job_ids})
+        else:
+            render.err.print(f"queued {len(job_ids)} audit job(s): `archive jobs list`")
+        return
     if tier:  # this run's tier, recorded in each package's fixity event
         state.ctx.settings = replace(state.ctx.settings, object_audit_tier=tier)
     opts = AuditOptions(
@@ -229,9 +252,16 @@ def repair(state: State, package_id: str, as_json: bool) -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=64), help="Default: setting audit_jobs.")
 @click.option("--window", help="Override setting audit_window, e.g. 01:00-05:00.")
 @click.option("--poll-seconds", type=click.IntRange(min=1), help="Override setting scheduler_poll_seconds.")
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Queue the due audits for `archive worker` processes (PostgreSQL catalogs) instead of running them.",
+)
 @click.pass_obj
 @handles_errors
-def scheduler(state: State, once: bool, jobs: int | None, window: str | None, poll_seconds: int | None) -> None:
+def scheduler(
+    state: State, once: bool, jobs: int | None, window: str | None, poll_seconds: int | None, enqueue: bool
+) -> None:
     """Run due audits within the configured window and budget until SIGTERM (a long-running service)."""
 
     def log(message: str) -> None:
@@ -243,4 +273,6 @@ def scheduler(state: State, once: bool, jobs: int | None, window: str | None, po
 
     log(f"archive at {state.ctx.where()}")
     with stop_on_signals() as stop:
-        run_scheduler(state.ctx, stop, log, once=once, jobs=jobs, window=window, poll_seconds=poll_seconds)
+        run_scheduler(
+            state.ctx, stop, log, once=once, jobs=jobs, window=window, poll_seconds=poll_seconds, enqueue=enqueue
+        )

@@ -38,6 +38,11 @@ metadata_opt = click.option(
     help="Idempotency key: a retry with the same key returns the existing package; other content under it "
     "makes that package's next version.",
 )
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Queue the ingest for `archive worker` (PostgreSQL catalogs) and print the job id; the worker checks it.",
+)
 @json_option
 @click.pass_obj
 @handles_errors
@@ -48,13 +53,25 @@ def ingest(
     metadata: Path | None,
     agent: str | None,
     key: str | None,
+    enqueue: bool,
     as_json: bool,
 ) -> None:
     """Ingest SUBMISSION (a folder, .zip, .tar, .tar.gz or BagIt bag) as a new package.
 
     Prints the package identifier (a UUID) and a summary. A rejected submission writes
-    nothing and lists every problem (exit 1).
+    nothing and lists every problem (exit 1). With --enqueue: prints the job's id; `archive
+    jobs show ID` tells what it ended with.
     """
+    if enqueue:
+        from archive.jobs.enqueue import enqueue_ingest
+
+        job_id = enqueue_ingest(state.ctx, submission, profile, metadata, agent, key)
+        if as_json:
+            render.emit_json({"ok": True, "job": job_id})
+        else:
+            render.out.print(str(job_id))
+            render.err.print(f"queued as job {job_id}: `archive jobs show {job_id}`")
+        return
     with render.progress_bar(not as_json) as progress:
         result = ingest_service.ingest(state.ctx, submission, profile, metadata, agent, key, progress)
     if as_json:

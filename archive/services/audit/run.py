@@ -53,6 +53,7 @@ class AuditOptions:
     jobs: int = 1
     repair: bool = False
     selection: str = ""  # recorded label; derived when empty
+    shared: bool = False  # a queued audit: beside other queued audits (see audit_lock)
 
 
 @dataclass
@@ -126,17 +127,24 @@ class AuditResult:
 
 
 @contextmanager
-def audit_lock(ctx: ArchiveContext) -> Iterator[None]:
-    """One audit or repair at a time per archive home (cron and the scheduler may overlap)."""
+def audit_lock(ctx: ArchiveContext, shared: bool = False) -> Iterator[None]:
+    """One audit or repair at a time per archive (cron and the scheduler may overlap): a lock file in
+    the home and, on PostgreSQL, a catalog lock every machine sees. ``shared``: the audits queued
+    for ``archive worker`` processes, which run side by side (each package under a lock of its
+    own) but never beside an audit, a repair or a doctor that holds the lock alone."""
     path = ctx.settings.home / "audit.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
+    busy = f"another audit or repair is running (lock {path}); try again when it ends"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise StorageError(f"another audit or repair is running (lock {path}); try again when it ends") from exc
-        yield
+            raise StorageError(busy) from exc
+        with ctx.catalog.lock("archive.audit", shared=shared) as got:
+            if not got:
+                raise StorageError(busy.replace(f"lock {path}", "on another machine of this catalog"))
+            yield
     finally:
         os.close(fd)
 
@@ -264,8 +272,9 @@ def run_audit(
         fixity_intervals.intervals(ctx, audits, record=True)
     clock = (lambda: now) if now else utcnow
     ctx.ledger.check_writable()
-    with audit_lock(ctx):
-        close_stale_runs(ctx, audits, clock())
+    with audit_lock(ctx, shared=opts.shared):
+        if not opts.shared:  # alone: a run still marked running is a dead process's
+            close_stale_runs(ctx, audits, clock())
         selection = opts.selection or ("ids" if opts.package_ids else "due" if opts.due else "all")
         result = AuditResult(str(uuid.uuid4()), clock(), selection)
         result.options = run_options(

@@ -75,8 +75,10 @@ def run_scheduler(
     jobs: int | None = None,
     window: str | None = None,
     poll_seconds: int | None = None,
+    enqueue: bool = False,
 ) -> int:
-    """Loop until ``stop`` is set (or after one pass with ``once``); return the number of runs made."""
+    """Loop until ``stop`` is set (or after one pass with ``once``); return the number of runs made
+    (``enqueue``: of times audit jobs were queued for ``archive worker`` processes instead)."""
     s = ctx.settings
     win = parse_window(s.audit_window if window is None else window)
     poll = poll_seconds or s.scheduler_poll_seconds
@@ -84,7 +86,10 @@ def run_scheduler(
     log(f"scheduler started: window {win}, poll every {poll} s, jobs {jobs or s.audit_jobs}")
     while not stop.is_set():
         try:
-            scheduler_pass(ctx, win, state, stop, log, jobs or s.audit_jobs)
+            if enqueue:
+                enqueue_pass(ctx, win, state, log)
+            else:
+                scheduler_pass(ctx, win, state, stop, log, jobs or s.audit_jobs)
         except ArchiveError as exc:  # e.g. storage unreachable, another audit running: try again later
             log(f"audit could not run: {exc.message}")
         if once:
@@ -92,3 +97,26 @@ def run_scheduler(
         stop.wait(poll)  # a budgeted run resumes where it stopped at the next pass
     log(f"scheduler stopped after {state.runs} run(s)")
     return state.runs
+
+
+def enqueue_pass(
+    ctx: ArchiveContext,
+    window: Window,
+    state: SchedulerState,
+    log: Callable[[str], None],
+    now: Callable[[], datetime] = _local_now,
+) -> list[int] | None:
+    """One wake-up of ``scheduler --enqueue``: while the window is open, queue the audits due
+    (the workers run them; the byte budget is theirs to keep by how many run)."""
+    from archive.jobs.enqueue import enqueue_due_audits
+
+    left = window.seconds_left(now())
+    if left is None or left <= 0:
+        return None
+    queued = enqueue_due_audits(ctx)
+    if queued is None:
+        log("audit jobs are still queued or running: none added")
+    elif queued:
+        state.runs += 1
+        log(f"{len(queued)} audit job(s) queued for the packages due")
+    return queued
