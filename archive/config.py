@@ -158,6 +158,17 @@ class Settings:
         "authorises and records each file download and nginx sends the bytes (`X-Accel-Redirect`, see "
         "[nginx.md](nginx.md)). Empty: the API sends the bytes itself.",
     )
+    api_object_redirect: str = setting(
+        "str",
+        "",
+        "A copy in object storage (`object1`, `object2`, ... in the order of `object_replicas`) that sends "
+        "file downloads: the API authorises and records each, checks the object's size and SHA-256 with "
+        "the server, and answers `307` with a presigned link ([object-storage.md](object-storage.md)). "
+        "Empty: the API (or nginx) sends the bytes.",
+    )
+    api_presign_seconds: int = setting(
+        "int", 300, "How long a presigned download link of `api_object_redirect` stays valid (1 s to 7 days)."
+    )
     api_chunk_size: int = setting(
         "int",
         1024 * 1024,
@@ -401,6 +412,15 @@ def load_settings(
         raise ConfigError(f"setting api_accel_redirect must be a location starting and ending with '/', got {accel!r}")
     if not 4096 <= values["api_chunk_size"] <= 64 * 1024 * 1024:
         raise ConfigError("setting api_chunk_size must be between 4096 and 67108864 bytes")
+    redirect = values["api_object_redirect"]
+    names = [f"object{i + 1}" for i in range(len(values["object_replicas"]))]
+    if redirect and redirect not in names:
+        raise ConfigError(
+            f"setting api_object_redirect names {redirect!r}, which is none of the object storage copies "
+            f"({', '.join(names) or 'object_replicas is empty'})"
+        )
+    if not 1 <= values["api_presign_seconds"] <= 7 * 24 * 3600:
+        raise ConfigError("setting api_presign_seconds must be between 1 and 604800 seconds")
     if values["api_verify_ttl"] < 0:
         raise ConfigError("setting api_verify_ttl must be 0 or more seconds")
     return Settings(source=source, home_source=home_source, **values)

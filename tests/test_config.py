@@ -145,7 +145,7 @@ def test_every_setting_is_a_field_of_settings_with_its_default() -> None:
     from archive.config import Settings
 
     declared = [f.name for f in dataclasses.fields(Settings) if "kind" in f.metadata]
-    assert [s.name for s in SETTINGS] == declared and len(declared) == 36
+    assert [s.name for s in SETTINGS] == declared and len(declared) == 38
     plain = Settings()  # every setting has its default where it is declared
     for s in SETTINGS:
         if not callable(s.default):

@@ -351,3 +351,48 @@ def test_every_public_method_of_an_unreachable_bucket_raises_a_storage_error(tmp
         with pytest.raises(StorageError):
             call()
         assert name
+
+
+def test_downloads_are_handed_to_the_bucket_with_a_presigned_link_once_authorised_and_recorded(tmp_path, s3) -> None:
+    """The analogue of nginx's X-Accel-Redirect: the API decides and records, the object storage sends."""
+    import urllib.request
+
+    from fastapi.testclient import TestClient
+
+    from archive.api import create_app
+    from tests.conftest import object_settings
+    from tests.support.api import build_archive
+
+    archive = build_archive(
+        tmp_path,
+        ("open", "embargoed-future"),
+        **object_settings(s3.endpoint),
+        api_object_redirect="object1",
+        api_presign_seconds=60,
+    )
+    pid, hidden = archive.packages["open"], archive.packages["embargoed-future"]
+    with TestClient(create_app(archive.settings)) as client:
+        answer = client.get(f"/packages/{pid}/files/{TIF[5:]}", follow_redirects=False)
+        assert answer.status_code == 307, answer.text
+        assert answer.headers["cache-control"] == "no-store" and "X-Amz-Signature=" in answer.headers["location"]
+        with ArchiveContext(archive.settings) as ctx:
+            stored = (ctx.storage.original_bag(pid) / TIF).read_bytes()
+            request = urllib.request.Request(answer.headers["location"], headers={"Range": "bytes=10-19"})
+            with urllib.request.urlopen(urllib.request.Request(answer.headers["location"])) as got:
+                assert got.read() == stored
+                assert "attachment" in got.headers["Content-Disposition"]
+            with urllib.request.urlopen(request) as got:
+                assert got.status == 206 and got.read() == stored[10:20]
+            from archive.catalog import callers
+
+            log = [e for e in callers.access_entries(ctx.catalog, pid) if e["action"] == "file"]
+            assert [(e["outcome"], e["bytes_planned"]) for e in log] == [("delegated", len(stored))]
+            # the embargoed file is refused before any link is made, exactly as without the hand-off
+            refused = client.get(f"/packages/{hidden}/files/{TIF[5:]}", follow_redirects=False)
+            assert refused.status_code in (403, 404) and "location" not in refused.headers
+            # a copy that differs from the catalog is never linked to: the API sends the bytes itself
+            copy = _copy(ctx)
+            key = copy.object_key(pid, f"v1/content/{TIF}")
+            copy.bucket.s3.put_object(Bucket=copy.bucket.location.bucket, Key=copy.bucket.key(key), Body=b"other")
+            served = client.get(f"/packages/{pid}/files/{TIF[5:]}", follow_redirects=False)
+            assert served.status_code == 200 and served.content == stored

@@ -23,7 +23,7 @@ from fastapi.responses import StreamingResponse
 
 from archive.api.ranges import ByteRange, none_match, parse_range, range_allowed
 from archive.api.zipstream import ZipWriter, zip_size
-from archive.errors import FixityError
+from archive.errors import FixityError, StorageError
 from archive.services.context import ArchiveContext
 from archive.services.retrieve import packages as retrieve
 from archive.services.retrieve.packages import Servable
@@ -157,13 +157,18 @@ def serve_file(
     whole = ByteRange(0, entry.size)
     if request.method == "HEAD":
         return Response(status_code=200, headers={**headers, "Content-Length": str(entry.size)})
+    part = rng or whole
+    byte_range = rng.header() if rng else ""
+    handed = _object_link(ctx, entry)
+    if handed is not None:  # the object storage sends the bytes: authorised and recorded here first
+        start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True)
+        kept = {k: headers[k] for k in ("ETag", "Repr-Digest") if k in headers}
+        return Response(status_code=307, headers={**kept, "Location": handed, "Cache-Control": "no-store"})
     accel = ctx.settings.api_accel_redirect
     small = entry.size <= ctx.settings.api_chunk_size
     if not entry.trusted and (accel or rng is not None or small):
         retrieve.verify_now(ctx, verified, caller, entry)
         entry = retrieve.check_entry(ctx, verified, caller, entry)
-    part = rng or whole
-    byte_range = rng.header() if rng else ""
     if accel:
         start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True)
         headers["X-Accel-Redirect"] = accel + quote(entry.relpath)
@@ -184,6 +189,28 @@ def serve_file(
         headers=headers,
         media_type=media,
     )
+
+
+def _object_link(ctx: ArchiveContext, entry: Servable) -> str | None:
+    """A short-lived presigned link to ``entry`` in the object storage copy that setting
+    ``api_object_redirect`` names, when that copy holds it with the catalog's size and SHA-256 (the
+    server's own checksum, read by one ``HEAD``); None: the API serves the file itself (the setting
+    is empty, the copy lacks the file or differs from the catalog, or cannot be reached)."""
+    name = ctx.settings.api_object_redirect
+    if not name:
+        return None
+    copy = next((c for c in ctx.object_replicas if c.name == name), None)
+    sha256 = entry.digests.get("sha256")
+    if copy is None or sha256 is None:
+        return None
+    try:
+        info = copy.bucket.info(entry.relpath)
+        if info is None or info.size != entry.size or info.sha256 != sha256:
+            return None
+        seconds = ctx.settings.api_presign_seconds
+        return copy.bucket.presign(entry.relpath, seconds, entry.name.rsplit("/", 1)[-1], entry.mime)
+    except StorageError:
+        return None
 
 
 class _ZipDigest:

@@ -92,6 +92,7 @@ def client(endpoint_url: str, region: str, addressing_style: str) -> Any:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         s3={"addressing_style": style},
+        signature_version="s3v4",  # presigned links too (botocore's default for them is the retired SigV2)
         retries={"mode": "standard", "max_attempts": ATTEMPTS},
         connect_timeout=10,
         read_timeout=60,
@@ -225,10 +226,13 @@ class Bucket:
         except Exception as exc:
             raise self._error(exc, "list", under) from exc
 
-    def presign(self, rel: str, seconds: int, filename: str = "") -> str:
+    def presign(self, rel: str, seconds: int, filename: str = "", content_type: str = "") -> str:
+        """A link that reads the object for ``seconds`` without credentials (SigV4)."""
         params: dict[str, Any] = {"Bucket": self.location.bucket, "Key": self.key(rel)}
         if filename:
             params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
+        if content_type:
+            params["ResponseContentType"] = content_type
         try:
             url: str = self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
             return url
