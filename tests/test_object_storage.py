@@ -396,3 +396,20 @@ def test_downloads_are_handed_to_the_bucket_with_a_presigned_link_once_authorise
             copy.bucket.s3.put_object(Bucket=copy.bucket.location.bucket, Key=copy.bucket.key(key), Body=b"other")
             served = client.get(f"/packages/{pid}/files/{TIF[5:]}", follow_redirects=False)
             assert served.status_code == 200 and served.content == stored
+
+
+def test_a_package_in_the_bucket_that_the_catalog_does_not_know_is_an_orphan(octx, copy_fixture, archive_home) -> None:
+    from archive.catalog.maintenance import Maintenance
+    from tests.conftest import make_settings
+
+    pid = stored(octx, copy_fixture)
+    Maintenance(octx.catalog).wipe()  # the catalog forgets everything (storage keeps it)
+    octx.storage.remove_package(pid)  # and the primary no longer holds it: only the bucket does
+    now = ArchiveContext(make_settings(archive_home, **_settings_of(octx), orphan_grace_seconds=0))
+    try:
+        result = audit(now, all=True)
+    finally:
+        now.close()
+    found = {(f.copy, f.package_id, f.kind, f.message) for f in result.findings}
+    (orphan,) = [f for f in found if f[2] == "orphan"]
+    assert orphan[:2] == ("object1", pid) and "package object s3://archive-test/" in orphan[3], result.as_dict()

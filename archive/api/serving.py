@@ -162,7 +162,7 @@ def serve_file(
     handed = _object_link(ctx, entry)
     if handed is not None:  # the object storage sends the bytes: authorised and recorded here first
         start_download(ctx, caller, entry.package, action, entry.name, byte_range, part.length, delegated=True)
-        kept = {k: headers[k] for k in ("ETag", "Repr-Digest") if k in headers}
+        kept: dict[str, str] = {k: headers[k] for k in ("ETag", "Repr-Digest") if k in headers}
         return Response(status_code=307, headers={**kept, "Location": handed, "Cache-Control": "no-store"})
     accel = ctx.settings.api_accel_redirect
     small = entry.size <= ctx.settings.api_chunk_size

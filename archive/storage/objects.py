@@ -51,6 +51,7 @@ class ObjectInfo:
     etag: str
     sha256: str | None  # hex: the server's own checksum of a single-part upload, else what metadata says
     metadata: dict[str, str]
+    modified: float = 0.0  # when it was written (seconds since the epoch)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,9 @@ class Bucket:
         meta = {k.lower(): v for k, v in (h.get("Metadata") or {}).items()}
         server = h.get("ChecksumSHA256")
         sha256 = hex_of_b64(server) if server and "-" not in server else meta.get("sha256")
-        return ObjectInfo(int(h["ContentLength"]), str(h.get("ETag", "")), sha256, meta)
+        written = h.get("LastModified")
+        modified = written.timestamp() if written is not None else 0.0
+        return ObjectInfo(int(h["ContentLength"]), str(h.get("ETag", "")), sha256, meta, modified)
 
     def open(self, rel: str, first: int | None = None, last: int | None = None) -> BinaryIO:
         """The object's bytes as a stream (``first``-``last`` inclusive, when given); FileNotFoundError if none."""

@@ -149,6 +149,11 @@ class S3Storage:
                         if is_package_id(pid) and object_relpath(pid) == f"{a}/{b}/{c}/{name}" and self.exists(pid):
                             yield pid
 
+    def stored_at(self, package_id: str) -> float:
+        """When the package's commit object was written (seconds since the epoch; 0 if it is not)."""
+        info = self.bucket.info(self._obj(package_id) + SIDECAR)
+        return info.modified if info else 0.0
+
     def keys(self, package_id: str) -> Iterator[tuple[str, int]]:
         """Every key of the package's object, relative to the object, with its size."""
         obj = self._obj(package_id)

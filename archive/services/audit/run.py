@@ -36,6 +36,7 @@ from archive.services.context import ArchiveContext
 from archive.services.ids import named_package_id
 from archive.services.ledgering import findings_in, findings_out, run_options
 from archive.services.progress import ByteMeter, Progress
+from archive.storage.s3 import S3Storage
 
 register("audit.before-finish")
 DEFAULT_INTERVAL_DAYS = 90
@@ -205,9 +206,10 @@ def select(ctx: ArchiveContext, audits: Audits, opts: AuditOptions, started: dat
 
 
 def find_orphans(ctx: ArchiveContext, audits: Audits, now: datetime) -> Iterator[AuditFinding]:
-    """Package folders in any storage root that the catalog does not know (older than the grace period)."""
+    """Packages in any storage root (folders and buckets) that the catalog does not know (older than
+    the grace period)."""
     grace = ctx.settings.orphan_grace_seconds
-    for storage in ctx.all_storage:
+    for storage in ctx.audited_copies:
         if not storage.reachable():
             continue  # each package's check reports the root as unreachable
         batch: list[str] = []
@@ -218,15 +220,14 @@ def find_orphans(ctx: ArchiveContext, audits: Audits, now: datetime) -> Iterator
                 if batch and (pid is None or len(batch) >= 500):
                     known = audits.known(batch)
                     for orphan in (p for p in batch if p not in known):
-                        age = max(now.timestamp(), time.time()) - storage.path_of(orphan).stat().st_mtime
-                        if age >= grace:
-                            yield finding(
-                                orphan,
-                                storage.name,
-                                "",
-                                "orphan",
-                                f"package folder {storage.path_of(orphan)} is not in the catalog",
-                            )
+                        if isinstance(storage, S3Storage):
+                            written = storage.stored_at(orphan)
+                            what = f"package object {storage.root}{storage.object_key(orphan, '')}"
+                        else:
+                            written = storage.path_of(orphan).stat().st_mtime
+                            what = f"package folder {storage.path_of(orphan)}"
+                        if max(now.timestamp(), time.time()) - written >= grace:
+                            yield finding(orphan, storage.name, "", "orphan", f"{what} is not in the catalog")
                     batch = []
         except (OSError, StorageError) as exc:  # StorageError: the listing itself was refused
             cause = exc.__cause__ if isinstance(exc, StorageError) else exc
