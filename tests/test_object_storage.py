@@ -413,3 +413,27 @@ def test_a_package_in_the_bucket_that_the_catalog_does_not_know_is_an_orphan(oct
     found = {(f.copy, f.package_id, f.kind, f.message) for f in result.findings}
     (orphan,) = [f for f in found if f[2] == "orphan"]
     assert orphan[:2] == ("object1", pid) and "package object s3://archive-test/" in orphan[3], result.as_dict()
+
+
+def test_doctor_finishes_a_cut_short_copy_and_removes_objects_of_no_package(octx, copy_fixture, archive_home) -> None:
+    from archive.services.recovery.doctor import run_doctor
+    from tests.conftest import make_settings
+
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    whole = _bucket_files(copy, pid)
+    copy.bucket.delete([copy.object_key(pid, "inventory.json.sha512")])  # the commit object never arrived
+    stray = "5543eb55-bcda-40bf-aba5-6a1e0c7b1c11"  # an upload of a package that was rolled back
+    data = b"half of a package\n"
+    copy.bucket.put_new(copy.object_key(stray, "v1/content/data/a.txt"), data, hashlib.sha256(data).hexdigest())
+    assert list(copy.iter_package_ids()) == []
+    now = ArchiveContext(make_settings(archive_home, **_settings_of(octx), orphan_grace_seconds=0))
+    try:
+        report = run_doctor(now)
+        done = {(i.kind, i.subject, i.where) for i in report.issues}
+        assert {("copy-unfinished", pid, "object1"), ("upload-leftover", stray, "object1")} <= done, report.as_dict()
+        assert run_doctor(now).exit_status == 0
+    finally:
+        now.close()
+    assert _bucket_files(copy, pid) == whole and list(copy.keys(stray)) == []
+    assert list(copy.iter_package_ids()) == [pid]

@@ -216,6 +216,17 @@ class Bucket:
         except Exception as exc:
             raise self._error(exc, "list", under) from exc
 
+    def newest(self, under: str) -> float:
+        """When the newest object below ``under`` was written (seconds since the epoch; 0: none)."""
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.location.bucket, Prefix=self.key(under)
+            )
+            times = [item["LastModified"].timestamp() for page in pages for item in page.get("Contents", [])]
+        except Exception as exc:
+            raise self._error(exc, "list", under) from exc
+        return max(times, default=0.0)
+
     def folders(self, under: str = "") -> Iterator[str]:
         """The names of the 'folders' directly below ``under`` (which is "" or ends with '/')."""
         try:

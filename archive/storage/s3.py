@@ -139,6 +139,20 @@ class S3Storage:
     def iter_package_ids(self) -> Iterator[str]:
         """Every stored package (the three levels of layout 0003, then the object's folder, whose
         commit object is written: what an upload cut short left is not a package)."""
+        for pid in self._object_ids():
+            if self.exists(pid):
+                yield pid
+
+    def leftovers(self) -> Iterator[tuple[str, float]]:
+        """Objects of packages without a commit object (an upload cut short), with when the newest
+        of them was written: what ``archive doctor`` finishes or removes."""
+        for pid in self._object_ids():
+            if not self.exists(pid):
+                newest = self.bucket.newest(self._obj(pid))
+                if newest:  # some servers list a prefix whose objects are all gone
+                    yield pid, newest
+
+    def _object_ids(self) -> Iterator[str]:
         for a in sorted(self.bucket.folders("")):
             if not _TUPLE.fullmatch(a):
                 continue
@@ -146,7 +160,7 @@ class S3Storage:
                 for c in sorted(self.bucket.folders(f"{a}/{b}/")) if _TUPLE.fullmatch(b) else []:
                     for name in sorted(self.bucket.folders(f"{a}/{b}/{c}/")) if _TUPLE.fullmatch(c) else []:
                         pid = unquote(name)
-                        if is_package_id(pid) and object_relpath(pid) == f"{a}/{b}/{c}/{name}" and self.exists(pid):
+                        if is_package_id(pid) and object_relpath(pid) == f"{a}/{b}/{c}/{name}":
                             yield pid
 
     def stored_at(self, package_id: str) -> float:

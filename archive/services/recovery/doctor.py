@@ -13,6 +13,9 @@ Phases, each reported as :class:`Issue` data (never exceptions), one doctor at a
    ledger entry and its catalog record) are recorded, with their findings and fixity state;
 5. packages ledgered at ingest but neither stored nor catalogued: a ``withdrawn`` entry closes them.
 
+After 3, objects an upload to object storage left without a commit object are finished (a
+catalogued package's copy) or removed (objects of no package).
+
 Between 2 and 3, disposals past their commit point (the tombstone is in primary storage) are
 finished; in 3, each catalogued package's unfinished version is settled or recorded
 (:func:`archive.services.lifecycle.versions.finish_versions`).
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -82,6 +86,33 @@ def _sync_ledger(ctx: ArchiveContext, report: DoctorReport) -> None:
             "mirrored",
             "catalog",
         )
+
+
+def _bucket_leftovers(ctx: ArchiveContext, report: DoctorReport) -> None:
+    """Objects an upload to object storage left without a commit object (older than the grace
+    period, and owned by no live process): a catalogued package's copy is finished from primary
+    storage; objects of no package are removed (they were never a copy of anything kept)."""
+    claimed = live_claims(ctx)
+    grace = ctx.settings.orphan_grace_seconds
+    for copy in ctx.object_replicas:
+        if not copy.reachable():
+            if ctx.catalog.count_packages():
+                report.unchecked.append(f"object storage {copy.name} at {copy.root} cannot be reached")
+            continue
+        for pid, newest in copy.leftovers():
+            if pid in claimed or time.time() - newest < grace:
+                continue
+            if ctx.catalog.exists(pid) and ctx.storage.exists(pid):
+                if not report.dry_run:
+                    copy.mirror(ctx.storage.version(pid))
+                what, done = "its copy was cut short before its commit object", "finished from primary"
+                report.add("copy-unfinished", pid, what, done, copy.name)
+            else:
+                if not report.dry_run:
+                    copy.remove_package(pid)
+                report.add(
+                    "upload-leftover", pid, "objects of an upload cut short, of no package", "removed", copy.name
+                )
 
 
 def _audit_records(ctx: ArchiveContext, report: DoctorReport) -> None:
@@ -198,6 +229,7 @@ PHASES: list[tuple[str, Callable[[ArchiveContext, DoctorReport], None]]] = [
     ("ledger mirror", _sync_ledger),
     ("disposals", _disposals),
     ("storage and catalog", _storage_vs_catalog),
+    ("uploads to object storage", _bucket_leftovers),
     ("audit runs and ledgered events", _audit_records),
     ("ledger", _dangling),
 ]
