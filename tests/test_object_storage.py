@@ -4,6 +4,8 @@ once with their SHA-256, audited in two tiers, removed on disposal, and never ha
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -437,3 +439,31 @@ def test_doctor_finishes_a_cut_short_copy_and_removes_objects_of_no_package(octx
         now.close()
     assert _bucket_files(copy, pid) == whole and list(copy.keys(stray)) == []
     assert list(copy.iter_package_ids()) == [pid]
+
+
+def test_a_big_file_goes_up_in_parts_each_checked_and_is_audited_in_both_tiers(
+    archive_home, s3, tmp_path, monkeypatch
+) -> None:
+    """Files above MULTIPART_BYTES are uploaded in parts (lowered here: S3's smallest part is 5 MiB)."""
+    from archive.storage import objects
+    from tests.conftest import make_settings, object_settings
+
+    monkeypatch.setattr(objects, "MULTIPART_BYTES", 6 * 1024 * 1024)
+    monkeypatch.setattr(objects, "PART_BYTES", 5 * 1024 * 1024)
+    sub = tmp_path / "big"
+    shutil.copytree(Path(__file__).parent / "data" / "submissions" / "heritage-minimal", sub)
+    big = os.urandom(1024 * 1024) * 11 + b"end"  # 11 MiB and a bit: three parts
+    (sub / "scan.bin").write_bytes(big)
+    settings = object_settings(s3.endpoint)
+    for tier in ("full", "cheap"):
+        ctx = ArchiveContext(make_settings(archive_home, **settings, object_audit_tier=tier))
+        try:
+            pid = ctx.catalog.package_ids()[0] if tier == "cheap" else ingest(ctx, sub, "heritage").package_id
+            copy = _copy(ctx)
+            info = copy.bucket.info(copy.object_key(pid, "v1/content/data/scan.bin"))
+            assert info is not None and info.size == len(big)
+            assert info.sha256 == hashlib.sha256(big).hexdigest()  # as the upload recorded it
+            assert copy.bucket.read(copy.object_key(pid, "v1/content/data/scan.bin")) == big
+            assert audit(ctx, package_ids=[pid]).exit_status == 0
+        finally:
+            ctx.close()

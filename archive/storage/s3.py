@@ -25,11 +25,13 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from archive.batches import ordered_map
 from archive.errors import FixityError, NotFound, StorageError
 from archive.faults import fault_point, register
 from archive.fixity.hashing import copy_and_hash, hash_file
@@ -53,6 +55,8 @@ from archive.storage.ocfl.layout import (
 register("s3.content-uploaded", "s3.version-committed", "s3.root-inventory-written")
 
 _TUPLE = re.compile(r"[0-9a-f]{3}")
+#: files uploaded at once: each upload waits mostly on the network and the server (hashing releases the GIL)
+UPLOADS = 8
 
 
 def _declaration() -> dict[str, bytes]:
@@ -194,19 +198,23 @@ class S3Storage:
             vdir = local / vrel
             block = inv.read_verified(vdir)  # the local version, as its own sidecar vouches for it
             sha512_of = {p: d for d, paths in block["manifest"].items() for p in paths}
-            for rel in _files(vdir):
-                if rel in (INVENTORY, SIDECAR):
-                    continue
+
+            def upload(rel: str, vrel: str = vrel, vdir: Path = vdir, manifest: dict[str, str] = sha512_of) -> int:
                 content = f"{vrel}/{rel}"
                 got = _hashed(vdir / rel)
-                expected = sha512_of.get(content)
+                expected = manifest.get(content)
                 if expected is None or got["sha512"] != expected:
                     raise StorageError(
                         f"cannot replicate package {pid} to {self.name}: the stored {content} does not match its "
                         "inventory (audit the primary copy)"
                     )
                 self.bucket.put_new(obj + content, vdir / rel, got["sha256"], got["sha512"])
-                on_file((vdir / rel).stat().st_size)
+                return (vdir / rel).stat().st_size
+
+            content_files = (rel for rel in _files(vdir) if rel not in (INVENTORY, SIDECAR))
+            with ThreadPoolExecutor(UPLOADS, thread_name_prefix="upload") as pool:
+                for size in ordered_map(pool, upload, content_files, 4 * UPLOADS):
+                    on_file(size)
             fault_point("s3.content-uploaded")
             self._put_file(obj + f"{vrel}/{INVENTORY}", vdir / INVENTORY)
             self._put_file(obj + f"{vrel}/{SIDECAR}", vdir / SIDECAR)
