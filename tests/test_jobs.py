@@ -172,3 +172,31 @@ def test_the_scheduler_queues_the_due_audits_once_until_they_are_run(pg_config: 
     assert "still queued or running: none added" in second.stderr and len(_jobs(pg_config)) == 1
     assert run_cli(pg_config, "worker", "--once").returncode == 0
     assert set(_fixity_events(pg_config).values()) == {2}
+
+
+def test_catalog_locks_are_seen_across_connections_and_their_failures_are_catalog_errors() -> None:
+    from archive.catalog import Catalog
+    from archive.errors import CatalogError
+    from tests.test_boundaries import failing
+
+    with pg_schema() as url:
+        one, two = Catalog(url), Catalog(url)
+        try:
+            with one.lock("archive.audit") as got:
+                assert got
+                with two.lock("archive.audit") as other, two.lock("archive.audit", shared=True) as shared:
+                    assert (other, shared) == (False, False)  # held alone: nobody else
+            with one.lock("archive.audit", shared=True) as a, two.lock("archive.audit", shared=True) as b:
+                assert a and b  # queued audits side by side
+                with one.lock("archive.audit") as alone:
+                    assert not alone
+            with one.package_locks(["p1", "p2"]) as mine, two.package_locks(["p2", "p3"]) as theirs:
+                assert mine == {"p1", "p2"} and theirs == {"p3"}
+            with two.package_locks(["p2"]) as after:
+                assert after == {"p2"}  # released with the block
+            for call in (lambda c: c.lock("x").__enter__(), lambda c: c.package_locks(["p"]).__enter__()):
+                with failing(one, "sqlalchemy-error"), pytest.raises(CatalogError):
+                    call(one)
+        finally:
+            one.close()
+            two.close()

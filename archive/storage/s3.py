@@ -85,6 +85,7 @@ class S3Storage:
         self.bucket = Bucket(location, s3)
         self.name = name
         self.root = location  # what messages name
+        self._declared = False  # ensure() has found (or made) the root once
 
     def __repr__(self) -> str:
         return f"S3Storage({self.name}: {self.bucket.location})"
@@ -92,6 +93,8 @@ class S3Storage:
     # -- the root ----------------------------------------------------------
     def ensure(self) -> None:
         """Make the bucket (when it lacks) and declare the storage root in it (nothing changes if it is one)."""
+        if self._declared:
+            return
         self.bucket.ensure_bucket()
         for rel, data in _declaration().items():
             try:
@@ -100,6 +103,7 @@ class S3Storage:
                 raise StorageError(
                     f"object storage {self.bucket.location} holds another {rel}: it is no storage root of this layout"
                 ) from exc
+        self._declared = True
 
     def reachable(self) -> bool:
         return self.bucket.reachable()
