@@ -348,7 +348,12 @@ def check_copy(
     # a copy that is no folder is read by threads (its client does not cross to another process)
     local = isinstance(bag, Path)
     if not (local and isinstance(pool, CheckPool) and (pool.started or len(todo) >= PROCESS_MIN_FILES)):
-        here = small_alone(lambda batch: check_files(bag, batch, *more), _entry_size)
+
+        def checked(batch: list[Expected]) -> list[FileOutcome]:
+            return check_files(bag, batch, *more)
+
+        # small files of a folder one batch at a time (see small_alone); a copy elsewhere waits on its server
+        here = small_alone(checked, _entry_size) if local else checked
         results = ordered_map(pool, here, _batches(admitted()), 2 * workers)
     else:
         processes = pool.processes

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -135,6 +136,10 @@ def copy_entries(storage: LocalStorage | S3Storage, rec: PackageRecord) -> tuple
     return entries, problems
 
 
+#: requests an audit has under way at once to a copy in object storage
+OBJECT_READS = 8
+
+
 def copy_source(storage: LocalStorage | S3Storage, package_id: str, tier: str = "full") -> Path | ObjectCopy:
     """What :func:`~archive.audit.check.check_copy` reads one copy of a package from."""
     if isinstance(storage, S3Storage):
@@ -186,9 +191,13 @@ def check_copies(
             continue
         entries, problems = copy_entries(storage, rec)
         result.findings.extend(problems)
-        done = check_copy(
-            bag, entries, rec.id, storage.name, budget, pool, after, on_file, extras=True, on_bytes=on_bytes
-        )
+        with ExitStack() as stack:
+            reading = pool
+            if isinstance(bag, ObjectCopy):  # objects wait on the network: several requests at once
+                reading = stack.enter_context(ThreadPoolExecutor(OBJECT_READS, thread_name_prefix="objects"))
+            done = check_copy(
+                bag, entries, rec.id, storage.name, budget, reading, after, on_file, extras=True, on_bytes=on_bytes
+            )
         result.findings.extend(done.findings)
         result.files += done.files
         result.bytes += done.bytes
