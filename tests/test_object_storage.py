@@ -339,6 +339,8 @@ def test_every_public_method_of_an_unreachable_bucket_raises_a_storage_error(tmp
         "head": lambda: copy.head(pid),
         "iter_package_ids": lambda: list(copy.iter_package_ids()),
         "keys": lambda: list(copy.keys(pid)),
+        "leftovers": lambda: list(copy.leftovers()),
+        "stored_at": lambda: copy.stored_at(pid),
         "mirror": lambda: copy.mirror(version),
         "download": lambda: copy.download(pid, "v1/content/a", tmp_path / "got"),
         "quarantine": lambda: copy.quarantine(pid, "v1/content/a", "label"),
