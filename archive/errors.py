@@ -26,7 +26,8 @@ nearest class in an error's MRO. ``tests/test_error_tree.py`` checks this drawin
     ├── MetadataError                 E490   500     1  descriptive metadata could not be read
     ├── StorageError                  E500   503     3  storage is unreachable, or a write-once rule was hit
     │   ├── VersionConflict           E501   503     3  another writer added that OCFL version (or object) first
-    │   └── ObjectExists              E502   503     3  object storage holds other bytes under a write-once key
+    │   ├── ObjectExists              E502   503     3  object storage holds other bytes under a write-once key
+    │   └── AuditBusy                 E503   503     3  another audit, repair or doctor holds the audit lock
     ├── FixityError                   E600   500     1  stored bytes do not match their recorded digests
     ├── CatalogError                  E700   503     3  the catalog database failed
     │   └── AlreadyRecorded           E701   503     3  an idempotency key is recorded already
@@ -38,7 +39,8 @@ The subclasses live where they are raised: ``ArchiveNotFound`` in ``services/con
 ``NoProfiles`` in ``profiles/loader.py``, ``UnknownInterval`` in ``services/audit/intervals.py``,
 ``UnsafeFile`` in ``submission/safeopen.py``, ``AlreadyRecorded`` in ``catalog/repository.py``,
 ``CatalogNotEmpty`` in ``services/recovery/reindex.py``, ``VersionConflict`` in
-``storage/ocfl/writing.py``, ``ObjectExists`` in ``storage/objects.py``.
+``storage/ocfl/writing.py``, ``ObjectExists`` in ``storage/objects.py``, ``AuditBusy`` in
+``services/audit/run.py``.
 
 A class code is never a finding code: finding codes (``E101``, ``W201``, ...) say what was wrong
 with the input, class codes which kind of error stopped a command.

@@ -200,3 +200,26 @@ def test_catalog_locks_are_seen_across_connections_and_their_failures_are_catalo
         finally:
             one.close()
             two.close()
+
+
+def test_which_failures_a_job_tries_again() -> None:
+    from types import SimpleNamespace
+
+    from archive.errors import CatalogError, StorageError, SubmissionRejected
+    from archive.jobs.tasks import WORKER, _Retry
+    from archive.services.audit.run import AuditBusy
+    from archive.storage.objects import ObjectExists
+    from archive.storage.ocfl import VersionConflict
+
+    retry = _Retry()
+    first, last = SimpleNamespace(attempts=0), SimpleNamespace(attempts=WORKER.attempts - 1)
+
+    def again(exc: BaseException, job: SimpleNamespace) -> bool:
+        return retry.get_retry_decision(exception=exc, job=job) is not None
+
+    assert again(StorageError("storage unreachable"), first) and again(CatalogError("catalog away"), first)
+    assert again(OSError(5, "EIO"), first)
+    assert not again(StorageError("still unreachable"), last)  # job_attempts tries in all
+    assert not again(SubmissionRejected("rejected", []), first)  # another try meets the same findings
+    assert not again(ObjectExists("other bytes"), first) and not again(VersionConflict("v2 taken"), first)
+    assert again(AuditBusy("an audit by hand runs"), last)  # waits for it, whatever the tries

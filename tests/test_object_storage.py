@@ -469,3 +469,53 @@ def test_a_big_file_goes_up_in_parts_each_checked_and_is_audited_in_both_tiers(
             assert audit(ctx, package_ids=[pid]).exit_status == 0
         finally:
             ctx.close()
+
+
+def test_a_package_only_the_bucket_still_holds_is_rebuilt_in_primary_storage(octx, copy_fixture) -> None:
+    pid = stored(octx, copy_fixture)
+    before = _local_files(octx.storage.path_of(pid))
+    octx.storage.remove_package(pid)  # the primary lost the whole package
+    result = audit(octx, package_ids=[pid], repair=True)
+    assert not result.repairs[0].unrepairable, result.repairs[0].as_dict()
+    assert _local_files(octx.storage.path_of(pid)) == before  # inventories and declaration too
+    assert audit(octx, package_ids=[pid]).exit_status == 0
+
+
+def test_a_root_sidecar_left_behind_by_a_new_version_counts_one_version_less_until_doctor_finishes_it(
+    octx, copy_fixture, tmp_path
+) -> None:
+    from archive.services.lifecycle import changes
+    from archive.services.lifecycle.versions import Actor
+    from archive.services.recovery.doctor import run_doctor
+
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    first_sidecar = copy.bucket.read(copy.object_key(pid, "inventory.json.sha512"))
+    assert first_sidecar is not None
+    assert changes.set_access(octx, pid, "restricted", "donor asked", Actor("alice", "archivist")).version == 2
+    # a writer killed between the root inventory and its sidecar: the sidecar still vouches for v1
+    key = copy.bucket.key(copy.object_key(pid, "inventory.json.sha512"))
+    copy.bucket.s3.put_object(Bucket=copy.bucket.location.bucket, Key=key, Body=first_sidecar)
+    assert copy.exists(pid) and copy.head(pid) == 1
+    run_doctor(octx)
+    assert copy.head(pid) == 2 and _bucket_files(copy, pid) == _local_files(octx.storage.path_of(pid))
+
+
+def test_doctor_keeps_a_catalogued_packages_unfinished_copy_that_primary_storage_lost(
+    octx, copy_fixture, archive_home
+) -> None:
+    from archive.services.recovery.doctor import run_doctor
+    from tests.conftest import make_settings
+
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    octx.storage.remove_package(pid)
+    copy.bucket.delete([copy.object_key(pid, "inventory.json.sha512")])
+    kept = sorted(rel for rel, _ in copy.keys(pid))
+    now = ArchiveContext(make_settings(archive_home, **_settings_of(octx), orphan_grace_seconds=0))
+    try:
+        report = run_doctor(now)
+    finally:
+        now.close()
+    assert ("copy-unfinished", pid, "reported") in {(i.kind, i.subject, i.action) for i in report.issues}
+    assert sorted(rel for rel, _ in copy.keys(pid)) == kept  # maybe the last bytes of it: never deleted

@@ -193,15 +193,17 @@ def serve_file(
 
 def _object_link(ctx: ArchiveContext, entry: Servable) -> str | None:
     """A short-lived presigned link to ``entry`` in the object storage copy that setting
-    ``api_object_redirect`` names, when that copy holds it with the catalog's size and SHA-256 (the
-    server's own checksum, read by one ``HEAD``); None: the API serves the file itself (the setting
-    is empty, the copy lacks the file or differs from the catalog, or cannot be reached)."""
+    ``api_object_redirect`` names, when that copy holds it with the catalog's size and SHA-256 (read
+    by one ``HEAD``: the server's own checksum, or for an object uploaded in parts the SHA-256 its
+    upload recorded); None: the API serves the file itself (the setting is empty, the copy lacks
+    the file or differs from the catalog, or cannot be reached: then it is not asked again for a
+    while, so downloads do not each wait out its timeouts)."""
     name = ctx.settings.api_object_redirect
     if not name:
         return None
     copy = next((c for c in ctx.object_replicas if c.name == name), None)
     sha256 = entry.digests.get("sha256")
-    if copy is None or sha256 is None:
+    if copy is None or sha256 is None or copy.bucket.away():
         return None
     try:
         info = copy.bucket.info(entry.relpath)
@@ -210,6 +212,7 @@ def _object_link(ctx: ArchiveContext, entry: Servable) -> str | None:
         seconds = ctx.settings.api_presign_seconds
         return copy.bucket.presign(entry.relpath, seconds, entry.name.rsplit("/", 1)[-1], entry.mime)
     except StorageError:
+        copy.bucket.mark_away()
         return None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from archive.audit.check import OCFL_STRUCTURE, Expected, FileOutcome, outcome_of, read_entry
 from archive.errors import StorageError
+from archive.storage.objects import transfer_failed
 from archive.storage.s3 import S3Storage
 
 TIERS = ("full", "cheap")
@@ -55,6 +56,10 @@ class ObjectCopy:
             return FileOutcome(entry, 0, "unreadable", exc.message, error=OSError(exc.message))
         except OSError as exc:
             return FileOutcome(entry, 0, "unreadable", f"read error: {exc}", error=exc)
+        except Exception as exc:
+            if not transfer_failed(exc):
+                raise
+            return FileOutcome(entry, 0, "unreadable", f"read broke off: {exc}", error=OSError(str(exc)))
         return outcome_of(entry, size, found)
 
     def extras(self, expected: set[str]) -> list[tuple[str, str]]:

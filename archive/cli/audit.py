@@ -160,6 +160,15 @@ def audit(
     if enqueue:
         from archive.jobs.enqueue import enqueue_audit
 
+        given = [
+            name for name, v in (("--tier", tier), ("--max-seconds", max_seconds), ("--max-bytes", max_bytes)) if v
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} and --enqueue: queued audits run whole, in the tier of the workers' setting "
+                "object_audit_tier"
+            )
+
         job_ids = enqueue_audit(state.ctx, list(package_ids), due, repair, batch)
         if as_json:
             render.emit_json({"ok": True, "jobs": job_ids})

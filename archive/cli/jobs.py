@@ -108,7 +108,7 @@ def retry_job(state: State, job_id: int) -> None:
         found = queued(app, job_id=job_id, limit=1)
         if not found:
             raise NotFound(f"no job {job_id}")
-        if found[0].status not in ("failed", "cancelled", "aborted"):
+        if found[0].status != "failed":
             raise click.UsageError(f"job {job_id} is {found[0].status}: only a failed job is retried")
         app.job_manager.retry_job_by_id(job_id, retry_at=None)
     render.err.print(f"job {job_id} queued again")

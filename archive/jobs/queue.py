@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from archive.catalog.guard import redact
 from archive.config import Settings
 from archive.errors import CatalogError, ConfigError
 
@@ -48,11 +49,15 @@ def conninfo(settings: Settings) -> str:
 
 def new_app(settings: Settings) -> Any:
     """A procrastinate app with the archive's tasks, on the catalog's database (not opened yet)."""
-    import procrastinate
+    where = conninfo(settings)  # before the import: a SQLite archive needs no procrastinate
+    try:
+        import procrastinate
+    except ImportError as exc:  # pragma: no cover - the postgres extra installs it
+        raise ConfigError("the job queue needs procrastinate: pip install 'archive-preservation[postgres]'") from exc
 
     from archive.jobs.tasks import blueprint
 
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(settings)))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=where))
     app.add_tasks_from(blueprint(), namespace="archive")
     return app
 
@@ -78,7 +83,7 @@ def opened(settings: Settings) -> Iterator[Any]:
         raise
     except Exception as exc:
         if type(exc).__module__.startswith(("psycopg", "procrastinate")):
-            raise CatalogError(f"the job queue cannot be reached: {exc}") from exc
+            raise CatalogError(redact(f"the job queue cannot be reached: {exc}")) from exc
         raise
 
 

@@ -49,10 +49,19 @@ WORKER = _Worker()
 
 
 class _Retry(BaseRetryStrategy):
-    """Retry what may pass (storage or catalog unreachable, an OS error), up to ``job_attempts`` tries."""
+    """Retry what may pass (storage or catalog unreachable, an OS error), up to ``job_attempts`` tries;
+    an audit that meets an audit run by hand waits for it without counting tries."""
 
     def get_retry_decision(self, *, exception: BaseException, job: Any) -> RetryDecision | None:
+        from archive.services.audit.run import AuditBusy
+        from archive.storage.objects import ObjectExists
+        from archive.storage.ocfl import VersionConflict
+
+        if isinstance(exception, AuditBusy):  # an audit by hand runs: wait for it, whatever the tries
+            return RetryDecision(retry_in={"seconds": max(WORKER.retry_seconds, 1)})
         if job.attempts + 1 >= WORKER.attempts:
+            return None
+        if isinstance(exception, (ObjectExists, VersionConflict)):  # another try meets the same bytes
             return None
         if not isinstance(exception, (StorageError, CatalogError, OSError)):
             return None

@@ -22,13 +22,18 @@ QUEUES = ("ingest", "audit")
 log = logging.getLogger("archive.worker")
 
 
-async def _recover(app: Any, heartbeat: float, stop: asyncio.Event) -> None:
-    """Every heartbeat: jobs held by a worker that stopped beating go back on the queue."""
+async def _recover(app: Any, catalog: Any, heartbeat: float, stop: asyncio.Event) -> None:
+    """Every heartbeat: jobs held by a worker that stopped beating go back on the queue. One worker
+    at a time does it (a catalog lock): two would each find the same job and put it back twice,
+    the second time while a live worker already runs it."""
     while not stop.is_set():
         try:
-            for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=3 * heartbeat):
-                log.warning("job %s (%s) was held by a worker that died: queued again", job.id, job.task_name)
-                await app.job_manager.retry_job(job)
+            with catalog.lock("archive.jobs.recover") as mine:
+                for job in (
+                    await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=3 * heartbeat) if mine else []
+                ):
+                    log.warning("job %s (%s) was held by a worker that died: queued again", job.id, job.task_name)
+                    await app.job_manager.retry_job(job)
         except Exception as exc:  # the database away for a moment: the next round tries again
             log.warning("could not look for jobs of dead workers: %s", exc)
         try:
@@ -37,10 +42,10 @@ async def _recover(app: Any, heartbeat: float, stop: asyncio.Event) -> None:
             pass
 
 
-async def _run(app: Any, queues: Sequence[str], once: bool, heartbeat: float) -> None:
+async def _run(app: Any, catalog: Any, queues: Sequence[str], once: bool, heartbeat: float) -> None:
     stop = asyncio.Event()
     async with app.open_async():
-        recover = asyncio.create_task(_recover(app, heartbeat, stop))
+        recover = asyncio.create_task(_recover(app, catalog, heartbeat, stop))
         try:
             await app.run_worker_async(
                 queues=list(queues),
@@ -67,6 +72,6 @@ def run(ctx: ArchiveContext, queues: Sequence[str] = QUEUES, once: bool = False)
     WORKER.attempts = settings.job_attempts
     WORKER.retry_seconds = settings.job_retry_seconds
     try:
-        asyncio.run(_run(app, queues, once, float(settings.job_heartbeat_seconds)))
+        asyncio.run(_run(app, ctx.catalog, queues, once, float(settings.job_heartbeat_seconds)))
     finally:
         WORKER.ctx = None

@@ -33,7 +33,7 @@ from archive.storage.ocfl import OcflRoot, User
 from archive.storage.ocfl.inventory import version_of
 from archive.storage.ocfl.layout import CONTENT, object_relpath
 from archive.storage.ocfl.layout import STAGING as OCFL_STAGING
-from archive.storage.ocfl.writing import prune_empty
+from archive.storage.ocfl.writing import current_inventory, prune_empty
 from archive.tree_removal import remove_tree
 
 register("storage.before-rename", "storage.after-rename", "repair.after-quarantine")
@@ -400,6 +400,8 @@ class LocalStorage:
                     raise FixityError(f"the copy of {rel} read from {source} does not match the catalog's digests")
             if os.path.lexists(target):
                 raise StorageError(f"package {package_id} already exists in storage {self.name}")
+            if current_inventory(staged).get("id") != package_id:  # a whole object, or nothing renamed in
+                raise StorageError(f"the rebuilt object of package {package_id} holds another object's inventory")
             target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()
             os.rename(staged, target)

@@ -135,7 +135,7 @@ class Bucket:
             self.s3.head_bucket(Bucket=self.location.bucket)
             return True
         except Exception:
-            self._away_until = time.monotonic() + UNREACHABLE_SECONDS
+            self.mark_away()
             return False
 
     def ensure_bucket(self) -> None:
@@ -150,6 +150,13 @@ class Bucket:
         except Exception as exc:
             if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise self._error(exc, "create bucket") from exc
+
+    def away(self) -> bool:
+        """Whether the bucket did not answer a moment ago (see :meth:`reachable`)."""
+        return time.monotonic() < self._away_until
+
+    def mark_away(self) -> None:
+        self._away_until = time.monotonic() + UNREACHABLE_SECONDS
 
     # -- reading -----------------------------------------------------------
     def info(self, rel: str) -> ObjectInfo | None:
@@ -351,6 +358,12 @@ class Bucket:
                 raise StorageError(
                     f"object storage {self.location} did not delete {errors[0].get('Key')}: {errors[0].get('Code')}"
                 )
+
+
+def transfer_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is the client's or the connection's (botocore, urllib3): a read that broke
+    off mid-body raises these, not an ``OSError``."""
+    return type(exc).__module__.split(".")[0] in ("botocore", "urllib3", "boto3")
 
 
 def _code(exc: BaseException) -> str:

@@ -37,7 +37,7 @@ from archive.faults import fault_point, register
 from archive.fixity.hashing import copy_and_hash, hash_file
 from archive.ids import is_package_id
 from archive.storage.local import QUARANTINE, StoredVersion, package_relpath
-from archive.storage.objects import Bucket, Location, ObjectExists
+from archive.storage.objects import Bucket, Location, ObjectExists, transfer_failed
 from archive.storage.ocfl import inventory as inv
 from archive.storage.ocfl.layout import (
     EXTENSION,
@@ -74,6 +74,7 @@ class Held:
 
     inventory: dict[str, Any]
     etag: str | None  # of the root inventory.json, None when it is not there
+    committed: bool = True  # the root sidecar vouches for this inventory (not only its head version's)
 
 
 class S3Storage:
@@ -125,7 +126,8 @@ class S3Storage:
         where = Path(f"{self.bucket.location}{obj}")
         inventory = inv.parse(data, where)
         digest = hashlib.sha512(data).hexdigest()
-        trusted = {_sidecar_digest(self.bucket.read(obj + SIDECAR))}
+        root = _sidecar_digest(self.bucket.read(obj + SIDECAR))
+        trusted = {root}
         head = inventory.get("head")
         if isinstance(head, str) and inv.VERSION_DIR.fullmatch(head):
             trusted.add(_sidecar_digest(self.bucket.read(f"{obj}{head}/{SIDECAR}")))
@@ -133,7 +135,7 @@ class S3Storage:
             raise StorageError(f"{where}/{INVENTORY} matches neither its sidecar nor its head version's inventory")
         if inventory.get("id") != package_id:
             raise StorageError(f"{where} holds object {inventory.get('id')!r}, not {package_id!r}")
-        return Held(inventory, etag)
+        return Held(inventory, etag, committed=digest == root)
 
     def inventory(self, package_id: str) -> dict[str, Any]:
         held = self._held(package_id) if self.exists(package_id) else None
@@ -142,7 +144,12 @@ class S3Storage:
         return held.inventory
 
     def head(self, package_id: str) -> int:
-        return inv.head_number(self.inventory(package_id))
+        """The newest version the commit object vouches for: a root inventory replaced by a writer
+        that died before its sidecar counts one version less, so the next copy finishes it."""
+        held = self._held(package_id) if self.exists(package_id) else None
+        if held is None:
+            raise NotFound(f"no OCFL object {package_id} in {self.bucket.location}")
+        return inv.head_number(held.inventory) - (0 if held.committed else 1)
 
     def iter_package_ids(self) -> Iterator[str]:
         """Every stored package (the three levels of layout 0003, then the object's folder, whose
@@ -251,8 +258,7 @@ class S3Storage:
             except ObjectExists:
                 continue
             break
-        held = self._held(package_id)
-        if held is None or inv.head_number(held.inventory) < number:
+        if not self.exists(package_id) or self.head(package_id) < number:
             raise StorageError(f"package {package_id} did not read back from {self.name} at version {number}")
 
     # -- repair (the only time a stored object is replaced) -------------------
@@ -265,6 +271,10 @@ class S3Storage:
             raise StorageError(f"{self.name} holds no {rel} of package {package_id}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read {rel} of package {package_id} from {self.name}: {exc}") from exc
+        except Exception as exc:
+            if not transfer_failed(exc):
+                raise
+            raise StorageError(f"the read of {rel} of package {package_id} from {self.name} broke off: {exc}") from exc
 
     def quarantine(self, package_id: str, rel: str, label: str) -> str:
         """Move a damaged or unexpected object (``rel`` inside the package's object) to the

@@ -18,7 +18,7 @@ from archive.audit.remote import ObjectCopy
 from archive.catalog.audits import Audits
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.catalog.records import FixityState, PackageRecord
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, StorageError
 from archive.faults import fault_point, register
 from archive.ledger import package_token
 from archive.model import (
@@ -150,7 +150,8 @@ def copy_source(storage: LocalStorage | S3Storage, package_id: str, tier: str = 
 #: how an audit's event names the tier it checked a copy in object storage with
 _TIER_WORDS = {
     "full": "object storage, every byte read back",
-    "cheap": "object storage, size and the server's SHA-256 of each object, no byte read",
+    "cheap": "object storage, size and the server's SHA-256 of each object, no byte read (every byte of an "
+    "object it keeps no SHA-256 for)",
 }
 
 
@@ -178,26 +179,16 @@ def check_copies(
             )
             result.checks[storage.name] = "unreachable"
             continue
-        bag = copy_source(storage, rec.id, tier)
-        if isinstance(storage, S3Storage):
-            missing = not storage.exists(rec.id)
-            where = f"package object {storage.root}{storage.object_key(rec.id, '')}"
-        else:
-            missing = not storage.path_of(rec.id).is_dir()
-            where = f"package folder {bag}"
-        if missing:
-            result.findings.append(finding(rec.id, storage.name, "", "package-missing", f"{where} is missing"))
-            result.checks[storage.name] = "missing"
+        try:
+            done = _check_one(storage, rec, tier, budget, pool, after, result, on_file, on_bytes)
+        except StorageError as exc:  # a bucket that answered, then did not: this copy could not be checked
+            if not isinstance(storage, S3Storage):
+                raise
+            result.findings.append(finding(rec.id, storage.name, "", "unreachable", exc.message))
+            result.checks[storage.name] = "unreachable"
             continue
-        entries, problems = copy_entries(storage, rec)
-        result.findings.extend(problems)
-        with ExitStack() as stack:
-            reading = pool
-            if isinstance(bag, ObjectCopy):  # objects wait on the network: several requests at once
-                reading = stack.enter_context(ThreadPoolExecutor(OBJECT_READS, thread_name_prefix="objects"))
-            done = check_copy(
-                bag, entries, rec.id, storage.name, budget, reading, after, on_file, extras=True, on_bytes=on_bytes
-            )
+        if done is None:
+            continue
         result.findings.extend(done.findings)
         result.files += done.files
         result.bytes += done.bytes
@@ -206,6 +197,40 @@ def check_copies(
         result.checks[storage.name] = done
         fault_point("audit.mid-package")
     return None
+
+
+def _check_one(
+    storage: LocalStorage | S3Storage,
+    rec: PackageRecord,
+    tier: str,
+    budget: Budget,
+    pool: Executor | None,
+    after: str | None,
+    result: PackageAudit,
+    on_file: Callable[[FileOutcome], None],
+    on_bytes: Callable[[int], None] | None,
+) -> CopyResult | None:
+    """One reachable copy checked (None: its package is missing, as ``result`` now says)."""
+    bag = copy_source(storage, rec.id, tier)
+    if isinstance(storage, S3Storage):
+        missing = not storage.exists(rec.id)
+        where = f"package object {storage.root}{storage.object_key(rec.id, '')}"
+    else:
+        missing = not storage.path_of(rec.id).is_dir()
+        where = f"package folder {bag}"
+    if missing:
+        result.findings.append(finding(rec.id, storage.name, "", "package-missing", f"{where} is missing"))
+        result.checks[storage.name] = "missing"
+        return None
+    entries, problems = copy_entries(storage, rec)
+    result.findings.extend(problems)
+    with ExitStack() as stack:
+        reading = pool
+        if isinstance(bag, ObjectCopy):  # objects wait on the network: several requests at once
+            reading = stack.enter_context(ThreadPoolExecutor(OBJECT_READS, thread_name_prefix="objects"))
+        return check_copy(
+            bag, entries, rec.id, storage.name, budget, reading, after, on_file, extras=True, on_bytes=on_bytes
+        )
 
 
 def audit_package(

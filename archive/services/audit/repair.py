@@ -11,7 +11,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -106,15 +106,27 @@ def _fresh_checks(ctx: ArchiveContext, rec: PackageRecord) -> tuple[CopyChecks, 
 
 
 @contextmanager
-def _readable(copy: Copy, package_id: str, location: str) -> Iterator[Path]:
-    """A file of a copy as a path to read: where it is on disk, or fetched from object storage."""
-    if isinstance(copy, LocalStorage):
-        yield copy.path_of(package_id) / location
+def _scratch(storage: Copy) -> Iterator[Path]:
+    """A folder for bytes fetched from object storage on their way into ``storage``: its own
+    staging for a folder (same file system, locked, removed after), a temporary folder else."""
+    if isinstance(storage, LocalStorage):
+        staging = storage.new_staging("repair-fetch")
+        try:
+            yield staging
+        finally:
+            storage.discard(staging)
         return
     with tempfile.TemporaryDirectory(prefix="archive-repair-") as tmp:
-        fetched = Path(tmp) / "file"
-        copy.download(package_id, location, fetched)
-        yield fetched
+        yield Path(tmp)
+
+
+def _readable(copy: Copy, package_id: str, location: str, scratch: Path) -> Path:
+    """A file of a copy as a path to read: where it is on disk, or fetched from object storage into ``scratch``."""
+    if isinstance(copy, LocalStorage):
+        return copy.path_of(package_id) / location
+    fetched = scratch / uuid.uuid4().hex
+    copy.download(package_id, location, fetched)
+    return fetched
 
 
 def _fix_copy(
@@ -141,7 +153,8 @@ def _fix_copy(
             continue
         e = entries[path]
         try:
-            with _readable(by_name[source], rec.id, e.location) as readable:
+            with _scratch(storage) as scratch:
+                readable = _readable(by_name[source], rec.id, e.location, scratch)
                 storage.restore_file(rec.id, e.location, readable, e.digests, e.size, label)
         except ArchiveError as exc:
             result.unrepairable.append({"copy": storage.name, "path": path, "reason": exc.message})
@@ -180,26 +193,31 @@ def _rebuild(
             for p in lacking
         )
         return []
-    with ExitStack() as fetched:
-        plan = [
-            (
-                entries[p].location,
-                fetched.enter_context(_readable(by_name[str(src)], rec.id, entries[p].location)),
-                entries[p].digests,
-                entries[p].size,
-            )
-            for p, src in sources.items()
-        ]
-        local = [by_name[str(src)] for src in sources.values() if isinstance(by_name[str(src)], LocalStorage)]
-        first = local[0] if local else None
-        if isinstance(first, LocalStorage):  # the object's declaration and inventories, as the source copy has them
-            folder = first.path_of(rec.id)
-            plan += [(rel, folder / rel, {}, None) for rel in _structure(folder)]
-        try:
+    try:
+        with _scratch(storage) as scratch:
+            plan = [
+                (
+                    entries[p].location,
+                    _readable(by_name[str(src)], rec.id, entries[p].location, scratch),
+                    entries[p].digests,
+                    entries[p].size,
+                )
+                for p, src in sources.items()
+            ]
+            # the object's declaration and inventories, as a source copy has them (a folder's if one is)
+            holders = sorted({by_name[str(src)] for src in sources.values()}, key=lambda c: isinstance(c, S3Storage))
+            if holders and isinstance(holders[0], LocalStorage):
+                folder = holders[0].path_of(rec.id)
+                plan += [(rel, folder / rel, {}, None) for rel in _structure(folder)]
+            elif holders:
+                bucket = holders[0]
+                assert isinstance(bucket, S3Storage)
+                own = [rel for rel, _ in bucket.keys(rec.id) if OCFL_STRUCTURE.fullmatch(rel)]
+                plan += [(rel, _readable(bucket, rec.id, rel, scratch), {}, None) for rel in own]
             storage.restore_package(rec.id, plan)
-        except ArchiveError as exc:
-            result.unrepairable.append({"copy": storage.name, "path": "", "reason": exc.message})
-            return []
+    except ArchiveError as exc:
+        result.unrepairable.append({"copy": storage.name, "path": "", "reason": exc.message})
+        return []
     result.restored.extend({"copy": storage.name, "path": p, "source": str(src)} for p, src in sources.items())
     return list(entries)
 

@@ -127,6 +127,12 @@ class AuditResult:
         }
 
 
+class AuditBusy(StorageError):
+    """Another audit, repair or doctor holds the audit lock (a queued audit waits and tries again)."""
+
+    code = "E503"
+
+
 @contextmanager
 def audit_lock(ctx: ArchiveContext, shared: bool = False) -> Iterator[None]:
     """One audit or repair at a time per archive (cron and the scheduler may overlap): a lock file in
@@ -141,10 +147,10 @@ def audit_lock(ctx: ArchiveContext, shared: bool = False) -> Iterator[None]:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise StorageError(busy) from exc
+            raise AuditBusy(busy) from exc
         with ctx.catalog.lock("archive.audit", shared=shared) as got:
             if not got:
-                raise StorageError(busy.replace(f"lock {path}", "on another machine of this catalog"))
+                raise AuditBusy(busy.replace(f"lock {path}", "on another machine of this catalog"))
             yield
     finally:
         os.close(fd)

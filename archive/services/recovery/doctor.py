@@ -46,6 +46,7 @@ from archive.services.lifecycle.versions import finish_versions
 from archive.services.recovery.settle import DoctorReport, Issue, live_claims, settle_uncatalogued, withdraw
 from archive.storage import staging as staging_area
 from archive.storage.local import STAGING
+from archive.storage.s3 import S3Storage
 
 __all__ = ["DoctorReport", "Issue", "clean_staging", "live_claims", "run_doctor"]
 
@@ -99,20 +100,29 @@ def _bucket_leftovers(ctx: ArchiveContext, report: DoctorReport) -> None:
             if ctx.catalog.count_packages():
                 report.unchecked.append(f"object storage {copy.name} at {copy.root} cannot be reached")
             continue
-        for pid, newest in copy.leftovers():
-            if pid in claimed or time.time() - newest < grace:
-                continue
-            if ctx.catalog.exists(pid) and ctx.storage.exists(pid):
+        try:
+            _leftovers_of(ctx, report, copy, claimed, grace)
+        except StorageError as exc:  # the bucket went away meanwhile: the next doctor looks again
+            report.unchecked.append(f"object storage {copy.name}: {exc.message}")
+
+
+def _leftovers_of(ctx: ArchiveContext, report: DoctorReport, copy: S3Storage, claimed: set[str], grace: int) -> None:
+    for pid, newest in copy.leftovers():
+        if pid in claimed or time.time() - newest < grace:
+            continue
+        if ctx.catalog.exists(pid):
+            if ctx.storage.exists(pid):
                 if not report.dry_run:
                     copy.mirror(ctx.storage.version(pid))
                 what, done = "its copy was cut short before its commit object", "finished from primary"
                 report.add("copy-unfinished", pid, what, done, copy.name)
-            else:
-                if not report.dry_run:
-                    copy.remove_package(pid)
-                report.add(
-                    "upload-leftover", pid, "objects of an upload cut short, of no package", "removed", copy.name
-                )
+            else:  # kept: it may be the last bytes of the package (`archive audit --repair` decides)
+                what = "its copy has no commit object and primary storage lacks the package"
+                report.add("copy-unfinished", pid, what, "reported", copy.name)
+            continue
+        if not report.dry_run:
+            copy.remove_package(pid)
+        report.add("upload-leftover", pid, "objects of an upload cut short, of no package", "removed", copy.name)
 
 
 def _audit_records(ctx: ArchiveContext, report: DoctorReport) -> None:

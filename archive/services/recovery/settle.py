@@ -14,7 +14,7 @@ from typing import Any
 from archive.catalog.ledger_mirror import LedgerMirror
 from archive.catalog.maintenance import Maintenance
 from archive.catalog.repository import AlreadyRecorded
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, StorageError
 from archive.faults import fault_point, register
 from archive.ledger import KIND_WITHDRAWN
 from archive.model import utcnow
@@ -107,6 +107,16 @@ def _quarantine(
         report.add(
             kind, package_id, why, f"quarantined in {storage.root}/{QUARANTINE}/{package_id}/{label}", storage.name
         )
+    if not copies or kind not in ("duplicate-package", "withdrawn-package"):
+        return  # a damaged package's bucket copy may be its last good one: audits and repair judge it
+    for copy in ctx.object_replicas:  # a copy of what is kept in quarantine above: not a package of its own
+        try:
+            if copy.exists(package_id) or any(True for _ in copy.keys(package_id)):
+                if not report.dry_run:
+                    copy.remove_package(package_id)
+                report.add(kind, package_id, why, "removed (the folder copy is kept in quarantine)", copy.name)
+        except StorageError as exc:
+            report.unchecked.append(f"object storage {copy.name}: {exc.message}")
     if ledgered and not Maintenance(ctx.catalog).withdrawn(package_id):
         withdraw(ctx, report, package_id, f"archive doctor: {why}")
 
@@ -195,13 +205,16 @@ def settle_uncatalogued(ctx: ArchiveContext, report: DoctorReport, package_id: s
                 storage.name,
             )
     for copy in ctx.object_replicas:  # what an ingest cut short did not upload (what is there is kept)
-        if copy.exists(package_id) and copy.head(package_id) >= by_name[source_name].head(package_id):
+        try:
+            if copy.exists(package_id) and copy.head(package_id) >= by_name[source_name].head(package_id):
+                continue
+            if not report.dry_run:
+                copy.mirror(by_name[source_name].version(package_id))
+        except StorageError as exc:  # catalogued all the same: audits report the copy, repair makes it
+            report.unchecked.append(f"object storage {copy.name}: package {package_id} not copied: {exc.message}")
             continue
-        if not report.dry_run:
-            copy.mirror(by_name[source_name].version(package_id))
-        report.add(
-            "copy-missing", package_id, f"copied from {source_name}, every file checked", "replicated", copy.name
-        )
+        checked = f"copied from {source_name}, every file checked"
+        report.add("copy-missing", package_id, checked, "replicated", copy.name)
     report.add(
         "uncatalogued-package",
         package_id,
