@@ -341,6 +341,8 @@ def test_every_public_method_of_an_unreachable_bucket_raises_a_storage_error(tmp
         "keys": lambda: list(copy.keys(pid)),
         "leftovers": lambda: list(copy.leftovers()),
         "stored_at": lambda: copy.stored_at(pid),
+        "keep_tombstone": lambda: copy.keep_tombstone(pid, b"{}"),
+        "tombstone": lambda: copy.tombstone(pid),
         "mirror": lambda: copy.mirror(version),
         "download": lambda: copy.download(pid, "v1/content/a", tmp_path / "got"),
         "quarantine": lambda: copy.quarantine(pid, "v1/content/a", "label"),
@@ -519,3 +521,19 @@ def test_doctor_keeps_a_catalogued_packages_unfinished_copy_that_primary_storage
         now.close()
     assert ("copy-unfinished", pid, "reported") in {(i.kind, i.subject, i.action) for i in report.issues}
     assert sorted(rel for rel, _ in copy.keys(pid)) == kept  # maybe the last bytes of it: never deleted
+
+
+def test_a_disposal_removes_the_package_from_the_bucket_and_leaves_its_tombstone_there(octx, copy_fixture) -> None:
+    import json
+
+    from archive.services.lifecycle import disposal
+    from archive.services.lifecycle.versions import Actor
+
+    pid = stored(octx, copy_fixture)
+    copy = _copy(octx)
+    proposal = disposal.propose(octx, [pid], "retention schedule fell due", Actor("alice", "archivist"))
+    assert disposal.approve(octx, proposal.id, "checked", Actor("bob", "archivist")).state == "executed"
+    assert not copy.exists(pid) and list(copy.keys(pid)) == [] and list(copy.iter_package_ids()) == []
+    stone = copy.tombstone(pid)
+    assert stone is not None and stone == disposal.tombstone_path(octx.storage, pid).read_bytes()
+    assert json.loads(stone)["proposal"]["approver"] == "bob"

@@ -55,6 +55,8 @@ from archive.storage.ocfl.layout import (
 register("s3.content-uploaded", "s3.version-committed", "s3.root-inventory-written")
 
 _TUPLE = re.compile(r"[0-9a-f]{3}")
+#: where a storage root keeps the tombstones of disposed packages (as archive/services/lifecycle/disposal.py)
+TOMBSTONES = "extensions/archive-tombstones"
 #: files uploaded at once: each upload waits mostly on the network and the server (hashing releases the GIL)
 UPLOADS = 8
 
@@ -311,6 +313,16 @@ class S3Storage:
             self.bucket.put_new(self.object_key(package_id, rel), source, got["sha256"], got["sha512"])
         self.inventory(package_id)  # the rebuilt object's inventory matches its sidecar
         return self.object_key(package_id, "")
+
+    def keep_tombstone(self, package_id: str, data: bytes) -> None:
+        """A disposed package's tombstone under ``extensions/archive-tombstones/``, as a folder keeps
+        it (written once: the first document stands)."""
+        rel = f"{TOMBSTONES}/{package_id}.json"
+        if self.bucket.info(rel) is None:
+            self.bucket.put_new(rel, data, hashlib.sha256(data).hexdigest())
+
+    def tombstone(self, package_id: str) -> bytes | None:
+        return self.bucket.read(f"{TOMBSTONES}/{package_id}.json")
 
     def remove_package(self, package_id: str) -> None:
         """Remove the package's object: its commit object first, so it stops counting as stored."""

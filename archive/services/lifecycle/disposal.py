@@ -279,7 +279,8 @@ def dispose_one(
     fault_point("dispose.tombstone-written")
     for storage in ctx.all_storage:
         _remove_object(storage, package_id)
-    for copy in ctx.object_replicas:  # its commit object first: it stops counting as stored at once
+    for copy in ctx.object_replicas:  # the tombstone beside the object, then the object, commit object first
+        copy.keep_tombstone(package_id, data)
         copy.remove_package(package_id)
     fault_point("dispose.object-removed")
     Disposals(ctx.catalog).record_disposal(document)
