@@ -537,3 +537,17 @@ def test_a_disposal_removes_the_package_from_the_bucket_and_leaves_its_tombstone
     stone = copy.tombstone(pid)
     assert stone is not None and stone == disposal.tombstone_path(octx.storage, pid).read_bytes()
     assert json.loads(stone)["proposal"]["approver"] == "bob"
+
+
+def test_reindex_rebuilds_the_catalog_of_a_package_only_a_bucket_still_holds(octx, copy_fixture) -> None:
+    from archive.catalog.dump import dump
+    from archive.services.recovery.reindex import reindex
+
+    pid = stored(octx, copy_fixture)
+    before = octx.catalog.get_package(pid)
+    octx.storage.remove_package(pid)  # the folder copy is gone, and then the catalog
+    report = reindex(octx, force=True, verify=True)
+    assert report.packages == 1 and not [p for p in report.problems if p["package"] == pid], report.as_dict()
+    after = octx.catalog.get_package(pid)
+    assert [(f.path, f.digests) for f in after.files] == [(f.path, f.digests) for f in before.files]
+    assert after.metadata == before.metadata and dump(octx.catalog)["packages"][0]["id"] == pid

@@ -2,7 +2,8 @@
 
 1. the ledger (``<storage>/ledger/ledger.jsonl``) is mirrored into the catalog again, and read for
    each package's content token, ``withdrawn`` packages and every audit run;
-2. every package folder (in any storage root) is read from its METS and tag files
+2. every package folder (in any storage root; a package only a bucket in object storage still
+   holds is downloaded from it into a temporary folder first) is read from its METS and tag files
    (:func:`archive.services.recovery.stored.read_stored`) and recorded exactly as an ingest records it:
    package, files and formats, descriptive metadata and its search index, agents, ingest events;
 3. the ledger is read again for what happened after ingest: audit and repair events with their
@@ -16,9 +17,12 @@ audit or API writing meanwhile).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from archive.catalog.disposals import Disposals
@@ -47,6 +51,7 @@ from archive.services.progress import Progress
 from archive.services.recovery.stored import StoredPackage, read_stored
 from archive.storage import LocalStorage, package_relpath
 from archive.storage.local import StoredVersion
+from archive.storage.s3 import S3Storage
 
 BATCH = 500
 
@@ -133,7 +138,7 @@ def _read_ledger(ctx: ArchiveContext, report: ReindexReport) -> _LedgerFacts:
 def _packages(
     ctx: ArchiveContext, facts: _LedgerFacts, verify: bool, report: ReindexReport, progress: Progress
 ) -> set[str]:
-    ids = sorted({pid for s in ctx.all_storage if s.reachable() for pid in s.iter_package_ids()})
+    ids = sorted({pid for s in ctx.audited_copies if s.reachable() for pid in s.iter_package_ids()})
     done: set[str] = set()
     disposed = _tombstones(ctx, report)
     for i, pid in enumerate(ids, 1):
@@ -155,36 +160,66 @@ def _packages(
                     break
                 except ArchiveError as exc:
                     why.append(f"{storage.name}: {exc.message}")
-        if not versions:
-            report.problem(pid, "no copy has a readable METS: not catalogued (" + "; ".join(why) + ")")
-            continue
-        for number, (_, stored) in enumerate(versions, 1):
-            for p in stored.problems[:20]:
-                report.problem(pid, p if len(versions) == 1 else f"version {number}: {p}")
-        token = facts.tokens.get(pid)
-        if token is not None and token != versions[-1][1].token:
-            report.problem(
-                pid, "its files or METS differ from what the ledger recorded for it (the next audit reports E609)"
-            )
-        first_version, first = versions[0]
-        as_stored(first_version, first)  # who made version 1 (its kind is always ingest)
-        _restore_interval(ctx, facts, first.package, report)
-        ctx.catalog.record_package(first.package, package_relpath(pid), first.mets_sha256, first.tag_digests)
-        previous = first.package
-        for stored_version, stored in versions[1:]:
-            pkg, kind, reason = as_stored(stored_version, stored)
-            pkg.fixity_interval_days = first.package.fixity_interval_days
-            events, agents = Known.of(previous).new_in(pkg)
-            number = stored_version.number
-            ctx.catalog.record_version(
-                pkg, number, kind, reason, stored.mets_sha256, stored.tag_digests, events, agents
-            )
-            previous = pkg
-        done.add(pid)
-        report.packages += 1
-        report.files += len(previous.files)
-        report.events += len(previous.events)
+        with ExitStack() as fetched:
+            for copy in ctx.object_replicas if not versions else []:  # a package only a bucket still holds
+                try:
+                    if copy.exists(pid):
+                        folder = fetched.enter_context(tempfile.TemporaryDirectory(prefix="archive-reindex-"))
+                        versions = _read_versions(_fetched(copy, pid, Path(folder)), pid, verify, ctx.settings.workers)
+                        break
+                except ArchiveError as exc:
+                    why.append(f"{copy.name}: {exc.message}")
+            if not versions:
+                report.problem(pid, "no copy has a readable METS: not catalogued (" + "; ".join(why) + ")")
+                continue
+            _record(ctx, facts, report, pid, versions)
+            done.add(pid)
     return done
+
+
+def _fetched(copy: S3Storage, pid: str, folder: Path) -> LocalStorage:
+    """The package's object from a bucket, downloaded into a storage root of its own in ``folder``
+    (every file, as a folder copy holds it: what recovery from a bucket alone costs)."""
+    local = LocalStorage(folder, copy.name)
+    base = folder / package_relpath(pid)
+    for rel, _ in copy.keys(pid):
+        target = base / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copy.download(pid, rel, target)
+    return local
+
+
+def _record(
+    ctx: ArchiveContext,
+    facts: _LedgerFacts,
+    report: ReindexReport,
+    pid: str,
+    versions: list[tuple[StoredVersion, StoredPackage]],
+) -> None:
+    """One package's versions, read from a copy, recorded as its ingest and changes recorded them."""
+    for number, (_, stored) in enumerate(versions, 1):
+        for p in stored.problems[:20]:
+            report.problem(pid, p if len(versions) == 1 else f"version {number}: {p}")
+    token = facts.tokens.get(pid)
+    if token is not None and token != versions[-1][1].token:
+        report.problem(
+            pid, "its files or METS differ from what the ledger recorded for it (the next audit reports E609)"
+        )
+    first_version, first = versions[0]
+    as_stored(first_version, first)  # who made version 1 (its kind is always ingest)
+    _restore_interval(ctx, facts, first.package, report)
+    ctx.catalog.record_package(first.package, package_relpath(pid), first.mets_sha256, first.tag_digests)
+    previous = first.package
+    for stored_version, stored in versions[1:]:
+        pkg, kind, reason = as_stored(stored_version, stored)
+        pkg.fixity_interval_days = first.package.fixity_interval_days
+        events, agents = Known.of(previous).new_in(pkg)
+        number = stored_version.number
+        ctx.catalog.record_version(pkg, number, kind, reason, stored.mets_sha256, stored.tag_digests, events, agents)
+        previous = pkg
+    report.packages += 1
+    report.files += len(previous.files)
+    report.events += len(previous.events)
 
 
 def _tombstones(ctx: ArchiveContext, report: ReindexReport) -> set[str]:
