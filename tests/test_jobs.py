@@ -223,3 +223,29 @@ def test_which_failures_a_job_tries_again() -> None:
     assert not again(SubmissionRejected("rejected", []), first)  # another try meets the same findings
     assert not again(ObjectExists("other bytes"), first) and not again(VersionConflict("v2 taken"), first)
     assert again(AuditBusy("an audit by hand runs"), last)  # waits for it, whatever the tries
+
+
+def test_a_job_whose_worker_dies_each_time_fails_after_job_attempts_deaths(pg_config: Path, tmp_path: Path) -> None:
+    with context(pg_config) as ctx:
+        for sub in _submissions(tmp_path, 2):
+            ingest(ctx, sub, "heritage")
+        from archive.jobs.enqueue import enqueue_audit
+
+        (job_id,) = enqueue_audit(ctx, [], due=False)
+    assert run_cli(pg_config, "worker", "--once", fault="audit.mid-package").returncode == -9
+    # the next worker puts the job back, takes it, and dies under it too (job_attempts is 2 here)
+    assert run_cli(pg_config, "worker", fault="audit.mid-package", timeout=60).returncode == -9
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    third = subprocess.Popen(
+        [ARCHIVE, "--config", str(pg_config), "worker"], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _jobs(pg_config)[0]["status"] != "failed":
+            time.sleep(1)
+    finally:
+        third.terminate()
+        third.communicate(timeout=60)
+    (job,) = _jobs(pg_config)
+    assert (job["id"], job["status"]) == (job_id, "failed")
+    assert "its worker died while running it, 2 time(s)" in job["outcome"]["summary"]

@@ -113,19 +113,32 @@ class JobView:
         }
 
 
+_RECORD = (
+    "INSERT INTO archive_job_outcomes (job_id, attempt, ok, summary, detail) "
+    "VALUES (%(job_id)s, %(attempt)s, %(ok)s, %(summary)s, %(detail)s) "
+    "ON CONFLICT (job_id) DO UPDATE SET finished_at = now(), attempt = EXCLUDED.attempt, ok = EXCLUDED.ok, "
+    "summary = EXCLUDED.summary, detail = EXCLUDED.detail"
+)
+
+
+def _outcome_args(job_id: int, attempt: int, ok: bool, summary: str, detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "attempt": attempt,
+        "ok": ok,
+        "summary": summary[:4000],
+        "detail": json.dumps(detail, default=str),
+    }
+
+
 def record_outcome(app: Any, job_id: int, attempt: int, ok: bool, summary: str, detail: dict[str, Any]) -> None:
-    """What a job's attempt ended with (the last attempt's word is kept)."""
-    app.connector.get_sync_connector().execute_query(
-        "INSERT INTO archive_job_outcomes (job_id, attempt, ok, summary, detail) "
-        "VALUES (%(job_id)s, %(attempt)s, %(ok)s, %(summary)s, %(detail)s) "
-        "ON CONFLICT (job_id) DO UPDATE SET finished_at = now(), attempt = EXCLUDED.attempt, ok = EXCLUDED.ok, "
-        "summary = EXCLUDED.summary, detail = EXCLUDED.detail",
-        job_id=job_id,
-        attempt=attempt,
-        ok=ok,
-        summary=summary[:4000],
-        detail=json.dumps(detail, default=str),
-    )
+    """What a job's attempt ended with (the last attempt's word is kept); from a job's own thread."""
+    app.connector.get_sync_connector().execute_query(_RECORD, **_outcome_args(job_id, attempt, ok, summary, detail))
+
+
+async def record_outcome_async(app: Any, job_id: int, attempt: int, ok: bool, summary: str) -> None:
+    """:func:`record_outcome` from the worker's event loop."""
+    await app.connector.execute_query_async(_RECORD, **_outcome_args(job_id, attempt, ok, summary, {}))
 
 
 def jobs(app: Any, job_id: int | None = None, status: str | None = None, limit: int = 100) -> list[JobView]:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from archive.jobs.queue import ensure_schema, new_app
+from archive.jobs.queue import ensure_schema, new_app, record_outcome_async
 from archive.jobs.tasks import WORKER
 from archive.services.context import ArchiveContext
 
@@ -32,14 +32,28 @@ async def _recover(app: Any, catalog: Any, heartbeat: float, stop: asyncio.Event
                 for job in (
                     await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=3 * heartbeat) if mine else []
                 ):
-                    log.warning("job %s (%s) was held by a worker that died: queued again", job.id, job.task_name)
-                    await app.job_manager.retry_job(job)
+                    await _requeue(app, job)
         except Exception as exc:  # the database away for a moment: the next round tries again
             log.warning("could not look for jobs of dead workers: %s", exc)
         try:
             await asyncio.wait_for(stop.wait(), heartbeat)
         except TimeoutError:
             pass
+
+
+async def _requeue(app: Any, job: Any) -> None:
+    """A dead worker's job back on the queue; failed once workers died under it ``job_attempts``
+    times (a job that kills its worker each time, say out of memory, is not run for ever)."""
+    from procrastinate.jobs import Status
+
+    if job.attempts + 1 >= WORKER.attempts:
+        why = f"its worker died while running it, {job.attempts + 1} time(s): not tried again"
+        log.warning("job %s (%s) failed: %s", job.id, job.task_name, why)
+        await record_outcome_async(app, job.id, job.attempts + 1, False, f"{job.task_name}: {why}")
+        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+        return
+    log.warning("job %s (%s) was held by a worker that died: queued again", job.id, job.task_name)
+    await app.job_manager.retry_job(job)
 
 
 async def _run(app: Any, catalog: Any, queues: Sequence[str], once: bool, heartbeat: float) -> None:
