@@ -42,6 +42,21 @@ def _jobs(config: Path) -> list[dict]:
     return json.loads(done.stdout)["jobs"]
 
 
+def _worker_until(config: Path, status: str, seconds: float = 120) -> None:
+    """Run a waiting ``archive worker`` until the newest job is in ``status`` (or the time is up)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    worker = subprocess.Popen(
+        [ARCHIVE, "--config", str(config), "worker"], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and _jobs(config)[0]["status"] != status:
+            time.sleep(1)
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=60)
+
+
 def _fixity_events(config: Path) -> dict[str, int]:
     with context(config) as ctx:
         return {
@@ -108,17 +123,7 @@ def test_a_worker_killed_mid_job_leaves_its_job_to_another_which_finishes_it(pg_
     assert job["status"] == "doing"  # held by a worker that is gone
     events = _fixity_events(pg_config)
     assert sorted(events.values()) == [0, 0, 0, 1, 1]  # two packages audited before the kill
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    other = subprocess.Popen(
-        [ARCHIVE, "--config", str(pg_config), "worker"], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and _jobs(pg_config)[0]["status"] != "succeeded":
-            time.sleep(1)
-    finally:
-        other.terminate()
-        other.communicate(timeout=60)
+    _worker_until(pg_config, "succeeded")
     (job,) = _jobs(pg_config)
     assert (job["id"], job["status"]) == (job_id, "succeeded")
     assert job["outcome"]["detail"]["skipped"] == 2  # what the killed attempt did is not done again
@@ -235,17 +240,7 @@ def test_a_job_whose_worker_dies_each_time_fails_after_job_attempts_deaths(pg_co
     assert run_cli(pg_config, "worker", "--once", fault="audit.mid-package").returncode == -9
     # the next worker puts the job back, takes it, and dies under it too (job_attempts is 2 here)
     assert run_cli(pg_config, "worker", fault="audit.mid-package", timeout=60).returncode == -9
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    third = subprocess.Popen(
-        [ARCHIVE, "--config", str(pg_config), "worker"], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _jobs(pg_config)[0]["status"] != "failed":
-            time.sleep(1)
-    finally:
-        third.terminate()
-        third.communicate(timeout=60)
+    _worker_until(pg_config, "failed")
     (job,) = _jobs(pg_config)
     assert (job["id"], job["status"]) == (job_id, "failed")
     assert "its worker died while running it, 2 time(s)" in job["outcome"]["summary"]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +50,7 @@ from archive.storage.ocfl.layout import (
     SPEC,
     object_relpath,
 )
+from archive.storage.ocfl.writing import logical_files
 
 register("s3.content-uploaded", "s3.version-committed", "s3.root-inventory-written")
 
@@ -210,7 +210,7 @@ class S3Storage:
                 continue  # that version is stored whole
             vdir = local / vrel
             block = inv.read_verified(vdir)  # the local version, as its own sidecar vouches for it
-            sha512_of = {p: d for d, paths in block["manifest"].items() for p in paths}
+            sha512_of = manifest_sha512(block)
 
             def upload(rel: str, vrel: str = vrel, vdir: Path = vdir, manifest: dict[str, str] = sha512_of) -> int:
                 content = f"{vrel}/{rel}"
@@ -224,7 +224,7 @@ class S3Storage:
                 self.bucket.put_new(obj + content, vdir / rel, got["sha256"], got["sha512"])
                 return (vdir / rel).stat().st_size
 
-            content_files = (rel for rel in _files(vdir) if rel not in (INVENTORY, SIDECAR))
+            content_files = (rel for rel in logical_files(vdir) if rel not in (INVENTORY, SIDECAR))
             with ThreadPoolExecutor(UPLOADS, thread_name_prefix="upload") as pool:
                 for size in ordered_map(pool, upload, content_files, 4 * UPLOADS):
                     on_file(size)
@@ -359,16 +359,6 @@ def _sidecar_digest(data: bytes | None) -> str | None:
 
 def _hashed(path: Path) -> dict[str, str]:
     return hash_file(path, ["sha256", "sha512"])[1]
-
-
-def _files(folder: Path) -> list[str]:
-    """Every regular file below ``folder``, relative and '/'-separated, in order."""
-    found = []
-    for dirpath, _, names in os.walk(folder):
-        rel = os.path.relpath(dirpath, folder)
-        for name in names:
-            found.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
-    return sorted(found)
 
 
 def manifest_sha512(inventory: Mapping[str, Any]) -> dict[str, str]:
